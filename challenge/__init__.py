@@ -1,0 +1,14 @@
+"""The dark-matter pulse challenge: simulated CRESST-type detector data, submissions and their metric.
+
+- ``challenge.detector``: the pulse templates and the noise spectrum of the simulated detector.
+- ``challenge.simulate``: draws labelled pulse records, vectorised and deterministic for a seed.
+- ``challenge.data``: writes and reads the ROOT files (``load``, chunked iteration, a torch ``Dataset``).
+- ``challenge.generate``: makes a whole challenge: ROOT files, sample submission, answer key, data card.
+- ``challenge.matched_filter``: the physics reference, a chi² comparison of the two known templates.
+- ``challenge.submission``: reads and validates a submission file; the one validator everybody uses.
+- ``challenge.metrics``: ROC AUC, its DeLong confidence interval and the paired DeLong test.
+- ``challenge.scoring``: scores a submission against the answer key, per split.
+- ``challenge.cli``: the ``challenge`` command line.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Hands-on lessons of the course, with skeletons, reference solutions and a checker."""
