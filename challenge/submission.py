@@ -1,0 +1,256 @@
+"""Reads and validates submission files: the one validator that the CLI and the leaderboard share.
+
+A submission is a CSV file (optionally gzip-compressed) with the header ``event_id,score`` and
+one row per test event, in any order; scores are finite reals, higher meaning more carrier-like.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import warnings
+import zlib
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+
+HEADER = ("event_id", "score")
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+_INTEGER = re.compile(r"[+-]?\d+")
+_SHOWN = 5  # ids quoted in a message about missing or unknown ids
+
+
+class SubmissionError(ValueError):
+    """A submission that breaks the format; the message says what, where and what was expected."""
+
+    def __init__(self, message: str, *, line: int | None = None):
+        self.line = line
+        super().__init__(f"line {line}: {message}" if line is not None else message)
+
+
+def read_submission(
+    source: str | os.PathLike | bytes | BinaryIO,
+    *,
+    expected_ids: np.ndarray | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    name: str | None = None,
+) -> pd.DataFrame:
+    """Read a submission and check it, raising ``SubmissionError`` on the first problem.
+
+    Parameters
+    ----------
+    source : path of a ``.csv`` or ``.csv.gz`` file, its bytes, or a binary file object.
+    expected_ids : array of shape (n,), the test set's event ids; when given, the submission must
+        hold each of them exactly once and nothing else.
+    max_bytes : limit on the file's size, compressed and uncompressed.
+    name : shown in front of every message (for example the file's name).
+
+    Returns
+    -------
+    DataFrame with columns ``event_id`` (int64) and ``score`` (float64), in file order.
+    """
+    try:
+        text = _decode(_decompress(_read_bytes(source, max_bytes), max_bytes))
+        submission = _parse(text)
+        if expected_ids is not None:
+            _check_ids(submission, np.asarray(expected_ids))
+    except SubmissionError as err:
+        if name is None:
+            raise
+        raise SubmissionError(f"{name}: {err}") from None
+    return submission
+
+
+def write_submission(path: str | os.PathLike, event_id, score) -> Path:
+    """Write a submission file with the header ``event_id,score``; returns its path."""
+    event_id, score = np.asarray(event_id, dtype=np.int64), np.asarray(score, dtype=np.float64)
+    if event_id.shape != score.shape or event_id.ndim != 1:
+        raise ValueError(
+            f"event_id {event_id.shape} and score {score.shape} must be 1-d, same size"
+        )
+    if not np.isfinite(score).all():
+        raise ValueError(f"score holds {int((~np.isfinite(score)).sum())} non-finite values")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"event_id": event_id, "score": score}).to_csv(path, index=False)
+    return path
+
+
+def _read_bytes(source, max_bytes: int) -> bytes:
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise SubmissionError(f"no such file: {str(path)!r}")
+        if path.stat().st_size > max_bytes:
+            raise SubmissionError(_too_large(path.stat().st_size, max_bytes))
+        data = path.read_bytes()
+    else:
+        data = source.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise SubmissionError(_too_large(len(data), max_bytes))
+    return data
+
+
+def _too_large(size: int, max_bytes: int, what: str = "the file is") -> str:
+    return f"{what} {size / 1e6:.1f} MB or more, over the limit of {max_bytes / 1e6:.1f} MB"
+
+
+def _decompress(data: bytes, max_bytes: int) -> bytes:
+    """Gunzip ``data`` if it starts with the gzip magic number, never inflating past the limit."""
+    if not data.startswith(b"\x1f\x8b"):
+        return data
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        out = inflater.decompress(data, max_bytes + 1)
+    except zlib.error as err:
+        raise SubmissionError(
+            f"the file is not valid gzip ({err}); expected a .csv or .csv.gz"
+        ) from None
+    if len(out) > max_bytes:
+        raise SubmissionError(_too_large(len(out), max_bytes, "uncompressed, the file is"))
+    if not inflater.eof or inflater.unused_data:
+        raise SubmissionError("the gzip stream is truncated or has data after its end")
+    return out
+
+
+def _decode(data: bytes) -> str:
+    if not data.strip():
+        raise SubmissionError(
+            "the file is empty; expected the header event_id,score and one row per test event"
+        )
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SubmissionError("the file is UTF-16 text; save it as UTF-8 (plain CSV)")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line, column = _position(data, nul)
+        raise SubmissionError(
+            f"binary content (a NUL byte) at column {column}; expected a CSV text file", line=line
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line, column = _position(data, err.start)
+        raise SubmissionError(
+            f"not UTF-8 text: byte 0x{data[err.start]:02x} at column {column}; save the file as UTF-8",
+            line=line,
+        ) from None
+
+
+def _position(data: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column of a byte offset."""
+    return data.count(b"\n", 0, offset) + 1, offset - data.rfind(b"\n", 0, offset)
+
+
+def _parse(text: str) -> pd.DataFrame:
+    _check_header(text.split("\n", 1)[0].rstrip("\r"))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.StringIO(text),
+                header=None,
+                skiprows=1,
+                names=list(HEADER),
+                index_col=False,
+                dtype={"event_id": "int64", "score": "float64"},
+                skipinitialspace=True,
+                engine="c",
+            )
+    except (ValueError, OverflowError, pd.errors.ParserWarning) as err:
+        _explain(text, str(err))
+    if not np.isfinite(frame["score"].to_numpy()).all():
+        _explain(text, "a score is not finite")
+    if frame.empty:
+        raise SubmissionError("the file has a header but no rows; expected one row per test event")
+    return frame
+
+
+def _check_header(first_line: str) -> None:
+    fields = [f.strip() for f in next(csv.reader([first_line]), [])]
+    if tuple(fields) == HEADER:
+        return
+    shown = repr(first_line[:80] + ("..." if len(first_line) > 80 else ""))
+    if len(fields) == 1:
+        for delimiter, label in ((";", "';'"), ("\t", "a tab"), ("|", "'|'")):
+            if delimiter in first_line:
+                raise SubmissionError(
+                    f"the header {shown} is separated by {label}; expected commas: event_id,score",
+                    line=1,
+                )
+    if fields and _INTEGER.fullmatch(fields[0]):
+        raise SubmissionError(
+            f"missing header: the file starts with the row {shown}; expected event_id,score first",
+            line=1,
+        )
+    raise SubmissionError(
+        f"expected the header event_id,score, got {shown} ({len(fields)} columns)", line=1
+    )
+
+
+def _explain(text: str, parser_message: str) -> None:
+    """Find the first bad row with Python's csv module and raise a precise error about it."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        next(reader)
+        for row in reader:
+            _check_row(row, reader.line_num)
+    except csv.Error as err:
+        raise SubmissionError(f"not a valid CSV row: {err}", line=reader.line_num) from None
+    raise SubmissionError(f"could not read the file as CSV: {parser_message}")
+
+
+def _check_row(row: list[str], line: int) -> None:
+    if not row:
+        return  # a blank line, which the parser skips too
+    shown = repr(",".join(row)[:80])
+    if len(row) != 2:
+        hint = " (is ';' or a tab the delimiter? use commas)" if re.search(r"[;\t|]", shown) else ""
+        raise SubmissionError(
+            f"expected 2 fields event_id,score, got {len(row)}: {shown}{hint}", line=line
+        )
+    event_id, score = (field.strip() for field in row)
+    if not _INTEGER.fullmatch(event_id) or not -(2**63) <= int(event_id) < 2**63:
+        raise SubmissionError(f"event_id {event_id!r} is not a 64-bit integer", line=line)
+    try:
+        value = float(score)
+    except ValueError:
+        value = None
+    if value is None or "_" in score:
+        raise SubmissionError(f"score {score!r} is not a number", line=line)
+    if not np.isfinite(value):
+        raise SubmissionError(f"score {score!r} is not a finite number", line=line)
+
+
+def _check_ids(submission: pd.DataFrame, expected_ids: np.ndarray) -> None:
+    ids = submission["event_id"].to_numpy()
+    duplicated = submission["event_id"].duplicated()
+    if duplicated.any():
+        first = int(np.flatnonzero(duplicated.to_numpy())[0])
+        earlier = int(np.flatnonzero(ids == ids[first])[0])
+        raise SubmissionError(
+            f"event_id {ids[first]} appears again (first on line {earlier + 2}); "
+            f"{int(duplicated.sum())} repeated rows in all, expected each test event once",
+            line=first + 2,
+        )
+    unknown = np.flatnonzero(~np.isin(ids, expected_ids))
+    if unknown.size:
+        raise SubmissionError(
+            f"event_id {ids[unknown[0]]} is not in the test set "
+            f"({unknown.size} unknown ids in all)",
+            line=int(unknown[0]) + 2,
+        )
+    missing = np.setdiff1d(expected_ids, ids)
+    if missing.size:
+        shown = ", ".join(str(i) for i in missing[:_SHOWN]) + (
+            ", ..." if missing.size > _SHOWN else ""
+        )
+        raise SubmissionError(
+            f"{missing.size} of {expected_ids.size} test events are missing, "
+            f"for example event_id {shown}; expected one row per test event"
+        )
