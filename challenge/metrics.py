@@ -93,7 +93,7 @@ def _check_binary(y_true, score_list) -> tuple[np.ndarray, list[np.ndarray]]:
             raise ValueError(f"y_score has shape {s.shape}, y_true has shape {y.shape}")
         bad = np.flatnonzero(~np.isfinite(s))
         if bad.size:
-            raise ValueError(f"y_score[{bad[0]}] is {s[bad[0]]!r}: scores must be finite")
+            raise ValueError(f"y_score[{bad[0]}] is {float(s[bad[0]])}: scores must be finite")
         scores.append(s)
     return y.astype(bool), scores
 

@@ -1,0 +1,228 @@
+"""The ``challenge`` command line: generate data, look at pulses, validate, score and submit."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import click
+
+from challenge.scoring import AnswerKeyError
+from challenge.submission import DEFAULT_MAX_BYTES, SubmissionError
+
+
+@contextlib.contextmanager
+def _user_errors():
+    """Turn a user's mistake into a one-line message on stderr and exit status 1, no traceback."""
+    from challenge.data import DataError
+
+    try:
+        yield
+    except (SubmissionError, AnswerKeyError, DataError) as err:
+        raise click.ClickException(str(err)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="darkmatter-challenge")
+def main() -> None:
+    """The dark-matter pulse challenge: data, submissions and their score."""
+
+
+@main.command()
+@click.option(
+    "--preset",
+    type=click.Choice(["demo", "full"]),
+    default="demo",
+    show_default=True,
+    help="Size of the challenge: demo = 2,000 + 2,000 records, full = 10,000 + 10,000.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulation.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data"),
+    show_default=True,
+    help="Folder that receives public/ and private/.",
+)
+@click.option(
+    "--n-train",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Override the preset's number of training records.",
+)
+@click.option(
+    "--n-test",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Override the preset's number of test records.",
+)
+@click.option(
+    "--record-length",
+    type=click.IntRange(min=64),
+    default=None,
+    help="Samples per record (default 16384).",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def generate(preset, seed, out, n_train, n_test, record_length, quiet) -> None:
+    """Simulate a challenge: train and test ROOT files, sample submission, data card, answer key."""
+    from challenge.generate import generate_challenge
+
+    with _user_errors():
+        written = generate_challenge(
+            out,
+            preset=preset,
+            seed=seed,
+            n_train=n_train,
+            n_test=n_test,
+            record_length=record_length,
+            progress=not quiet,
+        )
+    for what, path in written.items():
+        click.echo(f"{what:>18}: {path}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data"),
+    show_default=True,
+    help="Challenge folder whose public/test.root lists the test events.",
+)
+@click.option(
+    "--max-mb",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_MAX_BYTES / 1e6,
+    show_default=True,
+    help="Size limit of the file, as on the leaderboard.",
+)
+def validate(file, data, max_mb) -> None:
+    """Check that FILE is a valid submission for the test set in --data."""
+    from challenge.data import load_event_ids
+    from challenge.submission import read_submission
+
+    with _user_errors():
+        expected = load_event_ids("test", data_dir=data)
+        submission = read_submission(
+            file, expected_ids=expected, max_bytes=int(max_mb * 1e6), name=str(file)
+        )
+    scores = submission["score"]
+    click.echo(
+        f"OK: {file}: {len(submission)} rows cover the {len(expected)} test events once each; "
+        f"scores from {scores.min():.4g} to {scores.max():.4g}"
+    )
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--answers",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("data/private/answer_key.csv"),
+    show_default=True,
+    help="The organizers' answer key.",
+)
+def score(file, answers) -> None:
+    """Score FILE against the answer key: public, private and overall ROC AUC with 95% CI."""
+    from challenge.scoring import load_answer_key, score_submission
+    from challenge.submission import read_submission
+
+    with _user_errors():
+        key = load_answer_key(answers)
+        submission = read_submission(file, expected_ids=key["event_id"].to_numpy(), name=str(file))
+    for split, auc in score_submission(submission, key).items():
+        n = len(key) if split == "overall" else int((key["split"] == split).sum())
+        click.echo(
+            f"{split:>8} AUC {auc.auc:.4f}  95% CI [{auc.lo:.4f}, {auc.hi:.4f}]  ({n} events)"
+        )
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--url",
+    required=True,
+    envvar="CHALLENGE_URL",
+    help="Leaderboard address, e.g. http://127.0.0.1:5000 (or env CHALLENGE_URL).",
+)
+@click.option(
+    "--token", envvar="CHALLENGE_TOKEN", default=None, help="Team token (or env CHALLENGE_TOKEN)."
+)
+@click.option("--note", default="", help="A note shown with the submission.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=120,
+    show_default=True,
+    help="Seconds to wait.",
+)
+def submit(file, url, token, note, timeout) -> None:
+    """Upload FILE to the leaderboard and print its public score."""
+    import requests
+
+    if not token:
+        raise click.ClickException("no team token: pass --token or set CHALLENGE_TOKEN")
+    endpoint = url.rstrip("/") + "/api/submissions"
+    try:
+        with open(file, "rb") as handle:
+            response = requests.post(
+                endpoint,
+                files={"file": (file.name, handle)},
+                data={"note": note},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=timeout,
+            )
+    except requests.RequestException as err:
+        raise click.ClickException(
+            f"could not reach the leaderboard at {endpoint}: {err}"
+        ) from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"error": response.text[:300]}
+    if response.status_code != 201:
+        raise click.ClickException(f"rejected ({response.status_code}): {body.get('error', body)}")
+    lo, hi = body["public_auc_ci"]
+    click.echo(
+        f"Submission {body['id']} accepted: public AUC {body['public_auc']:.4f} "
+        f"(95% CI {lo:.4f} to {hi:.4f}); {body['remaining_today']} submissions left today"
+    )
+
+
+@main.command()
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data"),
+    show_default=True,
+    help="Challenge folder.",
+)
+@click.option(
+    "--n",
+    "n_per_class",
+    type=click.IntRange(1, 20),
+    default=3,
+    show_default=True,
+    help="Pulses per class.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("pulses.png"),
+    show_default=True,
+    help="PNG file to write.",
+)
+def plot(data, n_per_class, out) -> None:
+    """Plot a few training pulses of each class to a PNG."""
+    from challenge.data import load
+    from challenge.plotting import plot_pulses
+
+    with _user_errors():
+        events = load("train", data_dir=data)
+    plot_pulses(events, out, n=n_per_class)
+    click.echo(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

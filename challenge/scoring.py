@@ -1,0 +1,73 @@
+"""Scores a validated submission against the organizers' answer key, per split.
+
+The answer key (``private/answer_key.csv``) has columns ``event_id,label,split``: the label is
+1 for carrier and 0 for absorber events, the split ``public`` (scored at once) or ``private``
+(scored, but shown only when the organizers reveal the final ranking).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+
+from challenge.metrics import AUC, roc_auc_ci
+
+SPLITS = ("public", "private")
+
+
+class AnswerKeyError(ValueError):
+    """An answer key that cannot be used for scoring; the message names the file and the fault."""
+
+
+def load_answer_key(path: str | os.PathLike) -> pd.DataFrame:
+    """Read and check an answer key.
+
+    Returns a DataFrame with columns ``event_id`` (int64), ``label`` (int8) and ``split`` (str).
+    """
+    try:
+        key = pd.read_csv(path, dtype={"event_id": "int64", "label": "int8", "split": "str"})
+    except FileNotFoundError:
+        raise AnswerKeyError(f"{path}: no such answer key; run `challenge generate`") from None
+    except (ValueError, OverflowError, pd.errors.ParserError) as err:
+        raise AnswerKeyError(f"{path}: not a valid answer key CSV ({err})") from None
+    if list(key.columns) != ["event_id", "label", "split"]:
+        raise AnswerKeyError(
+            f"{path}: columns are {list(key.columns)}, expected ['event_id', 'label', 'split']"
+        )
+    problems = {
+        "duplicated event_id": key["event_id"].duplicated(),
+        "label not 0 or 1": ~key["label"].isin([0, 1]),
+        "split not public or private": ~key["split"].isin(SPLITS),
+    }
+    for problem, bad in problems.items():
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise AnswerKeyError(f"{path}, line {row + 2}: {problem}: {key.iloc[row].tolist()}")
+    for split in SPLITS:
+        labels = set(key.loc[key["split"] == split, "label"])
+        if labels != {0, 1}:
+            raise AnswerKeyError(
+                f"{path}: the {split} split needs both labels, has {sorted(labels)}"
+            )
+    return key
+
+
+def score_submission(submission: pd.DataFrame, answer_key: pd.DataFrame) -> dict[str, AUC]:
+    """ROC AUC with its 95% DeLong interval on the public split, the private split and all events.
+
+    ``submission`` must hold every event of the key once, as ``read_submission`` with
+    ``expected_ids=answer_key.event_id`` guarantees.
+    """
+    scores = submission.set_index("event_id")["score"].reindex(answer_key["event_id"]).to_numpy()
+    if np.isnan(scores).any():
+        raise ValueError(
+            "the submission does not cover the answer key; validate it against the key"
+        )
+    labels, splits = answer_key["label"].to_numpy(), answer_key["split"].to_numpy()
+    result = {
+        split: roc_auc_ci(labels[splits == split], scores[splits == split]) for split in SPLITS
+    }
+    result["overall"] = roc_auc_ci(labels, scores)
+    return result

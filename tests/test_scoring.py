@@ -1,0 +1,66 @@
+"""Scoring against the answer key, and the checks on the key itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from challenge.metrics import roc_auc_ci
+from challenge.scoring import AnswerKeyError, load_answer_key, score_submission
+
+KEY = "event_id,label,split\n1,0,public\n2,1,public\n3,0,private\n4,1,private\n5,1,private\n6,0,public\n"
+
+
+@pytest.fixture
+def key_path(tmp_path):
+    path = tmp_path / "answer_key.csv"
+    path.write_text(KEY)
+    return path
+
+
+def test_scores_each_split_with_hand_worked_values(key_path):
+    key = load_answer_key(key_path)
+    # public: ids 1 (0), 2 (1), 6 (0) -> the positive outranks one of two negatives: AUC 0.5
+    # private: ids 3 (0), 4 (1), 5 (1) -> both positives outrank the negative: AUC 1
+    submission = pd.DataFrame(
+        {"event_id": [6, 5, 4, 3, 2, 1], "score": [0.9, 0.8, 0.7, 0.1, 0.5, 0.2]}
+    )
+    result = score_submission(submission, key)
+    assert result["public"].auc == 0.5
+    assert result["private"].auc == 1.0
+    # overall: positives 2 (.5), 4 (.7), 5 (.8) against negatives 1 (.2), 3 (.1), 6 (.9): 6 of 9 pairs
+    assert result["overall"].auc == pytest.approx(6 / 9)
+    labels = key["label"].to_numpy()
+    scores = np.array([0.2, 0.5, 0.1, 0.7, 0.8, 0.9])
+    assert result["overall"] == roc_auc_ci(labels, scores)
+
+
+def test_refuses_a_submission_that_misses_events(key_path):
+    with pytest.raises(ValueError, match="does not cover the answer key"):
+        score_submission(
+            pd.DataFrame({"event_id": [1, 2], "score": [0.1, 0.2]}), load_answer_key(key_path)
+        )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("event_id,label\n1,0\n", "columns are \\['event_id', 'label'\\]"),
+        (KEY + "1,1,public\n", "line 8: duplicated event_id"),
+        (KEY.replace("2,1,public", "2,2,public"), "line 3: label not 0 or 1"),
+        (KEY.replace("3,0,private", "3,0,secret"), "line 4: split not public or private"),
+        (KEY.replace("2,1,public", "2,0,public"), "the public split needs both labels"),
+        ("event_id,label,split\nx,0,public\n", "not a valid answer key CSV"),
+    ],
+)
+def test_a_bad_answer_key_is_refused_with_the_reason(tmp_path, text, message):
+    path = tmp_path / "key.csv"
+    path.write_text(text)
+    with pytest.raises(AnswerKeyError, match=message):
+        load_answer_key(path)
+
+
+def test_a_missing_answer_key_says_how_to_make_one(tmp_path):
+    with pytest.raises(AnswerKeyError, match="no such answer key; run `challenge generate`"):
+        load_answer_key(tmp_path / "nope.csv")

@@ -1,0 +1,156 @@
+"""The submission validator: every documented error, and the formats it must accept."""
+
+from __future__ import annotations
+
+import gzip
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from challenge.submission import SubmissionError, read_submission, write_submission
+
+IDS = np.array([11, 22, 33])
+GOOD = b"event_id,score\n11,0.5\n22,1e-3\n33,-2\n"
+
+
+def read(data: bytes, **kwargs) -> pd.DataFrame:
+    return read_submission(data, expected_ids=IDS, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        GOOD,
+        GOOD.replace(b"\n", b"\r\n"),  # CRLF line ends
+        b"\xef\xbb\xbf" + GOOD,  # UTF-8 byte-order mark
+        b'"event_id","score"\n"11","0.5"\n22,"1e-3"\n33,-2\n',  # quoted fields
+        b"event_id,score\n11,5E-1\n22,0.1E-1\n33,-2.0e+0\n".replace(b"0.1E-1", b"1e-3"),
+        b"event_id, score\n 11 , 0.5\n22,1e-3\n33,-2\n\n",  # spaces and a trailing blank line
+        b"event_id,score\n11,0.5\n22,1e-3\n33,-2",  # no final newline
+        gzip.compress(GOOD),
+    ],
+    ids=["plain", "crlf", "bom", "quoted", "scientific", "spaces", "no-final-newline", "gzip"],
+)
+def test_accepts_the_documented_variants(data):
+    frame = read(data)
+    assert frame["event_id"].tolist() == [11, 22, 33]
+    assert frame["score"].tolist() == [0.5, 1e-3, -2.0]
+    assert frame.dtypes.tolist() == [np.int64, np.float64]
+
+
+def test_any_row_order_is_accepted():
+    frame = read(b"event_id,score\n33,3\n11,1\n22,2\n")
+    assert frame.set_index("event_id")["score"].to_dict() == {11: 1.0, 22: 2.0, 33: 3.0}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "the file is empty"),
+        (b"\n \n", "the file is empty"),
+        (b"event_id,score\n", "header but no rows"),
+        (b"11,0.5\n22,1\n33,2\n", "missing header: the file starts with the row '11,0.5'"),
+        (
+            b"id,prediction\n11,0.5\n",
+            "line 1: expected the header event_id,score, got 'id,prediction'",
+        ),
+        (b"event_id,score,extra\n11,0.5,1\n", r"got 'event_id,score,extra' \(3 columns\)"),
+        (b"event_id;score\n11;0.5\n", "line 1: the header 'event_id;score' is separated by ';'"),
+        (b"event_id\tscore\n11\t0.5\n", "separated by a tab"),
+        (
+            b"event_id,score\n11,0.5\n22;1\n33,2\n",
+            "line 3: expected 2 fields event_id,score, got 1: '22;1' \\(is ';'",
+        ),
+        (b"event_id,score\n11,0.5,9\n", "line 2: expected 2 fields event_id,score, got 3"),
+        (b"event_id,score\n11,0.5\n22\n", "line 3: expected 2 fields"),
+        (b"event_id,score\n11,abc\n", "line 2: score 'abc' is not a number"),
+        (b"event_id,score\n11,0.5\n22,nan\n", "line 3: score 'nan' is not a finite number"),
+        (b"event_id,score\n11,0.5\n22,-inf\n", "line 3: score '-inf' is not a finite number"),
+        (b"event_id,score\n11,0.5\n22,\n", "line 3: score '' is not a number"),
+        (b"event_id,score\n1.5,0.5\n", "line 2: event_id '1.5' is not a 64-bit integer"),
+        (b"event_id,score\nx7,0.5\n", "line 2: event_id 'x7' is not a 64-bit integer"),
+        (b"event_id,score\n99999999999999999999,0.5\n", "not a 64-bit integer"),
+        (
+            b"event_id,score\n11,0.5\n22,0.1\n11,0.7\n",
+            "line 4: event_id 11 appears again \\(first on line 2\\)",
+        ),
+        (
+            b"event_id,score\n11,0.5\n22,0.1\n44,0.7\n",
+            "line 4: event_id 44 is not in the test set \\(1 unknown",
+        ),
+        (
+            b"event_id,score\n11,0.5\n",
+            "2 of 3 test events are missing, for example event_id 22, 33",
+        ),
+        ("event_id,score\n11,0.5\n".encode("utf-16"), "UTF-16 text; save it as UTF-8"),
+        (b"event_id,score\n11,0.\x005\n", "line 2: binary content \\(a NUL byte\\) at column 6"),
+        (b"event_id,score\n11,0.5\n22,\xe9\n", "line 3: not UTF-8 text: byte 0xe9 at column 4"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "binary content"),
+        (gzip.compress(GOOD)[:-12], "gzip stream is truncated"),
+        (b"\x1f\x8b\x08\x00garbage", "gzip stream is truncated"),
+        (gzip.compress(GOOD)[:10] + b"\xff" * 20, "not valid gzip"),
+        (b'event_id,score\n11,"0.5\n22,1\n', "line 3: score '0.5\\\\n22,1' is not a number"),
+        (
+            b"event_id,score\n11," + b"9" * 200_000 + b"\n",
+            "line 2: not a valid CSV row: field larger than field limit",
+        ),
+    ],
+)
+def test_each_problem_gets_a_message_naming_it_and_its_line(data, message):
+    with pytest.raises(SubmissionError, match=message):
+        read(data)
+
+
+def test_line_is_an_attribute_too():
+    with pytest.raises(SubmissionError) as info:
+        read(b"event_id,score\n11,0.5\n22,oops\n")
+    assert info.value.line == 3
+
+
+def test_size_limit_on_the_file_and_on_its_uncompressed_content():
+    with pytest.raises(SubmissionError, match="over the limit of 0.0 MB"):
+        read(GOOD, max_bytes=10)
+    bomb = gzip.compress(b"0" * 5_000_000)  # 5 kB that inflate to 5 MB
+    assert len(bomb) < 10_000
+    with pytest.raises(
+        SubmissionError, match="uncompressed, the file is 1.0 MB or more, over the limit"
+    ):
+        read(bomb, max_bytes=1_000_000)
+
+
+def test_reads_paths_and_file_objects_and_prefixes_the_name(tmp_path):
+    path = tmp_path / "sub.csv.gz"
+    path.write_bytes(gzip.compress(GOOD))
+    assert read_submission(path, expected_ids=IDS)["score"].tolist() == [0.5, 1e-3, -2.0]
+    assert read_submission(io.BytesIO(GOOD))["event_id"].tolist() == [11, 22, 33]
+    with pytest.raises(SubmissionError, match=r"^mine.csv: line 1: expected the header"):
+        read_submission(b"a,b\n1,2\n", name="mine.csv")
+    with pytest.raises(SubmissionError, match="no such file"):
+        read_submission(tmp_path / "absent.csv")
+    big = tmp_path / "big.csv"
+    big.write_bytes(GOOD * 100)
+    with pytest.raises(SubmissionError, match="over the limit"):
+        read_submission(big, max_bytes=100)
+
+
+def test_without_expected_ids_only_the_format_is_checked():
+    assert len(read_submission(b"event_id,score\n5,1\n6,2\n")) == 2
+
+
+def test_write_then_read_round_trips_exactly(tmp_path):
+    rng = np.random.default_rng(0)
+    ids = rng.permutation(10_000).astype(np.int64) * 7 + 3
+    scores = rng.normal(size=ids.size) * 10.0 ** rng.integers(-30, 30, ids.size)
+    path = write_submission(tmp_path / "out" / "submission.csv", ids, scores)
+    frame = read_submission(path, expected_ids=ids)
+    np.testing.assert_array_equal(frame["event_id"], ids)
+    np.testing.assert_array_equal(frame["score"], scores)
+
+
+def test_write_refuses_what_read_would_reject(tmp_path):
+    with pytest.raises(ValueError, match="non-finite"):
+        write_submission(tmp_path / "s.csv", [1, 2], [0.1, np.nan])
+    with pytest.raises(ValueError, match="same size"):
+        write_submission(tmp_path / "s.csv", [1, 2], [0.1])
