@@ -1,0 +1,221 @@
+"""Writes and reads the challenge's ROOT files: a TTree ``events`` of int16 pulses plus a metadata string.
+
+Layout of ``{train,test}.root``:
+- TTree ``events``: ``event_id`` int64, ``pulse`` int16[record_length] (ADC counts); in train.root
+  also ``label`` int8 (1 = carrier, 0 = absorber), ``pulse_height`` float32 (volts, truth) and
+  ``onset`` float32 (ms from the record start, truth).
+- TObjString ``metadata``: a JSON object (see METADATA_KEYS) with the sampling rate, record length,
+  volts per ADC count, trigger index, seed, generator version and the full detector description.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+SPLITS = ("train", "test")
+TREE = "events"
+METADATA_KEY = "metadata"
+METADATA_KEYS = (
+    "split",
+    "n_events",
+    "sampling_rate_hz",
+    "record_length",
+    "volts_per_count",
+    "trigger_index",
+    "seed",
+    "generator_version",
+    "detector",
+)
+TRUTH_BRANCHES = ("label", "pulse_height", "onset")
+WRITE_BATCH = 250  # events per basket: bounds the memory of writing and reading
+
+
+class DataError(FileNotFoundError, ValueError):
+    """A challenge data file is missing or not what it should be; the message names the file."""
+
+
+class Events(NamedTuple):
+    event_id: np.ndarray  # int64 (n,)
+    X: np.ndarray  # float32 (n, L), volts
+    y: np.ndarray | None  # int8 (n,), 1 = carrier; None for the test split
+
+
+def split_path(split: str, data_dir: str | Path = "data") -> Path:
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
+    return Path(data_dir) / "public" / f"{split}.root"
+
+
+def _branch_types(record_length: int, with_truth: bool) -> dict:
+    types = {"event_id": np.int64, "pulse": np.dtype((np.int16, (record_length,)))}
+    if with_truth:
+        types.update(label=np.int8, pulse_height=np.float32, onset=np.float32)
+    return types
+
+
+def write_split(
+    path: str | Path, batches: Iterable[dict], *, metadata: dict, with_truth: bool
+) -> int:
+    """Writes one split; ``batches`` yields dicts of branch arrays. Returns the number of events."""
+    import uproot
+
+    missing = [k for k in METADATA_KEYS if k not in metadata]
+    if missing:
+        raise ValueError(f"metadata lacks {missing}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    types = _branch_types(int(metadata["record_length"]), with_truth)
+    with uproot.recreate(path) as f:
+        f[METADATA_KEY] = json.dumps(metadata, sort_keys=True)
+        f.mktree(TREE, types, title="simulated detector pulses (ADC counts)")
+        for batch in batches:
+            f[TREE].extend(
+                {
+                    name: np.asarray(
+                        batch[name], dtype=types[name].base if name == "pulse" else types[name]
+                    )
+                    for name in types
+                }
+            )
+            n += len(batch["event_id"])
+    return n
+
+
+def _open_tree(path: Path):
+    import uproot
+
+    if not path.exists():
+        raise DataError(
+            f"{path}: no such file; run `challenge generate --out {path.parent.parent}` to make the data"
+        )
+    try:
+        f = uproot.open(path)
+    except Exception as err:  # uproot raises several kinds for a file that is not ROOT
+        raise DataError(f"{path}: not a readable ROOT file ({err})") from None
+    if TREE not in f:
+        raise DataError(
+            f"{path}: expected a TTree {TREE!r}; the file holds {sorted(f.keys(cycle=False))}"
+        )
+    return f, f[TREE]
+
+
+def _check_branches(path: Path, tree, wanted: Iterable[str]) -> None:
+    missing = [b for b in wanted if b not in tree]
+    if missing:
+        raise DataError(
+            f"{path}: TTree {TREE!r} lacks branches {missing}; it has {sorted(tree.keys())}"
+        )
+
+
+def read_metadata(split: str, data_dir: str | Path = "data") -> dict:
+    """The metadata dict of a split (keys METADATA_KEYS)."""
+    path = split_path(split, data_dir)
+    f, _ = _open_tree(path)
+    if METADATA_KEY not in f:
+        raise DataError(
+            f"{path}: expected a TObjString {METADATA_KEY!r} with the metadata; not found"
+        )
+    try:
+        metadata = json.loads(str(f[METADATA_KEY]))
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}: {METADATA_KEY!r} is not valid JSON ({err})") from None
+    missing = [k for k in METADATA_KEYS if k not in metadata]
+    if missing:
+        raise DataError(f"{path}: metadata lacks keys {missing}")
+    return metadata
+
+
+def _to_events(arrays: dict, volts_per_count: float, with_label: bool) -> Events:
+    X = arrays["pulse"].astype(np.float32) * np.float32(volts_per_count)
+    y = arrays["label"].astype(np.int8) if with_label else None
+    return Events(arrays["event_id"].astype(np.int64), X, y)
+
+
+def iterate(split: str, data_dir: str | Path = "data", step_size: int = 1000) -> Iterator[Events]:
+    """Yields the events of a split in chunks of ``step_size`` events (memory bounded)."""
+    metadata = read_metadata(split, data_dir)
+    path = split_path(split, data_dir)
+    _, tree = _open_tree(path)
+    with_label = split == "train"
+    branches = ["event_id", "pulse"] + (["label"] if with_label else [])
+    _check_branches(path, tree, branches)
+    for arrays in tree.iterate(branches, step_size=step_size, library="np"):
+        yield _to_events(arrays, metadata["volts_per_count"], with_label)
+
+
+def load(split: str, data_dir: str | Path = "data") -> Events:
+    """All events of a split: event_id int64 (n,), X float32 (n, L) in volts, y int8 (n,) or None."""
+    parts = list(iterate(split, data_dir, step_size=10_000))
+    if not parts:
+        length = read_metadata(split, data_dir)["record_length"]
+        return Events(
+            np.empty(0, np.int64),
+            np.empty((0, length), np.float32),
+            np.empty(0, np.int8) if split == "train" else None,
+        )
+    y = np.concatenate([p.y for p in parts]) if split == "train" else None
+    return Events(
+        np.concatenate([p.event_id for p in parts]), np.concatenate([p.X for p in parts]), y
+    )
+
+
+def load_event_ids(split: str, data_dir: str | Path = "data") -> np.ndarray:
+    """The event ids of a split, reading only that branch."""
+    path = split_path(split, data_dir)
+    _, tree = _open_tree(path)
+    _check_branches(path, tree, ["event_id"])
+    return tree["event_id"].array(library="np").astype(np.int64)
+
+
+def load_truth(data_dir: str | Path = "data") -> dict[str, np.ndarray]:
+    """The truth branches of train.root: label, pulse_height (volts), onset (ms)."""
+    path = split_path("train", data_dir)
+    _, tree = _open_tree(path)
+    _check_branches(path, tree, TRUTH_BRANCHES)
+    return tree.arrays(list(TRUTH_BRANCHES), library="np")
+
+
+class PulseDataset:
+    """A torch Dataset of (x, y): x float32 tensor (L,) in volts, y float32 label (NaN on the test split).
+
+    Holds the int16 counts in memory (2 bytes a sample) and converts one record per item.
+    ``transform``, if given, maps the float32 numpy record before it becomes a tensor.
+    """
+
+    def __init__(self, split: str, data_dir: str | Path = "data", transform=None):
+        try:
+            import torch  # noqa: F401
+        except ImportError as err:
+            raise ImportError("PulseDataset needs torch: pip install torch") from err
+        path = split_path(split, data_dir)
+        metadata = read_metadata(split, data_dir)
+        _, tree = _open_tree(path)
+        branches = ["event_id", "pulse"] + (["label"] if split == "train" else [])
+        _check_branches(path, tree, branches)
+        arrays = tree.arrays(branches, library="np")
+        self.event_id = arrays["event_id"].astype(np.int64)
+        self.counts = arrays["pulse"]
+        self.y = (
+            arrays["label"].astype(np.float32)
+            if split == "train"
+            else np.full(len(self.event_id), np.nan, np.float32)
+        )
+        self.volts_per_count = np.float32(metadata["volts_per_count"])
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.event_id)
+
+    def __getitem__(self, i: int):
+        import torch
+
+        x = self.counts[i].astype(np.float32) * self.volts_per_count
+        if self.transform is not None:
+            x = self.transform(x)
+        return torch.as_tensor(x), torch.tensor(self.y[i])

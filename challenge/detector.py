@@ -1,0 +1,153 @@
+"""The simulated CRESST-type detector: read-out constants, the two pulse templates and the noise spectrum.
+
+Times are in milliseconds, frequencies in hertz, voltages in volts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+SAMPLING_RATE_HZ = 25_000
+RECORD_LENGTH = 16_384
+TRIGGER_FRACTION = 0.25  # the trigger sits at the end of the first quarter (the pre-trigger region)
+
+
+def trigger_index(record_length: int) -> int:
+    """Sample index of the trigger: the first quarter of the record is the pre-trigger baseline."""
+    return int(record_length * TRIGGER_FRACTION)
+
+
+@dataclass(frozen=True)
+class PulseShape:
+    """Parameters of the pulse model of Pröbst et al., NIM A 370 (1995) 329 (times in ms).
+
+    p(t) = A_n (exp(-t/tau_n) - exp(-t/tau_in)) + A_t (exp(-t/tau_t) - exp(-t/tau_n)) for t >= 0.
+    """
+
+    name: str
+    a_n: float
+    a_t: float
+    tau_n: float
+    tau_in: float
+    tau_t: float
+
+
+# Values that the CRESST machine-learning tools use for simulated test data.
+ABSORBER = PulseShape("absorber", a_n=4.0, a_t=0.02, tau_n=4.15, tau_in=2.1, tau_t=53.06)
+CARRIER = PulseShape("carrier", a_n=1.73, a_t=1.65, tau_n=136.0, tau_in=0.38, tau_t=2.13)
+SHAPES = {0: ABSORBER, 1: CARRIER}  # keyed by class label: 0 = absorber, 1 = carrier
+
+
+def probst_pulse(t_ms, a_n, a_t, tau_n, tau_in, tau_t) -> np.ndarray:
+    """The raw (not normalised) Pröbst pulse at times ``t_ms`` after onset; zero for t < 0.
+
+    All arguments broadcast against each other, so per-event parameters of shape (n, 1)
+    and a time grid of shape (n, L) or (L,) give an (n, L) array.
+    """
+    t = np.maximum(t_ms, 0.0)  # clamp so that exp() cannot overflow before the step function
+    e_n = np.exp(-t / tau_n)
+    pulse = a_n * (e_n - np.exp(-t / tau_in)) + a_t * (np.exp(-t / tau_t) - e_n)
+    return np.where(np.asarray(t_ms) >= 0.0, pulse, 0.0)
+
+
+def _probst_slope(t, a_n, a_t, tau_n, tau_in, tau_t):
+    e_n = np.exp(-t / tau_n)
+    return a_n * (np.exp(-t / tau_in) / tau_in - e_n / tau_n) + a_t * (
+        e_n / tau_n - np.exp(-t / tau_t) / tau_t
+    )
+
+
+def peak_time_ms(a_n, a_t, tau_n, tau_in, tau_t, *, iterations: int = 60) -> np.ndarray:
+    """Time of the pulse maximum (ms after onset), vectorised bisection on the slope.
+
+    The slope is positive right after onset and negative after a few of the fast
+    time constants; for the templates here the maximum is unique.
+    """
+    args = np.broadcast_arrays(
+        *(np.asarray(a, dtype=float) for a in (a_n, a_t, tau_n, tau_in, tau_t))
+    )
+    lo = np.zeros(args[0].shape)
+    hi = 10.0 * np.maximum(
+        args[2], args[3]
+    )  # several rise/decay times: the slope is negative there
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        rising = _probst_slope(mid, *args) > 0
+        lo = np.where(rising, mid, lo)
+        hi = np.where(rising, hi, mid)
+    return 0.5 * (lo + hi)
+
+
+def peak_value(a_n, a_t, tau_n, tau_in, tau_t) -> np.ndarray:
+    """Maximum of the raw Pröbst pulse: the factor that normalises it to unit height."""
+    return probst_pulse(
+        peak_time_ms(a_n, a_t, tau_n, tau_in, tau_t), a_n, a_t, tau_n, tau_in, tau_t
+    )
+
+
+def template(shape: PulseShape, t_ms) -> np.ndarray:
+    """The unit-height template of ``shape`` at times ``t_ms`` after onset (zero before onset)."""
+    params = (shape.a_n, shape.a_t, shape.tau_n, shape.tau_in, shape.tau_t)
+    return probst_pulse(t_ms, *params) / peak_value(*params)
+
+
+@dataclass(frozen=True)
+class NoiseSpectrum:
+    """One-sided noise power spectral density S(f) = 2 sigma_w^2 / f_s * (1 + f_c / f), in V^2/Hz.
+
+    ``white_rms_v`` is the per-sample RMS of the white part alone; below ``corner_hz`` the
+    1/f part dominates. The DC bin is zero: offsets and drifts are simulated separately.
+    """
+
+    white_rms_v: float = 0.02
+    corner_hz: float = 30.0
+
+    def psd(self, freqs_hz: np.ndarray, sampling_rate_hz: float) -> np.ndarray:
+        """S(f) at the given frequencies; 0 at f = 0."""
+        f = np.asarray(freqs_hz, dtype=float)
+        white = 2.0 * self.white_rms_v**2 / sampling_rate_hz
+        with np.errstate(divide="ignore"):
+            shape = np.where(f > 0, 1.0 + self.corner_hz / np.where(f > 0, f, 1.0), 0.0)
+        return white * shape
+
+
+@dataclass(frozen=True)
+class Detector:
+    """Read-out of the detector: sampling, record window, TES saturation and the ADC."""
+
+    sampling_rate_hz: float = SAMPLING_RATE_HZ
+    record_length: int = RECORD_LENGTH
+    noise: NoiseSpectrum = field(default_factory=NoiseSpectrum)
+    saturation_v: float = 3.0  # pulses approach this height logistically: v = S tanh(x / S)
+    adc_bits: int = 16
+    adc_range_v: float = 20.0  # full range of the ADC, -10 V .. +10 V
+
+    @property
+    def trigger_index(self) -> int:
+        return trigger_index(self.record_length)
+
+    @property
+    def volts_per_count(self) -> float:
+        return self.adc_range_v / 2**self.adc_bits
+
+    def times_ms(self) -> np.ndarray:
+        """Sample times from the start of the record, shape (record_length,)."""
+        return np.arange(self.record_length) * (1000.0 / self.sampling_rate_hz)
+
+    def rfft_freqs(self) -> np.ndarray:
+        return np.fft.rfftfreq(self.record_length, d=1.0 / self.sampling_rate_hz)
+
+    def noise_psd(self) -> np.ndarray:
+        """S(f) on the rfft frequencies of one record, shape (record_length // 2 + 1,)."""
+        return self.noise.psd(self.rfft_freqs(), self.sampling_rate_hz)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Detector:
+        d = dict(d)
+        d["noise"] = NoiseSpectrum(**d.get("noise", {}))
+        return cls(**d)

@@ -1,0 +1,140 @@
+"""The physics reference scores: chi² fits of the two known templates after whitening, and the pulse height.
+
+Each template is fitted with a free amplitude (>= 0), a free onset near the trigger (all shifts
+at once by FFT cross-correlation) and a linear baseline, in the inner product weighted by the
+inverse noise spectrum. The score is chi²(absorber) - chi²(carrier). No labels are used.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from challenge.detector import SHAPES, Detector, template
+
+ONSET_WINDOW_MS = 2.0  # onsets are searched within trigger +- this (the simulator jitters by 1 ms)
+BATCH_SIZE = 256  # records per FFT batch: bounds the memory of the fit
+SMOOTHING_MS = 0.2  # moving-average width of the simple pulse-height estimate
+
+
+class TemplateFit(NamedTuple):
+    """Best fit of one template to each record, shape (n,) each."""
+
+    amplitude: np.ndarray  # volts, >= 0
+    onset_ms: np.ndarray  # ms from the record start
+    chi2: np.ndarray  # whitened chi² (about record_length for pure noise)
+
+
+class _Whitening(NamedTuple):
+    weight: np.ndarray  # (F,) 1 / (noise variance density); 0 at DC, so offsets drop out
+    slope: np.ndarray  # (L,) the linear-baseline regressor
+
+
+def detector_from_metadata(metadata: dict) -> Detector:
+    """The detector a file was simulated with, from the metadata that challenge.data reads."""
+    try:
+        detector = Detector.from_dict(metadata["detector"])
+    except KeyError as err:
+        raise ValueError(
+            f"metadata has no detector description (missing key {err}); got keys {sorted(metadata)}"
+        ) from None
+    if detector.record_length != int(metadata.get("record_length", detector.record_length)):
+        raise ValueError(
+            "metadata is inconsistent: record_length differs from detector.record_length"
+        )
+    return detector
+
+
+def _whitening(detector: Detector) -> _Whitening:
+    psd = detector.noise_psd()
+    weight = np.zeros_like(psd)
+    weight[psd > 0] = 2.0 / (detector.sampling_rate_hz * psd[psd > 0])
+    return _Whitening(weight, np.linspace(-1.0, 1.0, detector.record_length))
+
+
+def _inner(a_hat: np.ndarray, b_hat: np.ndarray, weight: np.ndarray, length: int) -> np.ndarray:
+    """Weighted inner product of real signals from their rffts (last axis)."""
+    both = np.ones_like(weight) * 2.0
+    both[0] = 1.0
+    if length % 2 == 0:
+        both[-1] = 1.0
+    return np.real(np.conj(a_hat) * b_hat) @ (both * weight) / length
+
+
+def _fit_one(y_hat, yy, by, t_hat, white: _Whitening, shifts, length) -> tuple[np.ndarray, ...]:
+    """Fits amplitude * template(shift) + slope for every shift; returns the best per record.
+
+    With regressors T_s (template at shift s) and b (slope), chi²(s) = <y,y> - v' M(s)^-1 v,
+    v = (<T_s,y>, <b,y>), M(s) = [[<T,T>, <T_s,b>], [<T_s,b>, <b,b>]]: a 2x2 solve in closed form.
+    """
+    w = white.weight
+    # Correlation with the template at every circular shift, restricted to the onset window.
+    cy = np.fft.irfft(y_hat * np.conj(t_hat) * w, n=length, axis=-1)[:, shifts]  # (n, S)
+    b_hat = np.fft.rfft(white.slope)
+    tb = np.fft.irfft(b_hat * np.conj(t_hat) * w, n=length)[shifts]  # (S,)
+    tt = _inner(t_hat, t_hat, w, length)
+    bb = _inner(b_hat, b_hat, w, length)
+    det = tt * bb - tb**2
+    amp = (bb * cy - tb * by[:, None]) / det
+    explained = (bb * cy**2 - 2.0 * tb * cy * by[:, None] + tt * by[:, None] ** 2) / det
+    baseline_only = by**2 / bb
+    explained = np.where(amp > 0, explained, baseline_only[:, None])  # pulses are positive
+    best = np.argmax(explained, axis=1)
+    rows = np.arange(len(best))
+    return np.maximum(amp[rows, best], 0.0), shifts[best], yy - explained[rows, best]
+
+
+def fit_templates(X: np.ndarray, *, metadata: dict) -> dict[str, TemplateFit]:
+    """Fits the absorber and the carrier template to each record of X (n, L) in volts.
+
+    Returns {"absorber": TemplateFit, "carrier": TemplateFit}, arrays of shape (n,).
+    """
+    detector = detector_from_metadata(metadata)
+    X = np.asarray(X)
+    length = detector.record_length
+    if X.ndim != 2 or X.shape[1] != length:
+        raise ValueError(f"X must have shape (n, {length}); got {X.shape}")
+    white = _whitening(detector)
+    dt_ms = 1000.0 / detector.sampling_rate_hz
+    half = int(round(ONSET_WINDOW_MS / dt_ms))
+    shifts = np.arange(detector.trigger_index - half, detector.trigger_index + half + 1)
+    times = detector.times_ms()
+    t_hats = {shape.name: np.fft.rfft(template(shape, times)) for shape in SHAPES.values()}
+    b_hat = np.fft.rfft(white.slope)
+    out: dict[str, list] = {name: [] for name in t_hats}
+    for start in range(0, len(X), BATCH_SIZE):
+        y_hat = np.fft.rfft(np.asarray(X[start : start + BATCH_SIZE], dtype=float), axis=1)
+        yy = _inner(y_hat, y_hat, white.weight, length)
+        by = _inner(b_hat[None, :], y_hat, white.weight, length)
+        for name, t_hat in t_hats.items():
+            amp, shift, chi2 = _fit_one(y_hat, yy, by, t_hat, white, shifts, length)
+            out[name].append((amp, shift * dt_ms, chi2))
+    empty = (np.empty(0), np.empty(0), np.empty(0))
+    return {
+        name: TemplateFit(*(np.concatenate(c) for c in zip(*parts, empty, strict=True)))
+        for name, parts in out.items()
+    }
+
+
+def matched_filter_score(X: np.ndarray, *, metadata: dict) -> np.ndarray:
+    """chi²(absorber fit) - chi²(carrier fit) per record, float64 (n,): higher = more carrier-like."""
+    fits = fit_templates(X, metadata=metadata)
+    return fits["absorber"].chi2 - fits["carrier"].chi2
+
+
+def pulse_height_estimate(X: np.ndarray, *, metadata: dict) -> np.ndarray:
+    """A simple measured pulse height (n,): maximum of the smoothed record minus its pre-trigger mean."""
+    detector = detector_from_metadata(metadata)
+    X = np.asarray(X, dtype=float)
+    width = max(1, int(round(SMOOTHING_MS * detector.sampling_rate_hz / 1000.0)))
+    baseline = X[:, : detector.trigger_index].mean(axis=1)
+    cumsum = np.concatenate([np.zeros((len(X), 1)), np.cumsum(X, axis=1)], axis=1)
+    smooth = (cumsum[:, width:] - cumsum[:, :-width]) / width  # moving average, (n, L - width + 1)
+    return smooth[:, detector.trigger_index :].max(axis=1) - baseline
+
+
+def template_chi2(X: np.ndarray, *, metadata: dict) -> np.ndarray:
+    """chi² of the absorber and the carrier fit, float64 (n, 2): the columns of the reference score."""
+    fits = fit_templates(X, metadata=metadata)
+    return np.column_stack([fits["absorber"].chi2, fits["carrier"].chi2])
