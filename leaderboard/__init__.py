@@ -1,1 +1,118 @@
-"""The challenge leaderboard: a Flask app where teams upload predictions and see their ROC AUC."""
+"""The challenge leaderboard: a Flask app where teams upload predictions and see their ROC AUC.
+
+- ``leaderboard.config``: defaults, environment variables and the checks made before starting.
+- ``leaderboard.models``: the tables (teams, submissions, settings, bad-token counts).
+- ``leaderboard.db``: the engine, ``session_scope`` and ``init_db``.
+- ``leaderboard.queries``: every database read and write, as functions taking the session first.
+- ``leaderboard.storage``: accepted files, gzip-compressed and named by their sha256.
+- ``leaderboard.grading``: the answer key in memory; scoring with ``challenge``'s validator and metric.
+- ``leaderboard.uploads``: one upload from the form or the API, checked, scored, stored, recorded.
+- ``leaderboard.ranking``: public and final rankings, rank changes, DeLong tests between ranks.
+- ``leaderboard.plots``: PNG figures (ROC curves of the top teams, a team's score over time).
+- ``leaderboard.export``: CSV exports that are safe to open in a spreadsheet.
+- ``leaderboard.auth``: team and organizer tokens, sessions, throttling of bad tokens.
+- ``leaderboard.public``, ``.teams``, ``.api``, ``.admin``: the blueprints.
+- ``leaderboard.cli``: the ``leaderboard`` command (serve, init-db, add-team, reveal, ...).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, jsonify, make_response, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+from leaderboard import config as settings
+
+csrf = CSRFProtect()
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then ``instance/config.py``, then ``LEADERBOARD_*``, then test_config.
+
+    Raises ConfigError (with what to fix) for a default secret in production or an unusable
+    answer key, so that a misconfigured server never starts.
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(settings.defaults(app.instance_path))
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_mapping(settings.from_environment(os.environ))
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    settings.finish(app.config)
+
+    from leaderboard import db, grading
+
+    grading.init_app(app)
+    db.init_app(app)
+    csrf.init_app(app)
+
+    from leaderboard import admin, api, public, teams
+
+    app.register_blueprint(public.bp)
+    app.register_blueprint(teams.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)
+    csrf.exempt(api.bp)  # the API authenticates with a bearer token, never with a cookie
+    _register_error_handlers(app)
+    return app
+
+
+def _wants_json() -> bool:
+    return request.blueprint == "api" or request.path.startswith("/api/")
+
+
+def _error_response(error: HTTPException):
+    message = error.description or error.name
+    if _wants_json():
+        response = jsonify(error=message)
+    else:
+        response = render_template("error.html", error=error, message=message)
+    response = make_response(response, error.code)
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        error.description = (
+            f"the form expired or was not sent by this site ({error.description}); "
+            "reload the page and try again"
+        )
+        return _error_response(error)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        return _error_response(error)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error: OperationalError):
+        app.logger.error("database error: %s", error)
+        return _error_response(
+            ServiceUnavailable(
+                "the database is unavailable (read-only, full or locked); try again later"
+            )
+        )
+
+    @app.errorhandler(OSError)
+    def storage_unavailable(error: OSError):
+        app.logger.error("storage error: %s", error)
+        return _error_response(
+            ServiceUnavailable(
+                "the submission folder is unavailable (read-only or full); try again later"
+            )
+        )
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        if isinstance(error, HTTPException):
+            return _error_response(error)
+        app.logger.exception("unexpected error")
+        return _error_response(InternalServerError("internal error; the organizers have been told"))

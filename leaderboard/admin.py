@@ -1,0 +1,135 @@
+"""The organizers' pages: every submission with its private score, disqualification, the reveal,
+and CSV exports. Reached with the organizer token (login form, or a bearer header for scripts)."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.exceptions import HTTPException
+
+from leaderboard import auth, export, queries, ranking
+from leaderboard.db import session_scope
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.before_request
+def require_organizer():
+    if request.endpoint in ("admin.login", "admin.logout"):
+        return None
+    if not current_app.config.get("ADMIN_TOKEN"):
+        abort(403, "no organizer token is configured (LEADERBOARD_ADMIN_TOKEN); use the CLI")
+    if not auth.is_admin():
+        if auth.bearer_token():
+            abort(401, "wrong organizer token")
+        return redirect(url_for("admin.login"))
+    return None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "GET":
+        return render_template("admin_login.html")
+    token = request.form.get("token", "").strip()
+    try:
+        auth.check_throttle()
+        if not auth.admin_token_ok(token):
+            auth.record_bad_token()
+            abort(401, "wrong organizer token")
+    except HTTPException as error:
+        headers = {"Retry-After": str(error.retry_after)} if getattr(error, "retry_after", 0) else {}
+        return render_template("admin_login.html", error=error.description), error.code, headers
+    session.clear()
+    session["admin"] = auth.admin_session_marker()
+    return redirect(url_for("admin.dashboard"))
+
+
+@bp.post("/logout")
+def logout():
+    session.pop("admin", None)
+    return redirect(url_for("public.index"))
+
+
+@bp.get("/")
+def dashboard():
+    with session_scope() as db:
+        return render_template(
+            "admin.html",
+            submissions=queries.all_submissions(db),
+            teams=queries.all_teams(db),
+            revealed=queries.is_revealed(db),
+        )
+
+
+def _reason() -> str | None:
+    """The reason from the form, or None to reinstate; 400 for an empty disqualification."""
+    if request.form.get("action") == "reinstate":
+        return None
+    try:
+        reason = queries.clean_text(request.form.get("reason", ""), max_chars=500, what="the reason")
+    except ValueError as err:
+        abort(400, str(err))
+    if not reason:
+        abort(400, "give a reason: the team will see it")
+    return reason
+
+
+@bp.post("/submissions/<int:submission_id>/disqualify")
+def disqualify_submission(submission_id: int):
+    reason = _reason()
+    with session_scope(write=True) as db:
+        submission = queries.get_submission(db, submission_id)
+        if submission is None:
+            abort(404, f"no submission #{submission_id}")
+        queries.disqualify(db, submission, reason)
+    flash(f"Submission #{submission_id} {'disqualified' if reason else 'reinstated'}.")
+    return redirect(url_for("admin.dashboard")), 303
+
+
+@bp.post("/teams/<int:team_id>/disqualify")
+def disqualify_team(team_id: int):
+    reason = _reason()
+    with session_scope(write=True) as db:
+        team = queries.get_team(db, team_id)
+        if team is None:
+            abort(404, f"no team with id {team_id}")
+        queries.disqualify(db, team, reason)
+        name = team.name
+    flash(f"Team {name} {'disqualified' if reason else 'reinstated'}.")
+    return redirect(url_for("admin.dashboard")), 303
+
+
+@bp.post("/reveal")
+def reveal():
+    if request.form.get("confirm") != "reveal":
+        abort(400, "type 'reveal' to confirm: the private scores cannot be hidden again")
+    with session_scope(write=True) as db:
+        queries.set_revealed(db, True, now=auth.now())
+    flash("The final ranking is revealed.")
+    return redirect(url_for("public.index")), 303
+
+
+@bp.get("/export/<what>.csv")
+def export_csv(what: str):
+    with session_scope() as db:
+        if what == "leaderboard":
+            text = export.leaderboard_csv(ranking.current_board(db))
+        elif what == "submissions":
+            text = export.submissions_csv(queries.all_submissions(db))
+        else:
+            abort(404, f"no export called {what!r}; there are 'leaderboard' and 'submissions'")
+    return Response(
+        text,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename={what}.csv"},
+    )

@@ -1,0 +1,137 @@
+"""The JSON API: register, submit (what ``challenge submit`` calls), finals, the leaderboard.
+
+Every error is JSON ``{"error": message}`` with the status the issue lists: 400 bad file,
+401 bad token, 403 closed, 409 name taken or too many finals, 413 too large, 429 quota.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, abort, jsonify, request
+from sqlalchemy import text
+
+from leaderboard import auth, queries, ranking, uploads
+from leaderboard.db import session_scope
+from leaderboard.models import Submission
+from leaderboard.teams import register_team, set_final
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, 'expected a JSON object body, for example {"name": "my team"}')
+    return body
+
+
+def submission_json(s: Submission, *, revealed: bool) -> dict:
+    item = {
+        "id": s.id,
+        "created_at": iso(s.created_at),
+        "filename": s.filename,
+        "note": s.note,
+        "sha256": s.sha256,
+        "size_bytes": s.size_bytes,
+        "rows": s.n_rows,
+        "public_auc": s.public_auc,
+        "public_auc_ci": [s.public_lo, s.public_hi],
+        "final": s.is_final,
+        "disqualified_reason": s.disqualified_reason,
+    }
+    if revealed:
+        item["private_auc"] = s.private_auc
+        item["private_auc_ci"] = [s.private_lo, s.private_hi]
+    return item
+
+
+def row_json(row: ranking.Row, *, revealed: bool) -> dict:
+    best = row.best_public
+    item = {
+        "rank": row.rank,
+        "team": row.team,
+        "team_id": row.team_id,
+        "reference": row.is_reference,
+        "public_auc": best.public_auc,
+        "public_auc_ci": [best.public_lo, best.public_hi],
+        "entries": row.entries,
+        "last_submission": iso(row.last_submission),
+    }
+    if revealed:
+        counted = row.counted
+        item.update(
+            public_rank=row.public_rank,
+            private_auc=counted.private_auc,
+            private_auc_ci=[counted.private_lo, counted.private_hi],
+            rank_change=row.rank_change,
+            p_value_vs_next=row.p_value_vs_next,
+            counted_submission=counted.id,
+        )
+    return item
+
+
+@bp.post("/teams")
+def create_team():
+    name = json_body().get("name")
+    if not isinstance(name, str):
+        abort(400, 'expected {"name": "<team name>"}')
+    team, token = register_team(name)
+    return jsonify(team=team, token=token), 201
+
+
+@bp.post("/submissions")
+def create_submission():
+    team = auth.team_from_token(auth.bearer_token())
+    uploads.check_open(team)  # before reading the body: a closed window answers 403 at once
+    accepted = uploads.receive(team, request.files.get("file"), request.form.get("note", ""))
+    s = accepted.submission
+    body = {
+        "id": s.id,
+        "team": team.name,
+        "public_auc": s.public_auc,
+        "public_auc_ci": [s.public_lo, s.public_hi],
+        "remaining_today": accepted.remaining_today,
+        "sha256": s.sha256,
+        "rows": s.n_rows,
+    }
+    return jsonify(body), 201
+
+
+@bp.get("/submissions")
+def list_submissions():
+    team = auth.team_from_token(auth.bearer_token())
+    with session_scope() as db:
+        revealed = queries.is_revealed(db)
+        items = [submission_json(s, revealed=revealed) for s in queries.team_submissions(db, team.id)]
+    return jsonify(team=team.name, disqualified_reason=team.disqualified_reason, submissions=items)
+
+
+@bp.post("/submissions/<int:submission_id>/final")
+def mark_final(submission_id: int):
+    team = auth.team_from_token(auth.bearer_token())
+    final = json_body().get("final", True)
+    if not isinstance(final, bool):
+        abort(400, 'expected {"final": true} or {"final": false}')
+    set_final(team.id, submission_id, final)
+    return jsonify(id=submission_id, final=final)
+
+
+@bp.get("/leaderboard")
+def leaderboard():
+    with session_scope() as db:
+        board = ranking.current_board(db)
+    rows = [row_json(row, revealed=board.revealed) for row in board.rows]
+    return jsonify(revealed=board.revealed, rows=rows)
+
+
+@bp.get("/health")
+def health():
+    """For monitoring: 200 when the database answers, 503 (by the error handler) when not."""
+    with session_scope() as db:
+        db.execute(text("SELECT 1"))
+    return jsonify(status="ok")

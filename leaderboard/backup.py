@@ -1,0 +1,118 @@
+"""Backups of a running leaderboard: the database (SQLite's online backup API, or pg_dump for
+PostgreSQL) together with the stored submission files, and the restore of both."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import make_url
+
+from leaderboard.db import engine_of
+
+SQLITE_FILE = "leaderboard.sqlite"
+POSTGRES_FILE = "leaderboard.pgdump"
+FILES_DIR = "submissions"
+
+
+class BackupError(RuntimeError):
+    """A backup or restore that could not be done; the message says why."""
+
+
+def backup(app: Flask, destination: Path) -> str:
+    """Write ``destination/leaderboard.sqlite`` (or ``.pgdump``) and ``destination/submissions``."""
+    destination.mkdir(parents=True, exist_ok=True)
+    url = make_url(app.config["DATABASE_URL"])
+    if url.get_backend_name() == "sqlite":
+        _sqlite_copy(_sqlite_path(url), destination / SQLITE_FILE)
+        database = SQLITE_FILE
+    elif url.get_backend_name() == "postgresql":
+        _run(["pg_dump", "--format=custom", "--no-owner", "--file",
+              str(destination / POSTGRES_FILE), "--dbname", _libpq(url)], url)  # fmt: skip
+        database = POSTGRES_FILE
+    else:
+        raise BackupError(f"backups support SQLite and PostgreSQL, not {url.get_backend_name()}")
+    copied = _copy_files(Path(app.config["UPLOAD_FOLDER"]), destination / FILES_DIR)
+    return f"{database} and {copied} submission files"
+
+
+def restore(app: Flask, source: Path) -> str:
+    """Replace the database by the backup in ``source`` and copy back its submission files."""
+    url = make_url(app.config["DATABASE_URL"])
+    engine_of(app).dispose()
+    if url.get_backend_name() == "sqlite":
+        if not (source / SQLITE_FILE).is_file():
+            raise BackupError(f"{source}: no {SQLITE_FILE} in this folder; is it a backup?")
+        _sqlite_copy(source / SQLITE_FILE, _sqlite_path(url))
+    elif url.get_backend_name() == "postgresql":
+        if not (source / POSTGRES_FILE).is_file():
+            raise BackupError(f"{source}: no {POSTGRES_FILE} in this folder; is it a backup?")
+        _run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",
+              "--dbname", _libpq(url), str(source / POSTGRES_FILE)], url)  # fmt: skip
+    else:
+        raise BackupError(f"backups support SQLite and PostgreSQL, not {url.get_backend_name()}")
+    copied = _copy_files(source / FILES_DIR, Path(app.config["UPLOAD_FOLDER"]))
+    return f"database and {copied} submission files"
+
+
+def _sqlite_path(url) -> Path:
+    if not url.database or url.database == ":memory:":
+        raise BackupError("an in-memory SQLite database cannot be backed up")
+    return Path(url.database)
+
+
+def _sqlite_copy(source: Path, target: Path) -> None:
+    """Copy a live SQLite database page by page, consistent even while the server writes."""
+    if not source.is_file():
+        raise BackupError(f"no SQLite database at {source}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    src = dst = None
+    try:
+        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        dst = sqlite3.connect(target)
+        src.backup(dst)
+    except sqlite3.Error as err:
+        raise BackupError(f"cannot copy the SQLite database {source} to {target}: {err}") from None
+    finally:
+        for connection in (src, dst):
+            if connection is not None:
+                connection.close()
+
+
+def _libpq(url) -> str:
+    """The URL as libpq wants it: no SQLAlchemy driver name and no password (that goes in env)."""
+    return url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+
+
+def _run(command: list[str], url) -> None:
+    env = dict(os.environ)
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    if shutil.which(command[0]) is None:
+        raise BackupError(f"{command[0]} not found; install the PostgreSQL client tools")
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise BackupError(f"{command[0]} failed: {result.stderr.strip()}")
+
+
+def _copy_files(source: Path, target: Path) -> int:
+    """Copy the stored files that ``target`` lacks; names are hashes, so a present file is equal."""
+    copied = 0
+    if not source.is_dir():
+        return 0
+    for path in sorted(source.glob("??/*.csv.gz")):
+        destination = target / path.parent.name / path.name
+        if destination.exists():
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=".incoming-")
+        os.close(handle)
+        shutil.copyfile(path, temporary)
+        os.replace(temporary, destination)
+        copied += 1
+    return copied

@@ -1,0 +1,234 @@
+"""The ``leaderboard`` command: run the server and do the organizers' jobs from a terminal.
+
+Configuration comes from the same places as for the web app (``LEADERBOARD_*`` variables or
+``instance/config.py``); every command prints what it did, or a one-line error and exits 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+
+from challenge.submission import SubmissionError
+from leaderboard import backup as backups
+from leaderboard import create_app, export, grading, queries, ranking, storage
+from leaderboard.config import ConfigError
+from leaderboard.db import init_db, session_scope
+
+
+def with_app(command):
+    """Run ``command(app, ...)`` inside an app context; configuration errors become one line."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        context = click.get_current_context().find_root()
+        try:
+            if context.obj is None:
+                # Management commands serve no pages, so they need no secret key.
+                context.obj = create_app({"CHECK_SECRET": command.__name__ != "serve"})
+            app = context.obj
+            with app.app_context():
+                return command(app, *args, **kwargs)
+        except (ConfigError, storage.StorageError, backups.BackupError) as err:
+            raise click.ClickException(str(err)) from None
+
+    return wrapper
+
+
+@click.group()
+def main() -> None:
+    """Run the challenge leaderboard and manage teams, scores and the final reveal."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, type=int, show_default=True, help="Port to listen on.")
+@click.option("--threads", default=8, type=int, show_default=True, help="Worker threads.")
+@with_app
+def serve(app: Flask, host: str, port: int, threads: int) -> None:
+    """Serve the leaderboard with waitress (creates the tables if needed)."""
+    import waitress
+
+    init_db(app)
+    click.echo(f"leaderboard on http://{host}:{port}/ (database {_safe_url(app)})")
+    waitress.serve(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        # Let the app answer 413 itself; waitress's own cap only guards against absurd bodies.
+        max_request_body_size=app.config["MAX_CONTENT_LENGTH"] + 1024 * 1024,
+    )
+
+
+def _safe_url(app: Flask) -> str:
+    from sqlalchemy import make_url
+
+    return make_url(app.config["DATABASE_URL"]).render_as_string(hide_password=True)
+
+
+@main.command("init-db")
+@with_app
+def init_db_command(app: Flask) -> None:
+    """Create the tables (safe to run again; existing data are kept)."""
+    init_db(app)
+    click.echo(f"database ready: {_safe_url(app)}")
+
+
+@main.command("add-team")
+@click.argument("name")
+@with_app
+def add_team(app: Flask, name: str) -> None:
+    """Register team NAME and print its token (shown only this once)."""
+    init_db(app)
+    try:
+        with session_scope(app, write=True) as db:
+            team, token = queries.create_team(
+                db, name, now=app.config["NOW"](), max_chars=app.config["TEAM_NAME_MAX_CHARS"]
+            )
+            name = team.name
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"team {name!r} added; its token (shown only once): {token}")
+
+
+@main.command("add-reference")
+@click.argument("name")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_app
+def add_reference(app: Flask, name: str, file: Path) -> None:
+    """Score FILE and show it as reference row NAME (a baseline), never ranked among teams."""
+    init_db(app)
+    data = file.read_bytes()
+    try:
+        _, scored = grading.grade(data, name=file.name, app=app)
+    except SubmissionError as err:
+        raise click.ClickException(str(err)) from None
+    sha256 = storage.store(app.config["UPLOAD_FOLDER"], data)
+    now = app.config["NOW"]()
+    with session_scope(app, write=True) as db:
+        team = queries.team_by_name(db, name)
+        if team is not None and not team.is_reference:
+            raise click.ClickException(f"{name!r} is a team, not a reference row")
+        if team is None:
+            team, _ = queries.create_team(db, name, now=now, is_reference=True, max_chars=200)
+        queries.add_submission(
+            db, team, created_at=now, filename=file.name, note="reference", sha256=sha256,
+            size_bytes=len(data), n_rows=scored.n_rows,
+            public_auc=float(scored.public.auc), public_lo=float(scored.public.lo),
+            public_hi=float(scored.public.hi), private_auc=float(scored.private.auc),
+            private_lo=float(scored.private.lo), private_hi=float(scored.private.hi),
+        )  # fmt: skip
+    click.echo(f"reference {name!r}: public AUC {scored.public.auc:.4f}")
+
+
+@main.command()
+@click.option("--undo", is_flag=True, help="Hide the private scores again (a rehearsal).")
+@with_app
+def reveal(app: Flask, undo: bool) -> None:
+    """Reveal the final ranking on the private split to everyone."""
+    with session_scope(app, write=True) as db:
+        queries.set_revealed(db, not undo, now=app.config["NOW"]())
+    click.echo("private scores hidden again" if undo else "final ranking revealed")
+
+
+@main.command("export")
+@click.argument("what", type=click.Choice(["leaderboard", "submissions"]))
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV file to write (default: standard output).")  # fmt: skip
+@with_app
+def export_command(app: Flask, what: str, out: Path | None) -> None:
+    """Export the leaderboard as shown, or every submission with private scores, as CSV."""
+    with session_scope(app) as db:
+        if what == "leaderboard":
+            text = export.leaderboard_csv(ranking.current_board(db))
+        else:
+            text = export.submissions_csv(queries.all_submissions(db))
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}", err=True)
+
+
+@main.command()
+@with_app
+def rescore(app: Flask) -> None:
+    """Score every stored file again with the current answer key (after correcting it)."""
+    changed, failed = 0, []
+    with session_scope(app, write=True) as db:
+        for s in queries.all_submissions(db):
+            try:
+                data = storage.load(app.config["UPLOAD_FOLDER"], s.sha256)
+                _, scored = grading.grade(data, name=s.filename, app=app)
+            except (SubmissionError, storage.StorageError) as err:
+                failed.append(f"submission #{s.id}: {err}")
+                continue
+            new = {
+                "n_rows": scored.n_rows,
+                "public_auc": float(scored.public.auc), "public_lo": float(scored.public.lo),
+                "public_hi": float(scored.public.hi), "private_auc": float(scored.private.auc),
+                "private_lo": float(scored.private.lo), "private_hi": float(scored.private.hi),
+            }  # fmt: skip
+            if any(getattr(s, field) != value for field, value in new.items()):
+                changed += 1
+                for field, value in new.items():
+                    setattr(s, field, value)
+    click.echo(f"rescored: {changed} submissions changed, {len(failed)} could not be scored")
+    for line in failed:
+        click.echo(line, err=True)
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--submission", "submission_id", type=int, help="Submission id to disqualify.")
+@click.option("--team", "team_name", help="Team name to disqualify.")
+@click.option("--reason", help="Why; the team sees it. Required unless --undo.")
+@click.option("--undo", is_flag=True, help="Reinstate instead.")
+@with_app
+def disqualify(app, submission_id: int | None, team_name: str | None, reason, undo) -> None:
+    """Disqualify a submission or a whole team, with a reason the team sees."""
+    if (submission_id is None) == (team_name is None):
+        raise click.UsageError("give exactly one of --submission ID or --team NAME")
+    if not undo:
+        try:
+            reason = queries.clean_text(reason or "", max_chars=500, what="the reason")
+        except ValueError as err:
+            raise click.UsageError(str(err)) from None
+        if not reason:
+            raise click.UsageError("give --reason: the team will see it")
+    with session_scope(app, write=True) as db:
+        if submission_id is not None:
+            target, label = queries.get_submission(db, submission_id), f"submission #{submission_id}"
+        else:
+            target, label = queries.team_by_name(db, team_name), f"team {team_name!r}"
+        if target is None:
+            raise click.ClickException(f"no {label}")
+        queries.disqualify(db, target, None if undo else reason)
+    click.echo(f"{label} {'reinstated' if undo else 'disqualified'}")
+
+
+@main.command()
+@click.argument("destination", type=click.Path(file_okay=False, path_type=Path))
+@with_app
+def backup(app: Flask, destination: Path) -> None:
+    """Copy the database (online, while serving) and the stored files into DESTINATION."""
+    written = backups.backup(app, destination)
+    click.echo(f"backup written to {destination}: {written}")
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask before replacing the current database.")
+@with_app
+def restore(app: Flask, source: Path, yes: bool) -> None:
+    """Replace the database with the backup in SOURCE and put its stored files back."""
+    if not yes:
+        click.confirm(f"Replace the database {_safe_url(app)} with {source}?", abort=True)
+    restored = backups.restore(app, source)
+    click.echo(f"restored from {source}: {restored}")

@@ -1,0 +1,140 @@
+"""The leaderboard's configuration: defaults, overlaid by the instance config, the environment and tests.
+
+Every setting lives in the Flask config; ``LEADERBOARD_*`` environment variables override the
+instance file ``config.py``, and a test config overrides both.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+DEFAULT_SECRET_KEY = "dev"
+MB = 1024 * 1024
+
+
+class ConfigError(RuntimeError):
+    """A setting that stops the leaderboard from starting; the message says which and how to fix it."""
+
+
+def utc_now() -> datetime:
+    """The current time as an aware UTC datetime (tests replace the config's ``NOW``)."""
+    return datetime.now(timezone.utc)
+
+
+def defaults(instance_path: str) -> dict[str, Any]:
+    """The settings a fresh install runs with: SQLite and uploads in the instance folder."""
+    return {
+        "ENV_NAME": "production",
+        "SECRET_KEY": DEFAULT_SECRET_KEY,
+        # The management commands run no web server, so they need no real secret key.
+        "CHECK_SECRET": True,
+        "DATABASE_URL": "sqlite:///" + os.path.join(instance_path, "leaderboard.sqlite"),
+        "SQLITE_BUSY_TIMEOUT_MS": 15_000,
+        "ANSWER_KEY": None,
+        "ADMIN_TOKEN": None,
+        "DAILY_QUOTA": 10,
+        "OPEN_AT": None,
+        "CLOSE_AT": None,
+        "REGISTRATION_OPEN": True,
+        "MAX_UPLOAD_BYTES": 50 * MB,
+        "UPLOAD_FOLDER": os.path.join(instance_path, "submissions"),
+        "MAX_FINALS": 2,
+        "TEAM_NAME_MAX_CHARS": 40,
+        "NOTE_MAX_CHARS": 200,
+        "BAD_TOKEN_LIMIT": 10,
+        "BAD_TOKEN_WINDOW_S": 300,
+        "ROC_TOP_TEAMS": 5,
+        "NOW": utc_now,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": None,  # None: True in production, False otherwise
+        "WTF_CSRF_TIME_LIMIT": None,  # a form may stay open all day in a classroom
+    }
+
+
+# Environment variable -> (config key, parser).
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected 1/0, true/false, yes/no or on/off, got {text!r}")
+
+
+def parse_utc(text: str | datetime | None) -> datetime | None:
+    """An ISO 8601 time as an aware UTC datetime; a time without zone is taken as UTC."""
+    if text is None or isinstance(text, datetime):
+        value = text
+    elif not text.strip():
+        return None
+    else:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc) if value is not None else None
+
+
+ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "LEADERBOARD_ENV": ("ENV_NAME", str),
+    "LEADERBOARD_DATABASE_URL": ("DATABASE_URL", str),
+    "LEADERBOARD_ANSWER_KEY": ("ANSWER_KEY", str),
+    "LEADERBOARD_ADMIN_TOKEN": ("ADMIN_TOKEN", str),
+    "LEADERBOARD_SECRET_KEY": ("SECRET_KEY", str),
+    "LEADERBOARD_DAILY_QUOTA": ("DAILY_QUOTA", int),
+    "LEADERBOARD_OPEN_AT": ("OPEN_AT", parse_utc),
+    "LEADERBOARD_CLOSE_AT": ("CLOSE_AT", parse_utc),
+    "LEADERBOARD_REGISTRATION_OPEN": ("REGISTRATION_OPEN", _bool),
+    "LEADERBOARD_MAX_UPLOAD_BYTES": ("MAX_UPLOAD_BYTES", int),
+    "LEADERBOARD_UPLOAD_FOLDER": ("UPLOAD_FOLDER", str),
+    "LEADERBOARD_COOKIE_SECURE": ("SESSION_COOKIE_SECURE", _bool),
+}
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings given as ``LEADERBOARD_*`` environment variables, parsed."""
+    settings = {}
+    for variable, (key, parse) in ENVIRONMENT.items():
+        if variable in environ:
+            try:
+                settings[key] = parse(environ[variable])
+            except ValueError as err:
+                raise ConfigError(f"{variable}={environ[variable]!r}: {err}") from None
+    return settings
+
+
+def finish(config: dict[str, Any]) -> None:
+    """Derive dependent settings and refuse unsafe or inconsistent ones."""
+    if config["ENV_NAME"] not in ("production", "development"):
+        raise ConfigError(
+            f"LEADERBOARD_ENV={config['ENV_NAME']!r}: expected 'production' or 'development'"
+        )
+    production = config["ENV_NAME"] == "production" and not config.get("TESTING")
+    secret = config.get("SECRET_KEY")
+    if production and config["CHECK_SECRET"] and (not secret or secret == DEFAULT_SECRET_KEY):
+        raise ConfigError(
+            "refusing to run in production with the default secret key: set LEADERBOARD_SECRET_KEY "
+            "(for example to the output of `python -c 'import secrets; print(secrets.token_hex())'`)"
+        )
+    if config["SESSION_COOKIE_SECURE"] is None:
+        config["SESSION_COOKIE_SECURE"] = production
+    for key in ("OPEN_AT", "CLOSE_AT"):
+        try:
+            config[key] = parse_utc(config[key])
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"{key}={config[key]!r}: not an ISO 8601 time ({err})") from None
+    if config["OPEN_AT"] and config["CLOSE_AT"] and config["CLOSE_AT"] <= config["OPEN_AT"]:
+        raise ConfigError(f"CLOSE_AT {config['CLOSE_AT']} is not after OPEN_AT {config['OPEN_AT']}")
+    for key in ("DAILY_QUOTA", "MAX_UPLOAD_BYTES", "MAX_FINALS"):
+        if int(config[key]) < 0:
+            raise ConfigError(f"{key}={config[key]!r} must not be negative")
+    # The multipart body carries the file plus a note and the form's boundaries.
+    config["MAX_CONTENT_LENGTH"] = int(config["MAX_UPLOAD_BYTES"]) + MB
+    if not config["ANSWER_KEY"]:
+        raise ConfigError(
+            "no answer key: set LEADERBOARD_ANSWER_KEY to the private/answer_key.csv that "
+            "`challenge generate` wrote"
+        )

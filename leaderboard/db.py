@@ -1,0 +1,83 @@
+"""The database engine of an app, its sessions, and the one ``session_scope`` every change goes through."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app
+from sqlalchemy import Engine, create_engine, event, make_url, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from leaderboard.models import Base, Setting
+
+# The row that write transactions update first, so that checks and inserts (the daily quota)
+# run one at a time on every backend: SQLite takes its write lock, PostgreSQL a row lock.
+WRITE_LOCK = "write_lock"
+REVEALED = "revealed"
+
+
+def make_engine(url: str, *, busy_timeout_ms: int = 15_000) -> Engine:
+    """An engine for any SQLAlchemy URL; SQLite gets WAL, a busy timeout and foreign keys."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, connection_record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")  # safe with WAL: a crash loses no commit
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    return engine
+
+
+def init_app(app: Flask) -> None:
+    """Attach an engine and a session factory to ``app``; connect lazily, on first use."""
+    engine = make_engine(
+        app.config["DATABASE_URL"], busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"]
+    )
+    app.extensions["leaderboard.engine"] = engine
+    app.extensions["leaderboard.sessions"] = sessionmaker(engine, expire_on_commit=False)
+
+
+def engine_of(app: Flask | None = None) -> Engine:
+    return (app or current_app).extensions["leaderboard.engine"]
+
+
+@contextmanager
+def session_scope(app: Flask | None = None, *, write: bool = False) -> Iterator[Session]:
+    """A session that commits when the block ends, or rolls back and re-raises.
+
+    With ``write=True`` the transaction first takes the write lock, so that what it checks
+    (quota, number of finals, a free team name) cannot change before it commits.
+    """
+    session = (app or current_app).extensions["leaderboard.sessions"]()
+    try:
+        if write:
+            session.execute(
+                update(Setting).where(Setting.name == WRITE_LOCK).values(value=Setting.value)
+            )
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def init_db(app: Flask | None = None) -> None:
+    """Create the tables and the settings rows if they are missing; safe to run again."""
+    Base.metadata.create_all(engine_of(app))
+    with session_scope(app) as session:
+        for name, value in ((WRITE_LOCK, ""), (REVEALED, "")):
+            if session.get(Setting, name) is None:
+                session.add(Setting(name=name, value=value))

@@ -1,0 +1,119 @@
+"""The answer key of a running leaderboard and the scoring of uploads with the challenge's own code.
+
+The validator is ``challenge.submission.read_submission`` and the metric ``challenge.scoring``;
+this module only holds the key in memory and caches the scores of stored files.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from threading import Lock
+
+import numpy as np
+import pandas as pd
+from flask import Flask, current_app
+
+from challenge.metrics import AUC
+from challenge.scoring import AnswerKeyError, load_answer_key, score_submission
+from challenge.submission import read_submission
+from leaderboard import storage
+from leaderboard.config import ConfigError
+
+
+@dataclass(frozen=True)
+class AnswerKey:
+    """The loaded key: the table as ``challenge.scoring`` reads it, plus its private split."""
+
+    table: pd.DataFrame
+    private_ids: np.ndarray  # int64 (n_private,)
+    private_labels: np.ndarray  # int8 (n_private,)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What one accepted file is: its rows and its AUC on each split."""
+
+    n_rows: int
+    public: AUC
+    private: AUC
+
+
+def read_key(path: str) -> AnswerKey:
+    """Load the answer key or raise ConfigError, so that a server never starts without one."""
+    try:
+        table = load_answer_key(path)
+    except AnswerKeyError as err:
+        raise ConfigError(f"cannot use the answer key: {err}") from None
+    except OSError as err:
+        raise ConfigError(f"cannot read the answer key {path}: {err}") from None
+    private = table[table["split"] == "private"]
+    return AnswerKey(
+        table=table,
+        private_ids=private["event_id"].to_numpy(np.int64),
+        private_labels=private["label"].to_numpy(np.int8),
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["leaderboard.answer_key"] = read_key(app.config["ANSWER_KEY"])
+    app.extensions["leaderboard.score_cache"] = ScoreCache(maxsize=256)
+
+
+def answer_key(app: Flask | None = None) -> AnswerKey:
+    return (app or current_app).extensions["leaderboard.answer_key"]
+
+
+def grade(data: bytes, *, name: str, app: Flask | None = None) -> tuple[pd.DataFrame, Scored]:
+    """Validate and score uploaded bytes; SubmissionError carries the validator's message."""
+    app = app or current_app
+    key = answer_key(app)
+    table = read_submission(
+        data,
+        expected_ids=key.table["event_id"].to_numpy(),
+        max_bytes=app.config["MAX_UPLOAD_BYTES"],
+        name=name,
+    )
+    scores = score_submission(table, key.table)
+    return table, Scored(n_rows=len(table), public=scores["public"], private=scores["private"])
+
+
+class ScoreCache:
+    """Private-split scores of stored files by sha256; files never change, so entries stay valid."""
+
+    def __init__(self, maxsize: int):
+        self.maxsize = maxsize
+        self._entries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = Lock()
+
+    def get(self, sha256: str) -> np.ndarray | None:
+        with self._lock:
+            if sha256 in self._entries:
+                self._entries.move_to_end(sha256)
+                return self._entries[sha256]
+        return None
+
+    def put(self, sha256: str, scores: np.ndarray) -> None:
+        with self._lock:
+            self._entries[sha256] = scores
+            while len(self._entries) > self.maxsize:
+                self._entries.popitem(last=False)
+
+
+def private_scores(sha256: str, filename: str, app: Flask | None = None) -> np.ndarray:
+    """Scores of a stored file on the private split, in the order of ``AnswerKey.private_ids``."""
+    app = app or current_app
+    cache: ScoreCache = app.extensions["leaderboard.score_cache"]
+    scores = cache.get(sha256)
+    if scores is None:
+        key = answer_key(app)
+        data = storage.load(app.config["UPLOAD_FOLDER"], sha256)
+        table = read_submission(
+            data,
+            expected_ids=key.table["event_id"].to_numpy(),
+            max_bytes=max(len(data), app.config["MAX_UPLOAD_BYTES"]),
+            name=filename,
+        )
+        scores = table.set_index("event_id")["score"].reindex(key.private_ids).to_numpy(np.float64)
+        cache.put(sha256, scores)
+    return scores

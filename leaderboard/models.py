@@ -1,0 +1,110 @@
+"""The database tables, one ORM class each: teams, their submissions, settings and bad-token counts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware UTC datetime on every backend (SQLite stores no zone, so it is restored on read)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the leaderboard stores UTC times only")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Team(Base):
+    """A team, or a reference row (baseline, physics reference) that is shown but never ranked."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # NFKC-normalised, case-folded name: "Team A" and "ｔｅａｍ a" are the same team.
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    # sha256 of the token; the token itself is shown once and never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    is_reference: Mapped[bool] = mapped_column(Boolean, default=False)
+    disqualified_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    submissions: Mapped[list[Submission]] = relationship(
+        back_populates="team", order_by="Submission.id"
+    )
+
+
+class Submission(Base):
+    """One accepted file: where it is stored, what it was, and its scores on both splits."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    filename: Mapped[str] = mapped_column(String(200))  # as uploaded, for display only
+    note: Mapped[str] = mapped_column(String(400), default="")
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    n_rows: Mapped[int] = mapped_column(Integer)
+    public_auc: Mapped[float] = mapped_column(Float)
+    public_lo: Mapped[float] = mapped_column(Float)
+    public_hi: Mapped[float] = mapped_column(Float)
+    private_auc: Mapped[float] = mapped_column(Float)
+    private_lo: Mapped[float] = mapped_column(Float)
+    private_hi: Mapped[float] = mapped_column(Float)
+    is_final: Mapped[bool] = mapped_column(Boolean, default=False)
+    disqualified_reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+    team: Mapped[Team] = relationship(back_populates="submissions")
+
+
+class Setting(Base):
+    """A named value that the organizers change at run time (the reveal) or a lock row."""
+
+    __tablename__ = "settings"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+
+
+class BadTokenCount(Base):
+    """Failed token checks from one client address in the current throttling window."""
+
+    __tablename__ = "bad_token_counts"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def utc(value: datetime) -> datetime:
+    """``value`` as aware UTC; a naive value is taken to be UTC already."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)

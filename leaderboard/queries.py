@@ -1,0 +1,216 @@
+"""Every read and write of the database, as plain functions that take the session first.
+
+Views and CLI commands call these and nothing else touches the ORM, so each rule (the quota,
+the number of finals, a free team name) is written once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from leaderboard.db import REVEALED
+from leaderboard.models import BadTokenCount, Setting, Submission, Team
+
+# Unicode categories refused in names and notes: controls, format characters (bidi overrides,
+# zero-width joiners), private use, surrogates and unassigned code points.
+REFUSED_CATEGORIES = {"Cc", "Cf", "Co", "Cs", "Cn"}
+
+
+class NameTaken(ValueError):
+    """Another team already has this name (compared after NFKC normalisation and case folding)."""
+
+
+class TooManyFinals(ValueError):
+    """A team tried to mark more submissions as final than the rules allow."""
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """Whether a client address may try another token, and if not for how many seconds."""
+
+    blocked: bool
+    retry_after_s: int = 0
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def tokens_match(given: str, expected: str) -> bool:
+    """Constant-time comparison of two tokens (through their sha256, so lengths leak nothing)."""
+    return hmac.compare_digest(hash_token(given), hash_token(expected))
+
+
+def clean_text(text: str, *, max_chars: int, what: str) -> str:
+    """``text`` NFKC-normalised with runs of white space collapsed; ValueError names the fault."""
+    text = unicodedata.normalize("NFKC", text)
+    for position, char in enumerate(text):
+        category = unicodedata.category(char)
+        if category in REFUSED_CATEGORIES and char not in "\t\n\r":
+            raise ValueError(
+                f"{what} contains the invisible or control character U+{ord(char):04X} "
+                f"at position {position + 1}"
+            )
+    text = " ".join(text.split())
+    if len(text) > max_chars:
+        raise ValueError(f"{what} is {len(text)} characters long; at most {max_chars} are allowed")
+    return text
+
+
+def team_name_key(name: str) -> str:
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def create_team(
+    session: Session, name: str, *, now: datetime, max_chars: int = 40, is_reference: bool = False
+) -> tuple[Team, str]:
+    """Register a team; returns it with its token, which is shown once and stored only hashed."""
+    name = clean_text(name, max_chars=max_chars, what="the team name")
+    if not name:
+        raise ValueError("the team name is empty")
+    key = team_name_key(name)
+    if session.scalar(select(Team.id).where(Team.name_key == key)) is not None:
+        raise NameTaken(f"the team name {name!r} is already taken")
+    token = secrets.token_urlsafe(24)
+    team = Team(
+        name=name,
+        name_key=key,
+        token_hash=hash_token(token),
+        is_reference=is_reference,
+        created_at=now,
+    )
+    session.add(team)
+    session.flush()
+    return team, token
+
+
+def team_by_token(session: Session, token: str) -> Team | None:
+    """The team whose token this is, or None; reference rows never log in."""
+    if not token:
+        return None
+    wanted = hash_token(token)
+    team = session.scalar(select(Team).where(Team.token_hash == wanted))
+    if team is None or team.is_reference or not hmac.compare_digest(team.token_hash, wanted):
+        return None
+    return team
+
+
+def team_by_name(session: Session, name: str) -> Team | None:
+    return session.scalar(select(Team).where(Team.name_key == team_name_key(name.strip())))
+
+
+def get_team(session: Session, team_id: int) -> Team | None:
+    return session.get(Team, team_id)
+
+
+def get_submission(session: Session, submission_id: int) -> Submission | None:
+    return session.get(Submission, submission_id)
+
+
+def utc_day_start(now: datetime) -> datetime:
+    now = now.astimezone(timezone.utc)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def submissions_today(session: Session, team_id: int, *, now: datetime) -> int:
+    """Accepted submissions of a team since midnight UTC (rejected files are never stored)."""
+    start = utc_day_start(now)
+    return session.scalar(
+        select(func.count(Submission.id)).where(
+            Submission.team_id == team_id,
+            Submission.created_at >= start,
+            Submission.created_at < start + timedelta(days=1),
+        )
+    )
+
+
+def add_submission(session: Session, team: Team, **fields) -> Submission:
+    submission = Submission(team_id=team.id, **fields)
+    session.add(submission)
+    session.flush()
+    return submission
+
+
+def team_submissions(session: Session, team_id: int) -> list[Submission]:
+    return list(
+        session.scalars(
+            select(Submission).where(Submission.team_id == team_id).order_by(Submission.id)
+        )
+    )
+
+
+def all_submissions(session: Session) -> list[Submission]:
+    return list(
+        session.scalars(
+            select(Submission).options(selectinload(Submission.team)).order_by(Submission.id)
+        )
+    )
+
+
+def all_teams(session: Session) -> list[Team]:
+    """Every team and reference with its submissions loaded, in order of registration."""
+    return list(
+        session.scalars(select(Team).options(selectinload(Team.submissions)).order_by(Team.id))
+    )
+
+
+def set_final(session: Session, submission: Submission, final: bool, *, max_finals: int) -> None:
+    """Mark or unmark a submission as one of its team's finals (at most ``max_finals``)."""
+    if final and not submission.is_final:
+        count = session.scalar(
+            select(func.count(Submission.id)).where(
+                Submission.team_id == submission.team_id, Submission.is_final.is_(True)
+            )
+        )
+        if count >= max_finals:
+            raise TooManyFinals(
+                f"a team may mark at most {max_finals} submissions as final; unmark one first"
+            )
+    submission.is_final = final
+
+
+def disqualify(session: Session, target: Team | Submission, reason: str | None) -> None:
+    """Disqualify a team or one submission with a reason the team sees; None reinstates."""
+    target.disqualified_reason = reason
+
+
+def is_revealed(session: Session) -> bool:
+    setting = session.get(Setting, REVEALED)
+    return bool(setting and setting.value)
+
+
+def set_revealed(session: Session, revealed: bool, *, now: datetime) -> None:
+    setting = session.get(Setting, REVEALED) or Setting(name=REVEALED)
+    setting.value = now.isoformat() if revealed else ""
+    session.add(setting)
+
+
+def throttle_state(
+    session: Session, address: str, *, now: datetime, limit: int, window_s: int
+) -> Throttle:
+    """Whether ``address`` has used up its bad-token allowance in the current window."""
+    count = session.get(BadTokenCount, address)
+    if count is None or count.failures < limit:
+        return Throttle(False)
+    remaining = count.window_start + timedelta(seconds=window_s) - now
+    if remaining.total_seconds() <= 0:
+        return Throttle(False)
+    return Throttle(True, max(1, int(remaining.total_seconds() + 0.999)))
+
+
+def record_bad_token(session: Session, address: str, *, now: datetime, window_s: int) -> None:
+    count = session.get(BadTokenCount, address)
+    if count is None:
+        session.add(BadTokenCount(address=address, window_start=now, failures=1))
+    elif now - count.window_start >= timedelta(seconds=window_s):
+        count.window_start, count.failures = now, 1
+    else:
+        count.failures += 1

@@ -1,0 +1,99 @@
+"""Receiving a submission, the same way for the web form and the API: window, quota, size,
+validation, storage, and the database row, in that order."""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from dataclasses import dataclass
+
+from flask import abort, current_app
+from werkzeug.datastructures import FileStorage
+
+from challenge.submission import SubmissionError
+from leaderboard import grading, queries, storage
+from leaderboard.auth import now
+from leaderboard.db import session_scope
+from leaderboard.models import Submission, Team
+
+
+@dataclass(frozen=True)
+class Accepted:
+    submission: Submission
+    remaining_today: int
+
+
+def check_open(team: Team) -> None:
+    """403 outside the submission window or for a disqualified team."""
+    config, moment = current_app.config, now()
+    if config["OPEN_AT"] and moment < config["OPEN_AT"]:
+        abort(403, f"submissions open at {config['OPEN_AT']:%Y-%m-%d %H:%M} UTC")
+    if config["CLOSE_AT"] and moment >= config["CLOSE_AT"]:
+        abort(403, f"submissions closed at {config['CLOSE_AT']:%Y-%m-%d %H:%M} UTC")
+    if team.disqualified_reason is not None:
+        abort(403, f"your team is disqualified: {team.disqualified_reason}")
+
+
+def check_quota(db, team: Team) -> int:
+    """The number of submissions the team has left today, or 429 when none."""
+    quota = current_app.config["DAILY_QUOTA"]
+    used = queries.submissions_today(db, team.id, now=now())
+    if used >= quota:
+        abort(
+            429,
+            f"daily quota reached: {used} of {quota} submissions today; "
+            "the count starts again at 00:00 UTC",
+        )
+    return quota - used
+
+
+def read_upload(upload: FileStorage | None) -> tuple[bytes, str]:
+    """The bytes and a display name of the uploaded file, or 400/413."""
+    if upload is None:
+        abort(400, "no file: send the submission CSV in the multipart field 'file'")
+    limit = current_app.config["MAX_UPLOAD_BYTES"]
+    data = upload.stream.read(limit + 1)
+    if len(data) > limit:
+        abort(413, f"the file is larger than the limit of {limit} bytes")
+    # Only the base name, for display; the file is stored under its hash, never under this name.
+    name = os.path.basename((upload.filename or "").replace("\\", "/")) or "submission.csv"
+    name = "".join(c for c in name if unicodedata.category(c) not in queries.REFUSED_CATEGORIES)
+    return data, name.strip()[:200] or "submission.csv"
+
+
+def receive(team: Team, upload: FileStorage | None, note: str) -> Accepted:
+    """Check, validate, score, store and record one upload; aborts with the right 4xx otherwise."""
+    check_open(team)
+    with session_scope() as db:
+        check_quota(db, team)
+    try:
+        note = queries.clean_text(
+            note or "", max_chars=current_app.config["NOTE_MAX_CHARS"], what="the note"
+        )
+    except ValueError as err:
+        abort(400, str(err))
+    data, name = read_upload(upload)
+    try:
+        _, scored = grading.grade(data, name=name)
+    except SubmissionError as err:
+        abort(400, str(err))
+    sha256 = storage.store(current_app.config["UPLOAD_FOLDER"], data)
+    with session_scope(write=True) as db:
+        remaining = check_quota(db, team)  # again, under the write lock: a parallel upload may have won
+        submission = queries.add_submission(
+            db,
+            team,
+            created_at=now(),
+            filename=name,
+            note=note,
+            sha256=sha256,
+            size_bytes=len(data),
+            n_rows=scored.n_rows,
+            public_auc=float(scored.public.auc),
+            public_lo=float(scored.public.lo),
+            public_hi=float(scored.public.hi),
+            private_auc=float(scored.private.auc),
+            private_lo=float(scored.private.lo),
+            private_hi=float(scored.private.hi),
+        )
+    return Accepted(submission, remaining - 1)

@@ -1,0 +1,159 @@
+"""Fixtures of the leaderboard tests: an app on a temporary database with a small answer key,
+an injectable UTC clock, and helpers that register teams and make submission files by hand.
+
+Set LEADERBOARD_TEST_POSTGRES_URL (e.g. postgresql+psycopg://user@127.0.0.1/db) to run the same
+tests on PostgreSQL: each test then gets its own schema, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ADMIN_TOKEN = "organizer-token-for-tests"
+START = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
+
+
+class Clock:
+    """A settable UTC clock for the config's NOW: tests move time instead of sleeping."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+def make_answer_key(n_public: int = 16, n_private: int = 24, *, seed: int = 0) -> pd.DataFrame:
+    """A balanced key: half carriers in each split; ids are shuffled 5-digit numbers."""
+    rng = np.random.default_rng(seed)
+    ids = rng.choice(np.arange(10_000, 100_000), size=n_public + n_private, replace=False)
+    labels = np.concatenate([np.arange(n_public) % 2, np.arange(n_private) % 2]).astype(np.int8)
+    splits = ["public"] * n_public + ["private"] * n_private
+    return pd.DataFrame({"event_id": ids, "label": labels, "split": splits})
+
+
+def submission_bytes(key: pd.DataFrame, *, skill: float, seed: int) -> bytes:
+    """A valid submission: label plus noise, larger ``skill`` ranks better."""
+    rng = np.random.default_rng(seed)
+    scores = skill * key["label"].to_numpy() + rng.normal(size=len(key))
+    frame = pd.DataFrame({"event_id": key["event_id"], "score": np.round(scores, 6)})
+    buffer = io.StringIO()
+    frame.sample(frac=1.0, random_state=seed).to_csv(buffer, index=False)
+    return buffer.getvalue().encode()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(START)
+
+
+@pytest.fixture
+def answer_key(tmp_path) -> pd.DataFrame:
+    key = make_answer_key()
+    key.to_csv(tmp_path / "answer_key.csv", index=False)
+    return key
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    base = os.environ.get("LEADERBOARD_TEST_POSTGRES_URL")
+    if not base:
+        yield f"sqlite:///{tmp_path / 'leaderboard.sqlite'}"
+        return
+    from sqlalchemy import create_engine, make_url, text
+
+    schema = "test_" + uuid.uuid4().hex[:12]
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    yield make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False
+    )
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def app_config(tmp_path, answer_key, clock, database_url) -> dict:
+    """The test config; tests may change it before asking for ``app``."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "DATABASE_URL": database_url,
+        "ANSWER_KEY": str(tmp_path / "answer_key.csv"),
+        "ADMIN_TOKEN": ADMIN_TOKEN,
+        "UPLOAD_FOLDER": str(tmp_path / "submissions"),
+        "WTF_CSRF_ENABLED": False,
+        "NOW": clock,
+        "DAILY_QUOTA": 3,
+    }
+
+
+@pytest.fixture
+def app(app_config):
+    from leaderboard import create_app
+    from leaderboard.db import engine_of, init_db
+
+    app = create_app(app_config)
+    init_db(app)
+    yield app
+    engine_of(app).dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """Invokes the ``leaderboard`` CLI on the test app: ``runner.invoke(["add-team", "x"])``."""
+    from click.testing import CliRunner
+
+    from leaderboard.cli import main
+
+    class Runner:
+        def invoke(self, args, **kwargs):
+            return CliRunner().invoke(main, args, obj=app, **kwargs)
+
+    return Runner()
+
+
+class Api:
+    """Small client of the JSON API, like ``challenge submit`` uses it."""
+
+    def __init__(self, client, answer_key):
+        self.client, self.key = client, answer_key
+
+    def register(self, name: str) -> str:
+        response = self.client.post("/api/teams", json={"name": name})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["token"]
+
+    def submit(self, token: str, data: bytes, *, note: str = "", filename: str = "sub.csv"):
+        return self.client.post(
+            "/api/submissions",
+            data={"file": (io.BytesIO(data), filename), "note": note},
+            headers={"Authorization": f"Bearer {token}"},
+            content_type="multipart/form-data",
+        )
+
+    def submission(self, *, skill: float = 2.0, seed: int = 0) -> bytes:
+        return submission_bytes(self.key, skill=skill, seed=seed)
+
+
+@pytest.fixture
+def api(client, answer_key) -> Api:
+    return Api(client, answer_key)
