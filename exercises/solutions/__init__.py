@@ -1,0 +1,1 @@
+"""Reference solutions, one runnable percent-cell script per lesson; the skeletons are made from them."""
