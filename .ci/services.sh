@@ -1,0 +1,87 @@
+# Services the reliability tests need: a PostgreSQL server on loopback and Debian's chromium.
+# Sourced by .ci/run before `make test` (`source .ci/services.sh`); safe to source again.
+# Exports LEADERBOARD_TEST_POSTGRES_URL for the tests that run the leaderboard on PostgreSQL.
+# Nothing here is fatal: when a service cannot be had, its tests skip and say why.
+
+_services_log() { echo "services.sh: $*" >&2; }
+
+_services_install() {
+    local missing=() package
+    for package in postgresql chromium; do
+        if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+            missing+=("$package")
+        fi
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        return 0
+    fi
+    if [ "$(id -u)" -ne 0 ]; then
+        _services_log "not root: cannot install ${missing[*]}; their tests will skip"
+        return 1
+    fi
+    _services_log "installing ${missing[*]} from the OS packages"
+    # The Debian package would start its own cluster on port 5432; we start ours below.
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq &&
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+_services_as_pg() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u "$LEADERBOARD_PG_USER" -- "$@"; else "$@"; fi
+}
+
+_services_free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+_services_start_postgres() {
+    local bindir port password
+    bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ]; then
+        _services_log "no PostgreSQL server binaries under /usr/lib/postgresql; PostgreSQL tests will skip"
+        return 1
+    fi
+    # initdb refuses to run as root: as root, the server runs as the postgres user.
+    LEADERBOARD_PG_USER=postgres
+    if [ "$(id -u)" -ne 0 ]; then
+        LEADERBOARD_PG_USER=$(id -un)
+    fi
+    LEADERBOARD_PG_DIR=$(mktemp -d /tmp/leaderboard-pg.XXXXXX)
+    chown "$LEADERBOARD_PG_USER" "$LEADERBOARD_PG_DIR"
+    port=$(_services_free_port)
+    password=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+    # Local socket: peer auth for the server's own user; TCP on loopback only, with a password.
+    _services_as_pg "$bindir/initdb" -D "$LEADERBOARD_PG_DIR/data" -U postgres --auth-local=trust \
+        --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null &&
+        _services_as_pg "$bindir/pg_ctl" -D "$LEADERBOARD_PG_DIR/data" -l "$LEADERBOARD_PG_DIR/server.log" -w \
+            -o "-c listen_addresses=127.0.0.1 -p $port -k $LEADERBOARD_PG_DIR -c fsync=off" start >/dev/null &&
+        _services_as_pg "$bindir/psql" -q -h "$LEADERBOARD_PG_DIR" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+            -c "CREATE ROLE leaderboard LOGIN CREATEDB PASSWORD '$password'" \
+            -c "CREATE DATABASE leaderboard_test OWNER leaderboard" || {
+        _services_log "PostgreSQL did not start; see $LEADERBOARD_PG_DIR/server.log"
+        return 1
+    }
+    LEADERBOARD_PG_CTL="$bindir/pg_ctl"
+    export LEADERBOARD_TEST_POSTGRES_URL="postgresql+psycopg://leaderboard:$password@127.0.0.1:$port/leaderboard_test"
+    _services_log "PostgreSQL on 127.0.0.1:$port, database leaderboard_test (data in $LEADERBOARD_PG_DIR)"
+}
+
+leaderboard_services_stop() {
+    if [ -n "${LEADERBOARD_PG_DIR:-}" ] && [ -d "$LEADERBOARD_PG_DIR/data" ]; then
+        _services_as_pg "$LEADERBOARD_PG_CTL" -D "$LEADERBOARD_PG_DIR/data" -m fast stop >/dev/null 2>&1 || true
+        rm -rf "$LEADERBOARD_PG_DIR"
+    fi
+}
+
+if ! _services_install; then
+    _services_log "could not install the OS packages; PostgreSQL and browser tests may skip"
+fi
+# A URL given from outside (a developer's own server) is used as it is.
+if [ -z "${LEADERBOARD_TEST_POSTGRES_URL:-}" ]; then
+    if _services_start_postgres; then
+        trap leaderboard_services_stop EXIT
+    fi
+fi
+if [ ! -x /usr/bin/chromium ]; then
+    _services_log "no /usr/bin/chromium; the browser tests will skip"
+fi
