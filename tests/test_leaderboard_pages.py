@@ -1,0 +1,257 @@
+"""The web pages: registration, log in, upload, finals, team pages, figures, escaping, CSRF."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from leaderboard import plots
+from leaderboard.db import session_scope
+from leaderboard.queries import team_submissions
+
+
+def login(client, token):
+    return client.post("/login", data={"token": token})
+
+
+def upload(client, data, note="", filename="sub.csv"):
+    return client.post(
+        "/submit",
+        data={"file": (io.BytesIO(data), filename), "note": note},
+        content_type="multipart/form-data",
+    )
+
+
+def test_leaderboard_page_is_phone_ready_and_offline(client):
+    page = client.get("/").get_data(as_text=True)
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    assert 'href="/static/style.css"' in page
+    assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing from another host
+    with client.get("/static/style.css") as css:
+        assert css.status_code == 200 and b"@media" in css.data
+
+
+def test_register_form_shows_token_once(client):
+    assert client.get("/register").status_code == 200
+    response = client.post("/register", data={"name": "Bolometers"})
+    assert response.status_code == 201
+    page = response.get_data(as_text=True)
+    token = re.search(r'<code class="token">([^<]+)</code>', page).group(1)
+    assert login(client, token).status_code == 302
+    again = client.post("/register", data={"name": "bolometers"})
+    assert again.status_code == 409
+    assert "already taken" in again.get_data(as_text=True)
+    assert client.post("/register", data={"name": ""}).status_code == 400
+
+
+def test_register_form_when_closed(app, client):
+    app.config["REGISTRATION_OPEN"] = False
+    assert "Registration is closed" in client.get("/register").get_data(as_text=True)
+    response = client.post("/register", data={"name": "late"})
+    assert response.status_code == 403
+    assert "registration is closed" in response.get_data(as_text=True)
+
+
+def test_user_strings_are_escaped_everywhere(api, client, runner):
+    name = '<script>alert("x")</script>'
+    token = api.register(name)
+    api.submit(token, api.submission(), note="<img src=x onerror=alert(1)>")
+    login(client, token)
+    for path in ["/", "/teams/1", "/submit"]:
+        response = client.get(path)
+        body = response.get_data(as_text=True)
+        assert "<script>alert" not in body and "<img src=x" not in body, path
+        assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+    api_response = client.get("/api/leaderboard")  # JSON is data, not markup: kept verbatim
+    assert api_response.mimetype == "application/json"
+    assert api_response.get_json()["rows"][0]["team"] == name
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in client.get("/").get_data(as_text=True)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in client.get("/teams/1").get_data(as_text=True)
+
+
+def test_login_and_session_cookie_settings(api, client):
+    token = api.register("alpha")
+    assert client.get("/login").status_code == 200
+    bad = login(client, "wrong")
+    assert bad.status_code == 401
+    assert "missing or wrong team token" in bad.get_data(as_text=True)
+    good = login(client, token)
+    assert good.status_code == 302 and good.headers["Location"] == "/submit"
+    cookie = good.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # development; production is tested in test_leaderboard_config
+    assert client.post("/logout").status_code == 302
+    assert client.get("/submit").headers["Location"] == "/login"
+
+
+def test_login_is_throttled(app, client):
+    app.config["BAD_TOKEN_LIMIT"] = 2
+    for _ in range(2):
+        assert login(client, "guess").status_code == 401
+    response = login(client, "guess")
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "300"
+
+
+def test_upload_through_the_form(api, client, answer_key):
+    token = api.register("alpha")
+    assert client.get("/submit").status_code == 302  # not logged in
+    login(client, token)
+    page = client.get("/submit").get_data(as_text=True)
+    assert "3 submissions left today" in page
+    response = upload(client, api.submission(), note="form upload")
+    assert response.status_code == 303 and response.headers["Location"] == "/teams/1"
+    page = client.get("/teams/1").get_data(as_text=True)
+    assert "Submission #1 accepted: public AUC" in page and "2 left today" in page
+    assert "form upload" in page and "sub.csv" in page
+
+
+def test_form_upload_errors_are_shown_on_the_page(app, api, client):
+    token = api.register("alpha")
+    login(client, token)
+    response = upload(client, b"id,score\n1,2\n", filename="wrong.csv")
+    assert response.status_code == 400
+    assert "wrong.csv" in response.get_data(as_text=True)
+    response = client.post("/submit", data={}, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "no file" in response.get_data(as_text=True)
+    app.config["MAX_UPLOAD_BYTES"] = 100
+    response = upload(client, api.submission())
+    assert response.status_code == 413
+    assert "larger than the limit of 100 bytes" in response.get_data(as_text=True)
+    app.config["MAX_UPLOAD_BYTES"] = 10**6
+    for seed in range(3):
+        assert upload(client, api.submission(seed=seed)).status_code == 303
+    response = upload(client, api.submission(seed=5))
+    assert response.status_code == 429
+    assert "daily quota reached" in response.get_data(as_text=True)
+
+
+def test_form_upload_outside_window(app, api, client, clock):
+    from datetime import timedelta
+
+    login(client, api.register("alpha"))
+    app.config["CLOSE_AT"] = clock.now - timedelta(seconds=1)
+    response = upload(client, api.submission())
+    assert response.status_code == 403
+    assert "submissions closed at" in response.get_data(as_text=True)
+
+
+def test_team_page_shows_own_details_only_to_the_team(api, client, runner):
+    alpha, beta = api.register("alpha"), api.register("beta")
+    api.submit(alpha, api.submission(), note="secret plan")
+    runner.invoke(["disqualify", "--submission", "1", "--reason", "used the labels"])
+    other = client.get("/teams/1").get_data(as_text=True)
+    assert "secret plan" not in other and "used the labels" not in other
+    assert "disqualified" in other
+    login(client, beta)
+    assert "secret plan" not in client.get("/teams/1").get_data(as_text=True)
+    login(client, alpha)
+    own = client.get("/teams/1").get_data(as_text=True)
+    assert "secret plan" in own and "disqualified: used the labels" in own
+    assert client.get("/teams/99").status_code == 404
+
+
+def test_finals_through_the_form(api, client):
+    token = api.register("alpha")
+    for seed in range(3):
+        api.submit(token, api.submission(seed=seed))
+    assert client.post("/submissions/1/final", data={"final": "1"}).status_code == 302  # to login
+    login(client, token)
+    assert client.post("/submissions/1/final", data={"final": "1"}).status_code == 303
+    assert client.post("/submissions/2/final", data={"final": "1"}).status_code == 303
+    response = client.post("/submissions/3/final", data={"final": "1"})
+    assert response.status_code == 409
+    assert "at most 2 submissions as final" in response.get_data(as_text=True)
+    assert client.post("/submissions/2/final", data={"final": "0"}).status_code == 303
+    assert "Unmark final" in client.get("/teams/1").get_data(as_text=True)
+
+
+def test_finals_are_frozen_after_the_reveal(api, client, runner):
+    token = api.register("alpha")
+    api.submit(token, api.submission())
+    runner.invoke(["reveal"])
+    login(client, token)
+    response = client.post("/submissions/1/final", data={"final": "1"})
+    assert response.status_code == 403
+
+
+def test_score_plot_is_the_public_history_before_the_reveal(app, api, client, runner):
+    token = api.register("alpha")
+    api.submit(token, api.submission(seed=1))
+    api.submit(token, api.submission(seed=2))
+    response = client.get("/teams/1/scores.png")
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    with session_scope(app) as db:
+        subs = team_submissions(db, 1)
+    times = [s.created_at for s in subs]
+    public = [(s.public_auc, s.public_lo, s.public_hi) for s in subs]
+    assert response.data == plots.score_history_png("alpha", times, public, None)
+    runner.invoke(["reveal"])
+    after = client.get("/teams/1/scores.png").data
+    assert after == plots.score_history_png("alpha", times, public, [s.private_auc for s in subs])
+    assert client.get("/teams/9/scores.png").status_code == 404
+
+
+def test_plot_titles_take_dollar_signs_literally(api, client):
+    api.submit(api.register("$\\frac{1}{0}$ $x^$"), api.submission())
+    assert client.get("/teams/1/scores.png").status_code == 200
+
+
+def test_roc_curves_only_after_the_reveal(api, client, runner):
+    for i, name in enumerate(["a", "b", "c"]):
+        api.submit(api.register(name), api.submission(skill=i, seed=i))
+    assert client.get("/roc.png").status_code == 404
+    assert "ROC curves" not in client.get("/").get_data(as_text=True)
+    runner.invoke(["reveal"])
+    response = client.get("/roc.png")
+    assert response.status_code == 200 and response.data.startswith(b"\x89PNG")
+    assert 'src="/roc.png"' in client.get("/").get_data(as_text=True)
+
+
+@pytest.fixture
+def csrf_app(app_config):
+    from leaderboard import create_app
+    from leaderboard.db import init_db
+
+    app = create_app({**app_config, "WTF_CSRF_ENABLED": True})
+    init_db(app)
+    return app
+
+
+def test_forms_need_a_csrf_token_but_the_api_does_not(csrf_app):
+    client = csrf_app.test_client()
+    response = client.post("/register", data={"name": "alpha"})
+    assert response.status_code == 400
+    assert "The CSRF token is missing" in response.get_data(as_text=True)
+    page = client.get("/register").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert client.post("/register", data={"name": "alpha", "csrf_token": csrf}).status_code == 201
+    assert client.post("/api/teams", json={"name": "beta"}).status_code == 201
+
+
+def test_no_route_serves_the_answer_key_or_stored_files(app, api, client, tmp_path):
+    api.submit(api.register("alpha"), api.submission())
+    stored = next((tmp_path / "submissions").rglob("*.csv.gz"))
+    for path in [
+        "/answer_key.csv", "/static/../answer_key.csv", "/static/../../answer_key.csv",
+        f"/static/{stored.name}", f"/submissions/{stored.name}", "/instance/leaderboard.sqlite",
+    ]:  # fmt: skip
+        assert client.get(path).status_code == 404, path
+    # The complete list of routes: the only one that serves files is /static, from the package.
+    assert {rule.rule for rule in app.url_map.iter_rules()} == ROUTES
+    assert app.static_folder.endswith("leaderboard/static")
+
+
+ROUTES = {
+    "/", "/teams/<int:team_id>", "/teams/<int:team_id>/scores.png", "/roc.png",
+    "/register", "/login", "/logout", "/submit", "/submissions/<int:submission_id>/final",
+    "/api/teams", "/api/submissions", "/api/submissions/<int:submission_id>/final",
+    "/api/leaderboard", "/api/health",
+    "/admin/", "/admin/login", "/admin/logout", "/admin/submissions/<int:submission_id>/disqualify",
+    "/admin/teams/<int:team_id>/disqualify", "/admin/reveal", "/admin/export/<what>.csv",
+    "/static/<path:filename>",
+}  # fmt: skip
