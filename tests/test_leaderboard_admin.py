@@ -1,0 +1,142 @@
+"""The organizers' pages: log in, private scores, disqualification, reveal, CSV exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from conftest import ADMIN_TOKEN
+
+from leaderboard.export import spreadsheet_safe
+
+BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def admin_login(client, token=ADMIN_TOKEN):
+    return client.post("/admin/login", data={"token": token})
+
+
+def test_admin_needs_the_organizer_token(client):
+    assert client.get("/admin/").headers["Location"] == "/admin/login"
+    assert client.get("/admin/login").status_code == 200
+    bad = admin_login(client, "guess")
+    assert bad.status_code == 401 and "wrong organizer token" in bad.get_data(as_text=True)
+    assert client.get("/admin/export/submissions.csv").status_code == 302
+    assert admin_login(client).headers["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+    assert client.post("/admin/logout").status_code == 302
+    assert client.get("/admin/").status_code == 302
+
+
+def test_admin_bearer_token_for_scripts(client):
+    assert client.get("/admin/export/leaderboard.csv", headers=BEARER).status_code == 200
+    wrong = client.get("/admin/", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+
+
+def test_admin_login_is_throttled(app, client):
+    app.config["BAD_TOKEN_LIMIT"] = 2
+    admin_login(client, "a"), admin_login(client, "b")
+    response = admin_login(client)  # even the right token waits
+    assert response.status_code == 429 and response.headers["Retry-After"] == "300"
+
+
+def test_admin_without_configured_token_is_403(app, client):
+    app.config["ADMIN_TOKEN"] = None
+    assert client.get("/admin/", headers=BEARER).status_code == 403
+    assert admin_login(client, "").status_code == 401
+
+
+def test_dashboard_lists_private_scores(app, api, client):
+    api.submit(api.register("alpha"), api.submission(), note="n1")
+    admin_login(client)
+    page = client.get("/admin/").get_data(as_text=True)
+    from leaderboard.db import session_scope
+    from leaderboard.models import Submission
+
+    with session_scope(app) as db:
+        submission = db.get(Submission, 1)
+    assert f"{submission.private_auc:.4f}" in page and "n1" in page
+
+
+def test_disqualify_and_reinstate_a_submission(api, client):
+    token = api.register("alpha")
+    api.submit(token, api.submission(skill=3, seed=1))
+    api.submit(token, api.submission(skill=0, seed=2))
+    admin_login(client)
+    assert client.post("/admin/submissions/1/disqualify", data={"reason": ""}).status_code == 400
+    assert client.post("/admin/submissions/9/disqualify", data={"reason": "x"}).status_code == 404
+    response = client.post("/admin/submissions/1/disqualify", data={"reason": "hand labelled"})
+    assert response.status_code == 303
+    own = client.get("/api/submissions", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert own["submissions"][0]["disqualified_reason"] == "hand labelled"
+    board = client.get("/api/leaderboard").get_json()["rows"]
+    assert board[0]["public_auc"] == own["submissions"][1]["public_auc"]  # the other one counts
+    client.post("/admin/submissions/1/disqualify", data={"action": "reinstate"})
+    board = client.get("/api/leaderboard").get_json()["rows"]
+    assert board[0]["public_auc"] == own["submissions"][0]["public_auc"]
+
+
+def test_disqualify_a_team(api, client):
+    token = api.register("alpha")
+    api.submit(token, api.submission())
+    api.submit(api.register("beta"), api.submission(seed=3))
+    admin_login(client)
+    assert client.post("/admin/teams/7/disqualify", data={"reason": "x"}).status_code == 404
+    assert client.post("/admin/teams/1/disqualify", data={"reason": "two accounts"}).status_code == 303
+    assert [r["team"] for r in client.get("/api/leaderboard").get_json()["rows"]] == ["beta"]
+    own = client.get("/api/submissions", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert own["disqualified_reason"] == "two accounts"
+    client.post("/admin/teams/1/disqualify", data={"action": "reinstate"})
+    assert len(client.get("/api/leaderboard").get_json()["rows"]) == 2
+
+
+def test_reveal_from_the_dashboard(api, client):
+    api.submit(api.register("alpha"), api.submission())
+    admin_login(client)
+    assert client.post("/admin/reveal", data={}).status_code == 400
+    assert client.get("/api/leaderboard").get_json()["revealed"] is False
+    assert client.post("/admin/reveal", data={"confirm": "reveal"}).status_code == 303
+    body = client.get("/api/leaderboard").get_json()
+    assert body["revealed"] is True and "private_auc" in body["rows"][0]
+    assert "The final ranking is revealed" in client.get("/admin/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+        ("+1+1", "'+1+1"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("plain", "plain"),
+        ("a=b", "a=b"),
+        (-2, -2),
+        (0.5, 0.5),
+    ],
+)
+def test_spreadsheet_safe(value, expected):
+    assert spreadsheet_safe(value) == expected
+
+
+def test_exports_neutralise_formulas(api, client, runner, tmp_path):
+    token = api.register("=HYPERLINK(\"http://x\")")
+    api.submit(token, api.submission(), note="@SUM(1+1)", filename="+evil.csv")
+    (tmp_path / "ref.csv").write_bytes(api.submission(skill=1.5, seed=11))
+    result = runner.invoke(["add-reference", "--", "-reference", str(tmp_path / "ref.csv")])
+    assert result.exit_code == 0, result.output
+    text = client.get("/admin/export/submissions.csv", headers=BEARER).get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows[0]["team"] == "'=HYPERLINK(\"http://x\")"
+    assert rows[0]["note"] == "'@SUM(1+1)" and rows[0]["filename"] == "'+evil.csv"
+    assert float(rows[0]["private_auc"]) > 0
+    assert rows[1]["team"] == "'-reference" and rows[1]["reference"] == "1"
+    board = client.get("/admin/export/leaderboard.csv", headers=BEARER).get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(board)))
+    assert {r["team"] for r in rows} == {"'=HYPERLINK(\"http://x\")", "'-reference"}
+    assert all(r["private_auc"] == "" for r in rows)  # not revealed: no private column values
+    assert client.get("/admin/export/teams.csv", headers=BEARER).status_code == 404
+
