@@ -1,0 +1,229 @@
+"""Which submission counts, the final ranking, DeLong p-values, references, and the reveal rule:
+no private number is visible anywhere before the organizers reveal."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import datetime, timezone
+from types import SimpleNamespace
+
+import pytest
+
+from challenge.metrics import delong_test
+from challenge.submission import read_submission
+from leaderboard.db import session_scope
+from leaderboard.models import Submission
+from leaderboard.ranking import counted_submissions, public_rows
+
+T0 = datetime(2026, 3, 2, tzinfo=timezone.utc)
+
+
+def sub(id, public, private, *, final=False, minute=0, dq=None):
+    return SimpleNamespace(
+        id=id, public_auc=public, private_auc=private, is_final=final, disqualified_reason=dq,
+        created_at=T0.replace(minute=minute),
+    )  # fmt: skip
+
+
+def team(id, *subs, reference=False, dq=None):
+    return SimpleNamespace(
+        id=id, name=f"t{id}", is_reference=reference, disqualified_reason=dq, submissions=list(subs)
+    )
+
+
+def test_without_finals_the_best_public_counts():
+    t = team(1, sub(1, 0.80, 0.99), sub(2, 0.90, 0.70), sub(3, 0.85, 0.95))
+    assert [s.id for s in counted_submissions(t)] == [2]
+
+
+def test_finals_replace_the_best_public():
+    t = team(1, sub(1, 0.80, 0.99, final=True), sub(2, 0.90, 0.70), sub(3, 0.70, 0.75, final=True))
+    assert [s.id for s in counted_submissions(t)] == [1, 3]
+
+
+def test_disqualified_submissions_never_count():
+    t = team(1, sub(1, 0.95, 0.99, final=True, dq="x"), sub(2, 0.90, 0.70), sub(3, 0.80, 0.75))
+    assert [s.id for s in counted_submissions(t)] == [2]
+    assert counted_submissions(team(2, sub(4, 0.9, 0.9, dq="x"))) == []
+
+
+def test_public_ranking_ties_go_to_the_earlier_submission_and_references_are_unranked():
+    teams = [
+        team(1, sub(1, 0.90, 0.5, minute=5)),
+        team(2, sub(2, 0.90, 0.5, minute=1)),
+        team(3, sub(3, 0.95, 0.5), reference=True),
+        team(4, sub(4, 0.70, 0.5)),
+        team(5, sub(5, 0.99, 0.5), dq="cheated"),
+        team(6),
+    ]
+    rows = public_rows(teams)
+    assert [(r.team_id, r.rank) for r in rows] == [(3, None), (2, 1), (1, 2), (4, 3)]
+
+
+def upload_all(api, clock, plan):
+    """plan: {team: [(skill, seed), ...]}; returns tokens."""
+    tokens = {}
+    for name, entries in plan.items():
+        tokens[name] = api.register(name)
+        for skill, seed in entries:
+            assert api.submit(tokens[name], api.submission(skill=skill, seed=seed)).status_code == 201
+            clock.advance(minutes=1)
+    return tokens
+
+
+def private_part(answer_key, data):
+    scores = read_submission(data).set_index("event_id")["score"]
+    private = answer_key[answer_key["split"] == "private"]
+    return private["label"].to_numpy(), scores.reindex(private["event_id"]).to_numpy()
+
+
+def test_final_ranking_after_the_reveal(app, api, clock, runner, answer_key):
+    plan = {"a": [(0.3, 1), (2.5, 2)], "b": [(1.0, 3)], "c": [(4.0, 4), (0.0, 5)]}
+    tokens = upload_all(api, clock, plan)
+    # Team c marks its weak second file as final: that is the one that counts, not its best.
+    api.client.post("/api/submissions/5/final", json={"final": True},
+                    headers={"Authorization": f"Bearer {tokens['c']}"})  # fmt: skip
+    runner.invoke(["add-reference", "matched filter", str(write(app, api, 6.0, 9))])
+    before = api.client.get("/api/leaderboard").get_json()["rows"]
+    public_rank = {r["team"]: r["rank"] for r in before}
+    assert runner.invoke(["reveal"]).exit_code == 0
+    body = api.client.get("/api/leaderboard").get_json()
+    assert body["revealed"] is True
+    with session_scope(app) as db:
+        subs = {s.id: s for s in db.query(Submission)}
+    counted = {"a": max([1, 2], key=lambda i: subs[i].public_auc), "b": 3, "c": 5}
+    expected_order = sorted(counted, key=lambda t: -subs[counted[t]].private_auc)
+    teams_rows = [r for r in body["rows"] if not r["reference"]]
+    assert [r["team"] for r in teams_rows] == expected_order
+    assert [r["rank"] for r in teams_rows] == [1, 2, 3]
+    for row in teams_rows:
+        assert row["counted_submission"] == counted[row["team"]]
+        assert row["private_auc"] == subs[counted[row["team"]]].private_auc
+        assert row["public_rank"] == public_rank[row["team"]]
+        assert row["rank_change"] == public_rank[row["team"]] - row["rank"]
+    # The p-value against the next team is the paired DeLong test on the private split.
+    data = {i: stored_bytes(app, subs[i]) for i in counted.values()}
+    for row, following in zip(teams_rows, teams_rows[1:], strict=False):
+        labels, first = private_part(answer_key, data[counted[row["team"]]])
+        _, second = private_part(answer_key, data[counted[following["team"]]])
+        assert row["p_value_vs_next"] == pytest.approx(delong_test(labels, first, second)[1])
+    assert teams_rows[-1]["p_value_vs_next"] is None
+    reference = [r for r in body["rows"] if r["reference"]]
+    assert reference[0]["team"] == "matched filter" and reference[0]["rank"] is None
+    assert reference[0]["p_value_vs_next"] is None
+    page = api.client.get("/").get_data(as_text=True)
+    assert "Final ranking" in page and "reference" in page
+    for row in teams_rows:
+        assert f"{row['private_auc']:.4f}" in page
+
+
+def stored_bytes(app, submission):
+    from leaderboard import storage
+
+    return storage.load(app.config["UPLOAD_FOLDER"], submission.sha256)
+
+
+def write(app, api, skill, seed):
+    from pathlib import Path
+
+    path = Path(app.config["UPLOAD_FOLDER"]).parent / f"reference-{seed}.csv"
+    path.write_bytes(api.submission(skill=skill, seed=seed))
+    return path
+
+
+def number_forms(value: float) -> set[str]:
+    """The ways a number may be printed: repr, JSON, and 3 to 6 decimals."""
+    return {repr(value), json.dumps(value)} | {f"{value:.{d}f}" for d in range(3, 7)}
+
+
+def test_no_private_number_anywhere_before_the_reveal(app, api, client, clock, runner):
+    """Walk every route as anonymous visitor, as a logged-in team and through the API."""
+    plan = {"alpha": [(0.8, 21), (1.5, 22)], "beta": [(1.1, 23)]}
+    tokens = upload_all(api, clock, plan)
+    runner.invoke(["add-reference", "baseline", str(write(app, api, 2.0, 24))])
+    with session_scope(app) as db:
+        subs = list(db.query(Submission))
+    private = set().union(*(number_forms(v) for s in subs
+                            for v in (s.private_auc, s.private_lo, s.private_hi)))  # fmt: skip
+    public = set().union(*(number_forms(v) for s in subs
+                           for v in (s.public_auc, s.public_lo, s.public_hi)))  # fmt: skip
+    private -= public | {"1.000", "0.000", "1.0000", "0.0000", "1.00000", "0.00000"}
+    private = {p for p in private if len(p) >= 5}
+    assert len(private) > 20
+    seen = {}
+
+    def visit(label, response):
+        seen[label] = response
+        return response
+
+    auth = {"Authorization": f"Bearer {tokens['alpha']}"}
+    team = app.test_client()
+    team.post("/login", data={"token": tokens["alpha"]})
+    visited_rules = set()
+    for who, c in (("anonymous", client), ("team", team)):
+        for path, rule in [
+            ("/", "/"), ("/teams/1", "/teams/<int:team_id>"), ("/teams/2", "/teams/<int:team_id>"),
+            ("/teams/3", "/teams/<int:team_id>"), ("/teams/1/scores.png", "/teams/<int:team_id>/scores.png"),
+            ("/roc.png", "/roc.png"), ("/register", "/register"), ("/login", "/login"),
+            ("/submit", "/submit"), ("/api/leaderboard", "/api/leaderboard"),
+            ("/api/health", "/api/health"), ("/static/style.css", "/static/<path:filename>"),
+            ("/admin/", "/admin/"), ("/admin/login", "/admin/login"),
+        ]:  # fmt: skip
+            with c.get(path) as response:
+                visit(f"{who} GET {path}", response).get_data()
+            visited_rules.add(rule)
+    # Team actions, including the ones that fail.
+    def form_upload(data):
+        files = {"file": (io.BytesIO(data), "f.csv")}
+        return team.post("/submit", data=files, content_type="multipart/form-data")
+
+    visit("form upload", form_upload(api.submission(seed=30)))
+    visit("form bad upload", form_upload(b"x"))
+    visit("form final", team.post("/submissions/1/final", data={"final": "1"}))
+    visit("form final 2", team.post("/submissions/2/final", data={"final": "1"}))
+    visit("form final 409", team.post("/submissions/5/final", data={"final": "1"}))
+    visit("team page after", team.get("/teams/1"))
+    visit("register", client.post("/register", data={"name": "gamma"}))
+    visit("register 409", client.post("/register", data={"name": "gamma"}))
+    visit("login bad", client.post("/login", data={"token": "x"}))
+    visit("logout", team.post("/logout"))
+    visit("api register", client.post("/api/teams", json={"name": "delta"}))
+    visit("api submit", api.submit(tokens["alpha"], api.submission(seed=31)))
+    visit("api submit 429", api.submit(tokens["alpha"], api.submission(seed=32)))
+    visit("api submit 400", api.submit(tokens["beta"], b"event_id,score\n"))
+    visit("api list", client.get("/api/submissions", headers=auth))
+    visit("api final", client.post("/api/submissions/2/final", json={"final": True}, headers=auth))
+    visit("api final 409", client.post("/api/submissions/6/final", json={"final": True}, headers=auth))
+    visit("admin post anonymous", client.post("/admin/reveal", data={"confirm": "reveal"}))
+    visit("admin logout", client.post("/admin/logout"))
+    visit("admin export anonymous", client.get("/admin/export/submissions.csv"))
+    visit("admin export as team", client.get("/admin/export/submissions.csv", headers=auth))
+    visited_rules |= {"/submit", "/submissions/<int:submission_id>/final", "/register", "/login",
+                      "/logout", "/api/teams", "/api/submissions",
+                      "/api/submissions/<int:submission_id>/final", "/admin/reveal",
+                      "/admin/logout", "/admin/export/<what>.csv"}  # fmt: skip
+    assert seen["api submit 429"].status_code == 429 and seen["form final 409"].status_code == 409
+    assert seen["admin post anonymous"].status_code == 302
+    assert seen["admin export as team"].status_code == 401
+    for label, response in seen.items():
+        text = response.get_data(as_text=not response.mimetype.startswith("image"))
+        if isinstance(text, bytes):
+            continue
+        text += " ".join(f"{k}: {v}" for k, v in response.headers.items())
+        leaked = sorted(p for p in private if re.search(rf"(?<![\d.]){re.escape(p)}", text))
+        assert not leaked, f"{label} shows private numbers {leaked}"
+    every_route = {rule.rule for rule in app.url_map.iter_rules()}
+    organizer_only = {r for r in every_route if r.startswith("/admin/") and "<" in r}
+    assert every_route - organizer_only <= visited_rules
+    # And the same walk finds them once revealed: the check above can see a leak.
+    runner.invoke(["reveal"])
+    text = client.get("/api/leaderboard").get_data(as_text=True)
+    text += client.get("/").get_data(as_text=True)
+    assert any(re.search(rf"(?<![\d.]){re.escape(p)}", text) for p in private)
+
+
+def test_figures_before_the_reveal_carry_no_private_data(api, client, clock):
+    upload_all(api, clock, {"alpha": [(1.0, 1)]})
+    assert client.get("/roc.png").status_code == 404
