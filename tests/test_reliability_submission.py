@@ -2,7 +2,7 @@
 
 Three properties: a valid file round-trips exactly; one corruption of a valid file gives
 ``SubmissionError``; arbitrary bytes give a DataFrame or ``SubmissionError``, never another exception.
-The validator bugs these properties found are pinned below as strict xfails, each with its input.
+The validator bugs these properties found are pinned below as regression tests, each with its input.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, assume, find, given, settings
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 from challenge.submission import SubmissionError, read_submission, write_submission
@@ -120,12 +120,41 @@ def test_int64_extremes_and_subnormal_scores_round_trip():
 
 # ----------------------------------------------------------------------------- corruptions
 
-BAD_SCORES = ["abc", "nan", "NaN", "inf", "-inf", "1e400", "", "1.2.3", "0x10", "1_0", "--1", "1e", "#"]
+BAD_SCORES = [
+    "abc",
+    "nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "1e400",
+    "",
+    "1.2.3",
+    "0x10",
+    "1_0",
+    "--1",
+    "1e",
+    "#",
+]
 BAD_IDS = ["1.5", "abc", "", "9223372036854775808", "-9223372036854775809", "1-2", "0x1f", "#1"]
 CORRUPTIONS = [
-    "bad_score", "bad_id", "drop_field", "extra_field", "header", "nul", "invalid_utf8",
-    "duplicate_row", "drop_row", "unknown_id", "truncate_gzip", "garbage_after_gzip",
-    "flip_gzip_byte", "utf16", "open_quote", "empty", "header_only", "semicolons",
+    "bad_score",
+    "bad_id",
+    "drop_field",
+    "extra_field",
+    "header",
+    "nul",
+    "invalid_utf8",
+    "duplicate_row",
+    "drop_row",
+    "unknown_id",
+    "truncate_gzip",
+    "garbage_after_gzip",
+    "flip_gzip_byte",
+    "utf16",
+    "open_quote",
+    "empty",
+    "header_only",
+    "semicolons",
 ]
 
 
@@ -137,7 +166,9 @@ def _text(rows: list[str]) -> bytes:
     return ("\n".join(["event_id,score", *rows]) + "\n").encode()
 
 
-def corrupt(kind: str, ids: np.ndarray, scores: np.ndarray, draw) -> tuple[bytes, np.ndarray | None]:
+def corrupt(
+    kind: str, ids: np.ndarray, scores: np.ndarray, draw
+) -> tuple[bytes, np.ndarray | None]:
     """A corrupted file and the expected ids to check it against (None: no id check)."""
     rows = _rows(ids, scores)
     at = draw(st.integers(0, len(rows) - 1))
@@ -151,7 +182,11 @@ def corrupt(kind: str, ids: np.ndarray, scores: np.ndarray, draw) -> tuple[bytes
     elif kind == "extra_field":
         rows[at] += "," + draw(st.sampled_from(["x", "1", "0.5", '""x']))
     elif kind == "header":
-        header = draw(st.sampled_from(["score,event_id", "event_id", "id,score", "event_id,score,x", "Event_ID,Score"]))
+        header = draw(
+            st.sampled_from(
+                ["score,event_id", "event_id", "id,score", "event_id,score,x", "Event_ID,Score"]
+            )
+        )
         return ("\n".join([header, *rows]) + "\n").encode(), None
     elif kind in ("nul", "invalid_utf8"):
         data = _text(rows)
@@ -184,7 +219,9 @@ def corrupt(kind: str, ids: np.ndarray, scores: np.ndarray, draw) -> tuple[bytes
     elif kind == "empty":
         return draw(st.sampled_from([b"", b"\n", b" \r\n\t"])), None
     elif kind == "header_only":
-        return draw(st.sampled_from([b"event_id,score", b"event_id,score\n", b"event_id,score\n\n"])), None
+        return draw(
+            st.sampled_from([b"event_id,score", b"event_id,score\n", b"event_id,score\n\n"])
+        ), None
     elif kind == "semicolons":
         return _text(rows).replace(b",", b";"), None
     return _text(rows), None
@@ -225,14 +262,9 @@ def test_size_limit_and_gzip_bomb_give_submission_error():
 
 # ----------------------------------------------------------------------------- arbitrary input
 
-# Known validator bugs (see the xfails below) that the fuzzers would otherwise keep finding.
-# Remove these exclusions when the bugs are fixed.
-_CAST_WARNING = "invalid value encountered in cast"
-
 
 def read_or_reject(data: bytes) -> None:
     """read_submission must return a well-typed frame or raise SubmissionError; nothing else."""
-    assume(b"\r" not in data.split(b"\n", 1)[0].rstrip(b"\r"))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -242,8 +274,7 @@ def read_or_reject(data: bytes) -> None:
         else:
             assert frame.dtypes.tolist() == [np.int64, np.float64]
             assert len(frame) > 0 and np.isfinite(frame["score"].to_numpy()).all()
-    unexpected = [w for w in caught if _CAST_WARNING not in str(w.message)]
-    assert not unexpected, [str(w.message) for w in unexpected]
+    assert not caught, [str(w.message) for w in caught]
 
 
 @PROPERTY
@@ -270,48 +301,36 @@ def test_arbitrary_gzip_payload_gives_a_frame_or_submission_error(data):
 
 
 # ----------------------------------------------------------------------------- bugs found
-# Each of these is a validator bug, found by the properties above; strict, so that fixing the
-# bug turns the xfail into a failure that asks for the marker (and the exclusions) to go.
+# Validator bugs that the properties above found, fixed; each stays as a regression test.
 
 
-@pytest.mark.xfail(strict=True, raises=Exception, reason="bare CR line ends raise _csv.Error, not SubmissionError")
-def test_bug_old_mac_line_ends_raise_csv_error_not_submission_error():
-    # In _check_header: csv.reader([first_line]) sees the embedded "\r" of a CR-only file.
-    # On the leaderboard this becomes a 500 unless the view catches every exception.
-    # Accepting the file would be fine too: pandas reads CR-only line ends.
-    try:
-        read_submission(b"event_id,score\r1,0.5\r2,0.25\r")
-    except SubmissionError:
-        pass
+def test_old_mac_line_ends_are_read():
+    frame = read_submission(b"event_id,score\r1,0.5\r2,0.25\r")
+    assert frame.values.tolist() == [[1, 0.5], [2, 0.25]]
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeWarning, reason="a float id beyond int64 leaks numpy's RuntimeWarning")
-def test_bug_float_id_beyond_int64_leaks_a_runtime_warning():
-    # pandas casts 1e20 to int64 with a warning; under -W error (as pytest runs) it escapes.
+def test_float_id_beyond_int64_is_refused_without_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with pytest.raises(SubmissionError, match="not a 64-bit integer"):
+        with pytest.raises(
+            SubmissionError, match="line 2: event_id '1e20' is not a 64-bit integer"
+        ):
             read_submission(b"event_id,score\n1e20,0.5\n")
 
 
-@pytest.mark.xfail(strict=True, reason="float-formatted ids are accepted and silently rounded")
-def test_bug_float_formatted_ids_are_silently_rounded():
-    # "9007199254740993.0" parses as the float 2**53 and is stored as event 9007199254740992,
-    # which is a different event; "1e3" becomes 1000. _check_row would call both "not a 64-bit
-    # integer", but it only runs when pandas fails.
-    with pytest.raises(SubmissionError, match="not a 64-bit integer"):
-        read_submission(b"event_id,score\n9007199254740993.0,0.5\n")
+@pytest.mark.parametrize("event_id", [b"9007199254740993.0", b"1e3", b"7.0"])
+def test_float_formatted_ids_are_refused_not_rounded(event_id):
+    with pytest.raises(SubmissionError, match="line 2: event_id .* is not a 64-bit integer"):
+        read_submission(b"event_id,score\n" + event_id + b",0.5\n")
 
 
-@pytest.mark.xfail(strict=True, reason="the word True is accepted as the score 1.0")
-def test_bug_boolean_words_are_accepted_as_scores():
-    with pytest.raises(SubmissionError, match="not a number"):
+def test_boolean_words_are_not_scores():
+    with pytest.raises(SubmissionError, match="line 2: score 'True' is not a number"):
         read_submission(b"event_id,score\n1,True\n2,False\n")
 
 
-@pytest.mark.xfail(strict=True, reason="the message for Unicode digits is pandas', not the validator's")
-def test_bug_unicode_digit_ids_get_a_vague_message():
-    # _INTEGER = r"[+-]?\d+" matches Arabic-Indic digits, so _check_row finds nothing and the
-    # user sees "cannot safely convert passed user dtype of int64 for object dtyped data".
-    with pytest.raises(SubmissionError, match="line 2: event_id"):
-        read_submission("event_id,score\n١,0.5\n".encode())
+def test_unicode_digits_get_the_validators_message():
+    with pytest.raises(SubmissionError, match="line 2: event_id '\u0661' is not a 64-bit integer"):
+        read_submission("event_id,score\n\u0661,0.5\n".encode())
+    with pytest.raises(SubmissionError, match="line 2: score '\u0661' is not a number"):
+        read_submission("event_id,score\n1,\u0661\n".encode())
