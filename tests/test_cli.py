@@ -1,0 +1,139 @@
+"""The ``challenge`` command line, end to end on a tiny generated challenge and a real WSGI server."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from sklearn.metrics import roc_auc_score
+from werkzeug.serving import make_server
+
+from challenge.cli import main
+from tests.conftest import submission_bytes
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("challenge")
+    result = run(
+        "generate",
+        "--n-train",
+        60,
+        "--n-test",
+        80,
+        "--record-length",
+        512,
+        "--seed",
+        3,
+        "--out",
+        out,
+        "--quiet",
+    )
+    assert result.exit_code == 0, result.output
+    assert str(out / "public" / "test.root") in result.output
+    return out
+
+
+def test_validate_accepts_the_sample_submission(data_dir):
+    result = run("validate", data_dir / "public" / "sample_submission.csv", "--data", data_dir)
+    assert result.exit_code == 0, result.output
+    assert "OK: " in result.stdout and "80 rows cover the 80 test events once each" in result.stdout
+
+
+def test_validate_names_the_problem_on_stderr_and_exits_1(data_dir, tmp_path):
+    sample = pd.read_csv(data_dir / "public" / "sample_submission.csv")
+    bad = tmp_path / "bad.csv"
+    sample.iloc[1:].to_csv(bad, index=False)
+    result = run("validate", bad, "--data", data_dir)
+    assert result.exit_code == 1
+    missing = sample["event_id"].iloc[0]
+    assert result.stderr.startswith(
+        f"Error: {bad}: 1 of 80 test events are missing, for example event_id {missing}"
+    )
+    assert "Traceback" not in result.output
+
+
+def test_validate_without_data_says_how_to_make_it(tmp_path):
+    (tmp_path / "s.csv").write_text("event_id,score\n1,0.5\n")
+    result = run("validate", tmp_path / "s.csv", "--data", tmp_path / "nowhere")
+    assert result.exit_code == 1
+    assert "challenge generate" in result.stderr and "Traceback" not in result.output
+
+
+def test_score_prints_each_split_with_its_interval(data_dir, tmp_path):
+    key = pd.read_csv(data_dir / "private" / "answer_key.csv")
+    rng = np.random.default_rng(0)
+    scores = key["label"] + rng.normal(size=len(key))
+    path = tmp_path / "sub.csv"
+    pd.DataFrame({"event_id": key["event_id"], "score": scores}).to_csv(path, index=False)
+    result = run("score", path, "--answers", data_dir / "private" / "answer_key.csv")
+    assert result.exit_code == 0, result.output
+    lines = dict(line.split(maxsplit=1) for line in result.stdout.splitlines())
+    for split in ("public", "private"):
+        part = (key["split"] == split).to_numpy()
+        expected = roc_auc_score(key["label"][part], scores[part])
+        assert lines[split].startswith(f"AUC {expected:.4f}  95% CI [")
+        assert lines[split].endswith(f"({part.sum()} events)")
+    assert lines["overall"].startswith(f"AUC {roc_auc_score(key['label'], scores):.4f}")
+
+
+def test_plot_writes_a_png(data_dir, tmp_path):
+    out = tmp_path / "pulses.png"
+    result = run("plot", "--data", data_dir, "--n", 2, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+
+
+@pytest.fixture
+def server(app):
+    """The leaderboard app of tests/conftest.py behind a real WSGI server on loopback."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(timeout=5)
+
+
+def test_submit_uploads_and_prints_the_public_score(server, api, answer_key, tmp_path, monkeypatch):
+    token = api.register("cli team")
+    path = tmp_path / "sub.csv"
+    path.write_bytes(submission_bytes(answer_key, skill=2.0, seed=1))
+    monkeypatch.setenv("CHALLENGE_TOKEN", token)
+    result = run("submit", path, "--url", server, "--note", "first try")
+    assert result.exit_code == 0, result.output
+    board = api.client.get("/api/leaderboard").get_json()
+    public_auc = board["rows"][0]["public_auc"]
+    assert f"public AUC {public_auc:.4f}" in result.stdout
+    assert "2 submissions left today" in result.stdout  # the test config's quota is 3
+
+
+def test_submit_reports_the_servers_refusal(server, api, tmp_path):
+    path = tmp_path / "sub.csv"
+    path.write_text("event_id,score\n1,0.5\n")
+    result = run("submit", path, "--url", server, "--token", "not-a-token")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: rejected (401): ")
+    token = api.register("another team")
+    result = run("submit", path, "--url", server, "--token", token)
+    assert result.exit_code == 1
+    assert (
+        result.stderr
+        == "Error: rejected (400): sub.csv: line 2: event_id 1 is not in the test set (1 unknown ids in all)\n"
+    )
+
+
+def test_submit_needs_a_token_and_a_reachable_server(tmp_path, monkeypatch):
+    monkeypatch.delenv("CHALLENGE_TOKEN", raising=False)
+    path = tmp_path / "sub.csv"
+    path.write_text("event_id,score\n1,0.5\n")
+    assert "no team token" in run("submit", path, "--url", "http://127.0.0.1:9").stderr
+    result = run("submit", path, "--url", "http://127.0.0.1:9", "--token", "t", "--timeout", 2)
+    assert result.exit_code == 1 and "could not reach the leaderboard" in result.stderr
