@@ -112,15 +112,15 @@ def _run_step(
 
 
 def find_blanks(path: Path) -> dict[str, list[int]]:
-    """Lines of the ``...`` blanks left in ``path``, by top-level function or class name.
+    """Lines of the ``...`` blanks left in ``path``, by top-level function, class or variable.
 
-    An Ellipsis inside a subscript (``x[..., 0]``) is indexing, not a blank. Blanks outside any
-    function or class are listed under ``"<module>"``.
+    An Ellipsis inside a subscript (``x[..., 0]``) is indexing, not a blank. Other blanks at top
+    level are listed under ``"<module>"``.
     """
     tree = _parse(path)
     blanks: dict[str, list[int]] = {}
     for top in tree.body:
-        name = getattr(top, "name", "<module>")
+        name = _top_level_name(top)
         sliced = {
             id(n)
             for sub in ast.walk(top)
@@ -131,6 +131,17 @@ def find_blanks(path: Path) -> dict[str, list[int]]:
             if isinstance(node, ast.Constant) and node.value is Ellipsis and id(node) not in sliced:
                 blanks.setdefault(name, []).append(node.lineno)
     return {name: sorted(lines) for name, lines in blanks.items()}
+
+
+def _top_level_name(node: ast.stmt) -> str:
+    """The function, class or single variable a top-level statement defines, else <module>."""
+    if isinstance(node, ast.Assign) and len(node.targets) == 1:
+        target = node.targets[0]
+    elif isinstance(node, ast.AnnAssign):
+        target = node.target
+    else:
+        return getattr(node, "name", "<module>")
+    return target.id if isinstance(target, ast.Name) else "<module>"
 
 
 class loaded_module:  # noqa: N801 - used as a context manager, like open()

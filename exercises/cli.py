@@ -10,6 +10,14 @@ from exercises.checker import LearnerError, describe_error, find_blanks, loaded_
 from exercises.lessons import LESSONS, Lesson, get_lesson
 
 LESSON_NUMBER = click.IntRange(min(LESSONS), max(LESSONS))
+MNIST_LESSONS = ", ".join(str(n) for n, lesson in LESSONS.items() if lesson.takes_mnist)
+THREADS = click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="CPU threads for torch; the lessons' small networks run fastest on one.",
+)
 
 
 @click.group(help="Hands-on lessons of the course: start a skeleton, fill in the `...`, check it.")
@@ -170,5 +178,11 @@ def _default_out(lesson: Lesson) -> Path:
 
 def _mnist_for(lesson: Lesson, mnist_dir: Path) -> Path:
     if not lesson.takes_mnist:
-        raise click.UsageError(f"--mnist applies to lessons 3 and 4, not lesson {lesson.number}")
+        raise click.UsageError(f"--mnist applies to lessons {MNIST_LESSONS}, not {lesson.number}")
     return mnist_dir
+
+
+def _set_threads(threads: int) -> None:
+    import torch  # here, so that `exercises list` and `start` answer at once
+
+    torch.set_num_threads(threads)

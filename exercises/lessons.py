@@ -79,7 +79,12 @@ def make_skeleton(source: str) -> str:
         marker = _MARKER.search(line)
         standalone = marker is not None and line.lstrip().startswith("#")
         target = lineno + 1 if standalone else lineno
-        if marker is None or target not in starts:
+        if marker is not None and target not in starts:
+            raise ValueError(
+                f"line {lineno}: a BLANK marker must end the first line of a "
+                "statement or stand alone on the line above it"
+            )
+        if marker is None:
             out.append(line)
             previous_was_blank = False
             lineno += 1
