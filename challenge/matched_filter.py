@@ -99,7 +99,9 @@ def fit_templates(X: np.ndarray, *, metadata: dict) -> dict[str, TemplateFit]:
     dt_ms = 1000.0 / detector.sampling_rate_hz
     half = int(round(ONSET_WINDOW_MS / dt_ms))
     shifts = np.arange(detector.trigger_index - half, detector.trigger_index + half + 1)
-    times = detector.times_ms()
+    # Templates start at sample 0 and end where the latest shift reaches the end of the record,
+    # so that no circular shift wraps a pulse tail into the pre-trigger baseline.
+    times = np.where(np.arange(length) < length - shifts[-1], detector.times_ms(), -1.0)
     t_hats = {shape.name: np.fft.rfft(template(shape, times)) for shape in SHAPES.values()}
     b_hat = np.fft.rfft(white.slope)
     out: dict[str, list] = {name: [] for name in t_hats}

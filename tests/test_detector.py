@@ -1,0 +1,94 @@
+"""Tests of the detector constants, the Pröbst pulse templates and the noise spectrum."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from challenge import detector
+from challenge.detector import (
+    ABSORBER,
+    CARRIER,
+    Detector,
+    NoiseSpectrum,
+    peak_time_ms,
+    probst_pulse,
+    template,
+)
+
+
+def test_readout_constants():
+    assert detector.SAMPLING_RATE_HZ == 25_000
+    assert detector.RECORD_LENGTH == 16_384
+    assert detector.trigger_index(16_384) == 4096
+    det = Detector()
+    assert det.trigger_index == 4096
+    assert det.volts_per_count == 20.0 / 65536
+    assert det.times_ms()[1] == pytest.approx(0.04)
+
+
+def test_template_parameters_from_the_issue():
+    assert (ABSORBER.a_n, ABSORBER.a_t, ABSORBER.tau_n, ABSORBER.tau_in, ABSORBER.tau_t) == (
+        4.0, 0.02, 4.15, 2.1, 53.06,
+    )  # fmt: skip
+    assert (CARRIER.a_n, CARRIER.a_t, CARRIER.tau_n, CARRIER.tau_in, CARRIER.tau_t) == (
+        1.73, 1.65, 136.0, 0.38, 2.13,
+    )  # fmt: skip
+
+
+# p(t) = A_n (e^{-t/tau_n} - e^{-t/tau_in}) + A_t (e^{-t/tau_t} - e^{-t/tau_n}), worked out with a
+# calculator, e.g. absorber at 1 ms: 4 (0.785862 - 0.621145) + 0.02 (0.981330 - 0.785862) = 0.662809.
+@pytest.mark.parametrize(
+    "shape, t, expected",
+    [
+        (ABSORBER, 0.5, 0.395544479),
+        (ABSORBER, 1.0, 0.662808690),
+        (ABSORBER, 3.0, 0.991976746),
+        (ABSORBER, 10.0, 0.339961437),
+        (CARRIER, 0.5, 0.920391151),
+        (CARRIER, 1.0, 0.986701368),
+        (CARRIER, 3.0, 0.481070858),
+        (CARRIER, 10.0, 0.089413615),
+    ],
+)
+def test_probst_formula_against_hand_computed_values(shape, t, expected):
+    value = probst_pulse(t, shape.a_n, shape.a_t, shape.tau_n, shape.tau_in, shape.tau_t)
+    assert value == pytest.approx(expected, rel=1e-8)
+
+
+def test_pulse_is_zero_before_onset_and_at_onset():
+    t = np.array([-5.0, -0.01, 0.0])
+    for shape in (ABSORBER, CARRIER):
+        np.testing.assert_array_equal(template(shape, t), 0.0)
+
+
+@pytest.mark.parametrize("shape", [ABSORBER, CARRIER])
+def test_templates_have_unit_height_at_the_computed_peak(shape):
+    t = np.arange(0.0, 20.0, 1e-4)
+    values = template(shape, t)
+    assert values.max() == pytest.approx(1.0, abs=1e-8)
+    params = (shape.a_n, shape.a_t, shape.tau_n, shape.tau_in, shape.tau_t)
+    assert float(peak_time_ms(*params)) == pytest.approx(t[np.argmax(values)], abs=2e-4)
+
+
+def test_carrier_rises_and_decays_faster_than_absorber():
+    t_carrier = float(
+        peak_time_ms(CARRIER.a_n, CARRIER.a_t, CARRIER.tau_n, CARRIER.tau_in, CARRIER.tau_t)
+    )
+    t_absorber = float(
+        peak_time_ms(ABSORBER.a_n, ABSORBER.a_t, ABSORBER.tau_n, ABSORBER.tau_in, ABSORBER.tau_t)
+    )
+    assert t_carrier < t_absorber
+    assert template(CARRIER, 6.0) < template(ABSORBER, 6.0)
+
+
+def test_noise_psd_is_white_plus_one_over_f():
+    noise = NoiseSpectrum(white_rms_v=0.02, corner_hz=30.0)
+    white = 2 * 0.02**2 / 25_000
+    psd = noise.psd(np.array([0.0, 30.0, 3000.0]), 25_000)
+    np.testing.assert_allclose(psd, [0.0, 2 * white, white * 1.01])
+
+
+def test_detector_round_trips_through_a_dict():
+    det = Detector(record_length=512, noise=NoiseSpectrum(0.01, 5.0))
+    assert Detector.from_dict(det.to_dict()) == det

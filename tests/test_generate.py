@@ -1,0 +1,93 @@
+"""Tests of generate_challenge: the public files, the answer key and the data card."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from challenge import data
+from challenge.generate import PRESETS, PUBLIC_FRACTION, generate_challenge, simulation_config
+from challenge.matched_filter import matched_filter_score
+from challenge.metrics import roc_auc_score
+from challenge.simulate import simulate
+from challenge.submission import read_submission
+
+N_TRAIN, N_TEST, LENGTH, SEED = 60, 400, 512, 3
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gen")
+    paths = generate_challenge(
+        out, seed=SEED, n_train=N_TRAIN, n_test=N_TEST, record_length=LENGTH, progress=False
+    )
+    return out, paths
+
+
+def test_presets_match_the_contract():
+    assert PRESETS == {"demo": (2000, 2000), "full": (10000, 10000)}
+
+
+def test_writes_the_documented_files(generated):
+    out, paths = generated
+    for rel in ["public/train.root", "public/test.root", "public/sample_submission.csv",
+                "public/DATACARD.md", "private/answer_key.csv"]:  # fmt: skip
+        assert (out / rel).is_file(), rel
+    assert set(paths.values()) == {p for p in out.rglob("*") if p.is_file()}
+
+
+def test_answer_key_labels_and_stratified_split(generated):
+    out, _ = generated
+    key = pd.read_csv(out / "private" / "answer_key.csv")
+    assert list(key.columns) == ["event_id", "label", "split"]
+    np.testing.assert_array_equal(key.event_id, data.load_event_ids("test", out))
+    truth = simulate(N_TEST, seed=SEED, split="test", config=simulation_config(LENGTH))
+    np.testing.assert_array_equal(key.label, truth.label)
+    assert set(key.split) == {"public", "private"}
+    for cls in (0, 1):
+        members = key[key.label == cls]
+        assert (members.split == "public").sum() == round(PUBLIC_FRACTION * len(members))
+
+
+def test_sample_submission_is_valid_and_uninformative(generated):
+    out, _ = generated
+    test_ids = data.load_event_ids("test", out)
+    sub = read_submission(out / "public" / "sample_submission.csv", expected_ids=test_ids)
+    assert len(sub) == N_TEST
+    key = pd.read_csv(out / "private" / "answer_key.csv").set_index("event_id")
+    auc = roc_auc_score(key.loc[sub.event_id, "label"], sub.score)
+    assert auc == pytest.approx(0.5, abs=4 * 0.029)
+
+
+def test_datacard_reports_the_auc_measured_on_the_files(generated):
+    out, _ = generated
+    card = (out / "public" / "DATACARD.md").read_text()
+    reported = float(re.search(r"\| matched filter[^|]*\| ([0-9.]+) \|", card).group(1))
+    test = data.load("test", out)
+    key = pd.read_csv(out / "private" / "answer_key.csv")
+    score = matched_filter_score(test.X, metadata=data.read_metadata("test", out))
+    assert reported == pytest.approx(roc_auc_score(key.label, score), abs=1e-4)
+    assert f"| test | {N_TEST} | {key.label.sum()} " in card
+
+
+def test_same_seed_same_challenge(generated, tmp_path):
+    out, _ = generated
+    generate_challenge(
+        tmp_path, seed=SEED, n_train=N_TRAIN, n_test=N_TEST, record_length=LENGTH, progress=False
+    )
+    for split in ("train", "test"):
+        a, b = data.load(split, out), data.load(split, tmp_path)
+        np.testing.assert_array_equal(a.X, b.X)
+        np.testing.assert_array_equal(a.event_id, b.event_id)
+    for rel in ["private/answer_key.csv", "public/sample_submission.csv", "public/DATACARD.md"]:
+        assert (out / rel).read_bytes() == (tmp_path / rel).read_bytes()
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="'huge'"):
+        generate_challenge(tmp_path, preset="huge")
+    with pytest.raises(ValueError, match="record_length"):
+        generate_challenge(tmp_path, n_train=10, n_test=10, record_length=8)
