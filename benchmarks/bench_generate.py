@@ -1,0 +1,64 @@
+"""Generation speed: simulated records per second against drawing and FFT-filtering the same noise with numpy.
+
+python -m benchmarks.bench_generate [--quick]
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.timing import best_time, print_rows, row
+from challenge import data
+from challenge.generate import build_metadata
+from challenge.simulate import SimulationConfig, iterate_events
+
+
+def numpy_noise(n: int, config: SimulationConfig) -> None:
+    """The reference: white Gaussian noise shaped by the detector spectrum, in the same chunks."""
+    det = config.detector
+    rng = np.random.default_rng(0)
+    gain = np.sqrt(det.noise_psd() * det.sampling_rate_hz / 2.0)
+    for start in range(0, n, config.chunk_size):
+        white = rng.standard_normal((min(config.chunk_size, n - start), det.record_length))
+        np.fft.irfft(np.fft.rfft(white, axis=1) * gain, n=det.record_length, axis=1)
+
+
+def simulate_records(n: int, config: SimulationConfig) -> None:
+    for _ in iterate_events(n, seed=0, split="train", config=config):
+        pass
+
+
+def simulate_and_write(n: int, config: SimulationConfig, folder: Path) -> None:
+    batches = (
+        {"event_id": np.arange(len(ev.label)), "pulse": ev.counts, "label": ev.label,
+         "pulse_height": ev.pulse_height, "onset": ev.onset}
+        for ev in iterate_events(n, seed=0, split="train", config=config, batch_size=data.WRITE_BATCH)
+    )  # fmt: skip
+    data.write_split(folder / "train.root", batches, metadata=build_metadata("train", n, 0, config),
+                     with_truth=True)  # fmt: skip
+
+
+def run(quick: bool = False) -> list[dict]:
+    n = 500 if quick else 2000
+    repeat = 1 if quick else 3
+    config = SimulationConfig()
+    reference = n / best_time(lambda: numpy_noise(n, config), repeat=repeat)
+    name = f"numpy noise ({config.detector.record_length} samples)"
+    target = "ratio >= 0.2"
+    rows = [
+        row(f"simulate {n:,} records", n / best_time(lambda: simulate_records(n, config), repeat=repeat),
+            reference, unit="records/s", reference_name=name, target=target),
+    ]  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        rate = n / best_time(lambda: simulate_and_write(n, config, Path(tmp)), repeat=repeat)
+    rows.append(row(f"simulate + write ROOT, {n:,} records", rate, reference, unit="records/s",
+                    reference_name=name, target="ratio >= 0.15"))  # fmt: skip
+    return rows
+
+
+if __name__ == "__main__":
+    print_rows(run(quick="--quick" in sys.argv))
