@@ -7,8 +7,10 @@ The learner's file is imported as a module (its ``main()`` does not run) and eac
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib
 import importlib.util
+import io
 import sys
 import time
 import traceback
@@ -102,7 +104,8 @@ def _run_step(
         return StepResult(step.name, False, f"skipped: needs step {', '.join(blocked)} to pass")
     start = time.perf_counter()
     try:
-        message = step.run(ctx)
+        with contextlib.redirect_stdout(io.StringIO()):  # the learner's progress prints
+            message = step.run(ctx)
         passed = True
     except CheckFailed as exc:
         message, passed = str(exc), False
