@@ -17,9 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/challenge generate --preset demo --out data
-	$(BIN)/challenge validate data/public/sample_submission.csv --data data
-	$(BIN)/challenge score data/public/sample_submission.csv --answers data/private/answer_key.csv
+	$(BIN)/python demo.py
 
 test: $(STAMP)
 	$(BIN)/ruff check .
