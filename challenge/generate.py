@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from challenge import data
 from challenge.detector import Detector
-from challenge.matched_filter import matched_filter_score, pulse_height_estimate
+from challenge.matched_filter import SMOOTHING_MS, matched_filter_score, pulse_height_estimate
 from challenge.metrics import roc_auc_ci
 from challenge.simulate import GENERATOR_VERSION, SimulationConfig, iterate_events
 from challenge.submission import write_submission
@@ -200,35 +200,44 @@ def write_datacard(
     rows = "\n".join(
         f"| {name} | {a.auc:.4f} | [{a.lo:.4f}, {a.hi:.4f}] |" for name, a in references.items()
     )
+    duration_ms = det.record_length / det.sampling_rate_hz * 1000
     text = f"""# Data card: simulated CRESST-type detector pulses
 
-Generator version {GENERATOR_VERSION}, seed {seed}. Made by `challenge generate`; simulator in `challenge/simulate.py`.
+Generator version {GENERATOR_VERSION}, seed {seed}.
+Made by `challenge generate`; the simulator is `challenge/simulate.py`.
 
 ## What the data are
-Each record is the voltage of a transition-edge sensor (TES) read out by a SQUID, {det.record_length} samples
-at {det.sampling_rate_hz:g} Hz ({det.record_length / det.sampling_rate_hz * 1000:.1f} ms), triggered at sample
-{det.trigger_index} (the first quarter is the pre-trigger baseline). Two classes:
+Each record is the voltage of a transition-edge sensor (TES) read out by a SQUID:
+{det.record_length} samples at {det.sampling_rate_hz:g} Hz ({duration_ms:.1f} ms), triggered at sample
+{det.trigger_index} (the first quarter of the record is the pre-trigger baseline). Two classes:
 
 - label 0, **absorber**: energy deposited in the main absorber crystal (slower rise and decay);
 - label 1, **carrier**: energy deposited in the small carrier crystal of the TES (faster pulses).
 
-Pulse shapes follow Pröbst et al., NIM A 370 (1995) 329, with a few per cent of per-event jitter of the
-time constants. Both classes share the same falling height spectrum (a power law from
-{config.height_min_v * 1000:g} mV), so the height alone does not tell them apart; near the low end the
-pulses sink into the noise and the classes become ambiguous. Noise: white plus 1/f (per-sample RMS of the
-white part {det.noise.white_rms_v * 1000:g} mV, 1/f corner {det.noise.corner_hz:g} Hz), baseline offsets
-and slow drifts, TES saturation (heights compress towards {det.saturation_v:g} V), and a small fraction of
-artifacts (pile-up {config.pileup_fraction:.1%}, SQUID flux jumps {config.flux_jump_fraction:.1%},
-spikes {config.spike_fraction:.1%}) that keep the label of their physical class.
+Pulse shapes follow Pröbst et al., NIM A 370 (1995) 329, with {config.tau_jitter:.0%} per-event jitter
+of the time constants, and the onset within ±{config.onset_jitter_ms:g} ms of the trigger.
+Both classes share the same falling height spectrum, a power law dN/dh ~ h^-{1 + config.height_alpha:g}
+from {config.height_min_v * 1000:g} mV to {config.height_max_v:g} V, so the height alone does not tell them
+apart. Near the low end the pulses sink into the noise and the classes become ambiguous.
+
+Noise: white plus 1/f (per-sample RMS of the white part {det.noise.white_rms_v * 1000:g} mV,
+1/f corner {det.noise.corner_hz:g} Hz), baseline offsets and slow drifts.
+The TES saturates: heights compress logistically towards {det.saturation_v:g} V.
+A small fraction of records carry artifacts (pile-up {config.pileup_fraction:.1%},
+SQUID flux jumps {config.flux_jump_fraction:.1%}, spikes {config.spike_fraction:.1%});
+they keep the label of their physical class.
 
 ## Files and units
-- `train.root`, `test.root`: TTree `events` with `event_id` (int64, random and unique), `pulse`
-  (int16[{det.record_length}], ADC counts; volts = counts x {det.volts_per_count:.6g}). train.root also
-  has `label` (int8), `pulse_height` (float32, V, true height before saturation) and `onset`
-  (float32, ms from the record start). A TObjString `metadata` holds a JSON object with the sampling
-  rate, record length, volts per count, trigger index, seed, generator version and the detector.
+- `train.root`, `test.root` (ROOT, zstd-compressed): TTree `events` with
+  `event_id` (int64, random and unique; row order carries no information) and
+  `pulse` (int16[{det.record_length}], ADC counts; volts = counts x {det.volts_per_count:.9g}).
+  train.root also has `label` (int8), `pulse_height` (float32, V, true height before saturation)
+  and `onset` (float32, ms from the record start).
+  A TObjString `metadata` holds a JSON object: sampling rate, record length, volts per count,
+  trigger index, seed, generator version, the detector and the simulation settings.
 - `sample_submission.csv`: `event_id,score`, one row per test event; higher score = more carrier-like.
-- Read with `challenge.data.load("train")` (event_id, X in volts as float32, y) or plain uproot.
+  Its scores are random, so it scores about 0.5.
+- Read with `challenge.data.load("train")` (event_id, X in volts as float32, y) or with plain uproot.
 
 ## Class balance
 | split | events | carrier (label 1) | absorber (label 0) |
@@ -242,7 +251,9 @@ spikes {config.spike_fraction:.1%}) that keep the label of their physical class.
 {rows}
 
 The matched filter fits both known templates (free amplitude, onset and linear baseline) after
-whitening with the known noise spectrum; it uses no labels. The leaderboard ranks by ROC AUC.
+whitening with the known noise spectrum; it uses no labels (`challenge.matched_filter`).
+The measured pulse height is the maximum of the record smoothed over
+{SMOOTHING_MS:g} ms, minus the pre-trigger mean. The leaderboard ranks by ROC AUC.
 """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
