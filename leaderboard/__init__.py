@@ -34,10 +34,17 @@ csrf = CSRFProtect()
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``instance/config.py``, then ``LEADERBOARD_*``, then test_config.
 
+    The instance folder is ``instance/`` next to the package, or ``$LEADERBOARD_INSTANCE``.
+
     Raises ConfigError (with what to fix) for a default secret in production or an unusable
     answer key, so that a misconfigured server never starts.
     """
-    app = Flask(__name__, instance_relative_config=True)
+    instance = os.environ.get("LEADERBOARD_INSTANCE")  # where config.py, database and files live
+    app = Flask(
+        __name__,
+        instance_path=os.path.abspath(instance) if instance else None,
+        instance_relative_config=True,
+    )
     app.config.from_mapping(settings.defaults(app.instance_path))
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_mapping(settings.from_environment(os.environ))

@@ -4,6 +4,7 @@ PostgreSQL) together with the stored submission files, and the restore of both."
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -32,7 +33,7 @@ def backup(app: Flask, destination: Path) -> str:
         _sqlite_copy(_sqlite_path(url), destination / SQLITE_FILE)
         database = SQLITE_FILE
     elif url.get_backend_name() == "postgresql":
-        _run(["pg_dump", "--format=custom", "--no-owner", "--file",
+        _run(["pg_dump", "--format=custom", "--no-owner", *_schema_options(url), "--file",
               str(destination / POSTGRES_FILE), "--dbname", _libpq(url)], url)  # fmt: skip
         database = POSTGRES_FILE
     else:
@@ -48,12 +49,16 @@ def restore(app: Flask, source: Path) -> str:
     if url.get_backend_name() == "sqlite":
         if not (source / SQLITE_FILE).is_file():
             raise BackupError(f"{source}: no {SQLITE_FILE} in this folder; is it a backup?")
-        _sqlite_copy(source / SQLITE_FILE, _sqlite_path(url))
+        live = _sqlite_path(url)
+        if live.exists() and (source / SQLITE_FILE).samefile(live):
+            raise BackupError(f"{source / SQLITE_FILE} is the live database, not a backup")
+        _sqlite_copy(source / SQLITE_FILE, live)
     elif url.get_backend_name() == "postgresql":
         if not (source / POSTGRES_FILE).is_file():
             raise BackupError(f"{source}: no {POSTGRES_FILE} in this folder; is it a backup?")
         _run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",
-              "--dbname", _libpq(url), str(source / POSTGRES_FILE)], url)  # fmt: skip
+              *_schema_options(url), "--dbname", _libpq(url), str(source / POSTGRES_FILE)],
+             url)  # fmt: skip
     else:
         raise BackupError(f"backups support SQLite and PostgreSQL, not {url.get_backend_name()}")
     copied = _copy_files(source / FILES_DIR, Path(app.config["UPLOAD_FOLDER"]))
@@ -82,6 +87,12 @@ def _sqlite_copy(source: Path, target: Path) -> None:
         for connection in (src, dst):
             if connection is not None:
                 connection.close()
+
+
+def _schema_options(url) -> list[str]:
+    """``--schema NAME`` when the URL pins a search_path (as the tests do): dump only that."""
+    match = re.search(r"search_path=([A-Za-z_][A-Za-z0-9_]*)", str(url.query.get("options", "")))
+    return ["--schema", match.group(1)] if match else []
 
 
 def _libpq(url) -> str:

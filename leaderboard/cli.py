@@ -29,7 +29,7 @@ def with_app(command):
         try:
             if context.obj is None:
                 # Management commands serve no pages, so they need no secret key.
-                context.obj = create_app({"CHECK_SECRET": command.__name__ != "serve"})
+                context.obj = create_app({"CHECK_SECRET": command.__name__ == "serve"})
             app = context.obj
             with app.app_context():
                 return command(app, *args, **kwargs)

@@ -1,0 +1,185 @@
+"""The ``leaderboard`` command line: teams, references, reveal, export, rescore, disqualify,
+backup and restore, serve, and its refusal to start when misconfigured."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from challenge.scoring import load_answer_key, score_submission
+from challenge.submission import read_submission
+from leaderboard import create_app, storage
+from leaderboard.cli import main
+from leaderboard.db import session_scope
+from leaderboard.models import Submission, Team
+
+
+def test_init_db_and_add_team(api, runner):
+    result = runner.invoke(["init-db"])
+    assert result.exit_code == 0 and "database ready: sqlite:///" in result.output
+    result = runner.invoke(["add-team", "Phonons"])
+    assert result.exit_code == 0
+    token = result.output.strip().rsplit(" ", 1)[-1]
+    assert api.submit(token, api.submission()).status_code == 201
+    taken = runner.invoke(["add-team", "phonons"])
+    assert taken.exit_code == 1 and "already taken" in taken.output
+
+
+def test_add_reference_is_shown_but_never_ranked(app, api, runner, tmp_path, answer_key):
+    api.submit(api.register("alpha"), api.submission(skill=0.5, seed=1))
+    path = tmp_path / "mf.csv"
+    path.write_bytes(api.submission(skill=5.0, seed=2))
+    result = runner.invoke(["add-reference", "matched filter", str(path)])
+    expected = score_submission(read_submission(path), answer_key)["public"].auc
+    assert result.exit_code == 0 and f"public AUC {expected:.4f}" in result.output
+    rows = api.client.get("/api/leaderboard").get_json()["rows"]
+    assert [(r["team"], r["rank"], r["reference"]) for r in rows] == [
+        ("matched filter", None, True), ("alpha", 1, False)]  # fmt: skip
+    assert runner.invoke(["add-reference", "alpha", str(path)]).exit_code == 1
+    bad = tmp_path / "bad.csv"
+    bad.write_text("event_id,score\n1,2\n")
+    result = runner.invoke(["add-reference", "other", str(bad)])
+    assert result.exit_code == 1 and "bad.csv" in result.output
+
+
+def test_reveal_and_undo(api, runner):
+    result = runner.invoke(["reveal"])
+    assert result.exit_code == 0 and "revealed" in result.output
+    assert api.client.get("/api/leaderboard").get_json()["revealed"] is True
+    runner.invoke(["reveal", "--undo"])
+    assert api.client.get("/api/leaderboard").get_json()["revealed"] is False
+
+
+def test_export(api, runner, tmp_path):
+    api.submit(api.register("@team"), api.submission())
+    result = runner.invoke(["export", "submissions"])
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert result.exit_code == 0 and rows[0]["team"] == "'@team"
+    out = tmp_path / "board.csv"
+    assert runner.invoke(["export", "leaderboard", "--out", str(out)]).exit_code == 0
+    assert list(csv.DictReader(io.StringIO(out.read_text())))[0]["rank"] == "1"
+
+
+def test_disqualify_from_the_cli(api, runner):
+    api.submit(api.register("alpha"), api.submission())
+    assert runner.invoke(["disqualify", "--submission", "1"]).exit_code == 2  # no reason
+    assert runner.invoke(["disqualify", "--reason", "x"]).exit_code == 2  # no target
+    assert runner.invoke(["disqualify", "--submission", "9", "--reason", "x"]).exit_code == 1
+    result = runner.invoke(["disqualify", "--submission", "1", "--reason", "late"])
+    assert result.exit_code == 0 and "submission #1 disqualified" in result.output
+    assert api.client.get("/api/leaderboard").get_json()["rows"] == []
+    assert runner.invoke(["disqualify", "--submission", "1", "--undo"]).exit_code == 0
+    assert len(api.client.get("/api/leaderboard").get_json()["rows"]) == 1
+    assert runner.invoke(["disqualify", "--team", "ALPHA", "--reason", "x"]).exit_code == 0
+    assert api.client.get("/api/leaderboard").get_json()["rows"] == []
+
+
+def test_rescore_after_correcting_the_answer_key(app_config, app, api, tmp_path):
+    token = api.register("alpha")
+    files = [api.submission(skill=1.0, seed=s) for s in (1, 2)]
+    for data in files:
+        api.submit(token, data)
+    # The organizers find two wrong labels in the private split and correct the key.
+    key = load_answer_key(tmp_path / "answer_key.csv")
+    private = key.index[key["split"] == "private"]
+    key.loc[private[:2], "label"] = 1 - key.loc[private[:2], "label"]
+    key.to_csv(tmp_path / "answer_key.csv", index=False)
+    corrected = create_app(app_config)  # what the CLI does: a fresh app reads the new key
+    result = CliRunner().invoke(main, ["rescore"], obj=corrected)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("rescored: 2 submissions changed, 0 could not be scored")
+    with session_scope(app) as db:
+        rows = list(db.scalars(select(Submission).order_by(Submission.id)))
+    for row, data in zip(rows, files, strict=True):
+        expected = score_submission(read_submission(data), key)
+        assert row.private_auc == pytest.approx(expected["private"].auc, abs=1e-12)
+        assert row.public_auc == pytest.approx(expected["public"].auc, abs=1e-12)
+    again = CliRunner().invoke(main, ["rescore"], obj=corrected)
+    assert again.output.startswith("rescored: 0 submissions changed")
+
+
+def test_rescore_reports_files_that_no_longer_fit(app_config, app, api, tmp_path):
+    api.submit(api.register("alpha"), api.submission())
+    key = load_answer_key(tmp_path / "answer_key.csv")
+    key.iloc[:-1].to_csv(tmp_path / "answer_key.csv", index=False)  # one event fewer
+    result = CliRunner().invoke(main, ["rescore"], obj=create_app(app_config))
+    assert result.exit_code == 1
+    assert "submission #1: sub.csv" in result.output and "unknown" in result.output
+
+
+def test_backup_and_restore(app, api, runner, tmp_path):
+    api.submit(api.register("alpha"), api.submission())
+    result = runner.invoke(["backup", str(tmp_path / "backup")])
+    assert result.exit_code == 0, result.output
+    assert "1 submission files" in result.output
+    runner.invoke(["add-team", "beta"])
+    for path in (tmp_path / "submissions").rglob("*.csv.gz"):
+        path.unlink()
+    assert runner.invoke(["restore", str(tmp_path / "backup")], input="n\n").exit_code == 1
+    result = runner.invoke(["restore", str(tmp_path / "backup"), "--yes"])
+    assert result.exit_code == 0, result.output
+    with session_scope(app) as db:
+        assert [t.name for t in db.scalars(select(Team))] == ["alpha"]
+        sha = db.scalar(select(Submission.sha256))
+    assert storage.load(app.config["UPLOAD_FOLDER"], sha) == api.submission()
+    assert api.client.get("/api/leaderboard").get_json()["rows"][0]["team"] == "alpha"
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(["restore", str(tmp_path / "empty"), "--yes"])
+    assert result.exit_code == 1 and "is it a backup?" in result.output
+    result = runner.invoke(["restore", str(tmp_path), "--yes"])  # holds the live database
+    assert result.exit_code == 1 and "is the live database" in result.output
+
+
+def test_serve_runs_waitress(app, runner, monkeypatch):
+    calls = []
+    monkeypatch.setattr("waitress.serve", lambda app, **kw: calls.append((app, kw)))
+    result = runner.invoke(["serve", "--host", "0.0.0.0", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    assert calls[0][0] is app
+    assert calls[0][1]["host"] == "0.0.0.0" and calls[0][1]["port"] == 8123
+
+
+@pytest.fixture
+def environment(monkeypatch, tmp_path, answer_key):
+    """A configuration from environment variables only, as an organizer would give it."""
+    monkeypatch.setenv("LEADERBOARD_INSTANCE", str(tmp_path / "instance"))
+    monkeypatch.setenv("LEADERBOARD_ANSWER_KEY", str(tmp_path / "answer_key.csv"))
+    monkeypatch.delenv("LEADERBOARD_SECRET_KEY", raising=False)
+    monkeypatch.delenv("LEADERBOARD_DATABASE_URL", raising=False)
+    monkeypatch.delenv("LEADERBOARD_ENV", raising=False)
+    return monkeypatch
+
+
+def test_serve_refuses_the_default_secret_but_management_commands_run(environment, tmp_path):
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code == 1
+    assert "refusing to run in production with the default secret key" in result.output
+    result = CliRunner().invoke(main, ["init-db"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "instance" / "leaderboard.sqlite").is_file()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no such answer key"),
+        ("event_id,label\n1,0\n", "expected ['event_id', 'label', 'split']"),
+        ("event_id,label,split\n1,0,public\n1,1,public\n", "duplicated event_id"),
+    ],
+)
+def test_refuses_to_start_with_a_missing_or_corrupt_answer_key(environment, tmp_path, content,
+                                                               message):  # fmt: skip
+    key = tmp_path / "answer_key.csv"
+    if content is None:
+        key.unlink()
+    else:
+        key.write_text(content)
+    environment.setenv("LEADERBOARD_SECRET_KEY", "s3cret")
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code == 1
+    assert "cannot use the answer key" in result.output and message in result.output
+    assert "Traceback" not in result.output
