@@ -1,0 +1,125 @@
+"""Configuration layers, production safety, the SQLite settings, and clean 5xx answers."""
+
+from __future__ import annotations
+
+import errno
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from leaderboard import create_app
+from leaderboard.config import MB, ConfigError
+from leaderboard.db import engine_of
+
+
+def test_layers_defaults_instance_environment_test_config(monkeypatch, tmp_path, app_config):
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    (instance / "config.py").write_text("DAILY_QUOTA = 7\nNOTE_MAX_CHARS = 50\nROC_TOP_TEAMS = 3\n")
+    monkeypatch.setenv("LEADERBOARD_INSTANCE", str(instance))
+    monkeypatch.setenv("LEADERBOARD_DAILY_QUOTA", "8")
+    monkeypatch.setenv("LEADERBOARD_REGISTRATION_OPEN", "no")
+    monkeypatch.setenv("LEADERBOARD_OPEN_AT", "2026-03-02T08:00")
+    monkeypatch.setenv("LEADERBOARD_CLOSE_AT", "2026-03-06T18:00:00+02:00")
+    monkeypatch.setenv("LEADERBOARD_MAX_UPLOAD_BYTES", str(2 * MB))
+    config = {k: v for k, v in app_config.items() if k != "DAILY_QUOTA"}
+    app = create_app({**config, "ROC_TOP_TEAMS": 4})
+    assert app.config["NOTE_MAX_CHARS"] == 50  # instance file over defaults
+    assert app.config["DAILY_QUOTA"] == 8  # environment over instance file
+    assert app.config["ROC_TOP_TEAMS"] == 4  # test config over everything
+    assert app.config["REGISTRATION_OPEN"] is False
+    assert app.config["OPEN_AT"] == datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+    assert app.config["CLOSE_AT"] == datetime(2026, 3, 6, 16, 0, tzinfo=timezone.utc)
+    assert app.config["MAX_CONTENT_LENGTH"] == 3 * MB
+    assert app.config["UPLOAD_FOLDER"] == app_config["UPLOAD_FOLDER"]
+    assert app.instance_path == str(instance)
+    engine_of(app).dispose()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("LEADERBOARD_DAILY_QUOTA", "ten", "LEADERBOARD_DAILY_QUOTA='ten'"),
+        ("LEADERBOARD_REGISTRATION_OPEN", "maybe", "expected 1/0"),
+        ("LEADERBOARD_OPEN_AT", "next monday", "LEADERBOARD_OPEN_AT='next monday'"),
+        ("LEADERBOARD_ENV", "staging", "expected 'production' or 'development'"),
+    ],
+)
+def test_bad_environment_values_are_named(monkeypatch, app_config, variable, value, message):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        create_app({k: v for k, v in app_config.items() if k != "TESTING"})
+
+
+def test_close_before_open_is_refused(app_config):
+    with pytest.raises(ConfigError, match="is not after OPEN_AT"):
+        create_app({**app_config, "OPEN_AT": "2026-03-05", "CLOSE_AT": "2026-03-04"})
+
+
+def test_production_needs_a_secret_and_sets_secure_cookies(app_config):
+    production = {k: v for k, v in app_config.items() if k != "TESTING"} | {"ENV_NAME": "production"}
+    with pytest.raises(ConfigError, match="default secret key: set LEADERBOARD_SECRET_KEY"):
+        create_app({**production, "SECRET_KEY": "dev"})
+    with pytest.raises(ConfigError, match="default secret key"):
+        create_app({**production, "SECRET_KEY": ""})
+    app = create_app({**production, "SECRET_KEY": "long random"})
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    plain_http = create_app({**production, "SECRET_KEY": "x", "SESSION_COOKIE_SECURE": False})
+    assert plain_http.config["SESSION_COOKIE_SECURE"] is False
+    development = create_app({**production, "ENV_NAME": "development"})
+    assert development.config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app):
+    if engine_of(app).dialect.name != "sqlite":
+        pytest.skip("SQLite settings")
+    with engine_of(app).connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 15_000
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_database_failure_is_a_clean_503(api, monkeypatch):
+    token = api.register("alpha")
+
+    def read_only(*args, **kwargs):
+        raise OperationalError("INSERT", {}, Exception("attempt to write a readonly database"))
+
+    monkeypatch.setattr("leaderboard.queries.add_submission", read_only)
+    response = api.submit(token, api.submission())
+    assert response.status_code == 503
+    assert response.get_json() == {
+        "error": "the database is unavailable (read-only, full or locked); try again later"
+    }
+    page = api.client.post("/register", data={"name": "x"})  # through the write lock as well
+    assert page.status_code == 201
+    monkeypatch.setattr("leaderboard.queries.all_teams", read_only)
+    response = api.client.get("/")
+    assert response.status_code == 503 and "database is unavailable" in response.get_data(as_text=True)
+
+
+def test_full_upload_folder_is_a_clean_503(app, api, monkeypatch, tmp_path):
+    token = api.register("alpha")
+
+    def disk_full(folder, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("leaderboard.storage.store", disk_full)
+    response = api.submit(token, api.submission())
+    assert response.status_code == 503
+    assert "submission folder is unavailable" in response.get_json()["error"]
+    assert api.client.get("/api/leaderboard").get_json()["rows"] == []  # nothing recorded
+
+
+def test_unexpected_errors_are_500_without_details(api, monkeypatch):
+    def broken(session):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("leaderboard.queries.all_teams", broken)
+    response = api.client.get("/api/leaderboard")
+    assert response.status_code == 500
+    assert response.get_json() == {"error": "internal error; the organizers have been told"}
