@@ -6,10 +6,10 @@ import csv
 import io
 
 import pytest
-from conftest import ADMIN_TOKEN
 
 from leaderboard.export import spreadsheet_safe
 
+ADMIN_TOKEN = "organizer-token-for-tests"  # as tests/conftest.py configures the app
 BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
