@@ -97,7 +97,7 @@ def fit_templates(X: np.ndarray, *, metadata: dict) -> dict[str, TemplateFit]:
         raise ValueError(f"X must have shape (n, {length}); got {X.shape}")
     white = _whitening(detector)
     dt_ms = 1000.0 / detector.sampling_rate_hz
-    half = int(round(ONSET_WINDOW_MS / dt_ms))
+    half = min(int(round(ONSET_WINDOW_MS / dt_ms)), detector.trigger_index)  # short records
     shifts = np.arange(detector.trigger_index - half, detector.trigger_index + half + 1)
     # Templates start at sample 0 and end where the latest shift reaches the end of the record,
     # so that no circular shift wraps a pulse tail into the pre-trigger baseline.

@@ -171,10 +171,11 @@ def simulate_chunk(
     onset = trigger_ms + rng.uniform(-config.onset_jitter_ms, config.onset_jitter_ms, n)
     params = pulse_shapes(label, rng, config.tau_jitter)
     signal = height.astype(np.float32)[:, None] * unit_pulses(params, onset, times)  # (n, L) volts
-    u = rng.random(n)
     cuts = np.cumsum([config.pileup_fraction, config.flux_jump_fraction, config.spike_fraction])
-    artifact = np.searchsorted(cuts, u, side="right").astype(np.int8)
-    artifact = np.where(artifact < 3, artifact + 1, 0).astype(np.int8)
+    kinds = np.array(
+        [1, 2, 3, 0], dtype=np.int8
+    )  # ARTIFACT_CODES in the order of the cuts, then none
+    artifact = kinds[np.searchsorted(cuts, rng.random(n), side="right")]
     noise = colored_noise(rng, n, det) + baselines(rng, n, config)
     add_artifacts(rng, signal, noise, artifact, config, times)
     volts = noise
