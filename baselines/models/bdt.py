@@ -34,7 +34,9 @@ class Hparams:
     max_leaf_nodes: int = 31
     l2_regularization: float = 1.0
     preprocessing: PreprocessingConfig = field(
-        default_factory=lambda: PreprocessingConfig(downsample=8)  # 3.2 kHz: rise times resolved
+        default_factory=lambda: PreprocessingConfig(
+            downsample=8, window=(0.0, 1.0)
+        )  # 3.1 kHz, whole record
     )
 
 

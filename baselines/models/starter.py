@@ -20,7 +20,9 @@ class Hparams(TorchHparams):
     hidden: int = 100
     epochs: int = 30
     preprocessing: PreprocessingConfig = field(
-        default_factory=lambda: PreprocessingConfig(downsample=1, subtract_baseline=False)
+        default_factory=lambda: PreprocessingConfig(
+            downsample=1, subtract_baseline=False, window=(0.0, 1.0)
+        )
     )
 
 

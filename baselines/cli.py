@@ -1,0 +1,233 @@
+"""The ``baselines`` command line: train a model, predict with a checkpoint, compare models."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import numpy as np
+
+from baselines.models import MODELS
+from baselines.train import DEVICES, TrainConfig
+
+
+@dataclass
+class ChallengeData:
+    """The public files of one challenge, loaded once per command."""
+
+    data_dir: Path
+    X: np.ndarray  # (n, L) volts, training records
+    y: np.ndarray  # (n,) labels
+    test_ids: np.ndarray  # (m,) event ids of the test records
+    X_test: np.ndarray  # (m, L) volts
+    metadata: dict
+
+
+@contextlib.contextmanager
+def _user_errors(data_dir: Path | None = None):
+    """A user's mistake becomes a message on stderr and exit status 1, never a traceback."""
+    from baselines.checkpoint import CheckpointError
+    from challenge.data import DataError
+
+    try:
+        yield
+    except DataError as err:
+        hint = f"\nMake the data first: challenge generate --out {data_dir}" if data_dir else ""
+        raise click.ClickException(f"{err}{hint}") from None
+    except CheckpointError as err:
+        raise click.ClickException(str(err)) from None
+
+
+def load_challenge(data_dir: Path) -> ChallengeData:
+    from challenge.data import load, read_metadata
+
+    with _user_errors(data_dir):
+        train, test = load("train", data_dir=data_dir), load("test", data_dir=data_dir)
+        metadata = read_metadata("train", data_dir=data_dir)
+    return ChallengeData(data_dir, train.X, train.y, test.event_id, test.X, metadata)
+
+
+def train_model(name: str, data: ChallengeData, out_dir: Path, config: TrainConfig):
+    """Train, then write checkpoint.pt, report.json, roc.png, training_curve.png, figures and
+    submission.csv to out_dir; returns the ValidationResult and the validation (y, scores)."""
+    from baselines.report import write_report
+    from baselines.train import train
+    from challenge.submission import write_submission
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        trained, val_idx = train(name, data.X, data.y, data.metadata, config=config)
+    except ValueError as err:  # an impossible setting, e.g. --device cuda without a GPU
+        raise click.ClickException(str(err)) from None
+    trained.save(out_dir / "checkpoint.pt")
+    y_val, scores = data.y[val_idx], trained.predict(data.X[val_idx])
+    result = write_report(out_dir, trained, y_val, scores)
+    if trained.preprocessor is not None:
+        pre = trained.preprocessor
+        period_s = pre.config.downsample / data.metadata["sampling_rate_hz"]
+        trained.model.write_figures(out_dir, pre.transform(data.X[val_idx]), y_val, period_s)
+    write_submission(out_dir / "submission.csv", data.test_ids, trained.predict(data.X_test))
+    return result, (y_val, scores)
+
+
+def _summary(result) -> str:
+    return (
+        f"{result.model}: validation AUC {result.auc:.4f} [{result.lo:.4f}, {result.hi:.4f}] "
+        f"on {result.n_val} records, trained in {result.train_seconds:.1f} s, "
+        f"{result.n_parameters:,} parameters"
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Baselines of the dark-matter pulse challenge: train, predict, compare."""
+
+
+def _training_options(command):
+    """The options that `train` and `compare` share."""
+    options = [
+        click.option(
+            "--data",
+            "data_dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=Path("data"),
+            show_default=True,
+            help="Challenge folder made by `challenge generate`.",
+        ),
+        click.option(
+            "--epochs",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Maximum epochs (bdt: boosting rounds); default: the model's own.",
+        ),
+        click.option(
+            "--device",
+            type=click.Choice(DEVICES),
+            default="auto",
+            show_default=True,
+            help="Where torch models train.",
+        ),
+        click.option(
+            "--seed",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Seed of the validation split, initialisation and batches.",
+        ),
+        click.option(
+            "--dry-run",
+            is_flag=True,
+            help="One epoch of two batches: checks the pipeline in seconds.",
+        ),
+        click.option("--quiet", is_flag=True, help="No progress bar."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@main.command()
+@click.argument("model", type=click.Choice(list(MODELS)))
+@_training_options
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder  [default: runs/MODEL]",
+)
+def train(model, data_dir, epochs, device, seed, dry_run, quiet, out) -> None:
+    """Train MODEL; write checkpoint, validation report and a test-set submission."""
+    config = TrainConfig(
+        seed=seed, device=device, epochs=epochs, dry_run=dry_run, progress=not quiet
+    )
+    data = load_challenge(data_dir)
+    out = out or Path("runs") / model
+    result, _ = train_model(model, data, out, config)
+    click.echo(_summary(result))
+    click.echo(f"wrote {out}/checkpoint.pt, report.json, roc.png and submission.csv")
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data"),
+    show_default=True,
+    help="Challenge folder made by `challenge generate`.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("submission.csv"),
+    show_default=True,
+    help="Submission file to write.",
+)
+def predict(checkpoint, data_dir, out) -> None:
+    """Score the test records with CHECKPOINT and write a submission file."""
+    from baselines.checkpoint import TrainedModel
+    from challenge.data import load
+    from challenge.submission import write_submission
+
+    with _user_errors(data_dir):
+        trained = TrainedModel.load(checkpoint)
+        test = load("test", data_dir=data_dir)
+    expected = trained.metadata.get("record_length")
+    if expected is not None and test.X.shape[1] != expected:
+        raise click.ClickException(
+            f"{checkpoint} was trained on records of {expected} samples, "
+            f"the test records in {data_dir} have {test.X.shape[1]}"
+        )
+    write_submission(out, test.event_id, trained.predict(test.X))
+    click.echo(f"wrote {out}: {len(test.event_id)} scores from {trained.name} ({checkpoint})")
+
+
+@main.command()
+@click.option(
+    "--models",
+    "names",
+    default=",".join(MODELS),
+    show_default=True,
+    help="Comma-separated models to train and compare.",
+)
+@_training_options
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/compare"),
+    show_default=True,
+    help="Folder for one run per model, table.md and roc_all.png.",
+)
+def compare(names, data_dir, epochs, device, seed, dry_run, quiet, out) -> None:
+    """Train the models on one validation split; print a markdown table, plot all ROC curves."""
+    from baselines.report import markdown_table, plot_roc
+
+    models = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in models if n not in MODELS]
+    if unknown or not models:
+        raise click.BadParameter(
+            f"unknown model(s) {', '.join(unknown) or '(none given)'}; choose from "
+            f"{', '.join(MODELS)}",
+            param_hint="--models",
+        )
+    config = TrainConfig(
+        seed=seed, device=device, epochs=epochs, dry_run=dry_run, progress=not quiet
+    )
+    data = load_challenge(data_dir)
+    results, curves = [], {}
+    for name in models:
+        start = time.perf_counter()
+        result, curves[name] = train_model(name, data, out / name, config)
+        results.append(result)
+        click.echo(
+            f"{_summary(result)} ({time.perf_counter() - start:.0f} s with report)", err=True
+        )
+    table = markdown_table(results)
+    (out / "table.md").write_text(table + "\n")
+    plot_roc(out / "roc_all.png", curves)
+    click.echo(table)
+    click.echo(f"\nwrote {out}/table.md and {out}/roc_all.png", err=True)
