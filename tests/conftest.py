@@ -102,14 +102,27 @@ def app_config(tmp_path, answer_key, clock, database_url) -> dict:
 
 
 @pytest.fixture
-def app(app_config):
+def make_app():
+    """Builds apps from a config and closes their database connections after the test."""
     from leaderboard import create_app
     from leaderboard.db import engine_of, init_db
 
-    app = create_app(app_config)
-    init_db(app)
-    yield app
-    engine_of(app).dispose()
+    apps = []
+
+    def make(config: dict):
+        app = create_app(config)
+        apps.append(app)
+        init_db(app)
+        return app
+
+    yield make
+    for app in apps:
+        engine_of(app).dispose()
+
+
+@pytest.fixture
+def app(app_config, make_app):
+    return make_app(app_config)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from challenge.scoring import load_answer_key, score_submission
 from challenge.submission import read_submission
-from leaderboard import create_app, storage
+from leaderboard import storage
 from leaderboard.cli import main
 from leaderboard.db import session_scope
 from leaderboard.models import Submission, Team
@@ -20,7 +20,7 @@ from leaderboard.models import Submission, Team
 
 def test_init_db_and_add_team(api, runner):
     result = runner.invoke(["init-db"])
-    assert result.exit_code == 0 and "database ready: sqlite:///" in result.output
+    assert result.exit_code == 0 and "database ready: " in result.output
     result = runner.invoke(["add-team", "Phonons"])
     assert result.exit_code == 0
     token = result.output.strip().rsplit(" ", 1)[-1]
@@ -78,7 +78,7 @@ def test_disqualify_from_the_cli(api, runner):
     assert api.client.get("/api/leaderboard").get_json()["rows"] == []
 
 
-def test_rescore_after_correcting_the_answer_key(app_config, app, api, tmp_path):
+def test_rescore_after_correcting_the_answer_key(app_config, make_app, app, api, tmp_path):
     token = api.register("alpha")
     files = [api.submission(skill=1.0, seed=s) for s in (1, 2)]
     for data in files:
@@ -88,7 +88,7 @@ def test_rescore_after_correcting_the_answer_key(app_config, app, api, tmp_path)
     private = key.index[key["split"] == "private"]
     key.loc[private[:2], "label"] = 1 - key.loc[private[:2], "label"]
     key.to_csv(tmp_path / "answer_key.csv", index=False)
-    corrected = create_app(app_config)  # what the CLI does: a fresh app reads the new key
+    corrected = make_app(app_config)  # what the CLI does: a fresh app reads the new key
     result = CliRunner().invoke(main, ["rescore"], obj=corrected)
     assert result.exit_code == 0, result.output
     assert result.output.startswith("rescored: 2 submissions changed, 0 could not be scored")
@@ -102,11 +102,11 @@ def test_rescore_after_correcting_the_answer_key(app_config, app, api, tmp_path)
     assert again.output.startswith("rescored: 0 submissions changed")
 
 
-def test_rescore_reports_files_that_no_longer_fit(app_config, app, api, tmp_path):
+def test_rescore_reports_files_that_no_longer_fit(app_config, make_app, app, api, tmp_path):
     api.submit(api.register("alpha"), api.submission())
     key = load_answer_key(tmp_path / "answer_key.csv")
     key.iloc[:-1].to_csv(tmp_path / "answer_key.csv", index=False)  # one event fewer
-    result = CliRunner().invoke(main, ["rescore"], obj=create_app(app_config))
+    result = CliRunner().invoke(main, ["rescore"], obj=make_app(app_config))
     assert result.exit_code == 1
     assert "submission #1: sub.csv" in result.output and "unknown" in result.output
 
@@ -130,8 +130,9 @@ def test_backup_and_restore(app, api, runner, tmp_path):
     (tmp_path / "empty").mkdir()
     result = runner.invoke(["restore", str(tmp_path / "empty"), "--yes"])
     assert result.exit_code == 1 and "is it a backup?" in result.output
-    result = runner.invoke(["restore", str(tmp_path), "--yes"])  # holds the live database
-    assert result.exit_code == 1 and "is the live database" in result.output
+    if app.config["DATABASE_URL"].startswith("sqlite"):
+        result = runner.invoke(["restore", str(tmp_path), "--yes"])  # holds the live database
+        assert result.exit_code == 1 and "is the live database" in result.output
 
 
 def test_serve_runs_waitress(app, runner, monkeypatch):

@@ -213,13 +213,8 @@ def test_roc_curves_only_after_the_reveal(api, client, runner):
 
 
 @pytest.fixture
-def csrf_app(app_config):
-    from leaderboard import create_app
-    from leaderboard.db import init_db
-
-    app = create_app({**app_config, "WTF_CSRF_ENABLED": True})
-    init_db(app)
-    return app
+def csrf_app(app_config, make_app):
+    return make_app({**app_config, "WTF_CSRF_ENABLED": True})
 
 
 def test_forms_need_a_csrf_token_but_the_api_does_not(csrf_app):
