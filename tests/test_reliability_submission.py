@@ -334,3 +334,53 @@ def test_unicode_digits_get_the_validators_message():
         read_submission("event_id,score\n\u0661,0.5\n".encode())
     with pytest.raises(SubmissionError, match="line 2: score '\u0661' is not a number"):
         read_submission("event_id,score\n1,\u0661\n".encode())
+
+
+# ----------------------------------------------------------------------------- open bugs
+# Found by the hostile corpus (tests/hostile/corpus.py); strict xfails until the validator is
+# fixed, when they fail and ask for their marker to go.
+
+
+@pytest.mark.xfail(
+    strict=True, raises=ValueError, reason="int() of a >4300-digit id: plain ValueError"
+)
+def test_an_id_of_thousands_of_digits_gives_submission_error():
+    # _check_row: _INTEGER matches, then int(event_id) hits Python's 4300-digit limit; on the
+    # leaderboard this is a 500. A length check before int() would do.
+    with pytest.raises(SubmissionError, match="line 2: event_id .* is not a 64-bit integer"):
+        read_submission(b"event_id,score\n" + b"9" * 5000 + b",0.5\n")
+
+
+@pytest.mark.xfail(strict=True, reason="messages quote the whole offending field, however long")
+@pytest.mark.parametrize("row", [b"1," + b"x" * 50_000, b"x" * 50_000 + b",1"])
+def test_messages_quote_only_an_excerpt_of_a_huge_field(row):
+    with pytest.raises(SubmissionError) as err:
+        read_submission(b"event_id,score\n" + row + b"\n")
+    assert len(str(err.value)) < 300, f"{len(str(err.value))} characters"
+
+
+_MANY_FIELDS = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_CPU, (5, 5))  # the bug takes about a minute: SIGXCPU
+from challenge.submission import SubmissionError, read_submission
+rows = ["1," * 100_000 + "1"] + [f"{i},0.5" for i in range(2, 200)]
+try:
+    read_submission(("event_id,score\\n" + "\\n".join(rows) + "\\n").encode())
+except SubmissionError as err:
+    assert "line 2: expected 2 fields event_id,score, got 100001" in str(err), err
+    sys.exit(0)
+sys.exit(3)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="pandas' C reader is quadratic in the fields of one row")
+def test_a_row_of_100_000_fields_is_refused_within_seconds_of_cpu():
+    # 200 KB of "1,1,1,..." on one row: pandas builds 100,001 columns (57 s, 0.8 GB here; a
+    # million fields took over 13 GB). Rows of more than 2 fields could go to the strict parser
+    # before pandas sees them, e.g. by counting commas per line with numpy.
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", _MANY_FIELDS], capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr.decode()[-500:]

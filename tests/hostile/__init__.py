@@ -1,0 +1,1 @@
+"""The reliability tests' hostile-input corpus and their live-server harness (not test modules)."""
