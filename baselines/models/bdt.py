@@ -72,9 +72,10 @@ def pulse_shape_features(Z: np.ndarray, *, n_pre: int, sample_period_ms: float) 
 
 def template_chi2(X: np.ndarray, metadata: dict) -> np.ndarray:
     """chi² (n, 2) of the absorber and carrier template fits of records X (n, L) in volts."""
-    from challenge.matched_filter import template_chi2 as fits
+    from challenge.matched_filter import fit_templates
 
-    return np.asarray(fits(X, metadata=metadata), dtype=np.float64)
+    fits = fit_templates(X, metadata=metadata)
+    return np.column_stack([fits["absorber"].chi2, fits["carrier"].chi2]).astype(np.float64)
 
 
 class Model:

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 import torch
 from torch import nn
 
 from baselines.models.base import Classifier, TorchHparams
+from baselines.preprocessing import PreprocessingConfig
 
 
 @dataclass
 class Hparams(TorchHparams):
-    channels: tuple[int, ...] = (16, 32, 32, 64)
-    kernel_size: int = 7
+    channels: tuple[int, ...] = (8, 16, 16)
+    kernel_size: int = 9
     dropout: float = 0.2
     weight_decay: float = 1e-4
+    patience: int = 6
+    preprocessing: PreprocessingConfig = field(
+        default_factory=lambda: PreprocessingConfig(downsample=8)  # 3.1 kHz, 205 samples
+    )
 
 
 class ConvBlock(nn.Module):
@@ -38,10 +43,13 @@ class Net(Classifier):
         super().__init__()
         widths = (1, *hp.channels)
         self.blocks = nn.Sequential(*(ConvBlock(a, b, hp.kernel_size) for a, b in pairwise(widths)))
+        n_out = n_samples
+        for _ in hp.channels:
+            n_out = -(-n_out // 2)  # ceil_mode pooling
         self.dropout = nn.Dropout(hp.dropout)
-        self.head = nn.Linear(2 * hp.channels[-1], 1)
+        # a flat head keeps where in the window a feature sits: onset, rise and decay differ
+        self.head = nn.Linear(n_out * hp.channels[-1], 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.blocks(x.unsqueeze(1))  # (n, L) -> (n, C, L / 2**len(channels))
-        h = torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)  # (n, 2C)
-        return self.head(self.dropout(h)).squeeze(1)  # (n,)
+        h = self.blocks(x.unsqueeze(1))  # (n, L) -> (n, C, ceil(L / 2**len(channels)))
+        return self.head(self.dropout(h.flatten(1))).squeeze(1)  # (n,)

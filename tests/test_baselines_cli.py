@@ -1,0 +1,138 @@
+"""`baselines train / predict / compare` end to end on a tiny challenge, every model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from baselines.checkpoint import TrainedModel
+from baselines.cli import main
+from baselines.models import MODELS
+from baselines.train import TrainConfig, train
+from challenge.data import load, load_event_ids, read_metadata
+from challenge.submission import read_submission
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory):
+    """160 training and 60 test records of 1024 samples."""
+    from challenge.generate import generate_challenge
+
+    out = tmp_path_factory.mktemp("tiny_challenge")
+    generate_challenge(out, n_train=160, n_test=60, record_length=1024, seed=5, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_train(tiny_data):
+    events = load("train", data_dir=tiny_data)
+    return events.X, events.y, read_metadata("train", data_dir=tiny_data)
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(MODELS))
+def test_train_one_epoch_writes_a_valid_submission(name, tiny_data, tmp_path):
+    out = tmp_path / name
+    result = invoke("train", name, "--data", tiny_data, "--epochs", 1, "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert f"{name}: validation AUC" in result.output
+    test_ids = load_event_ids("test", data_dir=tiny_data)
+    submission = read_submission(out / "submission.csv", expected_ids=test_ids)
+    assert len(submission) == 60 and np.isfinite(submission["score"]).all()
+    for written in ["checkpoint.pt", "report.json", "roc.png"]:
+        assert (out / written).stat().st_size > 0
+    if MODELS[name].is_neural:
+        assert (out / "training_curve.png").exists()
+    extra = {"vae": "vae_generated.png", "gan": "gan_generated.png"}.get(name)
+    if extra:
+        assert (out / extra).stat().st_size > 0
+    # predict with the checkpoint reproduces train's submission exactly
+    again = tmp_path / "again.csv"
+    result = invoke("predict", out / "checkpoint.pt", "--data", tiny_data, "--out", again)
+    assert result.exit_code == 0, result.output
+    assert again.read_bytes() == (out / "submission.csv").read_bytes()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(MODELS))
+def test_save_and_load_give_identical_predictions(name, tiny_train, tmp_path):
+    X, y, metadata = tiny_train
+    trained, val_idx = train(name, X, y, metadata, config=TrainConfig(epochs=1, progress=False))
+    before = trained.predict(X[val_idx])
+    loaded = TrainedModel.load(trained.save(tmp_path / "model.pt"))
+    assert np.array_equal(loaded.predict(X[val_idx]), before)
+    assert loaded.name == name and loaded.hparams == trained.hparams
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["cnn", "gan"])
+def test_training_is_deterministic_for_a_seed(name, tiny_train):
+    X, y, metadata = tiny_train
+    config = TrainConfig(epochs=2, progress=False, seed=7)
+    first, _ = train(name, X, y, metadata, config=config)
+    second, _ = train(name, X, y, metadata, config=config)
+    assert np.array_equal(first.predict(X), second.predict(X))
+    assert first.history == second.history
+
+
+def test_training_and_prediction_preprocess_identically(tiny_train, tmp_path):
+    # the network sees at prediction time exactly the inputs it was validated on in training
+    X, y, metadata = tiny_train
+    trained, val_idx = train("mlp", X, y, metadata, config=TrainConfig(epochs=1, progress=False))
+    loaded = TrainedModel.load(trained.save(tmp_path / "m.pt"))
+    assert np.array_equal(loaded.preprocessor.transform(X), trained.preprocessor.transform(X))
+    assert loaded.preprocessor.state_dict() == trained.preprocessor.state_dict()
+    # and the validation AUC of the report is that of the predicted scores
+    from challenge.metrics import roc_auc_score
+
+    last = trained.history[-1]["val_auc"]
+    assert roc_auc_score(y[val_idx], loaded.predict(X[val_idx])) == pytest.approx(last)
+
+
+def test_compare_prints_a_table_and_plots_all_curves(tiny_data, tmp_path):
+    result = CliRunner().invoke(
+        main,
+        [
+            "compare",
+            "--models",
+            "logit,matched-filter",
+            "--data",
+            str(tiny_data),
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--quiet",
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.startswith("|")]
+    assert lines[0] == "| model | validation AUC [95% CI] | training time | parameters |"
+    assert sorted(line.split("|")[1].strip() for line in lines[2:]) == ["logit", "matched-filter"]
+    assert (tmp_path / "roc_all.png").stat().st_size > 0
+    assert (tmp_path / "table.md").read_text().startswith("| model |")
+
+
+def test_missing_data_says_to_generate(tmp_path):
+    result = invoke("train", "logit", "--data", tmp_path / "nowhere", "--quiet")
+    assert result.exit_code == 1
+    assert "challenge generate" in result.output and "Traceback" not in result.output
+
+
+def test_unknown_model_and_bad_checkpoint_are_user_errors(tiny_data, tmp_path):
+    result = invoke("train", "svm", "--data", tiny_data)
+    assert result.exit_code == 2 and "'svm'" in result.output
+    result = invoke("compare", "--models", "logit,svm", "--data", tiny_data)
+    assert result.exit_code == 2 and "svm" in result.output
+    junk = tmp_path / "junk.pt"
+    junk.write_text("not a checkpoint")
+    result = invoke("predict", junk, "--data", tiny_data, "--out", tmp_path / "s.csv")
+    assert result.exit_code == 1 and "not a baselines checkpoint" in result.output
+    result = invoke("predict", tmp_path / "absent.pt", "--data", tiny_data)
+    assert result.exit_code == 1 and "no such checkpoint" in result.output
