@@ -47,6 +47,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "BAD_TOKEN_LIMIT": 10,
         "BAD_TOKEN_WINDOW_S": 300,
         "ROC_TOP_TEAMS": 5,
+        # Reverse proxies in front (nginx: 1); their X-Forwarded-For then names the client,
+        # so that throttling counts each client, not the proxy.
+        "PROXY_FIX": 0,
         "NOW": utc_now,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -91,6 +94,7 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LEADERBOARD_MAX_UPLOAD_BYTES": ("MAX_UPLOAD_BYTES", int),
     "LEADERBOARD_UPLOAD_FOLDER": ("UPLOAD_FOLDER", str),
     "LEADERBOARD_COOKIE_SECURE": ("SESSION_COOKIE_SECURE", _bool),
+    "LEADERBOARD_PROXY_FIX": ("PROXY_FIX", int),
 }
 
 

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import secrets
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
@@ -160,6 +160,38 @@ def all_teams(session: Session) -> list[Team]:
     return list(
         session.scalars(select(Team).options(selectinload(Team.submissions)).order_by(Team.id))
     )
+
+
+@dataclass
+class RankedTeam:
+    """A team with the submission columns that ranking needs, read without ORM objects (fast)."""
+
+    id: int
+    name: str
+    is_reference: bool
+    disqualified_reason: str | None
+    submissions: list = field(default_factory=list)
+
+
+RANKING_COLUMNS = (
+    Submission.id, Submission.team_id, Submission.created_at, Submission.filename,
+    Submission.sha256, Submission.public_auc, Submission.public_lo, Submission.public_hi,
+    Submission.private_auc, Submission.private_lo, Submission.private_hi, Submission.is_final,
+    Submission.disqualified_reason,
+)  # fmt: skip
+
+
+def ranking_teams(session: Session) -> list[RankedTeam]:
+    """Every team and reference with its submissions as plain rows, in order of registration."""
+    teams = {
+        row.id: RankedTeam(row.id, row.name, row.is_reference, row.disqualified_reason)
+        for row in session.execute(
+            select(Team.id, Team.name, Team.is_reference, Team.disqualified_reason).order_by(Team.id)
+        )
+    }
+    for row in session.execute(select(*RANKING_COLUMNS).order_by(Submission.id)):
+        teams[row.team_id].submissions.append(row)
+    return list(teams.values())
 
 
 def set_final(session: Session, submission: Submission, final: bool, *, max_finals: int) -> None:

@@ -3,7 +3,8 @@
 Before the reveal a team is ranked by its best public AUC. After it, by the best private AUC
 among the submissions it marked final (at most two), or of its best public one if it marked
 none (the Kaggle rule); each rank then carries the paired DeLong test against the next team.
-Reference rows are placed by score but never ranked.
+Reference rows are placed by score but never ranked. The functions take anything with the
+columns of ``Team`` and ``Submission`` (ORM objects, or the plain rows of ``ranking_teams``).
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ class Board:
 
 def current_board(session: Session) -> Board:
     """The leaderboard as everybody sees it now: public before the reveal, final after it."""
-    teams = queries.all_teams(session)
+    teams = queries.ranking_teams(session)
     if not queries.is_revealed(session):
         return Board(False, public_rows(teams))
     key = grading.answer_key()

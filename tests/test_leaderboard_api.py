@@ -346,3 +346,15 @@ def test_scores_are_stored_as_plain_floats(app, api):
         row = db.get(Submission, 1)
     assert all(type(v) is float for v in (row.public_auc, row.private_lo, row.private_hi))
     assert np.isfinite(row.public_auc)
+
+
+def test_throttling_counts_clients_behind_a_proxy(app_config, make_app):
+    app = make_app({**app_config, "PROXY_FIX": 1, "BAD_TOKEN_LIMIT": 2})
+    client = app.test_client()
+
+    def attempt(address):
+        headers = {"Authorization": "Bearer guess", "X-Forwarded-For": address}
+        return client.get("/api/submissions", headers=headers).status_code
+
+    assert [attempt("10.0.0.1") for _ in range(3)] == [401, 401, 429]
+    assert attempt("10.0.0.2") == 401

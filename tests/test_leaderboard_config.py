@@ -97,7 +97,7 @@ def test_database_failure_is_a_clean_503(api, monkeypatch):
     }
     page = api.client.post("/register", data={"name": "x"})  # through the write lock as well
     assert page.status_code == 201
-    monkeypatch.setattr("leaderboard.queries.all_teams", read_only)
+    monkeypatch.setattr("leaderboard.queries.ranking_teams", read_only)
     response = api.client.get("/")
     assert response.status_code == 503 and "database is unavailable" in response.get_data(as_text=True)
 
@@ -119,7 +119,7 @@ def test_unexpected_errors_are_500_without_details(api, monkeypatch):
     def broken(session):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("leaderboard.queries.all_teams", broken)
+    monkeypatch.setattr("leaderboard.queries.ranking_teams", broken)
     response = api.client.get("/api/leaderboard")
     assert response.status_code == 500
     assert response.get_json() == {"error": "internal error; the organizers have been told"}

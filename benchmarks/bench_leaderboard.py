@@ -1,0 +1,146 @@
+"""Leaderboard latency: a 100,000-row upload end to end, and the leaderboard page of a busy event.
+
+The upload is timed through the whole app (multipart, validation, three AUCs with CIs, gzip
+storage, database row) against pandas.read_csv plus one AUC of the same file. The page is timed
+with 50 teams x 100 submissions against a bare Flask route served in the same run.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from flask import Flask
+from sklearn.metrics import roc_auc_score
+
+from benchmarks.timing import best_time, print_rows, row
+from leaderboard import create_app
+from leaderboard.db import engine_of, init_db, session_scope
+from leaderboard.models import Submission, Team
+from leaderboard.queries import hash_token
+
+START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+
+
+def make_key(n: int, folder: Path) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    key = pd.DataFrame({
+        "event_id": rng.permutation(np.arange(1, n + 1) * 7 + 100_000),
+        "label": rng.integers(0, 2, n).astype(np.int8),
+        "split": np.where(rng.random(n) < 0.3, "public", "private"),
+    })  # fmt: skip
+    key.to_csv(folder / "answer_key.csv", index=False)
+    return key
+
+
+def make_app(folder: Path):
+    app = create_app({
+        "TESTING": True, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False,
+        "DATABASE_URL": f"sqlite:///{folder / 'bench.sqlite'}", "UPLOAD_FOLDER": str(folder / "files"),
+        "ANSWER_KEY": str(folder / "answer_key.csv"), "DAILY_QUOTA": 10**9,
+        "NOW": lambda: START,
+    })  # fmt: skip
+    init_db(app)
+    return app
+
+
+def bench_upload(folder: Path, n: int, repeat: int) -> dict:
+    key = make_key(n, folder)
+    app = make_app(folder)
+    client = app.test_client()
+    token = client.post("/api/teams", json={"name": "bench"}).get_json()["token"]
+    rng = np.random.default_rng(1)
+    scores = key["label"].to_numpy() + rng.normal(size=n)
+    csv = pd.DataFrame({"event_id": key["event_id"], "score": scores}).to_csv(index=False).encode()
+    labels = key.set_index("event_id")["label"]
+
+    def upload():
+        # A new score column each time would change the hash; equal files are stored once anyway.
+        response = client.post(
+            "/api/submissions",
+            data={"file": (io.BytesIO(csv), "submission.csv")},
+            headers={"Authorization": f"Bearer {token}"},
+            content_type="multipart/form-data",
+        )
+        assert response.status_code == 201, response.get_json()
+
+    def pandas_and_auc():
+        frame = pd.read_csv(io.BytesIO(csv))
+        roc_auc_score(labels.reindex(frame["event_id"]).to_numpy(), frame["score"].to_numpy())
+
+    measured = best_time(upload, repeat=repeat)
+    reference = best_time(pandas_and_auc, repeat=repeat)
+    engine_of(app).dispose()
+    return row(
+        f"upload of a {n:,}-row CSV, end to end (POST /api/submissions)",
+        measured,
+        reference,
+        reference_name="pandas.read_csv + sklearn AUC",
+        target="ratio <= 10",
+    )
+
+
+def fill_board(app, n_teams: int, per_team: int) -> None:
+    """Teams and scored submissions straight into the database (no files are needed to rank)."""
+    rng = np.random.default_rng(2)
+    with session_scope(app) as db:
+        for t in range(n_teams):
+            team = Team(name=f"team {t:02d}", name_key=f"team {t:02d}",
+                        token_hash=hash_token(f"token {t}"), created_at=START)  # fmt: skip
+            db.add(team)
+            db.flush()
+            aucs = np.clip(rng.normal(0.85, 0.05, size=(per_team, 2)), 0.5, 1.0)
+            db.add_all(
+                Submission(
+                    team_id=team.id, created_at=START + timedelta(minutes=10 * i), filename="s.csv",
+                    note=f"try {i}", sha256=f"{t:032x}{i:032x}", size_bytes=1, n_rows=1,
+                    public_auc=float(a), public_lo=float(a) - 0.02, public_hi=float(a) + 0.02,
+                    private_auc=float(b), private_lo=float(b) - 0.02, private_hi=float(b) + 0.02,
+                )  # fmt: skip
+                for i, (a, b) in enumerate(aucs)
+            )
+
+
+def bench_page(folder: Path, n_teams: int, per_team: int, repeat: int) -> list[dict]:
+    make_key(1000, folder)
+    app = make_app(folder)
+    fill_board(app, n_teams, per_team)
+    client = app.test_client()
+    bare = Flask("bare")
+    bare.add_url_rule("/", "hello", lambda: "hello")
+    bare_client = bare.test_client()
+
+    def get(c, path):
+        response = c.get(path)
+        assert response.status_code == 200
+        return response
+
+    assert get(client, "/").get_data(as_text=True).count("<tr") == n_teams + 1
+    reference = best_time(lambda: get(bare_client, "/"), repeat=repeat * 5)
+    size = f"{n_teams} teams x {per_team} submissions"
+    rows = [
+        row(f"leaderboard page GET /, {size}", best_time(lambda: get(client, "/"), repeat=repeat),
+            reference, reference_name="bare Flask route", target="under 0.2 s"),
+        row(f"leaderboard JSON GET /api/leaderboard, {size}",
+            best_time(lambda: get(client, "/api/leaderboard"), repeat=repeat),
+            reference, reference_name="bare Flask route"),
+    ]  # fmt: skip
+    engine_of(app).dispose()
+    return rows
+
+
+def run(quick: bool = False) -> list[dict]:
+    n_rows, per_team, repeat = (20_000, 20, 3) if quick else (100_000, 100, 5)
+    with tempfile.TemporaryDirectory() as upload_dir, tempfile.TemporaryDirectory() as page_dir:
+        return [
+            bench_upload(Path(upload_dir), n_rows, repeat),
+            *bench_page(Path(page_dir), 50, per_team, repeat),
+        ]
+
+
+if __name__ == "__main__":
+    print_rows(run())
