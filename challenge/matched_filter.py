@@ -46,8 +46,12 @@ def detector_from_metadata(metadata: dict) -> Detector:
     return detector
 
 
-def _whitening(detector: Detector) -> _Whitening:
-    psd = detector.noise_psd()
+def _whitening(detector: Detector, psd: np.ndarray | None = None) -> _Whitening:
+    psd = detector.noise_psd() if psd is None else np.asarray(psd, dtype=float)
+    if psd.shape != (detector.record_length // 2 + 1,):
+        raise ValueError(
+            f"noise_psd must have shape ({detector.record_length // 2 + 1},); got {psd.shape}"
+        )
     weight = np.zeros_like(psd)
     weight[psd > 0] = 2.0 / (detector.sampling_rate_hz * psd[psd > 0])
     return _Whitening(weight, np.linspace(-1.0, 1.0, detector.record_length))
@@ -85,24 +89,51 @@ def _fit_one(y_hat, yy, by, t_hat, white: _Whitening, shifts, length) -> tuple[n
     return np.maximum(amp[rows, best], 0.0), shifts[best], yy - explained[rows, best]
 
 
-def fit_templates(X: np.ndarray, *, metadata: dict) -> dict[str, TemplateFit]:
-    """Fits the absorber and the carrier template to each record of X (n, L) in volts.
+def nominal_templates(detector: Detector) -> dict[str, np.ndarray]:
+    """The unit-height absorber and carrier templates with onset at sample 0, each (L,).
 
-    Returns {"absorber": TemplateFit, "carrier": TemplateFit}, arrays of shape (n,).
+    They end where the latest onset of the search reaches the end of the record, so that no
+    circular shift wraps a pulse tail into the pre-trigger baseline.
+    """
+    length = detector.record_length
+    last_shift = _shifts(detector)[-1]
+    times = np.where(np.arange(length) < length - last_shift, detector.times_ms(), -1.0)
+    return {shape.name: template(shape, times) for shape in SHAPES.values()}
+
+
+def _shifts(detector: Detector) -> np.ndarray:
+    """Onset samples searched: the trigger +- ONSET_WINDOW_MS (less for very short records)."""
+    dt_ms = 1000.0 / detector.sampling_rate_hz
+    half = min(int(round(ONSET_WINDOW_MS / dt_ms)), detector.trigger_index)
+    return np.arange(detector.trigger_index - half, detector.trigger_index + half + 1)
+
+
+def fit_templates(
+    X: np.ndarray,
+    *,
+    metadata: dict,
+    templates: dict[str, np.ndarray] | None = None,
+    noise_psd: np.ndarray | None = None,
+) -> dict[str, TemplateFit]:
+    """Fits each template to each record of X (n, L) in volts.
+
+    By default the templates are the detector's absorber and carrier (nominal_templates) and
+    the noise spectrum is the detector's; ``templates`` ({name: (L,) array, onset at sample 0})
+    and ``noise_psd`` ((L // 2 + 1,) in V^2/Hz) replace them, e.g. with ones learned from data.
+    Returns {name: TemplateFit}, arrays of shape (n,).
     """
     detector = detector_from_metadata(metadata)
     X = np.asarray(X)
     length = detector.record_length
     if X.ndim != 2 or X.shape[1] != length:
         raise ValueError(f"X must have shape (n, {length}); got {X.shape}")
-    white = _whitening(detector)
+    white = _whitening(detector, noise_psd)
     dt_ms = 1000.0 / detector.sampling_rate_hz
-    half = min(int(round(ONSET_WINDOW_MS / dt_ms)), detector.trigger_index)  # short records
-    shifts = np.arange(detector.trigger_index - half, detector.trigger_index + half + 1)
-    # Templates start at sample 0 and end where the latest shift reaches the end of the record,
-    # so that no circular shift wraps a pulse tail into the pre-trigger baseline.
-    times = np.where(np.arange(length) < length - shifts[-1], detector.times_ms(), -1.0)
-    t_hats = {shape.name: np.fft.rfft(template(shape, times)) for shape in SHAPES.values()}
+    shifts = _shifts(detector)
+    templates = nominal_templates(detector) if templates is None else templates
+    t_hats = {
+        name: np.fft.rfft(np.asarray(t, dtype=float), n=length) for name, t in templates.items()
+    }
     b_hat = np.fft.rfft(white.slope)
     out: dict[str, list] = {name: [] for name in t_hats}
     for start in range(0, len(X), BATCH_SIZE):

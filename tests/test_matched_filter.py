@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from challenge.detector import ABSORBER, CARRIER, Detector, template
-from challenge.matched_filter import fit_templates, matched_filter_score, template_chi2
+from challenge.matched_filter import (
+    fit_templates,
+    matched_filter_score,
+    nominal_templates,
+    template_chi2,
+)
 from challenge.metrics import roc_auc_score
 from challenge.simulate import SimulationConfig, simulate
 
@@ -71,3 +76,17 @@ def test_rejects_bad_input():
         matched_filter_score(np.zeros((3, 100)), metadata=META)
     with pytest.raises(ValueError, match="detector"):
         matched_filter_score(np.zeros((3, 1024)), metadata={"record_length": 1024})
+
+
+def test_template_and_spectrum_overrides_reproduce_the_defaults():
+    ev = simulate(50, seed=3, config=SimulationConfig(detector=DET))
+    X = ev.counts * DET.volts_per_count
+    default = fit_templates(X, metadata=META)
+    given = fit_templates(
+        X, metadata=META, templates=nominal_templates(DET), noise_psd=DET.noise_psd()
+    )
+    for name in ("absorber", "carrier"):
+        for a, b in zip(default[name], given[name], strict=True):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="noise_psd must have shape"):
+        fit_templates(X, metadata=META, noise_psd=np.ones(10))
