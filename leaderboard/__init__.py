@@ -24,7 +24,12 @@ from typing import Any
 from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    RequestEntityTooLarge,
+    ServiceUnavailable,
+)
 
 from leaderboard import config as settings
 
@@ -115,6 +120,15 @@ def _register_error_handlers(app: Flask) -> None:
             f"the form expired or was not sent by this site ({error.description}); "
             "reload the page and try again"
         )
+        return _error_response(error)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(error: RequestEntityTooLarge):
+        # Werkzeug's own text ("exceeds the capacity limit") does not say what the limit is.
+        if error.description == RequestEntityTooLarge.description:
+            error.description = (
+                f"the upload is larger than the limit of {app.config['MAX_UPLOAD_BYTES']} bytes"
+            )
         return _error_response(error)
 
     @app.errorhandler(HTTPException)

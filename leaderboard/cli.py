@@ -60,8 +60,10 @@ def serve(app: Flask, host: str, port: int, threads: int) -> None:
         host=host,
         port=port,
         threads=threads,
-        # Let the app answer 413 itself; waitress's own cap only guards against absurd bodies.
-        max_request_body_size=app.config["MAX_CONTENT_LENGTH"] + 1024 * 1024,
+        # Waitress buffers the whole body before the app sees it: its cap sits well above the
+        # app's, so that an oversized upload gets the app's JSON 413, and only absurd bodies
+        # get waitress's plain-text one.
+        max_request_body_size=2 * app.config["MAX_CONTENT_LENGTH"] + 16 * 1024 * 1024,
     )
 
 

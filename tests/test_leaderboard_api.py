@@ -184,7 +184,7 @@ def test_too_large_is_413(app, api, client):
     app.config["MAX_CONTENT_LENGTH"] = 1500
     response = api.submit(token, data + b" " * 2000)
     assert response.status_code == 413
-    assert "error" in response.get_json()
+    assert response.get_json() == {"error": "the upload is larger than the limit of 500 bytes"}
     with session_scope(app) as db:
         assert db.scalar(select(Submission)) is None
 
@@ -358,3 +358,12 @@ def test_throttling_counts_clients_behind_a_proxy(app_config, make_app):
 
     assert [attempt("10.0.0.1") for _ in range(3)] == [401, 401, 429]
     assert attempt("10.0.0.2") == 401
+
+
+def test_gzip_upload_is_accepted_and_scored_like_the_plain_file(api):
+    token = api.register("alpha")
+    plain = api.submit(token, api.submission(seed=4)).get_json()
+    packed = api.submit(token, gzip.compress(api.submission(seed=4)), filename="s.csv.gz")
+    assert packed.status_code == 201
+    assert packed.get_json()["public_auc"] == plain["public_auc"]
+    assert packed.get_json()["sha256"] != plain["sha256"]  # the hash is of the bytes sent
