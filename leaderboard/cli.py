@@ -129,6 +129,29 @@ def add_reference(app: Flask, name: str, file: Path) -> None:
 
 
 @main.command()
+@with_app
+def status(app: Flask) -> None:
+    """Print the state of the challenge: window, teams, submissions, reveal."""
+    now = app.config["NOW"]()
+    with session_scope(app) as db:
+        teams = queries.ranking_teams(db)
+        revealed = queries.is_revealed(db)
+        today = sum(queries.submissions_today(db, t.id, now=now) for t in teams)
+    entries = sum(len(t.submissions) for t in teams)
+    window = " to ".join(
+        f"{app.config[k]:%Y-%m-%d %H:%M} UTC" if app.config[k] else "(open)"
+        for k in ("OPEN_AT", "CLOSE_AT")
+    )
+    registration = "open" if app.config["REGISTRATION_OPEN"] else "closed"
+    references = sum(t.is_reference for t in teams)
+    click.echo(f"database:     {_safe_url(app)}")
+    click.echo(f"window:       {window}; registration {registration}")
+    click.echo(f"teams:        {len(teams) - references} (+ {references} references)")
+    click.echo(f"submissions:  {entries} in all, {today} today (UTC)")
+    click.echo(f"revealed:     {'yes' if revealed else 'no'}")
+
+
+@main.command()
 @click.option("--undo", is_flag=True, help="Hide the private scores again (a rehearsal).")
 @with_app
 def reveal(app: Flask, undo: bool) -> None:

@@ -104,7 +104,3 @@ class BadTokenCount(Base):
     window_start: Mapped[datetime] = mapped_column(UTCDateTime)
     failures: Mapped[int] = mapped_column(Integer, default=0)
 
-
-def utc(value: datetime) -> datetime:
-    """``value`` as aware UTC; a naive value is taken to be UTC already."""
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)

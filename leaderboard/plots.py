@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 import warnings
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import matplotlib.dates as mdates
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -65,7 +66,11 @@ def score_history_png(
         if private is not None:
             axes.plot(times, private, "s--", label="private AUC")
         axes.legend(loc="lower right", fontsize="small")
-        figure.autofmt_xdate()
+        locator = mdates.AutoDateLocator()
+        axes.xaxis.set_major_locator(locator)
+        axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        if max(times) - min(times) < timedelta(hours=2):  # one point would span years otherwise
+            axes.set_xlim(min(times) - timedelta(hours=1), max(times) + timedelta(hours=1))
     else:
         axes.text(0.5, 0.5, "no submissions yet", ha="center", va="center")
     axes.set(ylabel="ROC AUC", title=f"{_plain(team)}: score over time (UTC)")

@@ -46,6 +46,16 @@ def test_add_reference_is_shown_but_never_ranked(app, api, runner, tmp_path, ans
     assert result.exit_code == 1 and "bad.csv" in result.output
 
 
+def test_status(api, runner, clock):
+    api.submit(api.register("alpha"), api.submission())
+    clock.advance(days=1)
+    api.submit(api.register("beta"), api.submission(seed=2))
+    output = runner.invoke(["status"]).output
+    assert "teams:        2 (+ 0 references)" in output
+    assert "submissions:  2 in all, 1 today (UTC)" in output
+    assert "revealed:     no" in output and "window:       (open) to (open)" in output
+
+
 def test_reveal_and_undo(api, runner):
     result = runner.invoke(["reveal"])
     assert result.exit_code == 0 and "revealed" in result.output
