@@ -96,10 +96,19 @@ def fill_board(app, n_teams: int, per_team: int) -> None:
             aucs = np.clip(rng.normal(0.85, 0.05, size=(per_team, 2)), 0.5, 1.0)
             db.add_all(
                 Submission(
-                    team_id=team.id, created_at=START + timedelta(minutes=10 * i), filename="s.csv",
-                    note=f"try {i}", sha256=f"{t:032x}{i:032x}", size_bytes=1, n_rows=1,
-                    public_auc=float(a), public_lo=float(a) - 0.02, public_hi=float(a) + 0.02,
-                    private_auc=float(b), private_lo=float(b) - 0.02, private_hi=float(b) + 0.02,
+                    team_id=team.id,
+                    created_at=START + timedelta(minutes=10 * i),
+                    filename="s.csv",
+                    note=f"try {i}",
+                    sha256=f"{t:032x}{i:032x}",
+                    size_bytes=1,
+                    n_rows=1,
+                    public_auc=float(a),
+                    public_lo=float(a) - 0.02,
+                    public_hi=float(a) + 0.02,
+                    private_auc=float(b),
+                    private_lo=float(b) - 0.02,
+                    private_hi=float(b) + 0.02,
                 )  # fmt: skip
                 for i, (a, b) in enumerate(aucs)
             )

@@ -47,7 +47,9 @@ def login():
             auth.record_bad_token()
             abort(401, "wrong organizer token")
     except HTTPException as error:
-        headers = {"Retry-After": str(error.retry_after)} if getattr(error, "retry_after", 0) else {}
+        headers = (
+            {"Retry-After": str(error.retry_after)} if getattr(error, "retry_after", 0) else {}
+        )
         return render_template("admin_login.html", error=error.description), error.code, headers
     session.clear()
     session["admin"] = auth.admin_session_marker()
@@ -76,7 +78,9 @@ def _reason() -> str | None:
     if request.form.get("action") == "reinstate":
         return None
     try:
-        reason = queries.clean_text(request.form.get("reason", ""), max_chars=500, what="the reason")
+        reason = queries.clean_text(
+            request.form.get("reason", ""), max_chars=500, what="the reason"
+        )
     except ValueError as err:
         abort(400, str(err))
     if not reason:

@@ -107,7 +107,9 @@ def list_submissions():
     team = auth.team_from_token(auth.bearer_token())
     with session_scope() as db:
         revealed = queries.is_revealed(db)
-        items = [submission_json(s, revealed=revealed) for s in queries.team_submissions(db, team.id)]
+        items = [
+            submission_json(s, revealed=revealed) for s in queries.team_submissions(db, team.id)
+        ]
     return jsonify(team=team.name, disqualified_reason=team.disqualified_reason, submissions=items)
 
 

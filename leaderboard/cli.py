@@ -229,7 +229,10 @@ def disqualify(app, submission_id: int | None, team_name: str | None, reason, un
             raise click.UsageError("give --reason: the team will see it")
     with session_scope(app, write=True) as db:
         if submission_id is not None:
-            target, label = queries.get_submission(db, submission_id), f"submission #{submission_id}"
+            target, label = (
+                queries.get_submission(db, submission_id),
+                f"submission #{submission_id}",
+            )
         else:
             target, label = queries.team_by_name(db, team_name), f"team {team_name!r}"
         if target is None:

@@ -60,10 +60,26 @@ def submissions_csv(submissions: Iterable[Submission]) -> str:
               "n_rows", "public_auc", "public_lo", "public_hi", "private_auc", "private_lo",
               "private_hi", "final", "disqualified_reason", "team_disqualified_reason"]  # fmt: skip
     rows = (
-        [s.id, s.team.name, int(s.team.is_reference), s.created_at, s.filename, s.note, s.sha256,
-         s.size_bytes, s.n_rows, s.public_auc, s.public_lo, s.public_hi, s.private_auc,
-         s.private_lo, s.private_hi, int(s.is_final), s.disqualified_reason,
-         s.team.disqualified_reason]  # fmt: skip
+        [
+            s.id,
+            s.team.name,
+            int(s.team.is_reference),
+            s.created_at,
+            s.filename,
+            s.note,
+            s.sha256,
+            s.size_bytes,
+            s.n_rows,
+            s.public_auc,
+            s.public_lo,
+            s.public_hi,
+            s.private_auc,
+            s.private_lo,
+            s.private_hi,
+            int(s.is_final),
+            s.disqualified_reason,
+            s.team.disqualified_reason,
+        ]  # fmt: skip
         for s in submissions
     )
     return to_csv(header, rows)

@@ -29,9 +29,7 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def roc_curves_png(
-    labels: np.ndarray, curves: Sequence[tuple[str, np.ndarray, float]]
-) -> bytes:
+def roc_curves_png(labels: np.ndarray, curves: Sequence[tuple[str, np.ndarray, float]]) -> bytes:
     """ROC curves on the private split; ``curves`` holds (label, scores (n,), AUC) per team."""
     figure = Figure(figsize=(6, 5.5), layout="constrained")
     axes = figure.add_subplot()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, render_template
 
-from leaderboard import auth, plots, queries, ranking
+from leaderboard import auth, queries, ranking
 from leaderboard.db import session_scope
 
 bp = Blueprint("public", __name__)
@@ -64,6 +64,8 @@ def team_scores_png(team_id: int):
             abort(404, f"no team with id {team_id}")
         submissions = queries.team_submissions(db, team_id)
         revealed = queries.is_revealed(db)
+    from leaderboard import plots  # matplotlib loads only when a figure is asked for
+
     return png(
         plots.score_history_png(
             team.name,

@@ -186,7 +186,9 @@ def ranking_teams(session: Session) -> list[RankedTeam]:
     teams = {
         row.id: RankedTeam(row.id, row.name, row.is_reference, row.disqualified_reason)
         for row in session.execute(
-            select(Team.id, Team.name, Team.is_reference, Team.disqualified_reason).order_by(Team.id)
+            select(Team.id, Team.name, Team.is_reference, Team.disqualified_reason).order_by(
+                Team.id
+            )
         )
     }
     for row in session.execute(select(*RANKING_COLUMNS).order_by(Submission.id)):

@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from challenge.metrics import delong_test
-from leaderboard import grading, plots, queries
+from leaderboard import grading, queries
 from leaderboard.models import Submission, Team
 
 
@@ -128,6 +128,8 @@ def _private_scores(submission: Submission) -> np.ndarray:
 
 def roc_png(session: Session, top: int) -> bytes:
     """ROC curves of the ``top`` ranked teams (and the references) on the private split."""
+    from leaderboard import plots  # matplotlib loads only when a figure is asked for
+
     board = current_board(session)
     shown = [row for row in board.rows if row.is_reference or (row.rank or 0) <= top]
     curves = [

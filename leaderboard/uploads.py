@@ -79,7 +79,9 @@ def receive(team: Team, upload: FileStorage | None, note: str) -> Accepted:
         abort(400, str(err))
     sha256 = storage.store(current_app.config["UPLOAD_FOLDER"], data)
     with session_scope(write=True) as db:
-        remaining = check_quota(db, team)  # again, under the write lock: a parallel upload may have won
+        remaining = check_quota(
+            db, team
+        )  # again, under the write lock: a parallel upload may have won
         submission = queries.add_submission(
             db,
             team,

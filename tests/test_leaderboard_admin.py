@@ -84,7 +84,9 @@ def test_disqualify_a_team(api, client):
     api.submit(api.register("beta"), api.submission(seed=3))
     admin_login(client)
     assert client.post("/admin/teams/7/disqualify", data={"reason": "x"}).status_code == 404
-    assert client.post("/admin/teams/1/disqualify", data={"reason": "two accounts"}).status_code == 303
+    assert (
+        client.post("/admin/teams/1/disqualify", data={"reason": "two accounts"}).status_code == 303
+    )
     assert [r["team"] for r in client.get("/api/leaderboard").get_json()["rows"]] == ["beta"]
     own = client.get("/api/submissions", headers={"Authorization": f"Bearer {token}"}).get_json()
     assert own["disqualified_reason"] == "two accounts"
@@ -123,20 +125,19 @@ def test_spreadsheet_safe(value, expected):
 
 
 def test_exports_neutralise_formulas(api, client, runner, tmp_path):
-    token = api.register("=HYPERLINK(\"http://x\")")
+    token = api.register('=HYPERLINK("http://x")')
     api.submit(token, api.submission(), note="@SUM(1+1)", filename="+evil.csv")
     (tmp_path / "ref.csv").write_bytes(api.submission(skill=1.5, seed=11))
     result = runner.invoke(["add-reference", "--", "-reference", str(tmp_path / "ref.csv")])
     assert result.exit_code == 0, result.output
     text = client.get("/admin/export/submissions.csv", headers=BEARER).get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert rows[0]["team"] == "'=HYPERLINK(\"http://x\")"
+    assert rows[0]["team"] == '\'=HYPERLINK("http://x")'
     assert rows[0]["note"] == "'@SUM(1+1)" and rows[0]["filename"] == "'+evil.csv"
     assert float(rows[0]["private_auc"]) > 0
     assert rows[1]["team"] == "'-reference" and rows[1]["reference"] == "1"
     board = client.get("/admin/export/leaderboard.csv", headers=BEARER).get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(board)))
-    assert {r["team"] for r in rows} == {"'=HYPERLINK(\"http://x\")", "'-reference"}
+    assert {r["team"] for r in rows} == {'\'=HYPERLINK("http://x")', "'-reference"}
     assert all(r["private_auc"] == "" for r in rows)  # not revealed: no private column values
     assert client.get("/admin/export/teams.csv", headers=BEARER).status_code == 404
-

@@ -111,7 +111,12 @@ def test_accepted_file_is_kept_gzipped_under_its_hash(app, api, tmp_path):
     assert not [n for n in names if n.startswith(".incoming")]
     with session_scope(app) as db:
         row = db.get(Submission, 1)
-    assert (row.sha256, row.size_bytes, row.n_rows, row.filename) == (sha, len(data), 40, "evil.csv")
+    assert (row.sha256, row.size_bytes, row.n_rows, row.filename) == (
+        sha,
+        len(data),
+        40,
+        "evil.csv",
+    )
 
 
 @pytest.mark.parametrize(
@@ -273,7 +278,9 @@ def test_list_own_submissions_hides_private_until_reveal(app, api, runner):
     assert [s["note"] for s in body["submissions"]] == ["mine"]
     assert "private_auc" not in body["submissions"][0]
     assert runner.invoke(["reveal"]).exit_code == 0
-    body = api.client.get("/api/submissions", headers={"Authorization": f"Bearer {alpha}"}).get_json()
+    body = api.client.get(
+        "/api/submissions", headers={"Authorization": f"Bearer {alpha}"}
+    ).get_json()
     assert 0 <= body["submissions"][0]["private_auc"] <= 1
     assert api.client.get("/api/submissions").status_code == 401
 

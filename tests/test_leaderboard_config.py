@@ -59,7 +59,9 @@ def test_close_before_open_is_refused(app_config):
 
 
 def test_production_needs_a_secret_and_sets_secure_cookies(app_config):
-    production = {k: v for k, v in app_config.items() if k != "TESTING"} | {"ENV_NAME": "production"}
+    production = {k: v for k, v in app_config.items() if k != "TESTING"} | {
+        "ENV_NAME": "production"
+    }
     with pytest.raises(ConfigError, match="default secret key: set LEADERBOARD_SECRET_KEY"):
         create_app({**production, "SECRET_KEY": "dev"})
     with pytest.raises(ConfigError, match="default secret key"):
@@ -99,7 +101,9 @@ def test_database_failure_is_a_clean_503(api, monkeypatch):
     assert page.status_code == 201
     monkeypatch.setattr("leaderboard.queries.ranking_teams", read_only)
     response = api.client.get("/")
-    assert response.status_code == 503 and "database is unavailable" in response.get_data(as_text=True)
+    assert response.status_code == 503 and "database is unavailable" in response.get_data(
+        as_text=True
+    )
 
 
 def test_full_upload_folder_is_a_clean_503(app, api, monkeypatch, tmp_path):

@@ -68,7 +68,9 @@ def test_user_strings_are_escaped_everywhere(api, client, runner):
     api_response = client.get("/api/leaderboard")  # JSON is data, not markup: kept verbatim
     assert api_response.mimetype == "application/json"
     assert api_response.get_json()["rows"][0]["team"] == name
-    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in client.get("/").get_data(as_text=True)
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in client.get("/").get_data(
+        as_text=True
+    )
     assert "&lt;img src=x onerror=alert(1)&gt;" in client.get("/teams/1").get_data(as_text=True)
 
 

@@ -68,7 +68,9 @@ def upload_all(api, clock, plan):
     for name, entries in plan.items():
         tokens[name] = api.register(name)
         for skill, seed in entries:
-            assert api.submit(tokens[name], api.submission(skill=skill, seed=seed)).status_code == 201
+            assert (
+                api.submit(tokens[name], api.submission(skill=skill, seed=seed)).status_code == 201
+            )
             clock.advance(minutes=1)
     return tokens
 
@@ -174,6 +176,7 @@ def test_no_private_number_anywhere_before_the_reveal(app, api, client, clock, r
             with c.get(path) as response:
                 visit(f"{who} GET {path}", response).get_data()
             visited_rules.add(rule)
+
     # Team actions, including the ones that fail.
     def form_upload(data):
         files = {"file": (io.BytesIO(data), "f.csv")}
@@ -195,7 +198,9 @@ def test_no_private_number_anywhere_before_the_reveal(app, api, client, clock, r
     visit("api submit 400", api.submit(tokens["beta"], b"event_id,score\n"))
     visit("api list", client.get("/api/submissions", headers=auth))
     visit("api final", client.post("/api/submissions/2/final", json={"final": True}, headers=auth))
-    visit("api final 409", client.post("/api/submissions/6/final", json={"final": True}, headers=auth))
+    visit(
+        "api final 409", client.post("/api/submissions/6/final", json={"final": True}, headers=auth)
+    )
     visit("admin post anonymous", client.post("/admin/reveal", data={"confirm": "reveal"}))
     visit("admin logout", client.post("/admin/logout"))
     visit("admin export anonymous", client.get("/admin/export/submissions.csv"))
