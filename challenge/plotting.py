@@ -17,7 +17,7 @@ def plot_pulses(
 ) -> Path:
     """Writes a PNG with ``n`` pulses of each class, baseline-subtracted, in volts against ms.
 
-    ``events`` must carry labels (the train split). The picks come from the upper quarter of
+    ``events`` must carry labels (the train split). The picks come from the 70th to 92nd percentile of
     the amplitudes, so that the shapes are visible above the noise.
     """
     import matplotlib
@@ -31,13 +31,13 @@ def plot_pulses(
     length = X.shape[1]
     t_ms = np.arange(length) * 1000.0 / sampling_rate_hz
     baseline = X[:, : length // 4].mean(axis=1, keepdims=True)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for label, ax in zip((0, 1), axes, strict=True):
         members = np.flatnonzero(events.y == label)
         amplitude = np.ptp(X[members], axis=1)
         # Spread the picks over the upper part of the height spectrum, where shapes stand out of the noise.
         order = members[np.argsort(amplitude)]
-        quantiles = np.linspace(0.75, 0.97, min(n, len(order)))
+        quantiles = np.linspace(0.7, 0.92, min(n, len(order)))
         picks = order[(quantiles * (len(order) - 1)).astype(int)]
         for i in picks:
             ax.plot(t_ms, X[i] - baseline[i], lw=0.6, label=f"id {events.event_id[i]}")
