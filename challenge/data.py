@@ -6,6 +6,7 @@ Layout of ``{train,test}.root``:
   ``onset`` float32 (ms from the record start, truth).
 - TObjString ``metadata``: a JSON object (see METADATA_KEYS) with the sampling rate, record length,
   volts per ADC count, trigger index, seed, generator version and the full detector description.
+Baskets are zstd-compressed (ROOT >= 6.20 and uproot read them).
 """
 
 from __future__ import annotations
