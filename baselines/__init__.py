@@ -1,1 +1,9 @@
-"""Baselines for the dark-matter challenge: torch models, a classical and a physics reference."""
+"""Baselines for the dark-matter challenge: torch models, a classical and a physics reference.
+
+- `baselines.preprocessing`: the one transform of records (baseline, window, downsampling, scale)
+- `baselines.models`: one module per model (logit, mlp, cnn, vae, gan, starter, bdt, matched_filter)
+- `baselines.train`: the one training loop (Adam, validation split, early stopping)
+- `baselines.checkpoint`: a trained model, its checkpoint file and its predictions
+- `baselines.report`: validation AUC with DeLong interval, ROC and training-curve figures, tables
+- `baselines.cli`: the `baselines` command (train, predict, compare)
+"""

@@ -8,7 +8,7 @@ real/fake decision, and the generator uses feature matching.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
@@ -19,32 +19,43 @@ from torch.nn import functional as F
 
 from baselines.models.base import Classifier, TorchHparams
 from baselines.models.cnn import ConvBlock
+from baselines.preprocessing import PreprocessingConfig
 
 
 @dataclass
 class Hparams(TorchHparams):
-    channels: tuple[int, ...] = (16, 32, 32, 64)
-    kernel_size: int = 7
+    channels: tuple[int, ...] = (8, 16, 16)
+    kernel_size: int = 9
     latent: int = 32
     gen_hidden: int = 256
     unsupervised_weight: float = 1.0
-    lr: float = 5e-4
+    lr: float = 1e-3
+    batch_size: int = 128  # each step runs the discriminator four times: fewer, larger steps
+    epochs: int = 30
     n_figure_samples: int = 8
+    patience: int = 6
+    preprocessing: PreprocessingConfig = field(
+        default_factory=lambda: PreprocessingConfig(downsample=8)  # as the cnn: 205 samples
+    )
 
 
 class Discriminator(nn.Module):
-    def __init__(self, hp: Hparams) -> None:
+    """The cnn's architecture without batch norm, with one logit per class."""
+
+    def __init__(self, n_samples: int, hp: Hparams) -> None:
         super().__init__()
         widths = (1, *hp.channels)
         # no batch norm: real and generated batches must not share statistics
         self.blocks = nn.Sequential(
             *(ConvBlock(a, b, hp.kernel_size, batch_norm=False) for a, b in pairwise(widths))
         )
-        self.head = nn.Linear(2 * hp.channels[-1], 2)
+        n_out = n_samples
+        for _ in hp.channels:
+            n_out = -(-n_out // 2)  # ceil_mode pooling
+        self.head = nn.Linear(n_out * hp.channels[-1], 2)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.blocks(x.unsqueeze(1))  # (n, L) -> (n, C, L')
-        return torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)  # (n, 2C)
+        return self.blocks(x.unsqueeze(1)).flatten(1)  # (n, L) -> (n, C * L')
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))  # (n, 2) class logits
@@ -54,7 +65,7 @@ class Net(Classifier):
     def __init__(self, n_samples: int, hp: Hparams) -> None:
         super().__init__()
         self.hp = hp
-        self.discriminator = Discriminator(hp)
+        self.discriminator = Discriminator(n_samples, hp)
         self.generator = nn.Sequential(
             nn.Linear(hp.latent, hp.gen_hidden),
             nn.ReLU(),

@@ -1,0 +1,102 @@
+"""The baselines on the demo preset: training time of every model against the 5-minute limit,
+and the AUC targets (best network vs matched filter, starter and bdt; cnn vs logit), all on one
+validation split of one run.
+
+python -m benchmarks.bench_baselines [--quick] [--data DIR] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from baselines.cli import load_challenge, train_model
+from baselines.models import MODELS
+from baselines.report import markdown_table
+from baselines.train import TrainConfig
+from benchmarks.timing import print_rows
+from challenge.metrics import delong_test
+
+TIME_LIMIT_S = 300.0  # every model trains in under 5 minutes on a 2-core CPU
+MF_MARGIN = 0.005  # the best network reaches the matched-filter AUC minus this
+
+
+def run(quick: bool = False) -> list[dict]:
+    """Rows of the benchmark on freshly generated demo data (quick: 300 records, 2 epochs)."""
+    return benchmark_rows(*train_all(quick))
+
+
+def train_all(quick: bool = False, *, data_dir: Path | None = None, out_dir: Path | None = None):
+    """Train every model on one split; ({name: ValidationResult}, {name: (y_val, scores)})."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if data_dir is None:
+            from challenge.generate import generate_challenge
+
+            data_dir = Path(tmp) / "data"
+            sizes = {"n_train": 300, "n_test": 50} if quick else {}
+            generate_challenge(data_dir, preset="demo", seed=0, progress=False, **sizes)
+        data = load_challenge(Path(data_dir))
+        config = TrainConfig(seed=0, device="cpu", epochs=2 if quick else None, progress=False)
+        results, curves = {}, {}
+        for name in MODELS:
+            out = Path(out_dir or tmp) / name
+            results[name], curves[name] = train_model(name, data, out, config)
+    return results, curves
+
+
+def benchmark_rows(results: dict, curves: dict) -> list[dict]:
+    return [_time_row(r) for r in results.values()] + _auc_rows(results, curves)
+
+
+def _time_row(result) -> dict:
+    return {
+        "benchmark": f"train {result.model} on demo (val AUC {result.auc:.4f} "
+        f"[{result.lo:.4f}, {result.hi:.4f}], {result.n_parameters:,} parameters)",
+        "measured": f"{result.train_seconds:.1f} s",
+        "reference": f"limit {TIME_LIMIT_S:.0f} s",
+        "ratio": result.train_seconds / TIME_LIMIT_S,
+        "target": "ratio < 1",
+    }
+
+
+def _compare(results, curves, a: str, b: str, *, margin: float = 0.0, what: str) -> dict:
+    """Row: AUC of a over (AUC of b - margin), with the paired DeLong p-value of a vs b."""
+    y, score_a = curves[a]
+    _, score_b = curves[b]
+    _, p = delong_test(y, score_a, score_b)
+    reference = results[b].auc - margin
+    return {
+        "benchmark": what,
+        "measured": f"{a}: AUC {results[a].auc:.4f} (paired DeLong p = {p:.2g} vs {b})",
+        "reference": f"{b}: AUC {results[b].auc:.4f}" + (f" - {margin}" if margin else ""),
+        "ratio": results[a].auc / reference,
+        "target": "ratio >= 1" if margin else "ratio > 1",
+    }
+
+
+def _auc_rows(results, curves) -> list[dict]:
+    neural = [n for n in results if MODELS[n].is_neural and n != "starter"]
+    best = max(neural, key=lambda n: results[n].auc)
+    return [
+        _compare(results, curves, best, "matched-filter", margin=MF_MARGIN,
+                 what="best network vs matched filter (validation AUC)"),
+        _compare(results, curves, best, "starter", what="best network vs starter"),
+        _compare(results, curves, best, "bdt", what="best network vs bdt"),
+        _compare(results, curves, "cnn", "logit", what="cnn vs logit"),
+    ]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="300 records, 2 epochs")
+    parser.add_argument("--data", type=Path, default=None, help="existing challenge folder")
+    parser.add_argument("--out", type=Path, default=None, help="keep the runs in this folder")
+    args = parser.parse_args()
+    results, curves = train_all(args.quick, data_dir=args.data, out_dir=args.out)
+    print(markdown_table(list(results.values())), end="\n\n")
+    print_rows(benchmark_rows(results, curves))
+
+
+if __name__ == "__main__":
+    main()
