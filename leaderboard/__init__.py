@@ -61,6 +61,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     grading.init_app(app)
     db.init_app(app)
+    from leaderboard import storage
+
+    try:  # uploads cut short by a crash; a minute's grace for a worker that is still writing
+        storage.remove_partial(app.config["UPLOAD_FOLDER"], older_than_s=60)
+    except OSError as err:
+        app.logger.warning("could not clean %s: %s", app.config["UPLOAD_FOLDER"], err)
     csrf.init_app(app)
 
     from leaderboard import admin, api, public, teams

@@ -54,7 +54,8 @@ def serve(app: Flask, host: str, port: int, threads: int) -> None:
     import waitress
 
     init_db(app)
-    click.echo(f"leaderboard on http://{host}:{port}/ (database {_safe_url(app)})")
+    storage.remove_partial(app.config["UPLOAD_FOLDER"])  # left by a killed server; none run now
+    click.echo(f"leaderboard on http://{host}:{port}/ (database {_safe_url(app)})", err=True)
     waitress.serve(
         app,
         host=host,

@@ -11,8 +11,11 @@ import hashlib
 import os
 import re
 import tempfile
+import time
+from pathlib import Path
 
 SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
+PARTIAL_PREFIX = ".incoming-"
 
 
 class StorageError(OSError):
@@ -37,7 +40,7 @@ def store(folder: str | os.PathLike, data: bytes) -> str:
     if os.path.exists(path):
         return sha256
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".incoming-")
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=PARTIAL_PREFIX)
     try:
         with os.fdopen(handle, "wb") as raw:
             # mtime=0: the same upload always compresses to the same bytes.
@@ -68,3 +71,20 @@ def load(folder: str | os.PathLike, sha256: str) -> bytes:
     if sha256_of(data) != sha256:
         raise StorageError(f"{path}: content does not match its sha256; the file was altered")
     return data
+
+
+def remove_partial(folder: str | os.PathLike, *, older_than_s: float = 0.0) -> int:
+    """Delete temporary files that a killed server left behind; returns how many.
+
+    Only files older than ``older_than_s`` go, so that a server starting beside a running one
+    (a new gunicorn worker) leaves that one's uploads in progress alone.
+    """
+    removed, limit = 0, time.time() - older_than_s
+    for path in Path(folder).glob(f"??/{PARTIAL_PREFIX}*"):
+        try:
+            if path.stat().st_mtime <= limit:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass  # finished or removed meanwhile
+    return removed

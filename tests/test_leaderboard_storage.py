@@ -1,0 +1,67 @@
+"""Stored submission files: compressed, named by hash, written atomically, checked on reading."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import time
+
+import pytest
+
+from leaderboard import storage
+
+
+def test_round_trip_by_hash(tmp_path):
+    data = b"event_id,score\n1,0.5\n"
+    sha = storage.store(tmp_path, data)
+    assert sha == hashlib.sha256(data).hexdigest()
+    path = tmp_path / sha[:2] / f"{sha}.csv.gz"
+    assert gzip.decompress(path.read_bytes()) == data
+    assert storage.load(tmp_path, sha) == data
+    first = path.read_bytes()
+    assert storage.store(tmp_path, data) == sha and path.read_bytes() == first  # stored once
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == [path.name]
+
+
+def test_altered_or_missing_files_are_reported(tmp_path):
+    sha = storage.store(tmp_path, b"a,b\n")
+    path = tmp_path / sha[:2] / f"{sha}.csv.gz"
+    path.write_bytes(gzip.compress(b"a,c\n"))
+    with pytest.raises(storage.StorageError, match="does not match its sha256"):
+        storage.load(tmp_path, sha)
+    path.write_bytes(b"not gzip")
+    with pytest.raises(storage.StorageError, match="unreadable"):
+        storage.load(tmp_path, sha)
+    path.unlink()
+    with pytest.raises(storage.StorageError, match="missing"):
+        storage.load(tmp_path, sha)
+
+
+@pytest.mark.parametrize("name", ["../etc/passwd", "ABC", "a" * 63, "g" * 64])
+def test_only_hex_digests_name_files(tmp_path, name):
+    with pytest.raises(ValueError, match="not a sha256 hex digest"):
+        storage.stored_path(tmp_path, name)
+
+
+def test_a_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="No space left"):
+        storage.store(tmp_path, b"x,y\n")
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_partial_files_of_a_killed_server_are_removed(tmp_path):
+    folder = tmp_path / "ab"
+    folder.mkdir()
+    old, fresh = folder / ".incoming-old", folder / ".incoming-fresh"
+    old.write_bytes(b"half"), fresh.write_bytes(b"half")
+    os.utime(old, (time.time() - 120, time.time() - 120))
+    keep = storage.store(tmp_path, b"kept\n")
+    assert storage.remove_partial(tmp_path, older_than_s=60) == 1
+    assert not old.exists() and fresh.exists()
+    assert storage.remove_partial(tmp_path) == 1 and not fresh.exists()
+    assert storage.load(tmp_path, keep) == b"kept\n"
