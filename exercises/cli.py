@@ -9,9 +9,36 @@ import click
 from exercises.checker import LearnerError, describe_error, find_blanks, loaded_module, run_checks
 from exercises.lessons import LESSONS, Lesson, get_lesson
 
-LESSON_NUMBER = click.IntRange(min(LESSONS), max(LESSONS))
 MNIST_LESSONS = ", ".join(str(n) for n, lesson in LESSONS.items() if lesson.takes_mnist)
-THREADS = click.option(
+
+# Arguments and options that `run` and `check` share.
+lesson_number = click.argument(
+    "number", metavar="N", type=click.IntRange(min(LESSONS), max(LESSONS))
+)
+lesson_file = click.argument(
+    "file",
+    metavar="FILE",
+    required=False,
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+)
+solution_flag = click.option(
+    "--solution", is_flag=True, default=False, help="Use the reference solution instead of FILE."
+)
+out_option = click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the figures [default: figures/lessonN].",
+)
+mnist_option = click.option(
+    "--mnist",
+    "mnist_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help=f"Folder with MNIST's IDX files, instead of the bundled digits (lessons {MNIST_LESSONS}).",
+)
+threads_option = click.option(
     "--threads",
     type=click.IntRange(min=1),
     default=1,
@@ -33,9 +60,12 @@ def list_lessons() -> None:
 
 
 @main.command(help="Copy the skeleton of lesson N into DIR (default: the current folder).")
-@click.argument("number", metavar="N", type=LESSON_NUMBER)
+@lesson_number
 @click.argument(
-    "directory", metavar="DIR", type=click.Path(file_okay=False, path_type=Path), default=Path(".")
+    "directory",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
 )
 @click.option("--force", is_flag=True, default=False, help="Overwrite the file if it exists.")
 def start(number: int, directory: Path, force: bool) -> None:
@@ -43,8 +73,7 @@ def start(number: int, directory: Path, force: bool) -> None:
     target = directory / lesson.filename
     if target.exists() and not force:
         raise click.ClickException(
-            f"{target} already exists; use --force to overwrite it "
-            "(your own work in it would be lost)"
+            f"{target} already exists; use --force to overwrite it (your work in it would be lost)"
         )
     directory.mkdir(parents=True, exist_ok=True)
     target.write_text(lesson.skeleton(), encoding="utf-8")
@@ -54,30 +83,14 @@ def start(number: int, directory: Path, force: bool) -> None:
 
 
 @main.command(help="Run lesson N from FILE (default: the skeleton's name in the current folder).")
-@click.argument("number", metavar="N", type=LESSON_NUMBER)
-@click.argument(
-    "file",
-    metavar="FILE",
-    required=False,
-    default=None,
-    type=click.Path(dir_okay=False, path_type=Path),
-)
-@click.option("--solution", is_flag=True, default=False, help="Run the reference solution.")
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Folder for the figures [default: figures/lessonN].",
-)
+@lesson_number
+@lesson_file
+@solution_flag
+@out_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of data and training.")
-@click.option(
-    "--mnist",
-    "mnist_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=None,
-    help="Folder with MNIST's IDX files (lessons 3 and 4).",
-)
-@click.option("--dry-run", is_flag=True, default=False, help="Train for one quick epoch only.")
+@mnist_option
+@click.option("--dry-run", is_flag=True, default=False, help="Train for one epoch only.")
+@threads_option
 def run(
     number: int,
     file: Path | None,
@@ -86,6 +99,7 @@ def run(
     seed: int,
     mnist_dir: Path | None,
     dry_run: bool,
+    threads: int,
 ) -> None:
     lesson = get_lesson(number)
     path = _lesson_file(lesson, file, solution)
@@ -98,6 +112,7 @@ def run(
     argv = ["--seed", str(seed), "--out", str(out or _default_out(lesson))]
     argv += ["--mnist", str(_mnist_for(lesson, mnist_dir))] if mnist_dir else []
     argv += ["--dry-run"] if dry_run else []
+    _set_threads(threads)
     try:
         with loaded_module(path) as module:
             module.main(argv)
@@ -108,43 +123,32 @@ def run(
 
 
 @main.command(help="Check FILE, step by step, against lesson N; exit 0 when every step passes.")
-@click.argument("number", metavar="N", type=LESSON_NUMBER)
-@click.argument(
-    "file",
-    metavar="FILE",
-    required=False,
-    default=None,
-    type=click.Path(dir_okay=False, path_type=Path),
-)
-@click.option("--solution", is_flag=True, default=False, help="Check the reference solution.")
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Folder for the figures [default: figures/lessonN].",
-)
-@click.option(
-    "--mnist",
-    "mnist_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=None,
-    help="Check on MNIST's IDX files in this folder (lessons 3 and 4).",
-)
+@lesson_number
+@lesson_file
+@solution_flag
+@out_option
+@mnist_option
+@threads_option
 def check(
-    number: int, file: Path | None, solution: bool, out: Path | None, mnist_dir: Path | None
+    number: int,
+    file: Path | None,
+    solution: bool,
+    out: Path | None,
+    mnist_dir: Path | None,
+    threads: int,
 ) -> None:
     lesson = get_lesson(number)
     path = _lesson_file(lesson, file, solution)
+    mnist_dir = _mnist_for(lesson, mnist_dir) if mnist_dir else None
+    _set_threads(threads)
     click.echo(f"Lesson {lesson.number}: {lesson.title}\nChecking {path}")
-    results = []
+    n_steps = n_passed = 0
     try:
         for result in run_checks(
-            lesson,
-            path,
-            out_dir=out or _default_out(lesson),
-            mnist_dir=_mnist_for(lesson, mnist_dir) if mnist_dir else None,
+            lesson, path, out_dir=out or _default_out(lesson), mnist_dir=mnist_dir
         ):
-            results.append(result)
+            n_steps += 1
+            n_passed += result.passed
             mark = (
                 click.style("passed", fg="green")
                 if result.passed
@@ -154,9 +158,8 @@ def check(
             click.echo(f"  [{mark}] {result.name}{timing}: {result.message}")
     except LearnerError as exc:
         raise click.ClickException(str(exc)) from None
-    n_passed = sum(r.passed for r in results)
-    click.echo(f"{n_passed} of {len(results)} steps passed.")
-    if n_passed < len(results):
+    click.echo(f"{n_passed} of {n_steps} steps passed.")
+    if n_passed < n_steps:
         raise SystemExit(1)
     click.echo("Well done: every step passes.")
 
