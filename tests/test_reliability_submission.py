@@ -336,22 +336,16 @@ def test_unicode_digits_get_the_validators_message():
         read_submission("event_id,score\n1,\u0661\n".encode())
 
 
-# ----------------------------------------------------------------------------- open bugs
-# Found by the hostile corpus (tests/hostile/corpus.py); strict xfails until the validator is
-# fixed, when they fail and ask for their marker to go.
+# ----------------------------------------------------------------------------- fixed bugs
+# Found by the hostile corpus (tests/hostile/corpus.py); regression tests now.
 
 
-@pytest.mark.xfail(
-    strict=True, raises=ValueError, reason="int() of a >4300-digit id: plain ValueError"
-)
 def test_an_id_of_thousands_of_digits_gives_submission_error():
-    # _check_row: _INTEGER matches, then int(event_id) hits Python's 4300-digit limit; on the
-    # leaderboard this is a 500. A length check before int() would do.
+    # int() of a >4300-digit id raised a plain ValueError (a 500 on the leaderboard).
     with pytest.raises(SubmissionError, match="line 2: event_id .* is not a 64-bit integer"):
         read_submission(b"event_id,score\n" + b"9" * 5000 + b",0.5\n")
 
 
-@pytest.mark.xfail(strict=True, reason="messages quote the whole offending field, however long")
 @pytest.mark.parametrize("row", [b"1," + b"x" * 50_000, b"x" * 50_000 + b",1"])
 def test_messages_quote_only_an_excerpt_of_a_huge_field(row):
     with pytest.raises(SubmissionError) as err:
@@ -374,11 +368,9 @@ sys.exit(3)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="pandas' C reader is quadratic in the fields of one row")
 def test_a_row_of_100_000_fields_is_refused_within_seconds_of_cpu():
-    # 200 KB of "1,1,1,..." on one row: pandas builds 100,001 columns (57 s, 0.8 GB here; a
-    # million fields took over 13 GB). Rows of more than 2 fields could go to the strict parser
-    # before pandas sees them, e.g. by counting commas per line with numpy.
+    # 200 KB of "1,1,1,..." on one row: pandas built 100,001 columns (57 s, 0.8 GB; a million
+    # fields took over 13 GB). Files with lines over 1,000 characters now skip pandas.
     import subprocess
     import sys
 
