@@ -347,16 +347,28 @@ def _bad_keys(root: Path) -> dict[str, tuple[Path, str]]:
     return out
 
 
-@pytest.mark.slow
-def test_server_refuses_to_start_without_a_usable_answer_key(site):
-    for name, (path, message) in _bad_keys(site.root).items():
-        port = free_port()
-        result = subprocess.run(waitress_command(port), env=site.env(LEADERBOARD_ANSWER_KEY=str(path)),
-                                capture_output=True, text=True, timeout=60, cwd=site.root)  # fmt: skip
-        assert result.returncode != 0, (name, result.stdout)
-        assert message in result.stderr and str(path) in result.stderr, (name, result.stderr)
-        assert "Traceback" not in result.stderr, (name, result.stderr)
-        assert "leaderboard on http" not in result.stdout, name
+@pytest.mark.parametrize("name", ["missing", "empty", "binary", "wrong columns", "bad label",
+                                  "duplicate id", "one class", "a folder"])  # fmt: skip
+def test_app_refuses_an_unusable_answer_key(site, name):
+    from leaderboard.config import ConfigError
+
+    path, message = _bad_keys(site.root)[name]
+    with pytest.raises(ConfigError) as err:
+        make_app(site, ANSWER_KEY=str(path))
+    assert message in str(err.value) and str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["missing", "bad label"])
+def test_server_refuses_to_start_without_a_usable_answer_key(site, name):
+    """The real `leaderboard serve`: exits 1 with one line that names the file, never listens."""
+    path, message = _bad_keys(site.root)[name]
+    result = subprocess.run(waitress_command(free_port()),
+                            env=site.env(LEADERBOARD_ANSWER_KEY=str(path)),
+                            capture_output=True, text=True, timeout=60, cwd=site.root)  # fmt: skip
+    assert result.returncode == 1, result.stdout
+    assert message in result.stderr and str(path) in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "leaderboard on http" not in result.stdout
 
 
 def test_cli_without_answer_key_says_how_to_fix_it(site):
