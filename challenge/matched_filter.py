@@ -3,6 +3,7 @@
 Each template is fitted with a free amplitude (>= 0), a free onset near the trigger (all shifts
 at once by FFT cross-correlation) and a linear baseline, in the inner product weighted by the
 inverse noise spectrum. The score is chi²(absorber) - chi²(carrier). No labels are used.
+learn_templates and estimate_noise_psd make the same filter from training data alone.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from challenge.detector import SHAPES, Detector, template
 ONSET_WINDOW_MS = 2.0  # onsets are searched within trigger +- this (the simulator jitters by 1 ms)
 BATCH_SIZE = 256  # records per FFT batch: bounds the memory of the fit
 SMOOTHING_MS = 0.2  # moving-average width of the simple pulse-height estimate
+LEAD_SAMPLES = 25  # learned templates start this many samples before their 20% point
 
 
 class TemplateFit(NamedTuple):
@@ -171,3 +173,69 @@ def template_chi2(X: np.ndarray, *, metadata: dict) -> np.ndarray:
     """chi² of the absorber and the carrier fit, float64 (n, 2): the columns of the reference score."""
     fits = fit_templates(X, metadata=metadata)
     return np.column_stack([fits["absorber"].chi2, fits["carrier"].chi2])
+
+
+def estimate_noise_psd(X: np.ndarray, *, metadata: dict) -> np.ndarray:
+    """Noise spectrum (L // 2 + 1,) in V^2/Hz estimated from the pre-trigger baselines of X (n, L).
+
+    Hann-windowed periodograms of the detrended pre-trigger regions; their median over records
+    (robust to the few with pile-up or spikes), interpolated in log-log onto the record's bins.
+    """
+    detector = detector_from_metadata(metadata)
+    fs, pre_len = detector.sampling_rate_hz, detector.trigger_index
+    pre = np.asarray(X, dtype=float)[:, :pre_len]
+    t = np.linspace(-1.0, 1.0, pre_len)
+    trend = np.vstack([np.ones(pre_len), t])  # (2, P): offset and slope
+    pre = pre - np.linalg.lstsq(trend.T, pre.T, rcond=None)[0].T @ trend
+    window = np.hanning(pre_len)
+    periodogram = 2.0 * np.abs(np.fft.rfft(pre * window, axis=1)) ** 2 / (fs * (window**2).sum())
+    coarse = np.median(periodogram, axis=0) / np.log(2.0)  # median of an exponential -> its mean
+    f_coarse = np.fft.rfftfreq(pre_len, 1.0 / fs)[1:]
+    f = detector.rfft_freqs()
+    log_psd = np.interp(np.log(np.maximum(f, f_coarse[0])), np.log(f_coarse), np.log(coarse[1:]))
+    psd = np.exp(log_psd)
+    psd[0] = 0.0
+    return psd
+
+
+def learn_templates(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    metadata: dict,
+    height_range_v: tuple[float, float] = (0.2, 1.0),
+    length_ms: float = 30.0,
+) -> dict[str, np.ndarray]:
+    """Absorber and carrier templates (L,) learned from labelled records, for fit_templates.
+
+    Takes the records whose smoothed height lies in ``height_range_v`` (well above the noise,
+    below saturation), aligns them where they first reach 20% of their height, and takes the
+    median per class, cut after ``length_ms`` where the noise would dominate. Onset at sample 0
+    means the 20% point lies LEAD_SAMPLES later.
+    """
+    detector = detector_from_metadata(metadata)
+    X, y = np.asarray(X, dtype=float), np.asarray(y)
+    length, trig = detector.record_length, detector.trigger_index
+    lead = LEAD_SAMPLES
+    if trig < 2 * lead:
+        raise ValueError(f"records of {length} samples are too short to learn templates from")
+    height = pulse_height_estimate(X, metadata=metadata)
+    keep = min(length - _shifts(detector)[-1], int(length_ms * detector.sampling_rate_hz / 1000.0))
+    templates = {}
+    for label, shape in SHAPES.items():
+        rows = np.flatnonzero(
+            (y == label) & (height > height_range_v[0]) & (height < height_range_v[1])
+        )
+        if len(rows) == 0:
+            raise ValueError(
+                f"no {shape.name} record with a height in {height_range_v} V to learn from"
+            )
+        pulses = X[rows] - X[rows, :trig].mean(axis=1, keepdims=True)
+        pulses /= height[rows, None]
+        start = np.argmax(pulses[:, trig - lead :] > 0.2, axis=1) + trig - 2 * lead  # (m,)
+        index = start[:, None] + np.arange(keep)[None, :]  # (m, keep) samples from onset - lead
+        aligned = np.take_along_axis(pulses, np.clip(index, 0, length - 1), axis=1)
+        tpl = np.zeros(length)
+        tpl[:keep] = np.median(aligned, axis=0)
+        templates[shape.name] = tpl / tpl.max()
+    return templates

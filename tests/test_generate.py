@@ -10,12 +10,17 @@ import pytest
 
 from challenge import data
 from challenge.generate import PRESETS, PUBLIC_FRACTION, generate_challenge, simulation_config
-from challenge.matched_filter import matched_filter_score
+from challenge.matched_filter import (
+    estimate_noise_psd,
+    fit_templates,
+    learn_templates,
+    matched_filter_score,
+)
 from challenge.metrics import roc_auc_score
 from challenge.simulate import simulate
 from challenge.submission import read_submission
 
-N_TRAIN, N_TEST, LENGTH, SEED = 60, 400, 512, 3
+N_TRAIN, N_TEST, LENGTH, SEED = 300, 400, 512, 3
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +96,26 @@ def test_bad_arguments(tmp_path):
         generate_challenge(tmp_path, preset="huge")
     with pytest.raises(ValueError, match="record_length"):
         generate_challenge(tmp_path, n_train=10, n_test=10, record_length=8)
+
+
+def test_datacard_reports_the_filter_learned_from_the_training_file(generated):
+    out, _ = generated
+    card = (out / "public" / "DATACARD.md").read_text()
+    reported = float(re.search(r"\| matched filter learned[^|]*\| ([0-9.]+) \|", card).group(1))
+    train, test = data.load("train", out), data.load("test", out)
+    meta = data.read_metadata("train", out)
+    fits = fit_templates(
+        test.X,
+        metadata=meta,
+        templates=learn_templates(train.X, train.y, metadata=meta),
+        noise_psd=estimate_noise_psd(train.X, metadata=meta),
+    )
+    key = pd.read_csv(out / "private" / "answer_key.csv")
+    score = fits["absorber"].chi2 - fits["carrier"].chi2
+    assert reported == pytest.approx(roc_auc_score(key.label, score), abs=1e-4)
+
+
+def test_datacard_says_why_a_reference_is_missing(tmp_path):
+    generate_challenge(tmp_path, n_train=20, n_test=20, record_length=64, progress=False)
+    card = (tmp_path / "public" / "DATACARD.md").read_text()
+    assert "not computed: records of 64 samples are too short to learn templates from" in card

@@ -9,7 +9,9 @@ import pytest
 
 from challenge.detector import ABSORBER, CARRIER, Detector, template
 from challenge.matched_filter import (
+    estimate_noise_psd,
     fit_templates,
+    learn_templates,
     matched_filter_score,
     nominal_templates,
     template_chi2,
@@ -90,3 +92,32 @@ def test_template_and_spectrum_overrides_reproduce_the_defaults():
             np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="noise_psd must have shape"):
         fit_templates(X, metadata=META, noise_psd=np.ones(10))
+
+
+def test_templates_and_noise_learned_from_labelled_records_match_the_detector():
+    det = Detector(record_length=2048)
+    meta = {"detector": det.to_dict()}
+    config = SimulationConfig(detector=det, height_min_v=0.25, height_max_v=0.9, **QUIET)
+    ev = simulate(300, seed=6, config=config)
+    X = ev.counts * det.volts_per_count
+    learned = learn_templates(X, ev.label, metadata=meta)
+    nominal = nominal_templates(det)
+    for name, tpl in learned.items():
+        assert tpl.max() == pytest.approx(1.0)
+        n = 750  # the 30 ms the learned template keeps
+        # Best alignment with the nominal template (learned ones start LEAD_SAMPLES before 20%).
+        corr = max(np.corrcoef(tpl[:n], np.roll(nominal[name], s)[:n])[0, 1] for s in range(40))
+        assert corr > 0.995, name
+    psd = estimate_noise_psd(X, metadata=meta)
+    ratio = psd[1:] / det.noise_psd()[1:]
+    assert np.median(ratio) == pytest.approx(1.0, abs=0.1)
+    fits = fit_templates(X, metadata=meta, templates=learned, noise_psd=psd)
+    assert roc_auc_score(ev.label, fits["absorber"].chi2 - fits["carrier"].chi2) == 1.0
+
+
+def test_learning_needs_pulses_in_the_height_range():
+    ev = simulate(
+        20, seed=0, config=SimulationConfig(detector=DET, height_min_v=0.005, height_max_v=0.01)
+    )
+    with pytest.raises(ValueError, match="to learn from"):
+        learn_templates(ev.counts * DET.volts_per_count, ev.label, metadata=META)
