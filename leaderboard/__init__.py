@@ -57,12 +57,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     settings.finish(app.config)
 
-    from leaderboard import db, grading
+    from leaderboard import db, grading, storage
 
     grading.init_app(app)
     db.init_app(app)
-    from leaderboard import storage
-
     try:  # uploads cut short by a crash; a minute's grace for a worker that is still writing
         storage.remove_partial(app.config["UPLOAD_FOLDER"], older_than_s=60)
     except OSError as err:

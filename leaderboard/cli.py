@@ -120,12 +120,15 @@ def add_reference(app: Flask, name: str, file: Path) -> None:
         if team is None:
             team, _ = queries.create_team(db, name, now=now, is_reference=True, max_chars=200)
         queries.add_submission(
-            db, team, created_at=now, filename=file.name, note="reference", sha256=sha256,
-            size_bytes=len(data), n_rows=scored.n_rows,
-            public_auc=float(scored.public.auc), public_lo=float(scored.public.lo),
-            public_hi=float(scored.public.hi), private_auc=float(scored.private.auc),
-            private_lo=float(scored.private.lo), private_hi=float(scored.private.hi),
-        )  # fmt: skip
+            db,
+            team,
+            created_at=now,
+            filename=file.name,
+            note="reference",
+            sha256=sha256,
+            size_bytes=len(data),
+            **scored.columns(),
+        )
     click.echo(f"reference {name!r}: public AUC {scored.public.auc:.4f}")
 
 
@@ -194,12 +197,7 @@ def rescore(app: Flask) -> None:
             except (SubmissionError, storage.StorageError) as err:
                 failed.append(f"submission #{s.id}: {err}")
                 continue
-            new = {
-                "n_rows": scored.n_rows,
-                "public_auc": float(scored.public.auc), "public_lo": float(scored.public.lo),
-                "public_hi": float(scored.public.hi), "private_auc": float(scored.private.auc),
-                "private_lo": float(scored.private.lo), "private_hi": float(scored.private.hi),
-            }  # fmt: skip
+            new = scored.columns()
             if any(getattr(s, field) != value for field, value in new.items()):
                 changed += 1
                 for field, value in new.items():

@@ -38,6 +38,14 @@ class Scored:
     public: AUC
     private: AUC
 
+    def columns(self) -> dict[str, float | int]:
+        """The ``Submission`` columns that hold these scores."""
+        return {
+            "n_rows": self.n_rows,
+            **{f"public_{k}": float(v) for k, v in self.public._asdict().items()},
+            **{f"private_{k}": float(v) for k, v in self.private._asdict().items()},
+        }
+
 
 def read_key(path: str) -> AnswerKey:
     """Load the answer key or raise ConfigError, so that a server never starts without one."""

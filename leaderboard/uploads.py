@@ -79,9 +79,8 @@ def receive(team: Team, upload: FileStorage | None, note: str) -> Accepted:
         abort(400, str(err))
     sha256 = storage.store(current_app.config["UPLOAD_FOLDER"], data)
     with session_scope(write=True) as db:
-        remaining = check_quota(
-            db, team
-        )  # again, under the write lock: a parallel upload may have won
+        # Again, under the write lock: a parallel upload of the same team may have won.
+        remaining = check_quota(db, team)
         submission = queries.add_submission(
             db,
             team,
@@ -90,12 +89,6 @@ def receive(team: Team, upload: FileStorage | None, note: str) -> Accepted:
             note=note,
             sha256=sha256,
             size_bytes=len(data),
-            n_rows=scored.n_rows,
-            public_auc=float(scored.public.auc),
-            public_lo=float(scored.public.lo),
-            public_hi=float(scored.public.hi),
-            private_auc=float(scored.private.auc),
-            private_lo=float(scored.private.lo),
-            private_hi=float(scored.private.hi),
+            **scored.columns(),
         )
     return Accepted(submission, remaining - 1)
