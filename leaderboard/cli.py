@@ -188,16 +188,20 @@ def export_command(app: Flask, what: str, out: Path | None) -> None:
 @with_app
 def rescore(app: Flask) -> None:
     """Score every stored file again with the current answer key (after correcting it)."""
-    changed, failed = 0, []
+    # Score first, outside any transaction, so that a running server keeps taking uploads.
+    with session_scope(app) as db:
+        stored = [(s.id, s.sha256, s.filename) for s in queries.all_submissions(db)]
+    scores, failed = {}, []
+    for submission_id, sha256, filename in stored:
+        try:
+            data = storage.load(app.config["UPLOAD_FOLDER"], sha256)
+            scores[submission_id] = grading.grade(data, name=filename, app=app)[1].columns()
+        except (SubmissionError, storage.StorageError) as err:
+            failed.append(f"submission #{submission_id}: {err}")
+    changed = 0
     with session_scope(app, write=True) as db:
-        for s in queries.all_submissions(db):
-            try:
-                data = storage.load(app.config["UPLOAD_FOLDER"], s.sha256)
-                _, scored = grading.grade(data, name=s.filename, app=app)
-            except (SubmissionError, storage.StorageError) as err:
-                failed.append(f"submission #{s.id}: {err}")
-                continue
-            new = scored.columns()
+        for submission_id, new in scores.items():
+            s = queries.get_submission(db, submission_id)
             if any(getattr(s, field) != value for field, value in new.items()):
                 changed += 1
                 for field, value in new.items():
