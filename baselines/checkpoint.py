@@ -28,7 +28,8 @@ class TrainedModel:
     preprocessor: Preprocessor | None = None  # torch models only; bdt keeps its own
     metadata: dict = field(default_factory=dict)  # of the training file
     history: list[dict] = field(default_factory=list)  # one dict per epoch
-    train_seconds: float = 0.0
+    train_seconds: float = 0.0  # wall clock
+    train_cpu_seconds: float = 0.0  # CPU time of all threads: a bound on an idle machine's wall
     seed: int = 0
 
     @property
@@ -52,6 +53,7 @@ class TrainedModel:
             "metadata": _plain(self.metadata),
             "history": _plain(self.history),
             "train_seconds": float(self.train_seconds),
+            "train_cpu_seconds": float(self.train_cpu_seconds),
             "seed": int(self.seed),
         }
         if spec.is_neural:
@@ -76,6 +78,7 @@ class TrainedModel:
             metadata=state["metadata"],
             history=state["history"],
             train_seconds=state["train_seconds"],
+            train_cpu_seconds=state["train_cpu_seconds"],
             seed=state["seed"],
         )
         if spec.is_neural:

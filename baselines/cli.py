@@ -76,7 +76,8 @@ def train_model(name: str, data: ChallengeData, out_dir: Path, config: TrainConf
 def _summary(result) -> str:
     return (
         f"{result.model}: validation AUC {result.auc:.4f} [{result.lo:.4f}, {result.hi:.4f}] "
-        f"on {result.n_val} records, trained in {result.train_seconds:.1f} s, "
+        f"on {result.n_val} records, trained in {result.train_seconds:.1f} s "
+        f"({result.train_cpu_seconds:.1f} s CPU), "
         f"{result.n_parameters:,} parameters"
     )
 

@@ -22,6 +22,7 @@ class ValidationResult:
     hi: float
     n_val: int
     train_seconds: float
+    train_cpu_seconds: float
     n_parameters: int
     epochs: int  # epochs run (0 for models without epochs)
 
@@ -38,6 +39,7 @@ def validation_result(trained: TrainedModel, y_val: np.ndarray, scores: np.ndarr
         hi=ci.hi,
         n_val=len(y_val),
         train_seconds=trained.train_seconds,
+        train_cpu_seconds=trained.train_cpu_seconds,
         n_parameters=trained.n_parameters,
         epochs=len(trained.history),
     )
@@ -108,7 +110,7 @@ def plot_pulse_panels(
             ax.plot(t_ms, record, lw=0.7)
         ax.set(title=name, xlabel="time [ms]")
     axes[0].set_ylabel("preprocessed amplitude")
-    fig.suptitle(title)
+    fig.suptitle(title, y=1.04)
     fig.savefig(out_png, dpi=100, bbox_inches="tight")
     return Path(out_png)
 
@@ -116,12 +118,13 @@ def plot_pulse_panels(
 def markdown_table(results: list[ValidationResult]) -> str:
     """Model | validation AUC ± CI | training time | parameters, best AUC first."""
     lines = [
-        "| model | validation AUC [95% CI] | training time | parameters |",
+        "| model | validation AUC [95% CI] | training time (CPU time) | parameters |",
         "|---|---|---:|---:|",
     ]
     for r in sorted(results, key=lambda r: -r.auc):
         lines.append(
-            f"| {r.model} | {r.auc:.4f} [{r.lo:.4f}, {r.hi:.4f}] | {r.train_seconds:.1f} s "
+            f"| {r.model} | {r.auc:.4f} [{r.lo:.4f}, {r.hi:.4f}] "
+            f"| {r.train_seconds:.1f} s ({r.train_cpu_seconds:.1f} s) "
             f"| {r.n_parameters:,} |"
         )
     return "\n".join(lines)

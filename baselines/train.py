@@ -74,12 +74,13 @@ def train(
     spec = get_spec(name)
     hp = hparams or spec.module.Hparams()
     train_idx, val_idx = validation_split(y, fraction=config.val_fraction, seed=config.seed)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     if spec.is_neural:
         trained = _train_torch(name, hp, X, y, train_idx, val_idx, metadata, config)
     else:
         trained = _train_other(name, hp, X, y, train_idx, metadata, config)
     trained.train_seconds = time.perf_counter() - start
+    trained.train_cpu_seconds = time.process_time() - cpu_start
     return trained, val_idx
 
 

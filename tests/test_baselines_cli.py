@@ -113,7 +113,7 @@ def test_compare_prints_a_table_and_plots_all_curves(tiny_data, tmp_path):
     )
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stdout.splitlines() if line.startswith("|")]
-    assert lines[0] == "| model | validation AUC [95% CI] | training time | parameters |"
+    assert lines[0] == "| model | validation AUC [95% CI] | training time (CPU time) | parameters |"
     assert sorted(line.split("|")[1].strip() for line in lines[2:]) == ["logit", "matched-filter"]
     assert (tmp_path / "roc_all.png").stat().st_size > 0
     assert (tmp_path / "table.md").read_text().startswith("| model |")
