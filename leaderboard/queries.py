@@ -65,8 +65,19 @@ def clean_text(text: str, *, max_chars: int, what: str) -> str:
     return text
 
 
+# Cyrillic and Greek letters that look like Latin ones (after case folding; where the capital
+# and small forms look like different Latin letters, the capital wins: Н is H, Т is T).
+# A reduced form of the Unicode confusables skeleton (UTS #39), enough to stop "Тeam" (Cyrillic
+# Т) passing for "Team".
+LOOKALIKES = str.maketrans(
+    "авекмнорстухіјѕԁԛԝһӏүαβεηικμνοτρυχζ",
+    "abekmhopctyxijsdqwhlyabehikmnotpyxz",
+)
+
+
 def team_name_key(name: str) -> str:
-    return unicodedata.normalize("NFKC", name).casefold()
+    """What two names must differ in: NFKC, case folding and Latin look-alikes."""
+    return unicodedata.normalize("NFKC", name).casefold().translate(LOOKALIKES)
 
 
 def create_team(
