@@ -77,11 +77,7 @@ def _check_stored_files(folder: Path) -> list[str]:
     return hashes
 
 
-STALE_TEMPORARY = "leaderboard: a kill between mkstemp and os.replace leaves .incoming-* for good"
-
-
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=STALE_TEMPORARY + " (when the kill lands mid-write)")
 def test_sigkill_during_uploads_loses_no_acknowledged_submission(tmp_path):
     site = make_site(tmp_path / "site")
     port = free_port()
@@ -128,7 +124,6 @@ def test_sigkill_during_uploads_loses_no_acknowledged_submission(tmp_path):
           f"{len(hashes) - len(rows)} complete files without a row (stored, then killed)")  # fmt: skip
 
 
-@pytest.mark.xfail(strict=True, reason=STALE_TEMPORARY)
 def test_restart_removes_temporary_files_a_kill_left_behind(tmp_path):
     """A kill between mkstemp and os.replace leaves .incoming-*; the next start removes it."""
     site = make_site(tmp_path / "site")
