@@ -136,3 +136,18 @@ def test_unknown_model_and_bad_checkpoint_are_user_errors(tiny_data, tmp_path):
     assert result.exit_code == 1 and "not a baselines checkpoint" in result.output
     result = invoke("predict", tmp_path / "absent.pt", "--data", tiny_data)
     assert result.exit_code == 1 and "no such checkpoint" in result.output
+
+
+def test_dry_run_is_one_epoch_of_two_batches(tiny_train, monkeypatch):
+    X, y, metadata = tiny_train
+    from baselines.models.base import Classifier
+
+    steps = []
+    original = Classifier.training_step
+    monkeypatch.setattr(
+        Classifier, "training_step", lambda self, *a: steps.append(1) or original(self, *a)
+    )
+    trained, _ = train("mlp", X, y, metadata, config=TrainConfig(dry_run=True, progress=False))
+    assert len(trained.history) == 1 and len(steps) == 2
+    bdt, _ = train("bdt", X, y, metadata, config=TrainConfig(dry_run=True, progress=False))
+    assert bdt.hparams.max_iter == 2
