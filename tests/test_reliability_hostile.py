@@ -290,3 +290,86 @@ def test_cli_exports_are_spreadsheet_safe_after_the_reveal(
     assert result.exit_code == 0, result.output
     rows = assert_spreadsheet_safe(out.read_text(encoding="utf-8"))
     assert len(rows) == 1 + len(HOSTILE_CELLS)
+
+
+# ----------------------------------------------------------------------------- on the wire
+
+
+def _raw_exchange(port: int, payload: bytes, *, timeout: float = 10) -> bytes:
+    """Send raw bytes to the server and read until it closes or goes quiet; returns the reply."""
+    import socket
+
+    reply = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(payload)
+        sock.shutdown(socket.SHUT_WR)
+        try:
+            while len(reply) < 65536:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+        except TimeoutError:
+            pass
+    return reply
+
+
+@pytest.mark.slow
+def test_a_real_waitress_server_survives_hostile_requests_on_the_wire(tmp_path):
+    import requests
+
+    from tests.hostile.harness import live_server, register, upload
+
+    site = make_site(tmp_path / "wire")
+    with live_server(site, LEADERBOARD_MAX_UPLOAD_BYTES=str(corpus.MAX_UPLOAD_BYTES)) as live:
+        token = register(live.url, "wire")
+        # Not HTTP at all, then a request line of 64 KB: waitress answers 400 or closes.
+        for garbage in (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64,
+                        b"GET /" + b"a" * 65536 + b" HTTP/1.1\r\nHost: x\r\n\r\n"):  # fmt: skip
+            reply = _raw_exchange(live.port, garbage)
+            assert reply == b"" or reply.startswith(b"HTTP/1.") and b" 500 " not in reply[:20]
+        # A body that is shorter than its Content-Length: the server gives up, nothing stored.
+        body = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\nevent'
+        head = (f"POST /api/submissions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+                "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n")  # fmt: skip
+        reply = _raw_exchange(live.port, head.encode() + body)
+        assert b" 500 " not in reply[:20] and b" 201 " not in reply[:20], reply[:200]
+        # An oversized body announced honestly: 413 with JSON that names the limit.
+        response = requests.post(live.url + "/api/submissions", headers={"Authorization": f"Bearer {token}"},
+                                 files={"file": ("big.csv", b"0" * (corpus.MAX_UPLOAD_BYTES + 2**21))},
+                                 timeout=60)  # fmt: skip
+        assert response.status_code == 413, response.text[:300]
+        assert (
+            f"larger than the limit of {corpus.MAX_UPLOAD_BYTES} bytes" in response.json()["error"]
+        )
+        # A chunked upload (Transfer-Encoding: chunked, no Content-Length) of a valid file.
+        data = submission_bytes(site.key, seed=5)
+        body = (b'--b\r\nContent-Disposition: form-data; name="file"; filename="c.csv"\r\n'
+                b"Content-Type: text/csv\r\n\r\n" + data + b"\r\n--b--\r\n")  # fmt: skip
+        chunked = requests.post(
+            live.url + "/api/submissions",
+            data=iter([body[:1000], body[1000:]]),
+            headers={"Authorization": f"Bearer {token}",
+                     "Content-Type": "multipart/form-data; boundary=b"},
+            timeout=30,
+        )  # fmt: skip
+        assert chunked.request.headers.get("Transfer-Encoding") == "chunked"
+        assert chunked.status_code == 201, chunked.text
+        assert upload(live.url, token, submission_bytes(site.key, seed=6)).status_code == 201
+        assert requests.get(live.url + "/", timeout=10).status_code == 200
+        assert " 500 " not in live.output() and "Traceback" not in live.output(), live.output()[
+            -2000:
+        ]
+    assert count_submissions(site) == 2
+
+
+def count_submissions(site) -> int:
+    """The number of stored submissions of a site, read with a throwaway engine."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(site.database_url)
+    try:
+        with engine.connect() as connection:
+            return connection.scalar(select(func.count()).select_from(Submission.__table__))
+    finally:
+        engine.dispose()
