@@ -66,8 +66,7 @@ def load_digits(*, seed: int = 0, mnist_dir: str | Path | None = None) -> Split:
     """Handwritten digits as images in [0, 1]: X float32 (m, 1, H, W), y int64 (m,).
 
     By default scikit-learn's bundled 8x8 digits (1797 images, split 60/15/25). With ``mnist_dir``
-    the MNIST IDX files found there: its 60000 training images (10000 kept for validation) and
-    its 10000 test images, 28x28.
+    the MNIST IDX files found there (see ``load_mnist``), 28x28.
     """
     if mnist_dir is not None:
         return load_mnist(mnist_dir, seed=seed)
@@ -76,8 +75,11 @@ def load_digits(*, seed: int = 0, mnist_dir: str | Path | None = None) -> Split:
     return _split(X, digits.target.astype(np.int64), seed=seed, val=0.15, test=0.25)
 
 
-def load_mnist(directory: str | Path, *, seed: int = 0, n_val: int = 10_000) -> Split:
-    """MNIST from its four IDX files in ``directory`` (``train-images-idx3-ubyte[.gz]`` etc.)."""
+def load_mnist(directory: str | Path, *, seed: int = 0) -> Split:
+    """MNIST from its four IDX files in ``directory`` (``train-images-idx3-ubyte[.gz]`` etc.).
+
+    A sixth of the training file, drawn with ``seed``, is kept for validation (10000 of 60000).
+    """
     directory = Path(directory)
     images = _find_idx(directory, "train", "images")
     labels = _find_idx(directory, "train", "labels")
@@ -89,7 +91,7 @@ def load_mnist(directory: str | Path, *, seed: int = 0, n_val: int = 10_000) -> 
         if len(a) != len(b):
             raise IDXError(f"{directory}: {len(a)} {name} images but {len(b)} labels")
     order = np.random.default_rng(seed).permutation(len(X))
-    val, train = order[:n_val], order[n_val:]
+    val, train = order[: len(X) // 6], order[len(X) // 6 :]
     return Split(
         *(
             torch.from_numpy(np.ascontiguousarray(a))

@@ -3,7 +3,7 @@
 A solution marks each statement the learner must write with a ``# BLANK: hint`` comment, at the
 end of the statement's first line or alone on the line above it. The skeleton replaces the
 statement by ``...`` (keeping ``name =`` or ``return``) and the hint by ``# TODO: hint``. A bare
-``# BLANK`` folds its statement into the blank just above it.
+``# BLANK`` at the end of a line folds its statement into the blank just above it.
 """
 
 from __future__ import annotations
@@ -77,27 +77,30 @@ def make_skeleton(source: str) -> str:
     while lineno <= len(lines):
         line = lines[lineno - 1]
         marker = _MARKER.search(line)
-        standalone = marker is not None and line.lstrip().startswith("#")
-        target = lineno + 1 if standalone else lineno
-        if marker is not None and target not in starts:
-            raise ValueError(
-                f"line {lineno}: a BLANK marker must end the first line of a "
-                "statement or stand alone on the line above it"
-            )
         if marker is None:
             out.append(line)
             previous_was_blank = False
             lineno += 1
             continue
-        stmt = starts[target]
-        hint = marker["hint"]
-        if hint or not previous_was_blank:
-            indent = line[: len(line) - len(line.lstrip())]
-            todo = f"# TODO: {hint}" if hint else "# TODO"
-            blank = _blank_for(stmt, source)
-            out.append(
-                f"{indent}{todo}\n{indent}{blank}\n" if standalone else f"{indent}{blank}  {todo}\n"
+        standalone = line.lstrip().startswith("#")
+        target = lineno
+        if standalone:  # the marked statement follows, maybe after more lines of comment
+            target += 1
+            while target <= len(lines) and lines[target - 1].lstrip().startswith("#"):
+                target += 1
+        if target not in starts:
+            raise ValueError(
+                f"line {lineno}: a BLANK marker must end the first line of a "
+                "statement or stand alone on the line above it"
             )
+        stmt, hint = starts[target], marker["hint"]
+        indent = line[: len(line) - len(line.lstrip())]
+        todo = f"# TODO: {hint}" if hint else "# TODO"
+        blank = _blank_for(stmt, source)
+        if standalone:
+            out += [f"{indent}{todo}\n", *lines[lineno : target - 1], f"{indent}{blank}\n"]
+        elif hint or not previous_was_blank:
+            out.append(f"{indent}{blank}  {todo}\n")
         previous_was_blank = True
         lineno = stmt.end_lineno + 1
     return "".join(out)
