@@ -1,8 +1,9 @@
 """Fixtures of the leaderboard tests: an app on a temporary database with a small answer key,
 an injectable UTC clock, and helpers that register teams and make submission files by hand.
 
-Set LEADERBOARD_TEST_POSTGRES_URL (e.g. postgresql+psycopg://user@127.0.0.1/db) to run the same
-tests on PostgreSQL: each test then gets its own schema, dropped afterwards.
+Every test that uses the database runs on SQLite; set LEADERBOARD_TEST_POSTGRES_URL (e.g.
+postgresql+psycopg://user:password@127.0.0.1:5432/db, as .ci/services.sh does) to run each of them
+on PostgreSQL as well: each PostgreSQL test gets its own schema, dropped afterwards.
 """
 
 from __future__ import annotations
@@ -65,12 +66,19 @@ def answer_key(tmp_path) -> pd.DataFrame:
     return key
 
 
-@pytest.fixture
-def database_url(tmp_path):
-    base = os.environ.get("LEADERBOARD_TEST_POSTGRES_URL")
-    if not base:
+# Read once at collection: the PostgreSQL copies of the tests exist only when a server is given.
+POSTGRES_URL = os.environ.get("LEADERBOARD_TEST_POSTGRES_URL")
+DATABASES = ["sqlite"] + (
+    [pytest.param("postgresql", marks=pytest.mark.postgres)] if POSTGRES_URL else []
+)
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'leaderboard.sqlite'}"
         return
+    base = POSTGRES_URL
     from sqlalchemy import create_engine, make_url, text
 
     schema = "test_" + uuid.uuid4().hex[:12]
