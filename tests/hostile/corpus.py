@@ -434,6 +434,8 @@ CONFUSABLE_PAIRS: list[tuple[str, str]] = [
 CROSS_SCRIPT_PAIRS: list[tuple[str, str]] = [
     ("Team", "\u0422eam"),  # Cyrillic capital Te
     ("alpha", "\u0430lpha"),  # Cyrillic small a
+    ("OPEN", "\u039f\u03a1\u0395\u039d"),  # all Greek capitals
+    ("Axion", "\u0410\u0445\u0456on"),  # Cyrillic А, х, і
 ]
 
 
