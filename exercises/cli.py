@@ -17,7 +17,7 @@ lesson_number = click.argument(
 )
 lesson_file = click.argument(
     "file",
-    metavar="FILE",
+    metavar="[FILE]",
     required=False,
     default=None,
     type=click.Path(dir_okay=False, path_type=Path),
@@ -63,7 +63,7 @@ def list_lessons() -> None:
 @lesson_number
 @click.argument(
     "directory",
-    metavar="DIR",
+    metavar="[DIR]",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("."),
 )
