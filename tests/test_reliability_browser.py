@@ -136,6 +136,9 @@ def test_leaderboard_fits_a_phone_screen(browser, server, tmp_path):
             assert widths[0] <= widths[1], f"{path} overflows a phone: {widths}"
         page.goto(live.url + "/")
         assert page.locator("tbody tr").count() == len(names)
+        # The public board fits whole: no column hidden behind the table's own scroll bar.
+        fits = "() => [...document.querySelectorAll('.scroll')].map(e => [e.scrollWidth, e.clientWidth])"
+        assert all(inner <= outer for inner, outer in page.evaluate(fits)), page.evaluate(fits)
         shot = tmp_path / "leaderboard-phone.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000
