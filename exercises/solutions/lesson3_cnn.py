@@ -33,7 +33,7 @@ class Config:
     dropout: float = 0.25
     lr: float = 2e-3
     batch_size: int = 32
-    epochs: int = 10
+    epochs: int = 15
     out: str = "figures/lesson3"
 
 
