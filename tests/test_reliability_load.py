@@ -13,7 +13,13 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.hostile.harness import live_server, make_site, percentile_ms, submission_bytes
+from tests.hostile.harness import (
+    live_server,
+    make_site,
+    percentile_ms,
+    postgres_schema,
+    submission_bytes,
+)
 
 CLIENTS = 20
 UPLOADS_PER_CLIENT = 10
@@ -61,24 +67,30 @@ SERVERS = [
 ]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(("server", "backend"), SERVERS)
-def test_concurrent_uploads_are_each_stored_once_without_5xx(tmp_path, server, backend, request):
-    if backend == "postgresql":
-        if not os.environ.get("LEADERBOARD_TEST_POSTGRES_URL"):
-            pytest.skip("LEADERBOARD_TEST_POSTGRES_URL is not set (.ci/services.sh sets it)")
-        database_url = request.getfixturevalue("database_url")
-    else:
-        database_url = None
-    site = make_site(tmp_path / "site", database_url)
+def run_load(site, server):
     with live_server(site, server) as live:
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
             futures = [pool.submit(client_run, live.url, c, site.key) for c in range(CLIENTS)]
             results = [r for future in futures for r in future.result(timeout=300)]
-        wall = time.perf_counter() - started
-        output = live.output()
+        return results, time.perf_counter() - started, live.output()
 
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("server", "backend"), SERVERS)
+def test_concurrent_uploads_are_each_stored_once_without_5xx(tmp_path, server, backend):
+    if backend == "postgresql":
+        base = os.environ.get("LEADERBOARD_TEST_POSTGRES_URL")
+        if not base:
+            pytest.skip("LEADERBOARD_TEST_POSTGRES_URL is not set (.ci/services.sh sets it)")
+        with postgres_schema(base) as url:
+            check_load(make_site(tmp_path / "site", url), server, backend)
+    else:
+        check_load(make_site(tmp_path / "site"), server, backend)
+
+
+def check_load(site, server, backend):
+    results, wall, output = run_load(site, server)
     statuses = [status for status, *_ in results]
     assert not [s for s in statuses if s >= 500], output[-3000:]
     assert statuses == [201] * CLIENTS * UPLOADS_PER_CLIENT, sorted(set(statuses))
