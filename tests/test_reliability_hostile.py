@@ -2,15 +2,17 @@
 stores nothing, and the server goes on accepting valid uploads; names are escaped and exports are
 safe to open in a spreadsheet.
 
-Runs on SQLite, and on PostgreSQL too when LEADERBOARD_TEST_POSTGRES_URL is set (the
-``database_url`` fixture of conftest.py).
+The file cases never reach the database, so they run on SQLite only; the team-name and export
+cases run on PostgreSQL as well when LEADERBOARD_TEST_POSTGRES_URL is set.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+from collections.abc import Iterator
 
 import pytest
 from markupsafe import escape
@@ -20,14 +22,26 @@ from leaderboard import create_app
 from leaderboard.db import engine_of, init_db, session_scope
 from leaderboard.models import Submission, Team
 from tests.hostile import corpus
-from tests.hostile.harness import Site, make_site, submission_bytes
+from tests.hostile.harness import Site, make_site, postgres_schema, submission_bytes
 
 ADMIN = "hostile-admin-token"
 
 
+POSTGRES_URL = os.environ.get("LEADERBOARD_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (
+    [pytest.param("postgresql", marks=pytest.mark.postgres)] if POSTGRES_URL else []
+)
+on_every_backend = pytest.mark.parametrize("site", BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def site(tmp_path, database_url) -> Site:
-    return make_site(tmp_path / "site", database_url)
+def site(tmp_path, request) -> Iterator[Site]:
+    """SQLite, or PostgreSQL (a fresh schema) for the tests marked ``on_every_backend``."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield make_site(tmp_path / "site")
+        return
+    with postgres_schema(POSTGRES_URL) as url:
+        yield make_site(tmp_path / "site", url)
 
 
 @pytest.fixture
@@ -123,6 +137,7 @@ def test_hostile_upload_is_refused_stores_nothing_and_server_goes_on(
     assert valid.status_code == 201, valid.get_json()
 
 
+@on_every_backend
 @pytest.mark.parametrize("case", _params(corpus.REJECTED_NAMES))
 def test_hostile_team_name_is_refused_and_stores_nothing(hostile_app, client, site, case):
     before = stored_state(hostile_app, site)
@@ -188,6 +203,7 @@ def test_uploaded_file_names_are_cleaned_for_display(
         assert db.scalar(select(Submission.filename)) == shown
 
 
+@on_every_backend
 @pytest.mark.parametrize(
     ("given", "stored"), corpus.ACCEPTED_NAMES, ids=[n for n, _ in corpus.ACCEPTED_NAMES]
 )
@@ -216,6 +232,7 @@ def test_hostile_but_acceptable_names_are_stored_exactly_and_escaped(
     assert client.get("/api/leaderboard").get_json()["rows"][0]["team"] == stored
 
 
+@on_every_backend
 @pytest.mark.parametrize(("first", "second"), corpus.CONFUSABLE_PAIRS)
 def test_confusable_names_are_taken(client, first, second):
     assert client.post("/api/teams", json={"name": first}).status_code == 201
@@ -224,6 +241,7 @@ def test_confusable_names_are_taken(client, first, second):
     assert "is already taken" in response.get_json()["error"]
 
 
+@on_every_backend
 @pytest.mark.parametrize(("first", "second"), corpus.CROSS_SCRIPT_PAIRS)
 def test_cross_script_lookalike_names_are_refused(client, first, second):
     assert client.post("/api/teams", json={"name": first}).status_code == 201
@@ -261,6 +279,7 @@ def _fill_with_formulas(client, site):
         assert send(client, upload, token).status_code == 201
 
 
+@on_every_backend
 @pytest.mark.parametrize("what", ["leaderboard", "submissions"])
 def test_admin_exports_are_spreadsheet_safe(hostile_app, client, site, what):
     _fill_with_formulas(client, site)
@@ -272,6 +291,7 @@ def test_admin_exports_are_spreadsheet_safe(hostile_app, client, site, what):
         assert "'" + text in cells  # kept, with the apostrophe that makes it text
 
 
+@on_every_backend
 @pytest.mark.parametrize("what", ["leaderboard", "submissions"])
 def test_cli_exports_are_spreadsheet_safe_after_the_reveal(
     hostile_app, client, site, what, tmp_path
