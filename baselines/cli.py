@@ -11,7 +11,7 @@ import click
 import numpy as np
 
 from baselines.models import MODELS
-from baselines.train import DEVICES, TrainConfig
+from baselines.train import DEVICES, TrainConfig, resolve_device
 
 
 @dataclass
@@ -41,6 +41,14 @@ def _user_errors(data_dir: Path | None = None):
         raise click.ClickException(str(err)) from None
 
 
+def _training_config(seed: int, device: str, epochs, dry_run: bool, quiet: bool) -> TrainConfig:
+    try:
+        resolve_device(device)  # --device cuda on a machine without a GPU is a user error
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    return TrainConfig(seed=seed, device=device, epochs=epochs, dry_run=dry_run, progress=not quiet)
+
+
 def load_challenge(data_dir: Path) -> ChallengeData:
     from challenge.data import load, read_metadata
 
@@ -58,10 +66,7 @@ def train_model(name: str, data: ChallengeData, out_dir: Path, config: TrainConf
     from challenge.submission import write_submission
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        trained, val_idx = train(name, data.X, data.y, data.metadata, config=config)
-    except ValueError as err:  # an impossible setting, e.g. --device cuda without a GPU
-        raise click.ClickException(str(err)) from None
+    trained, val_idx = train(name, data.X, data.y, data.metadata, config=config)
     trained.save(out_dir / "checkpoint.pt")
     y_val, scores = data.y[val_idx], trained.predict(data.X[val_idx])
     result = write_report(out_dir, trained, y_val, scores)
@@ -141,9 +146,7 @@ def _training_options(command):
 )
 def train(model, data_dir, epochs, device, seed, dry_run, quiet, out) -> None:
     """Train MODEL; write checkpoint, validation report and a test-set submission."""
-    config = TrainConfig(
-        seed=seed, device=device, epochs=epochs, dry_run=dry_run, progress=not quiet
-    )
+    config = _training_config(seed, device, epochs, dry_run, quiet)
     data = load_challenge(data_dir)
     out = out or Path("runs") / model
     result, _ = train_model(model, data, out, config)
@@ -215,9 +218,7 @@ def compare(names, data_dir, epochs, device, seed, dry_run, quiet, out) -> None:
             f"{', '.join(MODELS)}",
             param_hint="--models",
         )
-    config = TrainConfig(
-        seed=seed, device=device, epochs=epochs, dry_run=dry_run, progress=not quiet
-    )
+    config = _training_config(seed, device, epochs, dry_run, quiet)
     data = load_challenge(data_dir)
     results, curves = [], {}
     for name in models:

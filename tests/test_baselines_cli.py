@@ -151,3 +151,13 @@ def test_dry_run_is_one_epoch_of_two_batches(tiny_train, monkeypatch):
     assert len(trained.history) == 1 and len(steps) == 2
     bdt, _ = train("bdt", X, y, metadata, config=TrainConfig(dry_run=True, progress=False))
     assert bdt.hparams.max_iter == 2
+
+
+def test_cuda_without_a_gpu_is_a_user_error(tiny_data, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    result = invoke("train", "logit", "--data", tiny_data, "--device", "cuda", "--out", tmp_path)
+    assert result.exit_code == 1 and "no CUDA GPU" in result.output
+    assert not (tmp_path / "checkpoint.pt").exists()
