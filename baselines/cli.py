@@ -92,17 +92,20 @@ def main() -> None:
     """Baselines of the dark-matter pulse challenge: train, predict, compare."""
 
 
+data_option = click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data"),
+    show_default=True,
+    help="Challenge folder made by `challenge generate`.",
+)
+
+
 def _training_options(command):
     """The options that `train` and `compare` share."""
     options = [
-        click.option(
-            "--data",
-            "data_dir",
-            type=click.Path(file_okay=False, path_type=Path),
-            default=Path("data"),
-            show_default=True,
-            help="Challenge folder made by `challenge generate`.",
-        ),
+        data_option,
         click.option(
             "--epochs",
             type=click.IntRange(min=1),
@@ -156,14 +159,7 @@ def train(model, data_dir, epochs, device, seed, dry_run, quiet, out) -> None:
 
 @main.command()
 @click.argument("checkpoint", type=click.Path(path_type=Path))
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data"),
-    show_default=True,
-    help="Challenge folder made by `challenge generate`.",
-)
+@data_option
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),

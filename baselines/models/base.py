@@ -30,10 +30,10 @@ class TorchHparams:
 
 
 class Classifier(nn.Module):
-    """A binary classifier whose `score` is higher for carrier-like (label 1) records."""
+    """A binary classifier whose `score` is higher for carrier-like (label 1) records.
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (n, L) -> (n,) logits
-        raise NotImplementedError
+    Subclasses define ``forward``: preprocessed records (n, L) -> logits (n,).
+    """
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """Carrier-likeness (n,) of preprocessed records x (n, L); used for AUC and submission."""
