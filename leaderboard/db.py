@@ -23,7 +23,8 @@ def make_engine(url: str, *, busy_timeout_ms: int = 15_000) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
-    if parsed.database and parsed.database != ":memory:":
+    # A plain path gets its folder made; a URI filename (?uri=true, "file:...") is used as given.
+    if parsed.database and parsed.database != ":memory:" and not parsed.query.get("uri"):
         os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
 
