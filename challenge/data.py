@@ -32,7 +32,6 @@ METADATA_KEYS = (
     "generator_version",
     "detector",
 )
-TRUTH_BRANCHES = ("label", "pulse_height", "onset")
 WRITE_BATCH = 250  # events per basket: bounds the memory of writing and reading
 # zstd level 1: nine times faster to write than zlib and 6% larger; ROOT reads it since 6.20.
 COMPRESSION_LEVEL = 1
@@ -174,14 +173,6 @@ def load_event_ids(split: str, data_dir: str | Path = "data") -> np.ndarray:
     _, tree = _open_tree(path)
     _check_branches(path, tree, ["event_id"])
     return tree["event_id"].array(library="np").astype(np.int64)
-
-
-def load_truth(data_dir: str | Path = "data") -> dict[str, np.ndarray]:
-    """The truth branches of train.root: label, pulse_height (volts), onset (ms)."""
-    path = split_path("train", data_dir)
-    _, tree = _open_tree(path)
-    _check_branches(path, tree, TRUTH_BRANCHES)
-    return tree.arrays(list(TRUTH_BRANCHES), library="np")
 
 
 class PulseDataset:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from challenge.metrics import AUC, roc_auc_ci
 
-SPLITS = ("public", "private")
+KEY_SPLITS = ("public", "private")  # of the test events, in the answer key
 
 
 class AnswerKeyError(ValueError):
@@ -39,13 +39,13 @@ def load_answer_key(path: str | os.PathLike) -> pd.DataFrame:
     problems = {
         "duplicated event_id": key["event_id"].duplicated(),
         "label not 0 or 1": ~key["label"].isin([0, 1]),
-        "split not public or private": ~key["split"].isin(SPLITS),
+        "split not public or private": ~key["split"].isin(KEY_SPLITS),
     }
     for problem, bad in problems.items():
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise AnswerKeyError(f"{path}, line {row + 2}: {problem}: {key.iloc[row].tolist()}")
-    for split in SPLITS:
+    for split in KEY_SPLITS:
         labels = set(key.loc[key["split"] == split, "label"])
         if labels != {0, 1}:
             raise AnswerKeyError(
@@ -67,7 +67,7 @@ def score_submission(submission: pd.DataFrame, answer_key: pd.DataFrame) -> dict
         )
     labels, splits = answer_key["label"].to_numpy(), answer_key["split"].to_numpy()
     result = {
-        split: roc_auc_ci(labels[splits == split], scores[splits == split]) for split in SPLITS
+        split: roc_auc_ci(labels[splits == split], scores[splits == split]) for split in KEY_SPLITS
     }
     result["overall"] = roc_auc_ci(labels, scores)
     return result

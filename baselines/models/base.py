@@ -61,7 +61,3 @@ class Classifier(nn.Module):
     ) -> list[Path]:
         """Write model-specific figures (generative models); returns the paths written."""
         return []
-
-
-def n_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
