@@ -12,8 +12,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from challenge.detector import TRIGGER_FRACTION
+from challenge.matched_filter import pretrigger_psd
+
 SCALINGS = ("global", "per_record")
-TRIGGER_FRACTION = 0.25  # the trigger sits at the end of the first quarter of a record
 
 
 @dataclass
@@ -37,7 +39,8 @@ class PreprocessingConfig:
             raise ValueError(f"scaling must be one of {SCALINGS}, got {self.scaling!r}")
         if not 0 < self.pretrigger_fraction <= TRIGGER_FRACTION:
             raise ValueError(
-                f"pretrigger_fraction must be in (0, 0.25], got {self.pretrigger_fraction!r}"
+                f"pretrigger_fraction must be in (0, {TRIGGER_FRACTION}], "
+                f"got {self.pretrigger_fraction!r}"
             )
         start, stop = self.window
         if not 0 <= start < stop <= 1:
@@ -113,17 +116,9 @@ class Preprocessor:
 
     def _fit_whitening(self, X: np.ndarray) -> np.ndarray:
         """1 / sqrt(noise PSD) on the record's rfft grid, 0 at DC, from pre-trigger segments."""
-        n_pre = self._n_pre(X.shape[1])
-        seg = X[:, :n_pre].astype(np.float64)
-        t = np.arange(n_pre) - (n_pre - 1) / 2
-        seg = seg - seg.mean(1, keepdims=True) - np.outer(seg @ t / (t @ t), t)  # detrend
-        taper = np.hanning(n_pre)
-        psd = (np.abs(np.fft.rfft(seg * taper, axis=1)) ** 2).mean(0) / (taper @ taper)
-        f_seg, f_rec = np.fft.rfftfreq(n_pre), np.fft.rfftfreq(X.shape[1])
-        # the segment resolves frequencies down to 1 / n_pre; hold the lowest bin below that
-        psd_rec = np.exp(np.interp(f_rec, f_seg[1:], np.log(psd[1:] + 1e-300)))
-        gain = 1.0 / np.sqrt(psd_rec)
-        gain[0] = 0.0
+        psd = pretrigger_psd(X, n_pre=self._n_pre(X.shape[1]))
+        gain = np.zeros_like(psd)
+        gain[1:] = 1.0 / np.sqrt(psd[1:])
         return gain / np.median(gain)
 
     def _shape(self, X: np.ndarray) -> np.ndarray:

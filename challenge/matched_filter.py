@@ -169,29 +169,34 @@ def pulse_height_estimate(X: np.ndarray, *, metadata: dict) -> np.ndarray:
     return smooth[:, detector.trigger_index :].max(axis=1) - baseline
 
 
-def template_chi2(X: np.ndarray, *, metadata: dict) -> np.ndarray:
-    """chi² of the absorber and the carrier fit, float64 (n, 2): the columns of the reference score."""
-    fits = fit_templates(X, metadata=metadata)
-    return np.column_stack([fits["absorber"].chi2, fits["carrier"].chi2])
-
-
 def estimate_noise_psd(X: np.ndarray, *, metadata: dict) -> np.ndarray:
-    """Noise spectrum (L // 2 + 1,) in V^2/Hz estimated from the pre-trigger baselines of X (n, L).
+    """Noise spectrum (L // 2 + 1,) in V^2/Hz estimated from the pre-trigger baselines of X (n, L)."""
+    detector = detector_from_metadata(metadata)
+    return pretrigger_psd(
+        X, n_pre=detector.trigger_index, sampling_rate_hz=detector.sampling_rate_hz
+    )
+
+
+def pretrigger_psd(X: np.ndarray, *, n_pre: int, sampling_rate_hz: float = 1.0) -> np.ndarray:
+    """One-sided noise PSD (L // 2 + 1,) of records X (n, L) from their first ``n_pre`` samples.
 
     Hann-windowed periodograms of the detrended pre-trigger regions; their median over records
-    (robust to the few with pile-up or spikes), interpolated in log-log onto the record's bins.
+    (robust to the few with pile-up or spikes), interpolated in log-log onto the record's bins
+    (held constant below the lowest frequency the region resolves). The DC bin is 0.
     """
-    detector = detector_from_metadata(metadata)
-    fs, pre_len = detector.sampling_rate_hz, detector.trigger_index
-    pre = np.asarray(X, dtype=float)[:, :pre_len]
-    t = np.linspace(-1.0, 1.0, pre_len)
-    trend = np.vstack([np.ones(pre_len), t])  # (2, P): offset and slope
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or not 2 <= n_pre <= X.shape[1]:
+        raise ValueError(f"need records (n, L) with L >= n_pre={n_pre} >= 2; got shape {X.shape}")
+    pre = X[:, :n_pre]
+    t = np.linspace(-1.0, 1.0, n_pre)
+    trend = np.vstack([np.ones(n_pre), t])  # (2, P): offset and slope
     pre = pre - np.linalg.lstsq(trend.T, pre.T, rcond=None)[0].T @ trend
-    window = np.hanning(pre_len)
+    window = np.hanning(n_pre)
+    fs = sampling_rate_hz
     periodogram = 2.0 * np.abs(np.fft.rfft(pre * window, axis=1)) ** 2 / (fs * (window**2).sum())
     coarse = np.median(periodogram, axis=0) / np.log(2.0)  # median of an exponential -> its mean
-    f_coarse = np.fft.rfftfreq(pre_len, 1.0 / fs)[1:]
-    f = detector.rfft_freqs()
+    f_coarse = np.fft.rfftfreq(n_pre, 1.0 / fs)[1:]
+    f = np.fft.rfftfreq(X.shape[1], 1.0 / fs)
     log_psd = np.interp(np.log(np.maximum(f, f_coarse[0])), np.log(f_coarse), np.log(coarse[1:]))
     psd = np.exp(log_psd)
     psd[0] = 0.0

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from challenge.data import Events
-from challenge.detector import SAMPLING_RATE_HZ
+from challenge.detector import SAMPLING_RATE_HZ, trigger_index
 
 CLASS_NAMES = {0: "absorber (label 0)", 1: "carrier (label 1)"}
 
@@ -30,7 +30,8 @@ def plot_pulses(
     X = np.asarray(events.X, dtype=np.float64)
     length = X.shape[1]
     t_ms = np.arange(length) * 1000.0 / sampling_rate_hz
-    baseline = X[:, : length // 4].mean(axis=1, keepdims=True)
+    trigger = trigger_index(length)
+    baseline = X[:, :trigger].mean(axis=1, keepdims=True)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for label, ax in zip((0, 1), axes, strict=True):
         members = np.flatnonzero(events.y == label)
@@ -43,8 +44,8 @@ def plot_pulses(
             ax.plot(t_ms, X[i] - baseline[i], lw=0.6, label=f"id {events.event_id[i]}")
         ax.set_title(CLASS_NAMES[label])
         ax.set_xlabel("time since record start (ms)")
-        ax.axvline(t_ms[length // 4], color="grey", ls=":", lw=0.8)
-        ax.set_xlim(t_ms[length // 4] - 10.0, min(t_ms[-1], t_ms[length // 4] + 60.0))
+        ax.axvline(t_ms[trigger], color="grey", ls=":", lw=0.8)
+        ax.set_xlim(t_ms[trigger] - 10.0, min(t_ms[-1], t_ms[trigger] + 60.0))
         if len(picks):
             ax.legend(fontsize=7, loc="upper right")
     axes[0].set_ylabel("voltage minus pre-trigger mean (V)")

@@ -62,6 +62,7 @@ class SimulatedEvents(NamedTuple):
 
 
 ARTIFACT_CODES = {"none": 0, "pileup": 1, "flux_jump": 2, "spike": 3}
+_ARTIFACT_KINDS = ("pileup", "flux_jump", "spike")  # the order of their fractions in the draw
 
 
 def chunk_rng(seed: int, split: str, chunk_index: int) -> np.random.Generator:
@@ -122,7 +123,7 @@ def colored_noise(rng: np.random.Generator, n: int, detector: Detector) -> np.nd
     return np.fft.irfft(np.fft.rfft(white, axis=1) * gain, n=detector.record_length, axis=1)
 
 
-def baselines(rng: np.random.Generator, n: int, config: SimulationConfig) -> np.ndarray:
+def baseline_drifts(rng: np.random.Generator, n: int, config: SimulationConfig) -> np.ndarray:
     """Offset plus a slow linear and quadratic drift, shape (n, L)."""
     x = np.linspace(-0.5, 0.5, config.detector.record_length)
     offset = rng.uniform(-config.baseline_offset_v, config.baseline_offset_v, (n, 1))
@@ -171,12 +172,11 @@ def simulate_chunk(
     onset = trigger_ms + rng.uniform(-config.onset_jitter_ms, config.onset_jitter_ms, n)
     params = pulse_shapes(label, rng, config.tau_jitter)
     signal = height.astype(np.float32)[:, None] * unit_pulses(params, onset, times)  # (n, L) volts
-    cuts = np.cumsum([config.pileup_fraction, config.flux_jump_fraction, config.spike_fraction])
-    kinds = np.array(
-        [1, 2, 3, 0], dtype=np.int8
-    )  # ARTIFACT_CODES in the order of the cuts, then none
+    cuts = np.cumsum([getattr(config, f"{kind}_fraction") for kind in _ARTIFACT_KINDS])
+    codes = [ARTIFACT_CODES[kind] for kind in (*_ARTIFACT_KINDS, "none")]  # one per cut, then none
+    kinds = np.array(codes, dtype=np.int8)
     artifact = kinds[np.searchsorted(cuts, rng.random(n), side="right")]
-    noise = colored_noise(rng, n, det) + baselines(rng, n, config)
+    noise = colored_noise(rng, n, det) + baseline_drifts(rng, n, config)
     add_artifacts(rng, signal, noise, artifact, config, times)
     volts = noise
     volts += saturate(signal, det.saturation_v)

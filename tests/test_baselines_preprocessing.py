@@ -78,3 +78,14 @@ def test_validation_split_is_stratified_disjoint_and_seeded():
     assert (y[val] == 0).sum() == 15 and (y[val] == 1).sum() == 10
     assert np.array_equal(val, validation_split(y, fraction=0.25, seed=3)[1])
     assert not np.array_equal(val, validation_split(y, fraction=0.25, seed=4)[1])
+
+
+def test_whitening_uses_the_challenge_noise_estimator():
+    # one noise-spectrum estimator: the gain is 1 / sqrt(pretrigger_psd), normalised by its median
+    from challenge.matched_filter import pretrigger_psd
+
+    X = np.random.default_rng(4).normal(size=(30, 512)).cumsum(axis=1)
+    pre = Preprocessor(PreprocessingConfig(downsample=1, whiten=True)).fit(X)
+    psd = pretrigger_psd(X, n_pre=int(pre.config.pretrigger_fraction * 512))
+    expected = np.concatenate([[0.0], psd[1:] ** -0.5])
+    np.testing.assert_allclose(pre.whitening_gain, expected / np.median(expected), rtol=1e-12)
