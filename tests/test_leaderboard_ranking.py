@@ -9,13 +9,14 @@ import re
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from challenge.metrics import delong_test
 from challenge.submission import read_submission
 from leaderboard.db import session_scope
 from leaderboard.models import Submission
-from leaderboard.ranking import counted_submissions, public_rows
+from leaderboard.ranking import counted_submissions, private_rows, public_rows
 
 T0 = datetime(2026, 3, 2, tzinfo=timezone.utc)
 
@@ -60,6 +61,64 @@ def test_public_ranking_ties_go_to_the_earlier_submission_and_references_are_unr
     ]
     rows = public_rows(teams)
     assert [(r.team_id, r.rank) for r in rows] == [(3, None), (2, 1), (1, 2), (4, 3)]
+
+
+# The reveal rules, one test each, on the final ranking itself (``private_rows``). The private
+# "scores" only feed the DeLong p-values, which these tests do not look at.
+LABELS = np.array([0, 1, 0, 1, 0, 1])
+
+
+def final_rows(*teams):
+    return private_rows(list(teams), lambda s: LABELS + 0.1 * s.id, LABELS)
+
+
+def counted_ids(rows):
+    return {r.team_id: r.counted.id for r in rows}
+
+
+def test_rule_the_better_of_two_finals_counts():
+    # Both orders of the two finals, so that "the first" or "the last" final cannot pass.
+    a = team(1, sub(1, 0.90, 0.70, final=True), sub(2, 0.80, 0.85, final=True))
+    b = team(2, sub(3, 0.80, 0.85, final=True, minute=1), sub(4, 0.90, 0.70, final=True, minute=2))
+    rows = final_rows(a, b)
+    assert counted_ids(rows) == {1: 2, 2: 3}
+    assert [r.counted.private_auc for r in rows] == [0.85, 0.85]
+
+
+def test_rule_marked_finals_count_before_the_best_public_one():
+    # The unmarked submission has both the best public and the best private AUC; it still loses.
+    a = team(1, sub(1, 0.99, 0.99), sub(2, 0.70, 0.60, final=True, minute=1))
+    b = team(2, sub(3, 0.80, 0.80, minute=2))
+    rows = final_rows(a, b)
+    assert counted_ids(rows) == {1: 2, 2: 3}
+    assert [(r.team_id, r.rank) for r in rows] == [(2, 1), (1, 2)]
+
+
+def test_rule_without_finals_the_best_public_one_counts_not_the_best_private():
+    rows = final_rows(team(1, sub(1, 0.80, 0.99), sub(2, 0.90, 0.60, minute=1)))
+    assert counted_ids(rows) == {1: 2}
+
+
+def test_rule_the_earlier_of_two_equal_scores_wins():
+    # Within a team: two finals with the same private AUC; the earlier one counts.
+    a = team(1, sub(1, 0.80, 0.90, final=True, minute=1), sub(2, 0.85, 0.90, final=True, minute=5))
+    # Between teams: the same private AUC; the team whose counted file came first ranks higher,
+    # whatever their ids or their order of registration.
+    b = team(2, sub(3, 0.70, 0.90, minute=0))
+    rows = final_rows(a, b)
+    assert counted_ids(rows) == {1: 1, 2: 3}
+    assert [(r.team_id, r.rank) for r in rows] == [(2, 1), (1, 2)]
+    # Without finals, two equal public AUCs: the earlier submission is the best public one.
+    c = team(3, sub(5, 0.90, 0.50, minute=9), sub(6, 0.90, 0.95, minute=3))
+    assert [s.id for s in counted_submissions(c)] == [6]
+
+
+def test_rule_entries_count_every_submission_of_the_team():
+    # Entries: all of a team's submissions, the disqualified ones included, and nobody else's.
+    a = team(1, sub(1, 0.9, 0.9), sub(2, 0.8, 0.8, dq="copied"), sub(3, 0.7, 0.7, minute=1))
+    b = team(2, sub(4, 0.6, 0.6))
+    for rows in (public_rows([a, b]), final_rows(a, b)):
+        assert {r.team_id: r.entries for r in rows} == {1: 3, 2: 1}
 
 
 def upload_all(api, clock, plan):
