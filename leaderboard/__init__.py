@@ -30,10 +30,24 @@ from werkzeug.exceptions import (
     RequestEntityTooLarge,
     ServiceUnavailable,
 )
+from werkzeug.routing import IntegerConverter
 
 from leaderboard import config as settings
 
 csrf = CSRFProtect()
+
+# The largest id the tables can hold: PostgreSQL's ``integer`` is 32-bit signed.
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route: 1 to MAX_ID, so that a larger, negative or non-numeric id
+    matches no route (404) instead of overflowing the database driver (500)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -50,6 +64,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         instance_path=os.path.abspath(instance) if instance else None,
         instance_relative_config=True,
     )
+    app.url_map.converters["int"] = IdConverter
     app.config.from_mapping(settings.defaults(app.instance_path))
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_mapping(settings.from_environment(os.environ))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, request
 from sqlalchemy import text
 
 from leaderboard import auth, queries, ranking, uploads
@@ -24,7 +24,14 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def json_body() -> dict:
-    body = request.get_json(silent=True)
+    """The request's JSON object, or 400 (not an object, or nested too deeply) or 413 (too long)."""
+    limit = current_app.config["MAX_JSON_BYTES"]
+    if request.content_length is not None and request.content_length > limit:
+        abort(413, f"the JSON body is larger than the limit of {limit} bytes")
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # json.loads gives up on deep nesting with this, not a ValueError
+        abort(400, "the JSON body is nested too deeply; expected a flat JSON object")
     if not isinstance(body, dict):
         abort(400, 'expected a JSON object body, for example {"name": "my team"}')
     return body

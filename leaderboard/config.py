@@ -40,6 +40,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "CLOSE_AT": None,
         "REGISTRATION_OPEN": True,
         "MAX_UPLOAD_BYTES": 50 * MB,
+        "MAX_JSON_BYTES": 64 * 1024,  # the API's JSON bodies are a name or a flag
         "UPLOAD_FOLDER": os.path.join(instance_path, "submissions"),
         "MAX_FINALS": 2,
         "TEAM_NAME_MAX_CHARS": 40,
