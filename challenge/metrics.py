@@ -3,6 +3,9 @@
 The variance follows DeLong et al. (1988), computed with the O(n log n) algorithm of
 Sun & Xu, IEEE Signal Processing Letters 21 (2014) 1389: one sort of the scores gives every
 event's placement value, the fraction of the other class that it outranks (ties count one half).
+The degenerate cases follow R's pROC 1.18: a class of one event leaves the variance undefined
+(pROC: NA; here UndefinedMetricError), and a nonzero difference of AUCs with a zero variance of
+the difference is significant beyond any level (z = ±inf, p = 0).
 """
 
 from __future__ import annotations
@@ -12,6 +15,12 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy.stats import norm
+
+MIN_CLASS_SIZE = 2  # DeLong's variance divides by (class size - 1)
+
+
+class UndefinedMetricError(ValueError):
+    """A value that these data leave undefined, such as a variance from a class of one event."""
 
 
 class AUC(NamedTuple):
@@ -42,6 +51,8 @@ def roc_auc_ci(y_true, y_score, *, confidence: float = 0.95) -> AUC:
     y_true : array of shape (n,), labels 0 and 1, both present.
     y_score : array of shape (n,), finite scores.
     confidence : coverage of the interval, strictly between 0 and 1.
+
+    Raises UndefinedMetricError if a class has fewer than two events (the variance is undefined).
     """
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
@@ -62,16 +73,20 @@ def delong_test(y_true, score_a, score_b) -> tuple[float, float]:
 
     Returns
     -------
-    (z, p_value) : the z statistic of AUC(a) - AUC(b) and its two-sided p-value. Two classifiers
-    that rank every pair alike have a zero variance of the difference: z = 0 and p = 1.
+    (z, p_value) : the z statistic of AUC(a) - AUC(b) and its two-sided p-value. With a zero
+    variance of the difference, as pROC: equal AUCs give z = 0 and p = 1, different AUCs
+    (a perfect classifier against a constant one) z = ±inf and p = 0.
+
+    Raises UndefinedMetricError if a class has fewer than two events (the variance is undefined).
     """
     y, scores = _check_binary(y_true, [score_a, score_b])
     aucs, cov = _delong(y, scores)
     var = cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]
-    diff = aucs[0] - aucs[1]
-    if diff == 0 or var <= 0:
-        return 0.0, 1.0
-    z = float(diff / math.sqrt(var))
+    diff = float(aucs[0] - aucs[1])
+    if var <= 0 or diff == 0:
+        # pROC's convention; a tiny negative variance can only be rounding.
+        return (0.0, 1.0) if diff == 0 else (math.copysign(math.inf, diff), 0.0)
+    z = diff / math.sqrt(var)
     return z, float(2 * norm.sf(abs(z)))
 
 
@@ -127,6 +142,10 @@ def _delong(y: np.ndarray, scores: list[np.ndarray]) -> tuple[np.ndarray, np.nda
     v10, v01 = zip(*(_placements(y, s) for s in scores), strict=True)
     v10, v01 = np.array(v10), np.array(v01)  # (k, m) and (k, n)
     m, n = v10.shape[1], v01.shape[1]
-    cov10 = np.atleast_2d(np.cov(v10)) if m > 1 else np.zeros((len(scores),) * 2)
-    cov01 = np.atleast_2d(np.cov(v01)) if n > 1 else np.zeros((len(scores),) * 2)
+    if min(m, n) < MIN_CLASS_SIZE:
+        raise UndefinedMetricError(
+            f"DeLong's variance is undefined with {m} carrier (label 1) and {n} absorber "
+            f"(label 0) events: each class needs at least {MIN_CLASS_SIZE}"
+        )
+    cov10, cov01 = np.atleast_2d(np.cov(v10)), np.atleast_2d(np.cov(v01))
     return v10.mean(axis=1), cov10 / m + cov01 / n

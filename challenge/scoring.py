@@ -12,7 +12,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from challenge.metrics import AUC, roc_auc_ci
+from challenge.metrics import AUC, MIN_CLASS_SIZE, roc_auc_ci
 
 KEY_SPLITS = ("public", "private")  # of the test events, in the answer key
 
@@ -46,10 +46,12 @@ def load_answer_key(path: str | os.PathLike) -> pd.DataFrame:
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise AnswerKeyError(f"{path}, line {row + 2}: {problem}: {key.iloc[row].tolist()}")
     for split in KEY_SPLITS:
-        labels = set(key.loc[key["split"] == split, "label"])
-        if labels != {0, 1}:
+        counts = key.loc[key["split"] == split, "label"].value_counts()
+        if min(counts.get(0, 0), counts.get(1, 0)) < MIN_CLASS_SIZE:
             raise AnswerKeyError(
-                f"{path}: the {split} split needs both labels, has {sorted(labels)}"
+                f"{path}: the {split} split needs both labels, at least {MIN_CLASS_SIZE} events "
+                f"of each for an interval; has {counts.get(0, 0)} of label 0 and "
+                f"{counts.get(1, 0)} of label 1"
             )
     return key
 

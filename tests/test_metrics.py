@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score as sklearn_auc
 
-from challenge.metrics import AUC, delong_test, roc_auc_ci, roc_auc_score
+from challenge.metrics import (
+    UndefinedMetricError,
+    delong_test,
+    roc_auc_ci,
+    roc_auc_score,
+)
 
 
 def brute_force_auc(y, s) -> float:
@@ -60,10 +65,48 @@ def test_delong_interval_matches_the_variance_from_its_definition():
     assert (lo, hi) == pytest.approx((auc - half, auc + half), abs=1e-12)
 
 
-def test_interval_is_clipped_and_returns_floats():
-    result = roc_auc_ci([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4])
-    assert result == AUC(1.0, 1.0, 1.0)
-    assert all(type(v) is float for v in result)
+# Reference values from R's pROC 1.18: tests/proc_reference.R prints them.
+PROC_Y = [0, 1, 0, 1, 1, 0, 0, 1, 1, 0, 1, 0]
+PROC_A = [0.1, 0.9, 0.35, 0.4, 0.8, 0.45, 0.2, 0.6, 0.3, 0.7, 0.65, 0.5]
+PROC_B = [0.2, 0.5, 0.6, 0.3, 0.9, 0.1, 0.4, 0.35, 0.2, 0.6, 0.4, 0.3]
+
+
+def test_interval_is_clipped_to_0_1_as_pROC():
+    # Unclipped, these intervals reach 1.048 and -0.048.
+    above = roc_auc_ci(PROC_Y, PROC_A)
+    assert tuple(above) == pytest.approx((0.75, 0.45180097604714053, 1.0), abs=1e-14)
+    assert all(type(v) is float for v in above)
+    below = roc_auc_ci(PROC_Y, -np.array(PROC_A))
+    assert tuple(below) == pytest.approx((0.25, 0.0, 0.54819902395285947), abs=1e-14)
+    ninety = roc_auc_ci(PROC_Y, PROC_A, confidence=0.9)
+    assert tuple(ninety) == pytest.approx((0.75, 0.49974349020124748, 1.0), abs=1e-14)
+
+
+def test_paired_test_agrees_with_pROC():
+    z, p = delong_test(PROC_Y, PROC_A, PROC_B)
+    assert (z, p) == pytest.approx((1.0758876551830785, 0.28197750355715018), abs=1e-14)
+
+
+def test_perfect_against_constant_is_significant_as_in_pROC():
+    # AUCs 1 and 0.5 and a zero variance of the difference: pROC gives z = Inf, p = 0.
+    y = [0, 0, 0, 1, 1, 1]
+    perfect, constant = [0.1, 0.2, 0.3, 0.7, 0.8, 0.9], [0.5] * 6
+    assert delong_test(y, perfect, constant) == (math.inf, 0.0)
+    assert delong_test(y, constant, perfect) == (-math.inf, 0.0)
+    assert delong_test(y, perfect, [3 * s + 1 for s in perfect]) == (0.0, 1.0)  # pROC: 0, 1
+
+
+def test_a_class_of_one_event_leaves_the_variance_undefined():
+    # pROC: AUC 2/3, interval NA NA NA, and roc.test stops with an error.
+    y, s = [0, 0, 0, 1], [0.1, 0.4, 0.3, 0.35]
+    assert roc_auc_score(y, s) == pytest.approx(2 / 3, abs=1e-15)
+    message = "undefined with 1 carrier \\(label 1\\) and 3 absorber \\(label 0\\) events"
+    with pytest.raises(UndefinedMetricError, match=message):
+        roc_auc_ci(y, s)
+    with pytest.raises(UndefinedMetricError, match=message):
+        delong_test(y, s, [0.2, 0.1, 0.5, 0.3])
+    with pytest.raises(UndefinedMetricError, match="1 absorber"):
+        roc_auc_ci([1, 1, 0], [0.1, 0.2, 0.3])
 
 
 def test_interval_coverage_on_a_known_auc():
@@ -124,6 +167,7 @@ def test_bad_input_raises_a_value_error_quoting_it(y, s, message):
         roc_auc_score(y, s)
 
 
-def test_confidence_must_be_a_probability():
-    with pytest.raises(ValueError, match="confidence must be"):
-        roc_auc_ci([0, 1], [0.1, 0.2], confidence=95)
+@pytest.mark.parametrize("confidence", [95, 1, 1.0, 0, -0.5, float("nan")])
+def test_confidence_must_be_strictly_between_0_and_1(confidence):
+    with pytest.raises(ValueError, match=f"confidence must be .* got {confidence!r}"):
+        roc_auc_ci([0, 0, 1, 1], [0.1, 0.3, 0.2, 0.4], confidence=confidence)

@@ -9,7 +9,10 @@ import pytest
 from challenge.metrics import roc_auc_ci
 from challenge.scoring import AnswerKeyError, load_answer_key, score_submission
 
-KEY = "event_id,label,split\n1,0,public\n2,1,public\n3,0,private\n4,1,private\n5,1,private\n6,0,public\n"
+KEY = (
+    "event_id,label,split\n1,0,public\n2,1,public\n3,0,private\n4,1,private\n5,1,private\n"
+    "6,0,public\n7,1,public\n8,0,private\n"
+)
 
 
 @pytest.fixture
@@ -21,18 +24,18 @@ def key_path(tmp_path):
 
 def test_scores_each_split_with_hand_worked_values(key_path):
     key = load_answer_key(key_path)
-    # public: ids 1 (0), 2 (1), 6 (0) -> the positive outranks one of two negatives: AUC 0.5
-    # private: ids 3 (0), 4 (1), 5 (1) -> both positives outrank the negative: AUC 1
+    # public: ids 1 (0), 2 (1), 6 (0), 7 (1) -> each positive outranks one of two negatives: 0.5
+    # private: ids 3 (0), 4 (1), 5 (1), 8 (0) -> both positives outrank both negatives: AUC 1
     submission = pd.DataFrame(
-        {"event_id": [6, 5, 4, 3, 2, 1], "score": [0.9, 0.8, 0.7, 0.1, 0.5, 0.2]}
+        {"event_id": [6, 5, 4, 3, 2, 1, 7, 8], "score": [0.9, 0.8, 0.7, 0.1, 0.5, 0.2, 0.3, 0.6]}
     )
     result = score_submission(submission, key)
     assert result["public"].auc == 0.5
     assert result["private"].auc == 1.0
-    # overall: positives 2 (.5), 4 (.7), 5 (.8) against negatives 1 (.2), 3 (.1), 6 (.9): 6 of 9 pairs
-    assert result["overall"].auc == pytest.approx(6 / 9)
+    # overall: positives .5, .7, .8, .3 against negatives .2, .1, .9, .6: 10 of 16 pairs
+    assert result["overall"].auc == 10 / 16
     labels = key["label"].to_numpy()
-    scores = np.array([0.2, 0.5, 0.1, 0.7, 0.8, 0.9])
+    scores = np.array([0.2, 0.5, 0.1, 0.7, 0.8, 0.9, 0.3, 0.6])
     assert result["overall"] == roc_auc_ci(labels, scores)
 
 
@@ -47,10 +50,12 @@ def test_refuses_a_submission_that_misses_events(key_path):
     ("text", "message"),
     [
         ("event_id,label\n1,0\n", "columns are \\['event_id', 'label'\\]"),
-        (KEY + "1,1,public\n", "line 8: duplicated event_id"),
+        (KEY + "1,1,public\n", "line 10: duplicated event_id"),
         (KEY.replace("2,1,public", "2,2,public"), "line 3: label not 0 or 1"),
         (KEY.replace("3,0,private", "3,0,secret"), "line 4: split not public or private"),
         (KEY.replace("2,1,public", "2,0,public"), "the public split needs both labels"),
+        (KEY.replace("2,1,public\n", ""), "has 2 of label 0 and 1 of label 1"),
+        (KEY.replace("3,0,private", "3,1,private"), "private split .* has 1 of label 0 and 3 of"),
         ("event_id,label,split\nx,0,public\n", "not a valid answer key CSV"),
     ],
 )
