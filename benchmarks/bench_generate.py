@@ -13,7 +13,9 @@ import numpy as np
 
 from benchmarks.timing import best_time, print_rows, row
 from challenge import data
-from challenge.generate import build_metadata
+from challenge.generate import record_format
+from challenge.package import build_metadata
+from challenge.secret import Secret
 from challenge.simulate import SimulationConfig, iterate_events
 
 
@@ -38,8 +40,9 @@ def simulate_and_write(n: int, config: SimulationConfig, folder: Path) -> None:
          "pulse_height": ev.pulse_height, "onset": ev.onset}
         for ev in iterate_events(n, seed=0, split="train", config=config, batch_size=data.WRITE_BATCH)
     )  # fmt: skip
-    data.write_split(folder / "train.root", batches, metadata=build_metadata("train", n, 0, config),
-                     with_truth=True)  # fmt: skip
+    metadata = build_metadata("train", n, record_format(config), Secret.from_seed(0))
+    data.write_split(folder / "train.root", batches, metadata=metadata,
+                     branches=("label", "pulse_height", "onset"))  # fmt: skip
 
 
 def run(quick: bool = False) -> list[dict]:

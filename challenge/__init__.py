@@ -3,7 +3,9 @@
 - ``challenge.detector``: the pulse templates and the noise spectrum of the simulated detector.
 - ``challenge.simulate``: draws labelled pulse records, vectorised and deterministic for a seed.
 - ``challenge.data``: writes and reads the ROOT files (``load``, chunked iteration, a torch ``Dataset``).
-- ``challenge.generate``: makes a whole challenge: ROOT files, sample submission, answer key, data card.
+- ``challenge.secret``: the 128-bit secret of a challenge, from which everything random is derived.
+- ``challenge.package``: packages labelled records from any source as a challenge (files, key, card).
+- ``challenge.generate``: makes a simulated challenge: the simulator's records, packaged.
 - ``challenge.matched_filter``: the physics reference, a chi² comparison of the two known templates.
 - ``challenge.submission``: reads and validates a submission file; the one validator everybody uses.
 - ``challenge.metrics``: ROC AUC, its DeLong confidence interval and the paired DeLong test.

@@ -36,7 +36,13 @@ def main() -> None:
     show_default=True,
     help="Size of the challenge: demo = 2,000 + 2,000 records, full = 10,000 + 10,000.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulation.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=None,
+    help="A public seed, for practice data, tests and teaching: anyone can recompute the labels. "
+    "Without it a fresh 128-bit secret is drawn and kept in OUT/private/ (a real event).",
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -79,6 +85,10 @@ def generate(preset, seed, out, n_train, n_test, record_length, quiet) -> None:
         )
     for what, path in written.items():
         click.echo(f"{what:>18}: {path}")
+    if seed is not None:
+        from challenge.secret import Secret
+
+        click.echo(f"warning: {Secret.from_seed(seed).warning()}", err=True)
 
 
 @main.command()

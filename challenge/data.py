@@ -1,11 +1,13 @@
 """Writes and reads the challenge's ROOT files: a TTree ``events`` of int16 pulses plus a metadata string.
 
 Layout of ``{train,test}.root``:
-- TTree ``events``: ``event_id`` int64, ``pulse`` int16[record_length] (ADC counts); in train.root
-  also ``label`` int8 (1 = carrier, 0 = absorber), ``pulse_height`` float32 (volts, truth) and
-  ``onset`` float32 (ms from the record start, truth).
+- TTree ``events``: ``event_id`` int64, ``pulse`` int16[record_length] (ADC counts; float32 volts
+  when the metadata's ``pulse_dtype`` is "float32"); in train.root also ``label`` int8
+  (1 = carrier, 0 = absorber) and truth columns, e.g. ``pulse_height`` float32 (volts) and
+  ``onset`` float32 (ms from the record start).
 - TObjString ``metadata``: a JSON object (see METADATA_KEYS) with the sampling rate, record length,
-  volts per ADC count, trigger index, seed, generator version and the full detector description.
+  volts per ADC count, trigger index, seed (null unless a public seed made the data), generator
+  version and the full detector description.
 Baskets are zstd-compressed (ROOT >= 6.20 and uproot read them).
 """
 
@@ -53,17 +55,21 @@ def split_path(split: str, data_dir: str | Path = "data") -> Path:
     return Path(data_dir) / "public" / f"{split}.root"
 
 
-def _branch_types(record_length: int, with_truth: bool) -> dict:
-    types = {"event_id": np.int64, "pulse": np.dtype((np.int16, (record_length,)))}
-    if with_truth:
-        types.update(label=np.int8, pulse_height=np.float32, onset=np.float32)
+def _branch_types(record_length: int, pulse_dtype: str, branches: Iterable[str]) -> dict:
+    types = {"event_id": np.int64, "pulse": np.dtype((np.dtype(pulse_dtype), (record_length,)))}
+    types.update({name: np.int8 if name == "label" else np.float32 for name in branches})
     return types
 
 
 def write_split(
-    path: str | Path, batches: Iterable[dict], *, metadata: dict, with_truth: bool
+    path: str | Path, batches: Iterable[dict], *, metadata: dict, branches: Iterable[str] = ()
 ) -> int:
-    """Writes one split; ``batches`` yields dicts of branch arrays. Returns the number of events."""
+    """Writes one split; ``batches`` yields dicts of branch arrays. Returns the number of events.
+
+    Every file has ``event_id`` and ``pulse`` (int16 counts, or float32 volts when
+    ``metadata["pulse_dtype"]`` says so); ``branches`` names the further ones (``label`` int8,
+    truth columns float32).
+    """
     import uproot
 
     missing = [k for k in METADATA_KEYS if k not in metadata]
@@ -72,10 +78,11 @@ def write_split(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     n = 0
-    types = _branch_types(int(metadata["record_length"]), with_truth)
+    pulse_dtype = metadata.get("pulse_dtype", "int16")
+    types = _branch_types(int(metadata["record_length"]), pulse_dtype, branches)
     with uproot.recreate(path, compression=uproot.ZSTD(COMPRESSION_LEVEL)) as f:
         f[METADATA_KEY] = json.dumps(metadata, sort_keys=True)
-        f.mktree(TREE, types, title="simulated detector pulses (ADC counts)")
+        f.mktree(TREE, types, title=f"detector pulses ({pulse_dtype})")
         for batch in batches:
             f[TREE].extend(
                 {

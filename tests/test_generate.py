@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from challenge import data
-from challenge.generate import PRESETS, PUBLIC_FRACTION, generate_challenge, simulation_config
+from challenge.generate import PRESETS, generate_challenge, simulation_config
 from challenge.matched_filter import (
     estimate_noise_psd,
     fit_templates,
@@ -17,6 +17,7 @@ from challenge.matched_filter import (
     matched_filter_score,
 )
 from challenge.metrics import roc_auc_score
+from challenge.package import PUBLIC_FRACTION
 from challenge.simulate import simulate
 from challenge.submission import read_submission
 

@@ -1,0 +1,441 @@
+"""Packages labelled records as a challenge: public ROOT files, sample submission, data card, private answer key.
+
+Any source of records can be packaged: the simulator (``challenge.generate``) or records imported
+from a file. Everything random here (event ids, the public/private split of the answer key, the
+sample submission's scores, the order of imported records) is drawn from the challenge's
+``Secret``, which is stored only under ``DIR/private/``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from challenge import data
+from challenge.matched_filter import (
+    SMOOTHING_MS,
+    estimate_noise_psd,
+    fit_templates,
+    learn_templates,
+    matched_filter_score,
+    pulse_height_estimate,
+)
+from challenge.metrics import roc_auc_ci
+from challenge.secret import Secret, open_private, write_secret
+from challenge.submission import write_submission
+
+PUBLIC_FRACTION = 0.3  # of the test events, scored on the public leaderboard
+LEARN_RECORDS = 2000  # train records from which the data card's learned matched filter is made
+ID_RANGE = 10**9  # event ids are distinct random integers below this
+# Streams of the secret's SeedSequence; the simulator uses (0, chunk) and (1, chunk) for its splits.
+ID_STREAM, KEY_STREAM, SAMPLE_STREAM, ORDER_STREAM = 2, 3, 4, 5
+PULSE_DTYPES = ("int16", "float32")  # ADC counts, or volts
+
+
+@dataclass(frozen=True)
+class RecordBatch:
+    """A batch of labelled records.
+
+    pulse : (n, L) int16 ADC counts, or float32 volts.
+    label : (n,) 1 = carrier, 0 = absorber.
+    truth : optional float columns (n,) written to train.root only, e.g. ``pulse_height`` (V)
+        and ``onset`` (ms); ``pulse_height`` also gives the data card's "true height" AUC.
+    """
+
+    pulse: np.ndarray
+    label: np.ndarray
+    truth: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Records:
+    """The ``n`` records of one split, read once, in batches (so large splits stay out of memory).
+
+    The row order must carry no information about the labels: ``split_records`` shuffles
+    records read from a file with the secret; the simulator draws them in random order.
+    """
+
+    n: int
+    batches: Iterable[RecordBatch]
+
+    @classmethod
+    def from_arrays(
+        cls, pulse: np.ndarray, label: np.ndarray, truth: Mapping[str, np.ndarray] | None = None
+    ) -> Records:
+        """Records held in memory: pulse (n, L), label (n,), truth columns (n,) each."""
+        truth = dict(truth or {})
+        _check_lengths(len(pulse), label=label, **truth)
+        step = data.WRITE_BATCH
+        batches = (
+            RecordBatch(pulse[i : i + step], label[i : i + step],
+                        {k: v[i : i + step] for k, v in truth.items()})
+            for i in range(0, len(pulse), step)
+        )  # fmt: skip
+        return cls(len(pulse), batches)
+
+
+@dataclass(frozen=True)
+class RecordFormat:
+    """What a reader needs to interpret the pulses; goes into each ROOT file's metadata.
+
+    volts_per_count : volts of one ADC count for int16 pulses; 1.0 for float32 volts.
+    extra : further metadata of the source, e.g. ``detector``, ``simulation``,
+        ``generator_version`` (challenge.data needs ``detector`` and ``generator_version``).
+    """
+
+    sampling_rate_hz: float
+    record_length: int
+    trigger_index: int
+    volts_per_count: float = 1.0
+    pulse_dtype: str = "int16"
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+
+def _check_lengths(n: int, **columns: np.ndarray) -> None:
+    bad = {name: len(col) for name, col in columns.items() if len(col) != n}
+    if bad:
+        raise ValueError(f"every column needs one value per record ({n} records); got {bad}")
+
+
+def split_records(
+    pulse: np.ndarray,
+    label: np.ndarray,
+    truth: Mapping[str, np.ndarray] | None = None,
+    *,
+    n_test: int,
+    secret: Secret,
+) -> tuple[Records, Records]:
+    """Shuffles in-memory records with the secret and splits them into (train, test).
+
+    Records imported from a file may be sorted (by label, by run); the shuffle removes any
+    information that the row order would carry.
+    """
+    truth = dict(truth or {})
+    _check_lengths(len(pulse), label=label, **truth)
+    if not 0 < n_test < len(pulse):
+        raise ValueError(f"n_test must be between 1 and {len(pulse) - 1}; got {n_test}")
+    order = secret.rng(ORDER_STREAM).permutation(len(pulse))
+    parts = order[n_test:], order[:n_test]
+    return tuple(
+        Records.from_arrays(pulse[rows], label[rows], {k: v[rows] for k, v in truth.items()})
+        for rows in parts
+    )  # type: ignore[return-value]
+
+
+def draw_event_ids(secret: Secret, n_train: int, n_test: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct random event ids below ID_RANGE, int64: (train ids, test ids)."""
+    ids = secret.rng(ID_STREAM).choice(ID_RANGE, size=n_train + n_test, replace=False)
+    ids = ids.astype(np.int64)
+    return ids[:n_train], ids[n_train:]
+
+
+def draw_public_split(secret: Secret, label: np.ndarray) -> np.ndarray:
+    """'public' or 'private' per test event: PUBLIC_FRACTION of each class, at random."""
+    rng = secret.rng(KEY_STREAM)
+    split = np.full(len(label), "private", dtype=object)
+    for cls in (0, 1):
+        members = rng.permutation(np.flatnonzero(label == cls))
+        split[members[: int(round(PUBLIC_FRACTION * len(members)))]] = "public"
+    return split
+
+
+def build_metadata(split: str, n: int, fmt: RecordFormat, secret: Secret) -> dict:
+    """The JSON metadata of one ROOT file. ``seed`` is the public seed, or None for a secret."""
+    if fmt.pulse_dtype not in PULSE_DTYPES:
+        raise ValueError(f"pulse_dtype must be one of {PULSE_DTYPES}; got {fmt.pulse_dtype!r}")
+    counts = fmt.pulse_dtype == "int16"
+    return {
+        **fmt.extra,
+        "split": split,
+        "n_events": int(n),
+        "sampling_rate_hz": float(fmt.sampling_rate_hz),
+        "record_length": int(fmt.record_length),
+        "volts_per_count": float(fmt.volts_per_count) if counts else 1.0,
+        "trigger_index": int(fmt.trigger_index),
+        "pulse_dtype": fmt.pulse_dtype,
+        "seed": secret.seed,
+        "units": {
+            "pulse": "ADC counts (int16); volts = counts * volts_per_count"
+            if counts
+            else "volts (float32)",
+            "pulse_height": "V",
+            "onset": "ms from the record start",
+        },
+        "label": {"0": "absorber", "1": "carrier"},
+    }
+
+
+def _labelled_batches(
+    batches: Iterable[RecordBatch],
+    ids: np.ndarray,
+    fmt: RecordFormat,
+    with_truth: bool,
+    on_batch: Callable[[RecordBatch], None],
+) -> Iterator[dict]:
+    start = 0
+    for batch in batches:
+        pulse, label = np.asarray(batch.pulse), np.asarray(batch.label)
+        if pulse.ndim != 2 or pulse.shape[1] != fmt.record_length:
+            raise ValueError(
+                f"pulse batch has shape {pulse.shape}; expected (n, {fmt.record_length})"
+            )
+        _check_lengths(len(pulse), label=label, **batch.truth)
+        stop = start + len(label)
+        if stop > len(ids):
+            raise ValueError(f"the records hold more than the {len(ids)} announced")
+        out = {"event_id": ids[start:stop], "pulse": pulse}
+        if with_truth:
+            out.update(label=label, **batch.truth)
+        on_batch(batch)
+        start = stop
+        yield out
+    if start != len(ids):
+        raise ValueError(f"the records hold {start} events; {len(ids)} were announced")
+
+
+def _write_root(path, records, ids, fmt, metadata, *, with_truth, progress, on_batch) -> list[str]:
+    """Writes one split's ROOT file; returns the truth columns written (those of the first batch)."""
+    batches = iter(records.batches)
+    first = next(batches, None)
+    truth_columns = list(first.truth) if with_truth and first is not None else []
+    branches = ("label", *truth_columns) if with_truth else ()
+    stream = itertools.chain([first], batches) if first is not None else iter(())
+    bar = tqdm(total=len(ids), unit="events", desc=path.name, disable=not progress, leave=False)
+
+    def counted(batch: RecordBatch) -> None:
+        on_batch(batch)
+        bar.update(len(batch.label))
+
+    try:
+        labelled = _labelled_batches(stream, ids, fmt, with_truth, counted)
+        data.write_split(path, labelled, metadata=metadata, branches=branches)
+    finally:
+        bar.close()
+    return truth_columns
+
+
+class _References:
+    """Accumulates the data card's reference scores on the test records, batch by batch."""
+
+    def __init__(self, metadata: dict, learned: tuple[dict, np.ndarray] | str):
+        self.metadata, self.learned = metadata, learned
+        self.scores: dict[str, list] = {"label": [], "mf": [], "learned_mf": [], "height": [],
+                                        "true_height": []}  # fmt: skip
+        self.missing: dict[str, str] = {}
+
+    def _add(self, name: str, compute: Callable[[], np.ndarray]) -> None:
+        if name in self.missing:
+            return
+        try:
+            self.scores[name].append(compute())
+        except ValueError as err:  # the reason goes into the data card instead of a number
+            self.missing[name] = str(err)
+
+    def __call__(self, batch: RecordBatch) -> None:
+        X = np.asarray(batch.pulse, np.float32) * np.float32(self.metadata["volts_per_count"])
+        self.scores["label"].append(np.asarray(batch.label))
+        self._add("mf", lambda: matched_filter_score(X, metadata=self.metadata))
+        if isinstance(self.learned, str):
+            self.missing["learned_mf"] = self.learned
+        else:
+            templates, psd = self.learned
+            self._add("learned_mf", lambda: _chi2_difference(X, self.metadata, templates, psd))
+        self._add("height", lambda: pulse_height_estimate(X, metadata=self.metadata))
+        if "pulse_height" in batch.truth:
+            self.scores["true_height"].append(np.asarray(batch.truth["pulse_height"]))
+        else:
+            self.missing["true_height"] = "the records carry no true pulse height"
+
+    def aucs(self) -> dict:
+        """ROC AUC with a 95% DeLong interval per reference, or the reason it is missing."""
+        y = np.concatenate(self.scores["label"])
+        names = {
+            "mf": "matched filter (chi² absorber - chi² carrier)",
+            "learned_mf": "matched filter learned from train.root (templates and noise)",
+            "height": "measured pulse height (smoothed maximum)",
+            "true_height": "true pulse height (simulation truth)",
+        }
+        return {
+            title: self.missing[key]
+            if key in self.missing
+            else roc_auc_ci(y, np.concatenate(self.scores[key]))
+            for key, title in names.items()
+        }
+
+
+def _chi2_difference(X, metadata, templates, psd) -> np.ndarray:
+    fits = fit_templates(X, metadata=metadata, templates=templates, noise_psd=psd)
+    return fits["absorber"].chi2 - fits["carrier"].chi2
+
+
+def learned_filter(out: Path, metadata: dict) -> tuple[dict, np.ndarray] | str:
+    """Templates and noise spectrum learned from the first LEARN_RECORDS records of train.root.
+
+    Returns (templates, noise_psd), or the reason why they cannot be learned from these data.
+    """
+    first = next(data.iterate("train", out, step_size=LEARN_RECORDS))
+    try:
+        templates = learn_templates(first.X, first.y, metadata=metadata)
+        return templates, estimate_noise_psd(first.X, metadata=metadata)
+    except ValueError as err:
+        return str(err)
+
+
+def write_answer_key(path: Path, event_id: np.ndarray, label: np.ndarray, split) -> Path:
+    """event_id,label,split as CSV, owner-only (0600) in an owner-only folder."""
+    frame = pd.DataFrame({"event_id": event_id, "label": label.astype(int), "split": split})
+    with open_private(path, encoding="utf-8", newline="") as handle:
+        frame.to_csv(handle, index=False)
+    return path
+
+
+def package_challenge(
+    train: Records,
+    test: Records,
+    out_dir: str | Path,
+    *,
+    fmt: RecordFormat,
+    secret: Secret,
+    description: str,
+    title: str = "Data card",
+    progress: bool = True,
+) -> dict[str, Path]:
+    """Writes a challenge from labelled records under ``out_dir``; returns the paths by name.
+
+    ``description`` is the data card's "What the data are" section (markdown) from the source.
+    Layout: public/{train.root, test.root, sample_submission.csv, DATACARD.md} and
+    private/{answer_key.csv, secret.json}; private/ is 0700 and its files 0600.
+    """
+    if train.n < 2 or test.n < 2:
+        raise ValueError(
+            f"need at least 2 train and 2 test events; got n_train={train.n}, n_test={test.n}"
+        )
+    out = Path(out_dir)
+    public, private = out / "public", out / "private"
+    paths = {"secret": write_secret(secret, private)}
+    train_ids, test_ids = draw_event_ids(secret, train.n, test.n)
+    train_labels: list[np.ndarray] = []
+    paths["train"] = public / "train.root"
+    train_meta = build_metadata("train", train.n, fmt, secret)
+    truth_columns = _write_root(paths["train"], train, train_ids, fmt, train_meta, with_truth=True,
+                                progress=progress, on_batch=lambda b: train_labels.append(b.label))  # fmt: skip
+    test_meta = build_metadata("test", test.n, fmt, secret)
+    references = _References(test_meta, learned_filter(out, train_meta))
+    paths["test"] = public / "test.root"
+    _write_root(paths["test"], test, test_ids, fmt, test_meta, with_truth=False,
+                progress=progress, on_batch=references)  # fmt: skip
+    test_labels = np.concatenate(references.scores["label"])
+    split = draw_public_split(secret, test_labels)
+    paths["answer_key"] = write_answer_key(private / "answer_key.csv", test_ids, test_labels, split)
+    score = secret.rng(SAMPLE_STREAM).random(test.n)  # valid but uninformative
+    paths["sample_submission"] = write_submission(public / "sample_submission.csv", test_ids, score)
+    paths["datacard"] = write_datacard(
+        public / "DATACARD.md",
+        title=title,
+        description=description,
+        fmt=fmt,
+        secret=secret,
+        train_labels=np.concatenate(train_labels),
+        test_labels=test_labels,
+        truth_columns=truth_columns,
+        references=references.aucs(),
+    )
+    return paths
+
+
+def write_datacard(
+    path: Path,
+    *,
+    title: str,
+    description: str,
+    fmt: RecordFormat,
+    secret: Secret,
+    train_labels: np.ndarray,
+    test_labels: np.ndarray,
+    truth_columns: list[str],
+    references: dict,
+) -> Path:
+    """The human-readable description of the data, with the measured reference AUCs."""
+    sections = [
+        f"# {title}\n",
+        _provenance_section(secret),
+        "## What the data are\n" + description.strip() + "\n",
+        _files_section(fmt, truth_columns),
+        _balance_section(train_labels, test_labels),
+        _references_section(references),
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(sections), encoding="utf-8")
+    return path
+
+
+def _provenance_section(secret: Secret) -> str:
+    if secret.is_public:
+        return f"**Warning: {secret.warning()}**\n"
+    return (
+        "Every random choice (records, event ids, the split of the test set) was derived from a "
+        "fresh 128-bit secret that only the organizers hold.\n"
+    )
+
+
+def _files_section(fmt: RecordFormat, truth_columns: list[str]) -> str:
+    length = fmt.record_length
+    if fmt.pulse_dtype == "int16":
+        pulse = f"`pulse` (int16[{length}], ADC counts; volts = counts x {fmt.volts_per_count:.9g})"
+    else:
+        pulse = f"`pulse` (float32[{length}], volts)"
+    truth = {"pulse_height": "`pulse_height` (float32, V, true height before saturation)",
+             "onset": "`onset` (float32, ms from the record start)"}  # fmt: skip
+    extras = [truth.get(name, f"`{name}` (float32)") for name in truth_columns]
+    train_has = "`label` (int8)" + "".join(f", {e}" for e in extras)
+    return f"""## Files and units
+- `train.root`, `test.root` (ROOT, zstd-compressed): TTree `events` with
+  `event_id` (int64, random and unique; row order carries no information) and
+  {pulse}.
+  train.root also has {train_has}.
+  A TObjString `metadata` holds a JSON object: sampling rate, record length, volts per count,
+  trigger index and the description of the source.
+- `sample_submission.csv`: `event_id,score`, one row per test event; higher score = more carrier-like.
+  Its scores are random, so it scores about 0.5.
+- Read with `challenge.data.load("train")` (event_id, X in volts as float32, y) or with plain uproot.
+"""
+
+
+def _balance_section(train_y: np.ndarray, test_y: np.ndarray) -> str:
+    rows = "\n".join(
+        f"| {name} | {len(y)} | {int(np.sum(y))} ({np.mean(y):.1%}) | {int(len(y) - np.sum(y))} |"
+        for name, y in (("train", train_y), ("test", test_y))
+    )
+    return f"""## Class balance
+| split | events | carrier (label 1) | absorber (label 0) |
+|---|---|---|---|
+{rows}
+"""
+
+
+def _references_section(references: dict) -> str:
+    rows = "\n".join(
+        f"| {name} | {a.auc:.4f} | [{a.lo:.4f}, {a.hi:.4f}] |"
+        if not isinstance(a, str)
+        else f"| {name} | not computed: {a} | |"
+        for name, a in references.items()
+    )
+    return f"""## Reference ROC AUC on the test set (95% DeLong interval)
+| score | AUC | interval |
+|---|---|---|
+{rows}
+
+The matched filter fits both known templates (free amplitude, onset and linear baseline) after
+whitening with the known noise spectrum; it uses no labels (`challenge.matched_filter`).
+The learned matched filter does the same with templates (medians of aligned, labelled
+high pulses) and a noise spectrum (pre-trigger baselines) taken from the first
+{LEARN_RECORDS} records of train.root: what a model can learn from the training data.
+The measured pulse height is the maximum of the record smoothed over
+{SMOOTHING_MS:g} ms, minus the pre-trigger mean. The leaderboard ranks by ROC AUC.
+"""
