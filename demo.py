@@ -93,7 +93,7 @@ def leaderboard_env(workdir: Path, data: Path) -> dict:
         "LEADERBOARD_DATABASE_URL": f"sqlite:///{instance.resolve() / 'leaderboard.sqlite'}",
         "LEADERBOARD_UPLOAD_FOLDER": str(instance.resolve() / "submissions"),
         "LEADERBOARD_ANSWER_KEY": str((data / "private" / "answer_key.csv").resolve()),
-        "LEADERBOARD_ADMIN_TOKEN": secrets.token_urlsafe(16),
+        "LEADERBOARD_ADMIN_TOKEN": secrets.token_urlsafe(32),
         "LEADERBOARD_SECRET_KEY": secrets.token_hex(32),
         "LEADERBOARD_COOKIE_SECURE": "0",  # plain http on localhost
     }

@@ -21,7 +21,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, current_app, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import (
@@ -58,16 +58,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Raises ConfigError (with what to fix) for a default secret in production or an unusable
     answer key, so that a misconfigured server never starts.
     """
-    instance = os.environ.get("LEADERBOARD_INSTANCE")  # where config.py, database and files live
+    environment = settings.from_environment(os.environ)
     app = Flask(
         __name__,
-        instance_path=os.path.abspath(instance) if instance else None,
+        # Where config.py, the database and the files live.
+        instance_path=environment.get("INSTANCE_PATH"),
         instance_relative_config=True,
     )
     app.url_map.converters["int"] = IdConverter
     app.config.from_mapping(settings.defaults(app.instance_path))
     app.config.from_pyfile("config.py", silent=True)
-    app.config.from_mapping(settings.from_environment(os.environ))
+    app.config.from_mapping(environment)
     if test_config is not None:
         app.config.from_mapping(test_config)
     settings.finish(app.config)
@@ -109,10 +110,31 @@ SECURITY_HEADERS = {
 }
 
 
+# Browsers keep HTTPS for this host for a year once they have seen it over TLS.
+HSTS = "max-age=31536000"
+
+
 def _security_headers(response):
     for header, value in SECURITY_HEADERS.items():
         response.headers.setdefault(header, value)
+    if _is_private():
+        response.headers["Cache-Control"] = "no-store"
+    if current_app.config["SESSION_COOKIE_SECURE"]:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response
+
+
+def _is_private() -> bool:
+    """A response no cache may keep: it carries a token or a private number.
+
+    That is every organizer page, every answer to a request with a bearer token, and the pages
+    that mark themselves with ``auth.mark_private()`` (a new token, a team's own page).
+    """
+    return (
+        g.get("private", False)
+        or request.blueprint == "admin"
+        or "Authorization" in request.headers
+    )
 
 
 def _wants_json() -> bool:

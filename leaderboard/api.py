@@ -88,6 +88,7 @@ def create_team():
     if not isinstance(name, str):
         abort(400, 'expected {"name": "<team name>"}')
     team, token = register_team(name)
+    auth.mark_private()
     return jsonify(team=team, token=token), 201
 
 

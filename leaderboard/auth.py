@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import abort, current_app, request, session
+from flask import abort, current_app, g, request, session
 from werkzeug.exceptions import TooManyRequests
 
 from leaderboard import queries
@@ -109,3 +109,8 @@ def is_admin() -> bool:
         return True
     record_bad_token()
     return False
+
+
+def mark_private() -> None:
+    """Answer this request with ``Cache-Control: no-store``: it shows a token or private data."""
+    g.private = True

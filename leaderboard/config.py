@@ -13,6 +13,9 @@ from typing import Any
 
 DEFAULT_SECRET_KEY = "dev"
 MB = 1024 * 1024
+# Shortest secret key and organizer token accepted: 32 random characters are beyond guessing.
+MIN_SECRET_CHARS = 32
+HOW_TO_MAKE_A_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 class ConfigError(RuntimeError):
@@ -27,6 +30,7 @@ def utc_now() -> datetime:
 def defaults(instance_path: str) -> dict[str, Any]:
     """The settings a fresh install runs with: SQLite and uploads in the instance folder."""
     return {
+        "INSTANCE_PATH": instance_path,
         "ENV_NAME": "production",
         "SECRET_KEY": DEFAULT_SECRET_KEY,
         # The management commands run no web server, so they need no real secret key.
@@ -35,6 +39,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SQLITE_BUSY_TIMEOUT_MS": 15_000,
         "ANSWER_KEY": None,
         "ADMIN_TOKEN": None,
+        # The address teams reach the site at, shown in `challenge submit --url ...`; never
+        # taken from a request's Host header, which a client chooses.
+        "PUBLIC_URL": None,
         "DAILY_QUOTA": 10,
         "OPEN_AT": None,
         "CLOSE_AT": None,
@@ -83,6 +90,7 @@ def parse_utc(text: str | datetime | None) -> datetime | None:
 
 
 ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "LEADERBOARD_INSTANCE": ("INSTANCE_PATH", os.path.abspath),
     "LEADERBOARD_ENV": ("ENV_NAME", str),
     "LEADERBOARD_DATABASE_URL": ("DATABASE_URL", str),
     "LEADERBOARD_ANSWER_KEY": ("ANSWER_KEY", str),
@@ -96,6 +104,7 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LEADERBOARD_UPLOAD_FOLDER": ("UPLOAD_FOLDER", str),
     "LEADERBOARD_COOKIE_SECURE": ("SESSION_COOKIE_SECURE", _bool),
     "LEADERBOARD_PROXY_FIX": ("PROXY_FIX", int),
+    "LEADERBOARD_PUBLIC_URL": ("PUBLIC_URL", str),
 }
 
 
@@ -118,12 +127,11 @@ def finish(config: dict[str, Any]) -> None:
             f"LEADERBOARD_ENV={config['ENV_NAME']!r}: expected 'production' or 'development'"
         )
     production = config["ENV_NAME"] == "production" and not config.get("TESTING")
-    secret = config.get("SECRET_KEY")
-    if production and config["CHECK_SECRET"] and (not secret or secret == DEFAULT_SECRET_KEY):
-        raise ConfigError(
-            "refusing to run in production with the default secret key: set LEADERBOARD_SECRET_KEY "
-            "(for example to the output of `python -c 'import secrets; print(secrets.token_hex())'`)"
-        )
+    if production and config["CHECK_SECRET"]:
+        _check_secret_key(config.get("SECRET_KEY"))
+    _check_admin_token(config.get("ADMIN_TOKEN"))
+    if config["PUBLIC_URL"]:
+        config["PUBLIC_URL"] = config["PUBLIC_URL"].rstrip("/") + "/"
     if config["SESSION_COOKIE_SECURE"] is None:
         config["SESSION_COOKIE_SECURE"] = production
     for key in ("OPEN_AT", "CLOSE_AT"):
@@ -142,4 +150,29 @@ def finish(config: dict[str, Any]) -> None:
         raise ConfigError(
             "no answer key: set LEADERBOARD_ANSWER_KEY to the private/answer_key.csv that "
             "`challenge generate` wrote"
+        )
+
+
+def _check_secret_key(secret: str | None) -> None:
+    """Refuse the default or a short secret key: whoever guesses it can forge session cookies."""
+    if not secret or secret == DEFAULT_SECRET_KEY:
+        raise ConfigError(
+            "refusing to run in production with the default secret key: set LEADERBOARD_SECRET_KEY "
+            f"(for example to the output of `{HOW_TO_MAKE_A_SECRET}`)"
+        )
+    if len(secret) < MIN_SECRET_CHARS:
+        raise ConfigError(
+            f"LEADERBOARD_SECRET_KEY is {len(secret)} characters long; at least "
+            f"{MIN_SECRET_CHARS} are needed, because whoever guesses it can forge log-in cookies "
+            f"(make one with `{HOW_TO_MAKE_A_SECRET}`)"
+        )
+
+
+def _check_admin_token(token: str | None) -> None:
+    """Refuse a short organizer token: it opens every private score and the reveal."""
+    if token and len(token) < MIN_SECRET_CHARS:
+        raise ConfigError(
+            f"LEADERBOARD_ADMIN_TOKEN is {len(token)} characters long; at least "
+            f"{MIN_SECRET_CHARS} are needed, because it opens every private score "
+            f"(make one with `{HOW_TO_MAKE_A_SECRET}`, or leave it unset to manage from the CLI)"
         )

@@ -18,7 +18,7 @@ WRITE_LOCK = "write_lock"
 REVEALED = "revealed"
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 15_000) -> Engine:
+def make_engine(url: str, *, busy_timeout_ms: int) -> Engine:
     """An engine for any SQLAlchemy URL; SQLite gets WAL, a busy timeout and foreign keys."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":

@@ -43,6 +43,7 @@ def team_page(team_id: int):
         remaining = None
         own = viewer is not None and viewer.id == team.id
         if own:
+            auth.mark_private()  # the team's notes and file names
             used = queries.submissions_today(db, team.id, now=auth.now())
             remaining = max(0, current_app.config["DAILY_QUOTA"] - used)
     return render_template(

@@ -50,6 +50,7 @@ def register():
             name=request.form.get("name", ""),
         )  # fmt: skip
         return page, error.code
+    auth.mark_private()
     return render_template("registered.html", team=name, token=token), 201
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-ADMIN_TOKEN = "organizer-token-for-tests"
+ADMIN_TOKEN = "organizer-token-for-tests-0123456789"  # 32 characters at least
 START = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
 
 

@@ -8,8 +8,8 @@ import io
 import pytest
 
 from leaderboard.export import spreadsheet_safe
+from tests.conftest import ADMIN_TOKEN
 
-ADMIN_TOKEN = "organizer-token-for-tests"  # as tests/conftest.py configures the app
 BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 

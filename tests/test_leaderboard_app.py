@@ -71,3 +71,49 @@ def test_long_json_body_is_413(app, client):
     response = client.post("/api/teams", data=body, content_type="application/json")
     assert response.status_code == 413
     assert response.get_json() == {"error": "the JSON body is larger than the limit of 65536 bytes"}
+
+
+def test_responses_with_tokens_or_private_data_are_not_cached(api, client):
+    token = api.register("alpha")
+    api.submit(token, api.submission(), note="private note")
+    private = [
+        client.post("/register", data={"name": "beta"}),
+        client.post("/api/teams", json={"name": "gamma"}),
+        client.get("/api/submissions", headers={"Authorization": f"Bearer {token}"}),
+        client.get("/admin/", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}),
+        client.get(
+            "/admin/export/submissions.csv", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        ),
+    ]
+    client.post("/login", data={"token": token})
+    own_page = client.get("/teams/1")
+    assert "private note" in own_page.get_data(as_text=True)
+    private.append(own_page)
+    for response in private:
+        assert response.status_code in (200, 201), response.request.path
+        assert response.headers["Cache-Control"] == "no-store", response.request.path
+    public = [client.get("/"), client.get("/teams/2"), client.get("/api/leaderboard")]
+    for response in public:
+        assert "no-store" not in response.headers.get("Cache-Control", "")
+
+
+def test_hsts_only_with_secure_cookies(app_config, make_app):
+    plain = make_app(app_config).test_client().get("/")
+    assert "Strict-Transport-Security" not in plain.headers
+    secure = make_app({**app_config, "SESSION_COOKIE_SECURE": True}).test_client().get("/")
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+def test_token_page_takes_the_public_url_from_configuration_not_the_host_header(
+    app_config, make_app
+):
+    forged = {"Host": "evil.example.com"}
+    app = make_app({**app_config, "PUBLIC_URL": "https://challenge.example.org"})
+    page = app.test_client().post("/register", data={"name": "alpha"}, headers=forged)
+    text = page.get_data(as_text=True)
+    assert "--url https://challenge.example.org/</pre>" in text
+    assert "evil.example.com" not in text
+    unset = make_app({**app_config, "DATABASE_URL": app_config["DATABASE_URL"]})
+    unset.config["PUBLIC_URL"] = None
+    text = unset.test_client().post("/register", data={"name": "beta"}, headers=forged).text
+    assert "evil.example.com" not in text and "--url ADDRESS-OF-THIS-SITE</pre>" in text

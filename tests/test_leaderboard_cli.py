@@ -189,7 +189,7 @@ def test_refuses_to_start_with_a_missing_or_corrupt_answer_key(environment, tmp_
         key.unlink()
     else:
         key.write_text(content)
-    environment.setenv("LEADERBOARD_SECRET_KEY", "s3cret")
+    environment.setenv("LEADERBOARD_SECRET_KEY", "s" * 32)
     result = CliRunner().invoke(main, ["serve"])
     assert result.exit_code == 1
     assert "cannot use the answer key" in result.output and message in result.output

@@ -66,14 +66,44 @@ def test_production_needs_a_secret_and_sets_secure_cookies(app_config):
         create_app({**production, "SECRET_KEY": "dev"})
     with pytest.raises(ConfigError, match="default secret key"):
         create_app({**production, "SECRET_KEY": ""})
-    app = create_app({**production, "SECRET_KEY": "long random"})
+    app = create_app({**production, "SECRET_KEY": "s" * 32})
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
-    plain_http = create_app({**production, "SECRET_KEY": "x", "SESSION_COOKIE_SECURE": False})
+    plain_http = create_app({**production, "SECRET_KEY": "s" * 32, "SESSION_COOKIE_SECURE": False})
     assert plain_http.config["SESSION_COOKIE_SECURE"] is False
     development = create_app({**production, "ENV_NAME": "development"})
     assert development.config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_short_secrets_are_refused_and_the_message_says_why(app_config):
+    production = {k: v for k, v in app_config.items() if k != "TESTING"} | {
+        "ENV_NAME": "production"
+    }
+    with pytest.raises(ConfigError) as error:
+        create_app({**production, "SECRET_KEY": "s" * 31})
+    assert str(error.value).startswith(
+        "LEADERBOARD_SECRET_KEY is 31 characters long; at least 32 are needed, because whoever "
+        "guesses it can forge log-in cookies"
+    )
+    create_app({**production, "SECRET_KEY": "s" * 32})
+    for config in (app_config, production | {"SECRET_KEY": "s" * 32}):  # tests too
+        with pytest.raises(ConfigError, match="LEADERBOARD_ADMIN_TOKEN is 1 characters long"):
+            create_app({**config, "ADMIN_TOKEN": "x"})
+        with pytest.raises(ConfigError, match="is 31 characters long; at least 32 are needed"):
+            create_app({**config, "ADMIN_TOKEN": "t" * 31})
+    assert create_app({**app_config, "ADMIN_TOKEN": "t" * 32}).config["ADMIN_TOKEN"] == "t" * 32
+    assert create_app({**app_config, "ADMIN_TOKEN": None}).config["ADMIN_TOKEN"] is None
+
+
+def test_instance_and_public_url_come_from_the_settings_map(monkeypatch, tmp_path, app_config):
+    monkeypatch.setenv("LEADERBOARD_INSTANCE", "relative-instance")
+    monkeypatch.setenv("LEADERBOARD_PUBLIC_URL", "https://challenge.example.org")
+    monkeypatch.chdir(tmp_path)
+    app = create_app(app_config)
+    assert app.instance_path == str(tmp_path / "relative-instance")
+    assert app.config["INSTANCE_PATH"] == app.instance_path
+    assert app.config["PUBLIC_URL"] == "https://challenge.example.org/"
 
 
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app):

@@ -24,7 +24,7 @@ from leaderboard.models import Submission, Team
 from tests.hostile import corpus
 from tests.hostile.harness import Site, make_site, postgres_schema, submission_bytes
 
-ADMIN = "hostile-admin-token"
+ADMIN = "hostile-admin-token-0123456789abcdef"
 
 
 POSTGRES_URL = os.environ.get("LEADERBOARD_TEST_POSTGRES_URL")

@@ -78,8 +78,8 @@ class Site:
             LEADERBOARD_DATABASE_URL=self.database_url,
             LEADERBOARD_ANSWER_KEY=str(self.answer_key_path),
             LEADERBOARD_UPLOAD_FOLDER=str(self.upload_folder),
-            LEADERBOARD_SECRET_KEY="reliability-test-secret",
-            LEADERBOARD_ADMIN_TOKEN="reliability-admin",
+            LEADERBOARD_SECRET_KEY="reliability-test-secret-0123456789",
+            LEADERBOARD_ADMIN_TOKEN="reliability-admin-token-0123456789",
             LEADERBOARD_DAILY_QUOTA="1000",
             LEADERBOARD_COOKIE_SECURE="0",  # plain http on loopback
             PYTHONUNBUFFERED="1",
