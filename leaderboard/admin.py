@@ -17,7 +17,7 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from leaderboard import auth, export, queries, ranking
+from leaderboard import auth, export, final, queries, ranking
 from leaderboard.db import session_scope
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -70,6 +70,7 @@ def dashboard():
             submissions=queries.all_submissions(db),
             teams=queries.all_teams(db),
             revealed=queries.is_revealed(db),
+            audit_log=queries.audit_log(db),
         )
 
 
@@ -88,6 +89,17 @@ def _reason() -> str | None:
     return reason
 
 
+def _rerank_hint() -> str:
+    with session_scope() as db:
+        revealed = queries.is_revealed(db)
+    if not revealed:
+        return ""
+    return (
+        " The revealed final ranking is unchanged: `leaderboard rerank --reason ...` applies it"
+        " and records why."
+    )
+
+
 @bp.post("/submissions/<int:submission_id>/disqualify")
 def disqualify_submission(submission_id: int):
     reason = _reason()
@@ -96,7 +108,9 @@ def disqualify_submission(submission_id: int):
         if submission is None:
             abort(404, f"no submission #{submission_id}")
         queries.disqualify(db, submission, reason)
-    flash(f"Submission #{submission_id} {'disqualified' if reason else 'reinstated'}.")
+    flash(
+        f"Submission #{submission_id} {'disqualified' if reason else 'reinstated'}.{_rerank_hint()}"
+    )
     return redirect(url_for("admin.dashboard")), 303
 
 
@@ -109,7 +123,7 @@ def disqualify_team(team_id: int):
             abort(404, f"no team with id {team_id}")
         queries.disqualify(db, team, reason)
         name = team.name
-    flash(f"Team {name} {'disqualified' if reason else 'reinstated'}.")
+    flash(f"Team {name} {'disqualified' if reason else 'reinstated'}.{_rerank_hint()}")
     return redirect(url_for("admin.dashboard")), 303
 
 
@@ -117,9 +131,12 @@ def disqualify_team(team_id: int):
 def reveal():
     if request.form.get("confirm") != "reveal":
         abort(400, "type 'reveal' to confirm: the private scores cannot be hidden again")
-    with session_scope(write=True) as db:
-        queries.set_revealed(db, True, now=auth.now())
-    flash("The final ranking is revealed.")
+    try:
+        with session_scope(write=True) as db:
+            message = final.reveal(db, current_app.config, now=auth.now())
+    except final.RevealError as err:
+        abort(409, str(err))
+    flash(message[0].upper() + message[1:] + ".")
     return redirect(url_for("public.index")), 303
 
 

@@ -58,27 +58,40 @@ def submission_json(s: Submission, *, revealed: bool) -> dict:
 
 
 def row_json(row: ranking.Row, *, revealed: bool) -> dict:
-    best = row.best_public
     item = {
         "rank": row.rank,
         "team": row.team,
         "team_id": row.team_id,
         "reference": row.is_reference,
-        "public_auc": best.public_auc,
-        "public_auc_ci": [best.public_lo, best.public_hi],
+        # After the reveal: the public AUC of the submission that counted, not the team's best.
+        "public_auc": row.public_auc,
+        "public_auc_ci": [row.public_lo, row.public_hi],
         "entries": row.entries,
         "last_submission": iso(row.last_submission),
     }
     if revealed:
-        counted = row.counted
         item.update(
             public_rank=row.public_rank,
-            private_auc=counted.private_auc,
-            private_auc_ci=[counted.private_lo, counted.private_hi],
+            private_auc=row.private_auc,
+            private_auc_ci=[row.private_lo, row.private_hi],
             rank_change=row.rank_change,
             p_value_vs_next=row.p_value_vs_next,
-            counted_submission=counted.id,
+            counted_submission=row.submission_id,
         )
+    return item
+
+
+def late_json(late: ranking.Late, *, revealed: bool) -> dict:
+    item = {
+        "id": late.submission_id,
+        "team": late.team,
+        "team_id": late.team_id,
+        "created_at": iso(late.created_at),
+        "public_auc": late.public_auc,
+        "public_auc_ci": [late.public_lo, late.public_hi],
+    }
+    if revealed:
+        item.update(private_auc=late.private_auc, private_auc_ci=[late.private_lo, late.private_hi])
     return item
 
 
@@ -136,7 +149,8 @@ def leaderboard():
     with session_scope() as db:
         board = ranking.current_board(db)
     rows = [row_json(row, revealed=board.revealed) for row in board.rows]
-    return jsonify(revealed=board.revealed, rows=rows)
+    late = [late_json(item, revealed=board.revealed) for item in board.late]
+    return jsonify(revealed=board.revealed, ranked_at=iso(board.ranked_at), rows=rows, late=late)
 
 
 @bp.get("/health")

@@ -15,7 +15,7 @@ from flask import Flask
 
 from challenge.submission import SubmissionError
 from leaderboard import backup as backups
-from leaderboard import create_app, export, grading, queries, ranking, storage
+from leaderboard import create_app, export, final, grading, queries, ranking, storage
 from leaderboard.config import ConfigError
 from leaderboard.db import init_db, session_scope
 
@@ -156,13 +156,43 @@ def status(app: Flask) -> None:
 
 
 @main.command()
-@click.option("--undo", is_flag=True, help="Hide the private scores again (a rehearsal).")
+@click.option("--undo", is_flag=True,
+              help="Hide the private scores again and reopen submissions (a rehearsal).")  # fmt: skip
 @with_app
 def reveal(app: Flask, undo: bool) -> None:
-    """Reveal the final ranking on the private split to everyone."""
-    with session_scope(app, write=True) as db:
-        queries.set_revealed(db, not undo, now=app.config["NOW"]())
-    click.echo("private scores hidden again" if undo else "final ranking revealed")
+    """Close submissions and reveal the final ranking on the private split to everyone."""
+    action = final.undo_reveal if undo else final.reveal
+    try:
+        with session_scope(app, write=True) as db:
+            message = action(db, app.config, now=app.config["NOW"]())
+    except final.RevealError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(message)
+
+
+@main.command()
+@click.option("--reason", required=True, help="Why; it goes into the audit log on /admin.")
+@with_app
+def rerank(app: Flask, reason: str) -> None:
+    """Rank the revealed final ranking again, after a disqualification or a rescore."""
+    try:
+        reason = queries.clean_text(reason, max_chars=500, what="the reason")
+        with session_scope(app, write=True) as db:
+            message = final.rerank(db, now=app.config["NOW"](), reason=reason)
+    except (ValueError, final.RevealError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(message)
+
+
+def _revealed_note(app: Flask) -> None:
+    """After the reveal, say that the shown final ranking has not changed (yet)."""
+    with session_scope(app) as db:
+        revealed = queries.is_revealed(db)
+    if revealed:
+        click.echo(
+            "the revealed final ranking is unchanged; `leaderboard rerank --reason ...` applies this",
+            err=True,
+        )
 
 
 @main.command("export")
@@ -207,6 +237,8 @@ def rescore(app: Flask) -> None:
                 for field, value in new.items():
                     setattr(s, field, value)
     click.echo(f"rescored: {changed} submissions changed, {len(failed)} could not be scored")
+    if changed:
+        _revealed_note(app)
     for line in failed:
         click.echo(line, err=True)
     if failed:
@@ -242,6 +274,7 @@ def disqualify(app, submission_id: int | None, team_name: str | None, reason, un
             raise click.ClickException(f"no {label}")
         queries.disqualify(db, target, None if undo else reason)
     click.echo(f"{label} {'reinstated' if undo else 'disqualified'}")
+    _revealed_note(app)
 
 
 @main.command()

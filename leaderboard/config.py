@@ -45,6 +45,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "DAILY_QUOTA": 10,
         "OPEN_AT": None,
         "CLOSE_AT": None,
+        # After the close: refuse uploads (403), or score them and list them apart as late.
+        "LATE_SUBMISSIONS": False,
         "REGISTRATION_OPEN": True,
         "MAX_UPLOAD_BYTES": 50 * MB,
         "MAX_JSON_BYTES": 64 * 1024,  # the API's JSON bodies are a name or a flag
@@ -99,6 +101,7 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LEADERBOARD_DAILY_QUOTA": ("DAILY_QUOTA", int),
     "LEADERBOARD_OPEN_AT": ("OPEN_AT", parse_utc),
     "LEADERBOARD_CLOSE_AT": ("CLOSE_AT", parse_utc),
+    "LEADERBOARD_LATE_SUBMISSIONS": ("LATE_SUBMISSIONS", _bool),
     "LEADERBOARD_REGISTRATION_OPEN": ("REGISTRATION_OPEN", _bool),
     "LEADERBOARD_MAX_UPLOAD_BYTES": ("MAX_UPLOAD_BYTES", int),
     "LEADERBOARD_UPLOAD_FOLDER": ("UPLOAD_FOLDER", str),

@@ -7,15 +7,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import Flask, current_app
-from sqlalchemy import Engine, create_engine, event, make_url, update
+from sqlalchemy import Engine, create_engine, event, make_url, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from leaderboard.models import Base, Setting
+from leaderboard.models import Base, BoardVersion, FinalRanking, Setting, Submission, Team
 
 # The row that write transactions update first, so that checks and inserts (the daily quota)
 # run one at a time on every backend: SQLite takes its write lock, PostgreSQL a row lock.
 WRITE_LOCK = "write_lock"
 REVEALED = "revealed"
+CLOSED_AT = "closed_at"  # set by the reveal when it closes submissions early
+# Everything a leaderboard page shows comes from these tables and settings: a change to any of
+# them bumps ``BoardVersion`` in the same transaction (see ``_bump_board_version``).
+BOARD_TABLES = (Team, Submission, FinalRanking)
+BOARD_SETTINGS = (REVEALED, CLOSED_AT)
 
 
 def make_engine(url: str, *, busy_timeout_ms: int) -> Engine:
@@ -46,7 +51,25 @@ def init_app(app: Flask) -> None:
         app.config["DATABASE_URL"], busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"]
     )
     app.extensions["leaderboard.engine"] = engine
-    app.extensions["leaderboard.sessions"] = sessionmaker(engine, expire_on_commit=False)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    event.listen(sessions, "before_flush", _bump_board_version)
+    app.extensions["leaderboard.sessions"] = sessions
+
+
+def _bump_board_version(session: Session, flush_context, instances) -> None:
+    """Count one more board change when this flush writes anything a board shows."""
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(
+        isinstance(o, BOARD_TABLES) or (isinstance(o, Setting) and o.name in BOARD_SETTINGS)
+        for o in changed
+    ):
+        table = BoardVersion.__table__
+        session.connection().execute(table.update().values(version=table.c.version + 1))
+
+
+def board_version(session: Session) -> int:
+    """The counter of board changes: one cheap query that tells whether a cached board is stale."""
+    return session.execute(select(BoardVersion.version)).scalar_one()
 
 
 def engine_of(app: Flask | None = None) -> Engine:
@@ -79,6 +102,8 @@ def init_db(app: Flask | None = None) -> None:
     """Create the tables and the settings rows if they are missing; safe to run again."""
     Base.metadata.create_all(engine_of(app))
     with session_scope(app) as session:
-        for name, value in ((WRITE_LOCK, ""), (REVEALED, "")):
+        for name, value in ((WRITE_LOCK, ""), (REVEALED, ""), (CLOSED_AT, "")):
             if session.get(Setting, name) is None:
                 session.add(Setting(name=name, value=value))
+        if session.get(BoardVersion, 1) is None:
+            session.add(BoardVersion(id=1, version=0))

@@ -42,13 +42,10 @@ def leaderboard_csv(board: Board) -> str:
               "entries", "last_submission"]  # fmt: skip
     rows = []
     for row in board.rows:
-        best, counted = row.best_public, row.counted
         rows.append([
             row.rank, row.team, int(row.is_reference), row.public_rank,
-            best.public_auc, best.public_lo, best.public_hi,
-            counted.private_auc if counted else None,
-            counted.private_lo if counted else None,
-            counted.private_hi if counted else None,
+            row.public_auc, row.public_lo, row.public_hi,
+            row.private_auc, row.private_lo, row.private_hi,
             row.rank_change, row.p_value_vs_next, row.entries, row.last_submission,
         ])  # fmt: skip
     return to_csv(header, rows)

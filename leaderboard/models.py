@@ -1,4 +1,5 @@
-"""The database tables, one ORM class each: teams, their submissions, settings and bad-token counts."""
+"""The database tables, one ORM class each: teams, their submissions, settings, bad-token counts,
+the stored final rankings, the organizers' audit log and the board's version counter."""
 
 from __future__ import annotations
 
@@ -82,6 +83,8 @@ class Submission(Base):
     private_hi: Mapped[float] = mapped_column(Float)
     is_final: Mapped[bool] = mapped_column(Boolean, default=False)
     disqualified_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # Uploaded after the close (LEADERBOARD_LATE_SUBMISSIONS=1): scored, listed apart, never ranked.
+    is_late: Mapped[bool] = mapped_column(Boolean, default=False)
 
     team: Mapped[Team] = relationship(back_populates="submissions")
 
@@ -103,3 +106,38 @@ class BadTokenCount(Base):
     address: Mapped[str] = mapped_column(String(64), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime)
     failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FinalRanking(Base):
+    """The final ranking as revealed, with every number it shows (JSON); the newest one is shown.
+
+    Written by the reveal, and again only by an organizer's re-ranking (see ``AuditEntry``).
+    """
+
+    __tablename__ = "final_rankings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    body: Mapped[str] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    """What the organizers did to the final ranking, when and why (reveal, undo, re-rank)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    action: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class BoardVersion(Base):
+    """One row whose counter goes up in every transaction that changes what a board shows,
+    so that each server process knows with one cheap query whether its cached board is stale."""
+
+    __tablename__ = "board_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)

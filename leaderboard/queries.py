@@ -16,8 +16,8 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from leaderboard.db import REVEALED
-from leaderboard.models import BadTokenCount, Setting, Submission, Team
+from leaderboard.db import CLOSED_AT, REVEALED
+from leaderboard.models import AuditEntry, BadTokenCount, FinalRanking, Setting, Submission, Team
 
 # Unicode categories refused in names and notes: controls, format characters (bidi overrides,
 # zero-width joiners), private use, surrogates and unassigned code points.
@@ -150,6 +150,10 @@ def add_submission(session: Session, team: Team, **fields) -> Submission:
     return submission
 
 
+def submissions_by_id(session: Session, ids: list[int]) -> list[Submission]:
+    return list(session.scalars(select(Submission).where(Submission.id.in_(ids))))
+
+
 def team_submissions(session: Session, team_id: int) -> list[Submission]:
     return list(
         session.scalars(
@@ -188,7 +192,7 @@ RANKING_COLUMNS = (
     Submission.id, Submission.team_id, Submission.created_at, Submission.filename,
     Submission.sha256, Submission.public_auc, Submission.public_lo, Submission.public_hi,
     Submission.private_auc, Submission.private_lo, Submission.private_hi, Submission.is_final,
-    Submission.disqualified_reason,
+    Submission.disqualified_reason, Submission.is_late,
 )  # fmt: skip
 
 
@@ -236,6 +240,52 @@ def set_revealed(session: Session, revealed: bool, *, now: datetime) -> None:
     setting = session.get(Setting, REVEALED) or Setting(name=REVEALED)
     setting.value = now.isoformat() if revealed else ""
     session.add(setting)
+
+
+def closed_at(session: Session) -> datetime | None:
+    """The close time that the reveal set, if it closed submissions before the configured one."""
+    setting = session.get(Setting, CLOSED_AT)
+    return datetime.fromisoformat(setting.value) if setting and setting.value else None
+
+
+def set_closed_at(session: Session, moment: datetime | None) -> None:
+    setting = session.get(Setting, CLOSED_AT) or Setting(name=CLOSED_AT)
+    setting.value = moment.isoformat() if moment else ""
+    session.add(setting)
+
+
+def save_final_ranking(session: Session, body: str, *, now: datetime) -> FinalRanking:
+    record = FinalRanking(created_at=now, body=body)
+    session.add(record)
+    session.flush()
+    return record
+
+
+def latest_final_ranking(session: Session) -> FinalRanking | None:
+    return session.scalar(select(FinalRanking).order_by(FinalRanking.id.desc()).limit(1))
+
+
+def add_audit_entry(
+    session: Session, action: str, *, now: datetime, reason: str = "", detail: str = ""
+) -> None:
+    session.add(AuditEntry(at=now, action=action, reason=reason, detail=detail))
+
+
+def audit_log(session: Session) -> list[AuditEntry]:
+    """What the organizers did to the final ranking, newest first."""
+    return list(session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())))
+
+
+def late_submissions(session: Session) -> list[Submission]:
+    """Uploads after the close, oldest first, with their teams: listed apart, never ranked."""
+    return list(
+        session.scalars(
+            select(Submission)
+            .options(selectinload(Submission.team))
+            .where(Submission.is_late.is_(True))
+            .order_by(Submission.id)
+        )
+    )
 
 
 def throttle_state(

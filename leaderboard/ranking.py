@@ -3,14 +3,18 @@
 Before the reveal a team is ranked by its best public AUC. After it, by the best private AUC
 among the submissions it marked final (at most two), or of its best public one if it marked
 none (the Kaggle rule); each rank then carries the paired DeLong test against the next team.
-Reference rows are placed by score but never ranked. The functions take anything with the
-columns of ``Team`` and ``Submission`` (ORM objects, or the plain rows of ``ranking_teams``).
+Reference rows are placed by score but never ranked; late uploads (after the close) are listed
+apart and never ranked. The functions take anything with the columns of ``Team`` and
+``Submission`` (ORM objects, or the plain rows of ``queries.ranking_teams``). Once revealed, the
+board is the stored record that the reveal (or an organizer's re-ranking) saved: see ``final``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -23,19 +27,56 @@ from leaderboard.models import Submission, Team
 
 @dataclass(frozen=True)
 class Row:
-    """One line of the leaderboard; the private fields stay None until the reveal."""
+    """One line of a leaderboard, with every number it shows; private fields stay None until the
+    reveal. The submission shown is the team's best public one before the reveal and the one that
+    counted after it (its public AUC included)."""
 
     team_id: int
     team: str
     is_reference: bool
-    entries: int
+    entries: int  # submissions made before the close, disqualified ones included
     last_submission: datetime
-    best_public: Submission
+    submission_id: int
+    public_auc: float
+    public_lo: float
+    public_hi: float
     rank: int | None = None  # public rank before the reveal, final rank after it
     public_rank: int | None = None
-    counted: Submission | None = None  # the submission whose private AUC counts
+    private_auc: float | None = None
+    private_lo: float | None = None
+    private_hi: float | None = None
     rank_change: int | None = None  # positive: moved up from the public ranking
     p_value_vs_next: float | None = None
+
+
+@dataclass(frozen=True)
+class Late:
+    """An upload after the close (``LEADERBOARD_LATE_SUBMISSIONS=1``): scored, never ranked."""
+
+    submission_id: int
+    team_id: int
+    team: str
+    created_at: datetime
+    public_auc: float
+    public_lo: float
+    public_hi: float
+    private_auc: float
+    private_lo: float
+    private_hi: float
+
+
+@dataclass(frozen=True)
+class Board:
+    """A whole leaderboard: the ranked rows, and the late uploads listed apart."""
+
+    revealed: bool
+    rows: list[Row]
+    late: list[Late] = field(default_factory=list)
+    ranked_at: datetime | None = None  # when the shown final ranking was computed
+
+
+def _eligible(team: Team) -> list[Submission]:
+    return [s for s in team.submissions if s.disqualified_reason is None and not s.is_late]
 
 
 def _best(submissions: Sequence[Submission], field: str) -> Submission:
@@ -45,52 +86,65 @@ def _best(submissions: Sequence[Submission], field: str) -> Submission:
 
 def counted_submissions(team: Team) -> list[Submission]:
     """The submissions that may count for the final ranking: the finals, else the best public one."""
-    eligible = [s for s in team.submissions if s.disqualified_reason is None]
+    eligible = _eligible(team)
     if not eligible:
         return []
     finals = [s for s in eligible if s.is_final]
     return finals or [_best(eligible, "public_auc")]
 
 
+def _row(team: Team, shown: Submission) -> Row:
+    on_time = [s for s in team.submissions if not s.is_late]
+    return Row(
+        team_id=team.id,
+        team=team.name,
+        is_reference=team.is_reference,
+        entries=len(on_time),
+        last_submission=max(s.created_at for s in on_time),
+        submission_id=shown.id,
+        public_auc=shown.public_auc,
+        public_lo=shown.public_lo,
+        public_hi=shown.public_hi,
+    )
+
+
+def _ranked_teams(teams: Sequence[Team]) -> list[Team]:
+    return [t for t in teams if t.disqualified_reason is None and _eligible(t)]
+
+
 def public_rows(teams: Sequence[Team]) -> list[Row]:
     """Teams and references with an eligible submission, by best public AUC; ranks for teams only."""
-    rows = []
-    for team in teams:
-        eligible = [s for s in team.submissions if s.disqualified_reason is None]
-        if team.disqualified_reason is not None or not eligible:
-            continue
-        rows.append(
-            Row(
-                team_id=team.id,
-                team=team.name,
-                is_reference=team.is_reference,
-                entries=len(team.submissions),
-                last_submission=max(s.created_at for s in team.submissions),
-                best_public=_best(eligible, "public_auc"),
-            )
-        )
-    rows.sort(key=lambda r: (-r.best_public.public_auc, r.best_public.created_at, r.team_id))
+    best = {t.id: _best(_eligible(t), "public_auc") for t in _ranked_teams(teams)}
+    rows = [_row(t, best[t.id]) for t in _ranked_teams(teams)]
+    rows.sort(key=lambda r: (-r.public_auc, best[r.team_id].created_at, r.team_id))
     return _number(rows, lambda row, rank: replace(row, rank=rank, public_rank=rank))
 
 
 def private_rows(
     teams: Sequence[Team], private_scores: Callable[[Submission], np.ndarray], labels: np.ndarray
 ) -> list[Row]:
-    """The final ranking after the reveal, with rank changes and DeLong p-values against the next."""
-    by_team = {team.id: team for team in teams}
-    rows = []
-    for row in public_rows(teams):
-        counted = _best(counted_submissions(by_team[row.team_id]), "private_auc")
-        rows.append(replace(row, counted=counted))
-    rows.sort(key=lambda r: (-r.counted.private_auc, r.counted.created_at, r.team_id))
+    """The final ranking, with rank changes and DeLong p-values against the next team."""
+    public_rank = {row.team_id: row.public_rank for row in public_rows(teams)}
+    counted = {t.id: _best(counted_submissions(t), "private_auc") for t in _ranked_teams(teams)}
+    rows = [
+        replace(
+            _row(t, counted[t.id]),
+            public_rank=public_rank[t.id],
+            private_auc=counted[t.id].private_auc,
+            private_lo=counted[t.id].private_lo,
+            private_hi=counted[t.id].private_hi,
+        )
+        for t in _ranked_teams(teams)
+    ]
+    rows.sort(key=lambda r: (-r.private_auc, counted[r.team_id].created_at, r.team_id))
     rows = _number(
-        rows,
-        lambda row, rank: replace(row, rank=rank, rank_change=row.public_rank - rank),
+        rows, lambda row, rank: replace(row, rank=rank, rank_change=row.public_rank - rank)
     )
     ranked = [row for row in rows if not row.is_reference]
     p_values = {}
     for row, following in zip(ranked, ranked[1:], strict=False):
-        _, p = delong_test(labels, private_scores(row.counted), private_scores(following.counted))
+        first, second = counted[row.team_id], counted[following.team_id]
+        _, p = delong_test(labels, private_scores(first), private_scores(second))
         p_values[row.team_id] = float(p)
     return [replace(row, p_value_vs_next=p_values.get(row.team_id)) for row in rows]
 
@@ -106,20 +160,57 @@ def _number(rows: list[Row], with_rank: Callable[[Row, int], Row]) -> list[Row]:
     return numbered
 
 
-@dataclass(frozen=True)
-class Board:
-    revealed: bool
-    rows: list[Row]
+def late_rows(session: Session) -> list[Late]:
+    return [
+        Late(
+            submission_id=s.id,
+            team_id=s.team_id,
+            team=s.team.name,
+            created_at=s.created_at,
+            public_auc=s.public_auc,
+            public_lo=s.public_lo,
+            public_hi=s.public_hi,
+            private_auc=s.private_auc,
+            private_lo=s.private_lo,
+            private_hi=s.private_hi,
+        )
+        for s in queries.late_submissions(session)
+    ]
+
+
+def final_board(session: Session, *, now: datetime) -> Board:
+    """The final ranking computed now from the stored submissions (for the reveal and re-ranking)."""
+    teams = queries.ranking_teams(session)
+    rows = private_rows(teams, _private_scores, grading.answer_key().private_labels)
+    return Board(True, rows, ranked_at=now)
 
 
 def current_board(session: Session) -> Board:
-    """The leaderboard as everybody sees it now: public before the reveal, final after it."""
-    teams = queries.ranking_teams(session)
+    """The leaderboard as everybody sees it now: public before the reveal; after it, the stored
+    final ranking."""
+    late = late_rows(session)
     if not queries.is_revealed(session):
-        return Board(False, public_rows(teams))
-    key = grading.answer_key()
-    rows = private_rows(teams, _private_scores, key.private_labels)
-    return Board(True, rows)
+        return Board(False, public_rows(queries.ranking_teams(session)), late)
+    record = queries.latest_final_ranking(session)
+    return replace(board_from_json(record.body), late=late)
+
+
+def board_to_json(board: Board) -> str:
+    """The stored record of a final ranking: every number of its rows (late uploads are not
+    part of it)."""
+    rows = [dataclasses.asdict(row) for row in board.rows]
+    for row in rows:
+        row["last_submission"] = row["last_submission"].isoformat()
+    return json.dumps({"ranked_at": board.ranked_at.isoformat(), "rows": rows})
+
+
+def board_from_json(body: str) -> Board:
+    record = json.loads(body)
+    rows = [
+        Row(**{**row, "last_submission": datetime.fromisoformat(row["last_submission"])})
+        for row in record["rows"]
+    ]
+    return Board(True, rows, ranked_at=datetime.fromisoformat(record["ranked_at"]))
 
 
 def _private_scores(submission: Submission) -> np.ndarray:
@@ -132,11 +223,12 @@ def roc_png(session: Session, top: int) -> bytes:
 
     board = current_board(session)
     shown = [row for row in board.rows if row.is_reference or (row.rank or 0) <= top]
+    files = {s.id: s for s in queries.submissions_by_id(session, [r.submission_id for r in shown])}
     curves = [
         (
             f"#{row.rank} {row.team}" if row.rank else f"{row.team} (reference)",
-            _private_scores(row.counted),
-            row.counted.private_auc,
+            _private_scores(files[row.submission_id]),
+            row.private_auc,
         )
         for row in shown
     ]

@@ -125,6 +125,8 @@ def set_final(team_id: int, submission_id: int, final: bool) -> None:
             abort(404, f"your team has no submission #{submission_id}")
         if queries.is_revealed(db):
             abort(403, "the final ranking is revealed; finals can no longer change")
+        if final and submission.is_late:
+            abort(409, f"submission #{submission_id} came after the close; late ones never count")
         try:
             queries.set_final(db, submission, final, max_finals=current_app.config["MAX_FINALS"])
         except queries.TooManyFinals as err:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import abort, current_app
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
 from challenge.submission import SubmissionError
-from leaderboard import grading, queries, storage
+from leaderboard import final, grading, queries, storage
 from leaderboard.auth import now
 from leaderboard.db import session_scope
 from leaderboard.models import Submission, Team
@@ -28,10 +30,20 @@ def check_open(team: Team) -> None:
     config, moment = current_app.config, now()
     if config["OPEN_AT"] and moment < config["OPEN_AT"]:
         abort(403, f"submissions open at {config['OPEN_AT']:%Y-%m-%d %H:%M} UTC")
-    if config["CLOSE_AT"] and moment >= config["CLOSE_AT"]:
-        abort(403, f"submissions closed at {config['CLOSE_AT']:%Y-%m-%d %H:%M} UTC")
+    with session_scope() as db:
+        is_late(db, moment)
     if team.disqualified_reason is not None:
         abort(403, f"your team is disqualified: {team.disqualified_reason}")
+
+
+def is_late(db: Session, moment: datetime) -> bool:
+    """Whether an upload at ``moment`` is late; 403 after the close unless late ones are taken."""
+    close = final.close_time(db, current_app.config)
+    if close is None or moment < close:
+        return False
+    if not current_app.config["LATE_SUBMISSIONS"]:
+        abort(403, f"submissions closed at {close:%Y-%m-%d %H:%M} UTC")
+    return True
 
 
 def check_quota(db, team: Team) -> int:
@@ -79,12 +91,15 @@ def receive(team: Team, upload: FileStorage | None, note: str) -> Accepted:
         abort(400, str(err))
     sha256 = storage.store(current_app.config["UPLOAD_FOLDER"], data)
     with session_scope(write=True) as db:
-        # Again, under the write lock: a parallel upload of the same team may have won.
+        # Again, under the write lock: a parallel upload of the same team may have won, and the
+        # reveal may have closed submissions since the first check.
         remaining = check_quota(db, team)
+        created_at = now()
         submission = queries.add_submission(
             db,
             team,
-            created_at=now(),
+            created_at=created_at,
+            is_late=is_late(db, created_at),
             filename=name,
             note=note,
             sha256=sha256,

@@ -21,10 +21,11 @@ from leaderboard.ranking import counted_submissions, private_rows, public_rows
 T0 = datetime(2026, 3, 2, tzinfo=timezone.utc)
 
 
-def sub(id, public, private, *, final=False, minute=0, dq=None):
+def sub(id, public, private, *, final=False, minute=0, dq=None, late=False):
     return SimpleNamespace(
         id=id, public_auc=public, private_auc=private, is_final=final, disqualified_reason=dq,
-        created_at=T0.replace(minute=minute),
+        created_at=T0.replace(minute=minute), is_late=late, public_lo=public - 0.1,
+        public_hi=public + 0.1, private_lo=private - 0.1, private_hi=private + 0.1,
     )  # fmt: skip
 
 
@@ -73,7 +74,7 @@ def final_rows(*teams):
 
 
 def counted_ids(rows):
-    return {r.team_id: r.counted.id for r in rows}
+    return {r.team_id: r.submission_id for r in rows}
 
 
 def test_rule_the_better_of_two_finals_counts():
@@ -82,7 +83,7 @@ def test_rule_the_better_of_two_finals_counts():
     b = team(2, sub(3, 0.80, 0.85, final=True, minute=1), sub(4, 0.90, 0.70, final=True, minute=2))
     rows = final_rows(a, b)
     assert counted_ids(rows) == {1: 2, 2: 3}
-    assert [r.counted.private_auc for r in rows] == [0.85, 0.85]
+    assert [r.private_auc for r in rows] == [0.85, 0.85]
 
 
 def test_rule_marked_finals_count_before_the_best_public_one():
@@ -114,8 +115,10 @@ def test_rule_the_earlier_of_two_equal_scores_wins():
 
 
 def test_rule_entries_count_every_submission_of_the_team():
-    # Entries: all of a team's submissions, the disqualified ones included, and nobody else's.
-    a = team(1, sub(1, 0.9, 0.9), sub(2, 0.8, 0.8, dq="copied"), sub(3, 0.7, 0.7, minute=1))
+    # Entries: a team's submissions before the close, the disqualified ones included, not the late
+    # ones, and nobody else's.
+    a = team(1, sub(1, 0.9, 0.9), sub(2, 0.8, 0.8, dq="copied"), sub(3, 0.7, 0.7, minute=1),
+             sub(7, 0.99, 0.99, minute=30, late=True))  # fmt: skip
     b = team(2, sub(4, 0.6, 0.6))
     for rows in (public_rows([a, b]), final_rows(a, b)):
         assert {r.team_id: r.entries for r in rows} == {1: 3, 2: 1}

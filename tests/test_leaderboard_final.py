@@ -1,0 +1,207 @@
+"""The end of the challenge (``leaderboard.final``): the reveal closes submissions, the revealed
+ranking is a stored record that only an organizer's re-ranking changes, late uploads are listed
+apart, and the audit log says what was done, when and why."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from leaderboard import grading
+from leaderboard.db import session_scope
+from leaderboard.models import Submission
+from tests.conftest import ADMIN_TOKEN
+
+
+def upload(api, token, *, skill, seed):
+    response = api.submit(token, api.submission(skill=skill, seed=seed))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+@pytest.fixture
+def teams(api, clock):
+    """Three teams with one or two uploads each; returns their tokens."""
+    tokens = {name: api.register(name) for name in ("alpha", "beta", "gamma")}
+    for name, skill, seed in [("alpha", 1.0, 1), ("beta", 2.0, 2), ("gamma", 0.5, 3),
+                              ("alpha", 3.0, 4)]:  # fmt: skip
+        upload(api, tokens[name], skill=skill, seed=seed)
+        clock.advance(minutes=1)
+    return tokens
+
+
+def boards(client) -> tuple[bytes, bytes]:
+    return client.get("/").get_data(), client.get("/api/leaderboard").get_data()
+
+
+def test_reveal_closes_submissions_now_and_the_board_stays_byte_for_byte(
+    api, client, clock, runner, teams
+):
+    clock.advance(minutes=5)
+    result = runner.invoke(["reveal"])
+    assert result.exit_code == 0, result.output
+    assert "submissions closed now, at 2026-03-02 09:39:00 UTC" in result.output
+    revealed = boards(client)
+    clock.advance(seconds=1)
+    refused = api.submit(teams["gamma"], api.submission(skill=9.0, seed=9))
+    assert refused.status_code == 403
+    assert refused.get_json() == {"error": "submissions closed at 2026-03-02 09:39 UTC"}
+    final = api.client.post(
+        "/api/submissions/3/final",
+        json={"final": True},
+        headers={"Authorization": f"Bearer {teams['gamma']}"},
+    )
+    assert final.status_code == 403
+    assert boards(client) == revealed
+    with session_scope(api.client.application) as db:
+        assert db.query(Submission).count() == 4
+
+
+def test_reveal_keeps_a_close_time_that_came_first(app, runner, teams, clock):
+    app.config["CLOSE_AT"] = clock.now - timedelta(hours=1)
+    result = runner.invoke(["reveal"])
+    assert "submissions closed at 2026-03-02 08:34:00 UTC" in result.output
+    assert "closed now" not in result.output
+
+
+def test_reveal_brings_a_later_close_time_forward_and_says_so(app, api, runner, teams, clock):
+    app.config["CLOSE_AT"] = datetime(2026, 3, 6, 16, 0, tzinfo=timezone.utc)
+    result = runner.invoke(["reveal"])
+    assert "submissions closed now, at 2026-03-02 09:34:00 UTC" in result.output
+    assert "(the configured close time was 2026-03-06 16:00:00 UTC)" in result.output
+    assert api.submit(teams["beta"], api.submission(seed=7)).status_code == 403
+
+
+def test_undo_for_a_rehearsal_reopens_submissions_and_is_logged(app, api, runner, teams, client):
+    runner.invoke(["reveal"])
+    result = runner.invoke(["reveal", "--undo"])
+    assert result.exit_code == 0
+    assert "submissions are open again (no close time is configured)" in result.output
+    assert upload(api, teams["beta"], skill=1.0, seed=8) == 5
+    assert runner.invoke(["reveal", "--undo"]).exit_code == 1  # nothing to undo
+    admin = app.test_client()
+    admin.post("/admin/login", data={"token": ADMIN_TOKEN})
+    page = admin.get("/admin/").get_data(as_text=True)
+    assert "undo reveal" in page and "reveal" in page
+    # Revealed again: a new record, with the upload made in between.
+    runner.invoke(["reveal"])
+    rows = client.get("/api/leaderboard").get_json()["rows"]
+    assert {r["team"]: r["entries"] for r in rows} == {"alpha": 2, "beta": 2, "gamma": 1}
+
+
+def test_a_second_reveal_is_refused(runner, teams):
+    assert runner.invoke(["reveal"]).exit_code == 0
+    result = runner.invoke(["reveal"])
+    assert result.exit_code == 1 and "revealed already" in result.output
+
+
+def test_disqualification_and_rescore_change_the_final_ranking_only_through_rerank(
+    app, client, runner, teams
+):
+    runner.invoke(["reveal"])
+    html, body = boards(client)
+    first = client.get("/api/leaderboard").get_json()["rows"][0]
+    assert first["team"] == "alpha"
+    result = runner.invoke(["disqualify", "--team", "alpha", "--reason", "shared labels"])
+    assert "the revealed final ranking is unchanged" in result.output
+    with session_scope(app) as db:  # what a rescore after a corrected answer key does
+        db.get(Submission, 2).private_auc = 0.0
+    assert boards(client) == (html, body)
+
+    assert runner.invoke(["rerank"]).exit_code == 2  # --reason is required
+    result = runner.invoke(["rerank", "--reason", "alpha shared hand labels (mail of 3 March)"])
+    assert result.exit_code == 0, result.output
+    assert "alpha: removed (was rank 1)" in result.output
+    assert "beta: rank 2 -> 2, private AUC 0.9097 -> 0.0000" in result.output
+    assert "gamma: rank 3 -> 1" in result.output
+    rows = client.get("/api/leaderboard").get_json()["rows"]
+    assert [(r["team"], r["rank"]) for r in rows] == [("gamma", 1), ("beta", 2)]
+    assert rows[1]["private_auc"] == 0.0  # the rescored number
+    admin = app.test_client()
+    admin.post("/admin/login", data={"token": ADMIN_TOKEN})
+    page = admin.get("/admin/").get_data(as_text=True)
+    assert "rerank" in page and "alpha shared hand labels (mail of 3 March)" in page
+    assert "alpha: removed (was rank 1)" in page
+
+
+def test_rerank_before_the_reveal_is_refused(runner, teams):
+    result = runner.invoke(["rerank", "--reason", "x"])
+    assert result.exit_code == 1 and "not revealed yet" in result.output
+
+
+def test_the_final_ranking_shows_the_public_auc_of_the_submission_that_counted(
+    api, client, runner, teams
+):
+    # alpha's best public file is #4; it marks its weaker #1 as final, which then counts.
+    headers = {"Authorization": f"Bearer {teams['alpha']}"}
+    client.post("/api/submissions/1/final", json={"final": True}, headers=headers)
+    runner.invoke(["reveal"])
+    with session_scope(api.client.application) as db:
+        first, best = db.get(Submission, 1), db.get(Submission, 4)
+    assert first.public_auc != best.public_auc
+    row = next(r for r in client.get("/api/leaderboard").get_json()["rows"] if r["team"] == "alpha")
+    assert row["counted_submission"] == 1
+    assert row["public_auc"] == first.public_auc
+    assert row["public_auc_ci"] == [first.public_lo, first.public_hi]
+    page = client.get("/").get_data(as_text=True)
+    alpha_row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*>alpha</a>.*?</tr>", page, re.S).group(0)
+    cells = re.findall(r"<td>([0-9.]+)</td>", alpha_row)
+    assert f"{first.public_auc:.4f}" in cells and f"{best.public_auc:.4f}" not in cells
+
+
+def test_late_uploads_are_scored_listed_apart_and_never_ranked(app, api, client, runner, teams):
+    app.config["LATE_SUBMISSIONS"] = True
+    runner.invoke(["reveal"])
+    rows = client.get("/api/leaderboard").get_json()["rows"]
+    late_id = upload(api, teams["gamma"], skill=9.0, seed=9)
+    body = client.get("/api/leaderboard").get_json()
+    assert body["rows"] == rows
+    assert [(item["id"], item["team"]) for item in body["late"]] == [(late_id, "gamma")]
+    with session_scope(app) as db:
+        late = db.get(Submission, late_id)
+        assert late.is_late
+    assert body["late"][0]["private_auc"] == late.private_auc  # revealed: both splits
+    assert "Late submissions" in client.get("/").get_data(as_text=True)
+    headers = {"Authorization": f"Bearer {teams['gamma']}"}
+    marked = client.post(f"/api/submissions/{late_id}/final", json={"final": True}, headers=headers)
+    assert marked.status_code == 403  # revealed: finals are frozen
+    runner.invoke(["rerank", "--reason", "check that late uploads stay out"])
+    assert client.get("/api/leaderboard").get_json()["rows"] == rows
+
+
+def test_late_uploads_before_the_reveal_stay_out_of_the_public_ranking(
+    app, api, client, clock, teams
+):
+    app.config["LATE_SUBMISSIONS"] = True
+    app.config["CLOSE_AT"] = clock.now
+    before = client.get("/api/leaderboard").get_json()
+    late_id = upload(api, teams["gamma"], skill=9.0, seed=9)
+    after = client.get("/api/leaderboard").get_json()
+    assert after["rows"] == before["rows"]
+    assert [item["id"] for item in after["late"]] == [late_id]
+    assert "private_auc" not in after["late"][0]  # not revealed: public only
+    headers = {"Authorization": f"Bearer {teams['gamma']}"}
+    marked = client.post(f"/api/submissions/{late_id}/final", json={"final": True}, headers=headers)
+    assert marked.status_code == 409
+
+
+def test_an_upload_in_flight_during_the_reveal_does_not_enter_the_ranking(
+    app, api, client, runner, teams, monkeypatch
+):
+    """The upload passes the first window check, then the organizer reveals while it is scored:
+    the check made again under the write lock refuses it."""
+    grade = grading.grade
+
+    def grade_while_revealing(*args, **kwargs):
+        result = grade(*args, **kwargs)
+        assert runner.invoke(["reveal"]).exit_code == 0
+        return result
+
+    monkeypatch.setattr(grading, "grade", grade_while_revealing)
+    response = api.submit(teams["gamma"], api.submission(skill=9.0, seed=9))
+    assert response.status_code == 403
+    assert "submissions closed at" in response.get_json()["error"]
+    with session_scope(app) as db:
+        assert db.query(Submission).count() == 4
