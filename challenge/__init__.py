@@ -8,7 +8,7 @@
 - ``challenge.generate``: makes a simulated challenge: the simulator's records, packaged.
 - ``challenge.matched_filter``: the physics reference, a chi² comparison of the two known templates.
 - ``challenge.submission``: reads and validates a submission file; the one validator everybody uses.
-- ``challenge.metrics``: ROC AUC, its DeLong confidence interval and the paired DeLong test.
+- ``challenge.metrics``: score types: ROC AUC (DeLong) and background efficiency (bootstrap).
 - ``challenge.scoring``: scores a submission against the answer key, per split.
 - ``challenge.cli``: the ``challenge`` command line.
 """

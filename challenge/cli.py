@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from challenge.metrics import DEFAULT_SCORE_TYPE, score_type
 from challenge.scoring import AnswerKeyError
 from challenge.submission import DEFAULT_MAX_BYTES, SubmissionError
 
@@ -20,6 +21,14 @@ def _user_errors():
         yield
     except (SubmissionError, AnswerKeyError, DataError) as err:
         raise click.ClickException(str(err)) from None
+
+
+def _check_metric(ctx, param, name: str) -> str:
+    try:
+        score_type(name)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+    return name
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,8 +77,16 @@ def main() -> None:
     default=None,
     help="Samples per record (default 16384).",
 )
+@click.option(
+    "--metric",
+    default=DEFAULT_SCORE_TYPE,
+    show_default=True,
+    callback=_check_metric,
+    help="What the leaderboard ranks by: roc_auc, or bkg_eff@E, the background (carrier) "
+    "fraction passing at signal (absorber) efficiency E, e.g. bkg_eff@0.9.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def generate(preset, seed, out, n_train, n_test, record_length, quiet) -> None:
+def generate(preset, seed, out, n_train, n_test, record_length, metric, quiet) -> None:
     """Simulate a challenge: train and test ROOT files, sample submission, data card, answer key."""
     from challenge.generate import generate_challenge
 
@@ -81,6 +98,7 @@ def generate(preset, seed, out, n_train, n_test, record_length, quiet) -> None:
             n_train=n_train,
             n_test=n_test,
             record_length=record_length,
+            metric=metric,
             progress=not quiet,
         )
     for what, path in written.items():
@@ -134,18 +152,19 @@ def validate(file, data, max_mb) -> None:
     help="The organizers' answer key.",
 )
 def score(file, answers) -> None:
-    """Score FILE against the answer key: public, private and overall ROC AUC with 95% CI."""
-    from challenge.scoring import load_answer_key, score_submission
+    """Score FILE against the answer key with the challenge's metric (metric.json next to the key,
+    ROC AUC by default): public, private and overall, with 95% CI."""
+    from challenge.scoring import load_answer_key, load_metric, score_submission
     from challenge.submission import read_submission
 
     with _user_errors():
         key = load_answer_key(answers)
+        metric = load_metric(answers)
         submission = read_submission(file, expected_ids=key["event_id"].to_numpy(), name=str(file))
-    for split, auc in score_submission(submission, key).items():
+    for split, est in score_submission(submission, key, metric).items():
         n = len(key) if split == "overall" else int((key["split"] == split).sum())
-        click.echo(
-            f"{split:>8} AUC {auc.auc:.4f}  95% CI [{auc.lo:.4f}, {auc.hi:.4f}]  ({n} events)"
-        )
+        value, lo, hi = (metric.format(v) for v in est)
+        click.echo(f"{split:>8} {metric.short_label} {value}  95% CI [{lo}, {hi}]  ({n} events)")
 
 
 @main.command()

@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from challenge import data
+from challenge.metrics import DEFAULT_SCORE_TYPE, score_type
 from challenge.package import RecordBatch, RecordFormat, Records, package_challenge
 from challenge.secret import Secret
 from challenge.simulate import GENERATOR_VERSION, SimulationConfig, iterate_events
@@ -62,17 +63,20 @@ def generate_challenge(
     n_train: int | None = None,
     n_test: int | None = None,
     record_length: int | None = None,
+    metric: str = DEFAULT_SCORE_TYPE,
     progress: bool = True,
 ) -> dict[str, Path]:
     """Simulates and writes a challenge under ``out_dir``; returns the written paths by name.
 
     Without ``seed`` a fresh 128-bit secret is drawn and kept in ``out_dir/private/``; a seed
-    makes practice data that anyone can recompute (a warning says so).
+    makes practice data that anyone can recompute (a warning says so). ``metric`` names the
+    leaderboard's score type (``challenge.metrics.score_type``), recorded in private/metric.json.
     """
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}; got {preset!r}")
     n_train = PRESETS[preset][0] if n_train is None else int(n_train)
     n_test = PRESETS[preset][1] if n_test is None else int(n_test)
+    scored_by = score_type(metric)  # refuses an unknown name before any simulation
     config = simulation_config(record_length)
     secret = Secret.fresh() if seed is None else Secret.from_seed(seed)
     return package_challenge(
@@ -83,6 +87,7 @@ def generate_challenge(
         secret=secret,
         title="Data card: simulated CRESST-type detector pulses",
         description=describe_simulation(config),
+        metric=scored_by,
         progress=progress,
     )
 

@@ -1,6 +1,11 @@
-"""ROC AUC with DeLong's confidence interval and the paired DeLong test.
+"""The challenge's metrics as score types: a value, its confidence interval and a paired test.
 
-The variance follows DeLong et al. (1988), computed with the O(n log n) algorithm of
+Two score types (after ramp-board's): ``roc_auc``, the ROC AUC with DeLong's interval and the
+paired DeLong test (the default), and ``bkg_eff@E``, the fraction of background (carrier,
+label 1) events that pass the cut keeping a fraction E of the signal (absorber, label 0), with a
+stratified bootstrap interval and a paired bootstrap test. ``score_type(name)`` gives either.
+
+DeLong's variance follows DeLong et al. (1988), computed with the O(n log n) algorithm of
 Sun & Xu, IEEE Signal Processing Letters 21 (2014) 1389: one sort of the scores gives every
 event's placement value, the fraction of the other class that it outranks (ties count one half).
 The degenerate cases follow R's pROC 1.18: a class of one event leaves the variance undefined
@@ -11,12 +16,18 @@ the difference is significant beyond any level (z = ±inf, p = 0).
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from typing import NamedTuple
 
 import numpy as np
 from scipy.stats import norm
 
-MIN_CLASS_SIZE = 2  # DeLong's variance divides by (class size - 1)
+MIN_CLASS_SIZE = 2  # a variance divides by (class size - 1)
+DEFAULT_SCORE_TYPE = "roc_auc"
+BACKGROUND_EFFICIENCY = "bkg_eff"  # the name's prefix: bkg_eff@0.9
+BOOTSTRAP_DRAWS = 2000  # as pROC's default boot.n
+BOOTSTRAP_SEED = 0  # the same data always give the same interval and p-value
+BOOTSTRAP_CHUNK = 4_000_000  # resampled indices held at once by the paired test (32 MB)
 
 
 class UndefinedMetricError(ValueError):
@@ -54,8 +65,7 @@ def roc_auc_ci(y_true, y_score, *, confidence: float = 0.95) -> AUC:
 
     Raises UndefinedMetricError if a class has fewer than two events (the variance is undefined).
     """
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
+    _check_fraction("confidence", confidence)
     y, scores = _check_binary(y_true, [y_score])
     aucs, cov = _delong(y, scores)
     auc = float(aucs[0])
@@ -82,12 +92,252 @@ def delong_test(y_true, score_a, score_b) -> tuple[float, float]:
     y, scores = _check_binary(y_true, [score_a, score_b])
     aucs, cov = _delong(y, scores)
     var = cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]
-    diff = float(aucs[0] - aucs[1])
-    if var <= 0 or diff == 0:
-        # pROC's convention; a tiny negative variance can only be rounding.
+    return _normal_test(float(aucs[0] - aucs[1]), float(var))
+
+
+class Estimate(NamedTuple):
+    """A score type's value with the bounds of its confidence interval."""
+
+    value: float
+    lo: float
+    hi: float
+
+
+def background_efficiency(y_true, y_score, *, signal_efficiency: float) -> float:
+    """Fraction of background (carrier, label 1) events that pass the cut that keeps
+    ``signal_efficiency`` of the signal (absorber, label 0) events.
+
+    Higher scores mean more carrier-like, so the cut keeps scores up to a threshold: the k-th
+    smallest signal score, k = ceil(signal_efficiency * n_signal), the tightest cut that keeps at
+    least that fraction. Background events tied with the threshold pass: a cut cannot split a tie,
+    so ties never help a submission.
+
+    Parameters
+    ----------
+    y_true : array of shape (n,), labels 0 (signal) and 1 (background), both present.
+    y_score : array of shape (n,), finite scores, higher meaning more likely label 1.
+    signal_efficiency : the fraction of signal kept, strictly between 0 and 1.
+    """
+    _check_fraction("signal_efficiency", signal_efficiency)
+    y, (score,) = _check_binary(y_true, [y_score])
+    signal, background = np.sort(score[~y]), np.sort(score[y])
+    threshold = signal[_threshold_rank(signal.size, signal_efficiency) - 1]
+    return float(np.searchsorted(background, threshold, side="right") / background.size)
+
+
+def background_efficiency_ci(
+    y_true,
+    y_score,
+    *,
+    signal_efficiency: float,
+    confidence: float = 0.95,
+    n_bootstrap: int = BOOTSTRAP_DRAWS,
+    seed: int = BOOTSTRAP_SEED,
+) -> Estimate:
+    """``background_efficiency`` with the percentile interval of a stratified bootstrap.
+
+    The bootstrap resamples signal and background separately, so it carries both the binomial
+    spread of the passing background and the spread of the threshold (a binomial interval at a
+    fixed threshold would miss the latter). Each draw is made exactly without resampling arrays:
+    the k-th smallest of n resampled signal scores is ``signal[floor(n U)]`` with U ~ Beta(k,
+    n + 1 - k), and, given that threshold t, the passing background count is Binomial(n_b, F(t)).
+    Limits: with few passing background events (under about ten) the percentile interval is too
+    narrow, and [0, 0] when none pass; a seed makes it deterministic.
+
+    Raises UndefinedMetricError if a class has fewer than two events.
+    """
+    _check_fraction("confidence", confidence)
+    value = background_efficiency(y_true, y_score, signal_efficiency=signal_efficiency)
+    y, (score,) = _check_binary(y_true, [y_score])
+    signal, background = np.sort(score[~y]), np.sort(score[y])
+    _check_class_sizes("the bootstrap interval", background.size, signal.size)
+    draws = _bootstrap_draws(
+        signal, background, signal_efficiency, n_bootstrap, np.random.default_rng(seed)
+    )
+    lo, hi = np.quantile(draws, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return Estimate(value, float(lo), float(hi))
+
+
+def background_efficiency_test(
+    y_true,
+    score_a,
+    score_b,
+    *,
+    signal_efficiency: float,
+    n_bootstrap: int = BOOTSTRAP_DRAWS,
+    seed: int = BOOTSTRAP_SEED,
+) -> tuple[float, float]:
+    """Paired two-sided bootstrap test that two score vectors have equal background efficiency.
+
+    As pROC's ``roc.test(method="bootstrap")``: events are resampled within each class, the
+    same events for both score vectors, and z = difference / standard deviation of the
+    resampled differences; a zero standard deviation gives z = 0, p = 1 for equal values and
+    z = ±inf, p = 0 otherwise. Costs O(n_bootstrap * n) time.
+
+    Returns (z, p_value). Raises UndefinedMetricError if a class has fewer than two events.
+    """
+    y, (a, b) = _check_binary(y_true, [score_a, score_b])
+    signal, background = np.flatnonzero(~y), np.flatnonzero(y)
+    _check_class_sizes("the bootstrap test", background.size, signal.size)
+    diff = background_efficiency(y, a, signal_efficiency=signal_efficiency) - (
+        background_efficiency(y, b, signal_efficiency=signal_efficiency)
+    )
+    k = _threshold_rank(signal.size, signal_efficiency)
+    rng = np.random.default_rng(seed)
+    chunk = max(1, BOOTSTRAP_CHUNK // y.size)  # bounds the memory of the resampled indices
+    diffs = []
+    for start in range(0, n_bootstrap, chunk):
+        rows = min(chunk, n_bootstrap - start)
+        s = rng.choice(signal, size=(rows, signal.size))
+        g = rng.choice(background, size=(rows, background.size))
+        diffs.append(_resampled_efficiency(a[s], a[g], k) - _resampled_efficiency(b[s], b[g], k))
+    return _normal_test(diff, float(np.var(np.concatenate(diffs), ddof=1)))
+
+
+def _bootstrap_draws(
+    signal: np.ndarray,
+    background: np.ndarray,
+    signal_efficiency: float,
+    n_bootstrap: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Background efficiencies (n_bootstrap,) of stratified resamples of the sorted scores."""
+    k, n = _threshold_rank(signal.size, signal_efficiency), signal.size
+    order_statistic = rng.beta(k, n + 1 - k, size=n_bootstrap)  # k-th smallest of n uniforms
+    thresholds = signal[np.minimum((order_statistic * n).astype(np.int64), n - 1)]
+    passing = np.searchsorted(background, thresholds, side="right") / background.size
+    return rng.binomial(background.size, passing) / background.size
+
+
+def _threshold_rank(n_signal: int, signal_efficiency: float) -> int:
+    """k: the cut at the k-th smallest signal score keeps at least the wanted fraction."""
+    # Rounding first, so that 0.7 * 10 = 7.000000000000001 asks for 7 events, not 8.
+    return max(1, math.ceil(round(signal_efficiency * n_signal, 9)))
+
+
+def _resampled_efficiency(signal: np.ndarray, background: np.ndarray, k: int) -> np.ndarray:
+    """Background efficiencies (r,) of r resamples: signal (r, n_s), background (r, n_b) scores."""
+    thresholds = np.partition(signal, k - 1, axis=1)[:, k - 1]
+    return (background <= thresholds[:, None]).mean(axis=1)
+
+
+class ScoreType(ABC):
+    """How a challenge is scored, after ramp-board's score types: what the value is called,
+    whether higher is better, its range and the digits shown, and how to compute the value with
+    its interval and the paired test of two submissions."""
+
+    name: str  # as the organizer writes it: ``challenge generate --metric NAME``
+    label: str  # in words, as a sentence or a page title shows it
+    short_label: str  # as a table column or an output line shows it
+    higher_is_better: bool
+    interval_method: str  # shown with the interval
+    minimum: float = 0.0
+    maximum: float = 1.0
+    precision: int = 4  # decimals shown
+
+    @abstractmethod
+    def score(self, y_true, y_score) -> float:
+        """The value on these events."""
+
+    @abstractmethod
+    def estimate(self, y_true, y_score, *, confidence: float = 0.95) -> Estimate:
+        """The value with its two-sided confidence interval."""
+
+    @abstractmethod
+    def paired_test(self, y_true, score_a, score_b) -> tuple[float, float]:
+        """(z, p): a two-sided test that two submissions on the same events score alike."""
+
+    def format(self, value: float) -> str:
+        return f"{value:.{self.precision}f}"
+
+    def sort_key(self, value: float) -> float:
+        """Sorting by this key puts the best value first."""
+        return -value if self.higher_is_better else value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ScoreType) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __repr__(self) -> str:
+        return f"score_type({self.name!r})"
+
+
+class RocAuc(ScoreType):
+    """The ROC AUC, DeLong's interval and the paired DeLong test."""
+
+    name = "roc_auc"
+    label = "ROC AUC"
+    short_label = "AUC"
+    higher_is_better = True
+    interval_method = "DeLong"
+
+    def score(self, y_true, y_score) -> float:
+        return roc_auc_score(y_true, y_score)
+
+    def estimate(self, y_true, y_score, *, confidence: float = 0.95) -> Estimate:
+        return Estimate(*roc_auc_ci(y_true, y_score, confidence=confidence))
+
+    def paired_test(self, y_true, score_a, score_b) -> tuple[float, float]:
+        return delong_test(y_true, score_a, score_b)
+
+
+class BackgroundEfficiency(ScoreType):
+    """The background (carrier) fraction that passes at a fixed signal (absorber) efficiency."""
+
+    higher_is_better = False
+    interval_method = "bootstrap"
+
+    def __init__(self, signal_efficiency: float):
+        _check_fraction("signal_efficiency", signal_efficiency)
+        self.signal_efficiency = signal_efficiency
+        self.name = f"{BACKGROUND_EFFICIENCY}@{signal_efficiency:g}"
+        self.label = f"background efficiency at {100 * signal_efficiency:g}% signal efficiency"
+        self.short_label = f"bkg eff @ {100 * signal_efficiency:g}% sig eff"
+
+    def score(self, y_true, y_score) -> float:
+        return background_efficiency(y_true, y_score, signal_efficiency=self.signal_efficiency)
+
+    def estimate(self, y_true, y_score, *, confidence: float = 0.95) -> Estimate:
+        return background_efficiency_ci(
+            y_true, y_score, signal_efficiency=self.signal_efficiency, confidence=confidence
+        )
+
+    def paired_test(self, y_true, score_a, score_b) -> tuple[float, float]:
+        return background_efficiency_test(
+            y_true, score_a, score_b, signal_efficiency=self.signal_efficiency
+        )
+
+
+def score_type(name: str) -> ScoreType:
+    """The score type called ``name``: ``roc_auc``, or ``bkg_eff@E`` with E the signal
+    efficiency strictly between 0 and 1 (``bkg_eff@0.9``)."""
+    if name == RocAuc.name:
+        return RocAuc()
+    prefix, at, efficiency = name.partition("@")
+    if prefix == BACKGROUND_EFFICIENCY and at:
+        try:
+            return BackgroundEfficiency(float(efficiency))
+        except ValueError:
+            pass
+    raise ValueError(
+        f"unknown metric {name!r}: expected {RocAuc.name!r} or '{BACKGROUND_EFFICIENCY}@E' "
+        "with E the signal efficiency strictly between 0 and 1, e.g. 'bkg_eff@0.9'"
+    )
+
+
+def _normal_test(diff: float, var: float) -> tuple[float, float]:
+    """z and two-sided p of a difference with a normal variance; pROC's convention at var = 0."""
+    if var <= 0 or diff == 0:  # a tiny negative variance can only be rounding
         return (0.0, 1.0) if diff == 0 else (math.copysign(math.inf, diff), 0.0)
     z = diff / math.sqrt(var)
     return z, float(2 * norm.sf(abs(z)))
+
+
+def _check_fraction(name: str, value: float) -> None:
+    if not 0 < value < 1:
+        raise ValueError(f"{name} must be strictly between 0 and 1, got {value!r}")
 
 
 def _check_binary(y_true, score_list) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -142,10 +392,14 @@ def _delong(y: np.ndarray, scores: list[np.ndarray]) -> tuple[np.ndarray, np.nda
     v10, v01 = zip(*(_placements(y, s) for s in scores), strict=True)
     v10, v01 = np.array(v10), np.array(v01)  # (k, m) and (k, n)
     m, n = v10.shape[1], v01.shape[1]
-    if min(m, n) < MIN_CLASS_SIZE:
-        raise UndefinedMetricError(
-            f"DeLong's variance is undefined with {m} carrier (label 1) and {n} absorber "
-            f"(label 0) events: each class needs at least {MIN_CLASS_SIZE}"
-        )
+    _check_class_sizes("DeLong's variance", m, n)
     cov10, cov01 = np.atleast_2d(np.cov(v10)), np.atleast_2d(np.cov(v01))
     return v10.mean(axis=1), cov10 / m + cov01 / n
+
+
+def _check_class_sizes(what: str, n_carrier: int, n_absorber: int) -> None:
+    if min(n_carrier, n_absorber) < MIN_CLASS_SIZE:
+        raise UndefinedMetricError(
+            f"{what} is undefined with {n_carrier} carrier (label 1) and {n_absorber} absorber "
+            f"(label 0) events: each class needs at least {MIN_CLASS_SIZE}"
+        )

@@ -26,7 +26,8 @@ from challenge.matched_filter import (
     matched_filter_score,
     pulse_height_estimate,
 )
-from challenge.metrics import roc_auc_ci
+from challenge.metrics import DEFAULT_SCORE_TYPE, ScoreType, roc_auc_ci, score_type
+from challenge.scoring import write_metric
 from challenge.secret import Secret, open_private, write_secret
 from challenge.submission import write_submission
 
@@ -304,13 +305,15 @@ def package_challenge(
     secret: Secret,
     description: str,
     title: str = "Data card",
+    metric: ScoreType | None = None,
     progress: bool = True,
 ) -> dict[str, Path]:
     """Writes a challenge from labelled records under ``out_dir``; returns the paths by name.
 
     ``description`` is the data card's "What the data are" section (markdown) from the source.
     Layout: public/{train.root, test.root, sample_submission.csv, DATACARD.md} and
-    private/{answer_key.csv, secret.json}; private/ is 0700 and its files 0600.
+    private/{answer_key.csv, metric.json, secret.json}; private/ is 0700 and its files 0600.
+    ``metric`` scores the leaderboard (ROC AUC by default); metric.json records it.
     """
     if train.n < 2 or test.n < 2:
         raise ValueError(
@@ -333,6 +336,8 @@ def package_challenge(
     test_labels = np.concatenate(references.scores["label"])
     split = draw_public_split(secret, test_labels)
     paths["answer_key"] = write_answer_key(private / "answer_key.csv", test_ids, test_labels, split)
+    metric = metric or score_type(DEFAULT_SCORE_TYPE)
+    paths["metric"] = write_metric(paths["answer_key"], metric)
     score = secret.rng(SAMPLE_STREAM).random(test.n)  # valid but uninformative
     paths["sample_submission"] = write_submission(public / "sample_submission.csv", test_ids, score)
     paths["datacard"] = write_datacard(
@@ -345,6 +350,7 @@ def package_challenge(
         test_labels=test_labels,
         truth_columns=truth_columns,
         references=references.aucs(),
+        metric=metric,
     )
     return paths
 
@@ -360,6 +366,7 @@ def write_datacard(
     test_labels: np.ndarray,
     truth_columns: list[str],
     references: dict,
+    metric: ScoreType,
 ) -> Path:
     """The human-readable description of the data, with the measured reference AUCs."""
     sections = [
@@ -369,6 +376,8 @@ def write_datacard(
         _files_section(fmt, truth_columns),
         _balance_section(train_labels, test_labels),
         _references_section(references),
+        f"## The metric\nThe leaderboard ranks by {metric.label} (`{metric.name}`, "
+        f"{'higher' if metric.higher_is_better else 'lower'} is better) on the test events.\n",
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(sections), encoding="utf-8")
@@ -437,5 +446,5 @@ The learned matched filter does the same with templates (medians of aligned, lab
 high pulses) and a noise spectrum (pre-trigger baselines) taken from the first
 {LEARN_RECORDS} records of train.root: what a model can learn from the training data.
 The measured pulse height is the maximum of the record smoothed over
-{SMOOTHING_MS:g} ms, minus the pre-trigger mean. The leaderboard ranks by ROC AUC.
+{SMOOTHING_MS:g} ms, minus the pre-trigger mean.
 """

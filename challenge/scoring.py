@@ -2,19 +2,30 @@
 
 The answer key (``private/answer_key.csv``) has columns ``event_id,label,split``: the label is
 1 for carrier and 0 for absorber events, the split ``public`` (scored at once) or ``private``
-(scored, but shown only when the organizers reveal the final ranking).
+(scored, but shown only when the organizers reveal the final ranking). The metric that scores
+them is recorded next to the key, in ``metric.json`` (``challenge generate --metric``).
 """
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from challenge.metrics import AUC, MIN_CLASS_SIZE, roc_auc_ci
+from challenge.metrics import (
+    DEFAULT_SCORE_TYPE,
+    MIN_CLASS_SIZE,
+    Estimate,
+    ScoreType,
+    score_type,
+)
+from challenge.secret import open_private
 
 KEY_SPLITS = ("public", "private")  # of the test events, in the answer key
+METRIC_FILE = "metric.json"  # next to the answer key: {"metric": "roc_auc"}
 
 
 class AnswerKeyError(ValueError):
@@ -56,8 +67,11 @@ def load_answer_key(path: str | os.PathLike) -> pd.DataFrame:
     return key
 
 
-def score_submission(submission: pd.DataFrame, answer_key: pd.DataFrame) -> dict[str, AUC]:
-    """ROC AUC with its 95% DeLong interval on the public split, the private split and all events.
+def score_submission(
+    submission: pd.DataFrame, answer_key: pd.DataFrame, metric: ScoreType | None = None
+) -> dict[str, Estimate]:
+    """The metric (ROC AUC by default) with its 95% interval on the public split, the private
+    split and all events.
 
     ``submission`` must hold every event of the key once, as ``read_submission`` with
     ``expected_ids=answer_key.event_id`` guarantees.
@@ -67,9 +81,34 @@ def score_submission(submission: pd.DataFrame, answer_key: pd.DataFrame) -> dict
         raise ValueError(
             "the submission does not cover the answer key; validate it against the key"
         )
+    metric = metric or score_type(DEFAULT_SCORE_TYPE)
     labels, splits = answer_key["label"].to_numpy(), answer_key["split"].to_numpy()
     result = {
-        split: roc_auc_ci(labels[splits == split], scores[splits == split]) for split in KEY_SPLITS
+        split: metric.estimate(labels[splits == split], scores[splits == split])
+        for split in KEY_SPLITS
     }
-    result["overall"] = roc_auc_ci(labels, scores)
+    result["overall"] = metric.estimate(labels, scores)
     return result
+
+
+def write_metric(answer_key_path: str | os.PathLike, metric: ScoreType) -> Path:
+    """Record the challenge's metric next to its answer key (owner-only, like the key), where
+    ``load_metric`` reads it."""
+    path = Path(answer_key_path).with_name(METRIC_FILE)
+    with open_private(path, encoding="utf-8") as handle:
+        handle.write(json.dumps({"metric": metric.name}) + "\n")
+    return path
+
+
+def load_metric(answer_key_path: str | os.PathLike) -> ScoreType:
+    """The metric recorded next to the answer key; ROC AUC for a key made before it was recorded."""
+    path = Path(answer_key_path).with_name(METRIC_FILE)
+    try:
+        name = json.loads(path.read_text(encoding="utf-8"))["metric"]
+        return score_type(name)
+    except FileNotFoundError:
+        return score_type(DEFAULT_SCORE_TYPE)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise AnswerKeyError(
+            f'{path}: not a metric record like {{"metric": "roc_auc"}} ({err})'
+        ) from None

@@ -129,7 +129,10 @@ def add_reference(app: Flask, name: str, file: Path) -> None:
             size_bytes=len(data),
             **scored.columns(),
         )
-    click.echo(f"reference {name!r}: public AUC {scored.public.auc:.4f}")
+    metric = grading.answer_key(app).metric
+    click.echo(
+        f"reference {name!r}: public {metric.short_label} {metric.format(scored.public.value)}"
+    )
 
 
 @main.command()

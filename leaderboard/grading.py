@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from flask import Flask, current_app
 
-from challenge.metrics import AUC
-from challenge.scoring import AnswerKeyError, load_answer_key, score_submission
+from challenge.metrics import Estimate, ScoreType
+from challenge.scoring import AnswerKeyError, load_answer_key, load_metric, score_submission
 from challenge.submission import read_submission
 from leaderboard import storage
 from leaderboard.config import ConfigError
@@ -23,28 +23,30 @@ from leaderboard.config import ConfigError
 
 @dataclass(frozen=True)
 class AnswerKey:
-    """The loaded key: the table as ``challenge.scoring`` reads it, plus its private split."""
+    """The loaded key: the table as ``challenge.scoring`` reads it, its private split, and the
+    metric recorded next to it (``metric.json``; ROC AUC if there is none)."""
 
     table: pd.DataFrame
+    metric: ScoreType
     private_ids: np.ndarray  # int64 (n_private,)
     private_labels: np.ndarray  # int8 (n_private,)
 
 
 @dataclass(frozen=True)
 class Scored:
-    """What one accepted file is: its rows and its AUC on each split."""
+    """What one accepted file is: its rows and its score (value and interval) on each split."""
 
     n_rows: int
-    public: AUC
-    private: AUC
+    public: Estimate
+    private: Estimate
 
     def columns(self) -> dict[str, float | int]:
-        """The ``Submission`` columns that hold these scores."""
-        return {
-            "n_rows": self.n_rows,
-            **{f"public_{k}": float(v) for k, v in self.public._asdict().items()},
-            **{f"private_{k}": float(v) for k, v in self.private._asdict().items()},
-        }
+        """The ``Submission`` columns that hold these scores; ``*_auc`` holds the value of
+        whatever metric the challenge uses."""
+        columns: dict[str, float | int] = {"n_rows": self.n_rows}
+        for split, (value, lo, hi) in (("public", self.public), ("private", self.private)):
+            columns.update({f"{split}_auc": value, f"{split}_lo": lo, f"{split}_hi": hi})
+        return columns
 
 
 def read_key(path: str) -> AnswerKey:
@@ -56,8 +58,18 @@ def read_key(path: str) -> AnswerKey:
     except OSError as err:
         raise ConfigError(f"cannot read the answer key {path}: {err}") from None
     private = table[table["split"] == "private"]
+    try:
+        metric = load_metric(path)
+    except AnswerKeyError as err:
+        raise ConfigError(f"cannot use the answer key's metric: {err}") from None
+    if not metric.higher_is_better:  # the ranking sorts by descending value
+        raise ConfigError(
+            f"{path}: the leaderboard ranks only by metrics where higher is better; "
+            f"{metric.name} ({metric.label}) is lower-better"
+        )
     return AnswerKey(
         table=table,
+        metric=metric,
         private_ids=private["event_id"].to_numpy(np.int64),
         private_labels=private["label"].to_numpy(np.int8),
     )
@@ -82,7 +94,7 @@ def grade(data: bytes, *, name: str, app: Flask | None = None) -> tuple[pd.DataF
         max_bytes=app.config["MAX_UPLOAD_BYTES"],
         name=name,
     )
-    scores = score_submission(table, key.table)
+    scores = score_submission(table, key.table, key.metric)
     return table, Scored(n_rows=len(table), public=scores["public"], private=scores["private"])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import numpy as np
@@ -12,6 +13,7 @@ from sklearn.metrics import roc_auc_score
 from werkzeug.serving import make_server
 
 from challenge.cli import main
+from challenge.metrics import background_efficiency
 from tests.conftest import submission_bytes
 
 
@@ -137,3 +139,33 @@ def test_submit_needs_a_token_and_a_reachable_server(tmp_path, monkeypatch):
     assert "no team token" in run("submit", path, "--url", "http://127.0.0.1:9").stderr
     result = run("submit", path, "--url", "http://127.0.0.1:9", "--token", "t", "--timeout", 2)
     assert result.exit_code == 1 and "could not reach the leaderboard" in result.stderr
+
+
+def test_generate_records_the_metric_that_score_uses(data_dir, tmp_path):
+    assert json.loads((data_dir / "private" / "metric.json").read_text()) == {"metric": "roc_auc"}
+    out = tmp_path / "bkg"
+    args = ["--n-train", 20, "--n-test", 40, "--record-length", 64, "--seed", 1, "--quiet"]
+    result = run("generate", *args, "--metric", "bkg_eff@0.9", "--out", out)
+    assert result.exit_code == 0, result.output
+    key_path = out / "private" / "answer_key.csv"
+    assert json.loads(key_path.with_name("metric.json").read_text()) == {"metric": "bkg_eff@0.9"}
+    assert (
+        "background efficiency at 90% signal efficiency"
+        in (out / "public" / "DATACARD.md").read_text()
+    )
+    key = pd.read_csv(key_path)
+    scores = key["label"] + np.random.default_rng(0).normal(size=len(key))
+    path = tmp_path / "sub.csv"
+    pd.DataFrame({"event_id": key["event_id"], "score": scores}).to_csv(path, index=False)
+    result = run("score", path, "--answers", key_path)
+    assert result.exit_code == 0, result.output
+    lines = dict(line.split(maxsplit=1) for line in result.stdout.splitlines())
+    expected = background_efficiency(key["label"], scores, signal_efficiency=0.9)
+    assert lines["overall"].startswith(f"bkg eff @ 90% sig eff {expected:.4f}  95% CI [")
+
+
+def test_generate_refuses_an_unknown_metric_before_simulating(tmp_path):
+    result = run("generate", "--metric", "bkg_eff@90", "--out", tmp_path / "x", "--quiet")
+    assert result.exit_code == 2
+    assert "unknown metric 'bkg_eff@90'" in result.stderr and "Traceback" not in result.output
+    assert not (tmp_path / "x").exists()

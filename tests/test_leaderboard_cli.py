@@ -34,7 +34,7 @@ def test_add_reference_is_shown_but_never_ranked(app, api, runner, tmp_path, ans
     path = tmp_path / "mf.csv"
     path.write_bytes(api.submission(skill=5.0, seed=2))
     result = runner.invoke(["add-reference", "matched filter", str(path)])
-    expected = score_submission(read_submission(path), answer_key)["public"].auc
+    expected = score_submission(read_submission(path), answer_key)["public"].value
     assert result.exit_code == 0 and f"public AUC {expected:.4f}" in result.output
     rows = api.client.get("/api/leaderboard").get_json()["rows"]
     assert [(r["team"], r["rank"], r["reference"]) for r in rows] == [
@@ -106,8 +106,8 @@ def test_rescore_after_correcting_the_answer_key(app_config, make_app, app, api,
         rows = list(db.scalars(select(Submission).order_by(Submission.id)))
     for row, data in zip(rows, files, strict=True):
         expected = score_submission(read_submission(data), key)
-        assert row.private_auc == pytest.approx(expected["private"].auc, abs=1e-12)
-        assert row.public_auc == pytest.approx(expected["public"].auc, abs=1e-12)
+        assert row.private_auc == pytest.approx(expected["private"].value, abs=1e-12)
+        assert row.public_auc == pytest.approx(expected["public"].value, abs=1e-12)
     again = CliRunner().invoke(main, ["rescore"], obj=corrected)
     assert again.output.startswith("rescored: 0 submissions changed")
 
