@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+# DEMO_ARGS passes options to demo.py (`make demo DEMO_ARGS="--port 8080"`; see `python demo.py --help`).
 demo: $(STAMP)
-	$(BIN)/python demo.py
+	$(BIN)/python demo.py $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,7 +1,8 @@
 """Runs a whole challenge on this machine: data, leaderboard, two teams, baselines, references.
 
-    python demo.py            # what `make demo` runs; Ctrl-C stops the server
-    python demo.py --quick    # tiny data and one epoch, for a smoke test
+    python demo.py              # what `make demo` runs; serves until Ctrl-C (SIGINT)
+    python demo.py --quick      # tiny data and one epoch, for a smoke test
+    python demo.py --no-serve   # for scripts: stop the server once the board is printed
 
 Every step calls the same command lines that teams and organizers use, so the output doubles
 as a tour of them.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -39,8 +41,8 @@ def step(message: str) -> None:
 
 
 def run(*args, env: dict | None = None) -> str:
-    """Run one of the project's commands, echoing it; returns its standard output."""
-    print("$ " + " ".join(str(a) for a in args), flush=True)
+    """Run one of the project's commands, echoing it as shell; returns its standard output."""
+    print("$ " + shlex.join(map(str, args)), flush=True)
     done = subprocess.run(
         [str(BIN / args[0]), *map(str, args[1:])],
         env=env,
@@ -50,7 +52,7 @@ def run(*args, env: dict | None = None) -> str:
     )
     print(done.stdout, end="", flush=True)
     if done.returncode != 0:
-        sys.exit(f"demo: `{' '.join(map(str, args))}` failed with exit status {done.returncode}")
+        sys.exit(f"demo: `{shlex.join(map(str, args))}` failed with exit status {done.returncode}")
     return done.stdout
 
 
@@ -86,17 +88,37 @@ def free_port(preferred: int) -> int:
     raise RuntimeError("no free port on 127.0.0.1")
 
 
-def leaderboard_env(workdir: Path, data: Path) -> dict:
-    instance = workdir / "leaderboard"
-    return {
-        **os.environ,
-        "LEADERBOARD_DATABASE_URL": f"sqlite:///{instance.resolve() / 'leaderboard.sqlite'}",
-        "LEADERBOARD_UPLOAD_FOLDER": str(instance.resolve() / "submissions"),
-        "LEADERBOARD_ANSWER_KEY": str((data / "private" / "answer_key.csv").resolve()),
-        "LEADERBOARD_ADMIN_TOKEN": secrets.token_urlsafe(32),
-        "LEADERBOARD_SECRET_KEY": secrets.token_hex(32),
-        "LEADERBOARD_COOKIE_SECURE": "0",  # plain http on localhost
+def write_instance(instance: Path, data: Path) -> dict[str, str]:
+    """Write the board's settings to ``instance/config.py``; returns them.
+
+    The server and every ``leaderboard`` command read this one file through
+    ``LEADERBOARD_INSTANCE``, so the organizer's commands reach the demo's board. The database and
+    the stored files go to the instance folder by default. The file holds the organizer token and
+    the secret key, so only its owner may read it.
+    """
+    settings = {
+        "ANSWER_KEY": str((data / "private" / "answer_key.csv").resolve()),
+        "ADMIN_TOKEN": secrets.token_urlsafe(32),
+        "SECRET_KEY": secrets.token_hex(32),
+        "SESSION_COOKIE_SECURE": False,  # plain http on localhost
     }
+    lines = [
+        "# The demo's leaderboard settings, written by demo.py (it rewrites them on every run)."
+    ]
+    lines += [f"{key} = {value!r}" for key, value in settings.items()]
+    descriptor = os.open(instance / "config.py", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as config:
+        config.write("\n".join(lines) + "\n")
+    return settings
+
+
+def instance_env(instance: Path) -> dict[str, str]:
+    """This environment, with the demo's instance folder as the only leaderboard setting.
+
+    ``LEADERBOARD_*`` variables of the caller would override the instance file, so they go.
+    """
+    kept = {k: v for k, v in os.environ.items() if not k.startswith("LEADERBOARD_")}
+    return {**kept, "LEADERBOARD_INSTANCE": str(instance.resolve())}
 
 
 def start_server(env: dict, port: int, log: Path) -> subprocess.Popen:
@@ -174,7 +196,7 @@ def print_leaderboard(url: str) -> list[dict]:
     return rows
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Run a whole challenge locally.")
     parser.add_argument(
         "--data", type=Path, default=Path("data"), help="challenge folder (default: data)"
@@ -191,64 +213,78 @@ def main() -> None:
     parser.add_argument(
         "--serve",
         action=argparse.BooleanOptionalAction,
-        default=sys.stdin.isatty(),
-        help="keep serving until Ctrl-C (default: when run from a terminal)",
+        default=True,
+        help="keep serving until Ctrl-C (SIGINT), whatever stdin is; --no-serve stops once the "
+        "board is printed, for scripts (default: serve)",
     )
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def stop_on_signals() -> None:
+    """Ctrl-C (SIGINT) ends the demo even when started in the background, which ignores SIGINT;
+    SIGTERM and SIGHUP end it too, so that the server, in its own session, never outlives it."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(number) is not signal.SIG_IGN:  # nohup keeps SIGHUP ignored
+            signal.signal(number, signal.default_int_handler)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    stop_on_signals()
     data = args.workdir / "data" if args.quick else args.data
+    instance = args.workdir / "leaderboard"
     started = time.monotonic()
 
     make_data(data, quick=args.quick)
-    shutil.rmtree(args.workdir / "leaderboard", ignore_errors=True)  # each run starts a fresh board
-    (args.workdir / "leaderboard").mkdir(parents=True)
-    env = leaderboard_env(args.workdir, data)
+    shutil.rmtree(instance, ignore_errors=True)  # each run starts a fresh board
+    instance.mkdir(parents=True)
+    settings = write_instance(instance, data)
+    env = instance_env(instance)
     port = free_port(args.port)
-    step(
-        f"Starting the leaderboard on http://127.0.0.1:{port} (log: {args.workdir / 'leaderboard' / 'server.log'})"
-    )
-    server = start_server(env, port, args.workdir / "leaderboard" / "server.log")
     url = f"http://127.0.0.1:{port}"
+    step(f"Starting the leaderboard on {url} (log: {instance / 'server.log'})")
+    print(
+        f"Its settings are in {instance / 'config.py'}; the `leaderboard` command finds them with"
+    )
+    print(f"$ export LEADERBOARD_INSTANCE={shlex.quote(env['LEADERBOARD_INSTANCE'])}", flush=True)
+    server = start_server(env, port, instance / "server.log")
     try:
-        step("Registering two example teams")
-        tokens = {name: register(url, name) for name in TEAMS}
-        print("\n".join(f"{name}: token {token}" for name, token in tokens.items()))
-        for name, model in TEAMS.items():
-            step(f"Team {name} trains the {model} baseline and submits")
-            submission = train(model, data, args.workdir, quick=args.quick)
-            run("challenge", "validate", submission, "--data", data)
-            run(
-                "challenge",
-                "submit",
-                submission,
-                "--url",
-                url,
-                "--token",
-                tokens[name],
-                "--note",
-                f"{model} baseline",
-            )
-        for name, model in REFERENCES.items():
-            step(f"The organizers add the reference row {name!r}")
-            run(
-                "leaderboard",
-                "add-reference",
-                name,
-                train(model, data, args.workdir, quick=args.quick),
-                env=env,
-            )
+        play(url, data, args, env)
         step(f"The leaderboard after {time.monotonic() - started:.0f} s")
         print_leaderboard(url)
         print(
             f"\nOpen {url}/ in a browser. Organizer page: {url}/admin, "
-            f"token {env['LEADERBOARD_ADMIN_TOKEN']}"
+            f"token {settings['ADMIN_TOKEN']}\n"
+            "The organizer's commands work on this board in another terminal:\n"
+            f"  export LEADERBOARD_INSTANCE={shlex.quote(env['LEADERBOARD_INSTANCE'])}\n"
+            "  leaderboard status"
         )
         if args.serve:
-            print("Serving until Ctrl-C.", flush=True)
+            print(f"Serving on {url} until Ctrl-C.", flush=True)
             server.wait()
+            sys.exit(f"demo: the leaderboard stopped by itself; see {instance / 'server.log'}")
     except KeyboardInterrupt:
-        print("\nStopping.")
+        print("\nStopping.", flush=True)
     finally:
         stop_server(server)
+
+
+def play(url: str, data: Path, args: argparse.Namespace, env: dict[str, str]) -> None:
+    """Two teams register, train and submit; the organizers add the reference rows."""
+    step("Registering two example teams")
+    tokens = {name: register(url, name) for name in TEAMS}
+    print("\n".join(f"{name}: token {token}" for name, token in tokens.items()))
+    for name, model in TEAMS.items():
+        step(f"Team {name} trains the {model} baseline and submits")
+        submission = train(model, data, args.workdir, quick=args.quick)
+        run("challenge", "validate", submission, "--data", data)
+        run("challenge", "submit", submission, "--url", url, "--token", tokens[name],
+            "--note", f"{model} baseline")  # fmt: skip
+    for name, model in REFERENCES.items():
+        step(f"The organizers add the reference row {name!r}")
+        submission = train(model, data, args.workdir, quick=args.quick)
+        run("leaderboard", "add-reference", name, submission, env=env)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -17,7 +18,16 @@ from challenge.submission import SubmissionError
 from leaderboard import backup as backups
 from leaderboard import create_app, export, final, grading, queries, ranking, storage
 from leaderboard.config import ConfigError
-from leaderboard.db import init_db, session_scope
+from leaderboard.db import engine_of, init_db, missing_tables, session_scope
+
+# Commands that make the tables themselves (or put a database back); every other command
+# refuses to run on a database without them, with what to do, instead of a SQL traceback.
+MAKES_TABLES = {"serve", "init_db_command", "add_team", "add_reference", "restore"}
+NO_TABLES_HINT = (
+    "create the tables with `leaderboard init-db` (or `leaderboard serve`), or point this command at "
+    "the leaderboard's own settings: `export LEADERBOARD_INSTANCE=FOLDER` (the folder that holds "
+    "its config.py; the demo prints this line) or LEADERBOARD_DATABASE_URL"
+)
 
 
 def with_app(command):
@@ -30,8 +40,13 @@ def with_app(command):
             if context.obj is None:
                 # Management commands serve no pages, so they need no secret key.
                 context.obj = create_app({"CHECK_SECRET": command.__name__ == "serve"})
+                context.call_on_close(engine_of(context.obj).dispose)
             app = context.obj
             with app.app_context():
+                if command.__name__ not in MAKES_TABLES:
+                    problem = missing_tables(app)
+                    if problem:
+                        raise click.ClickException(f"{problem}; {NO_TABLES_HINT}")
                 return command(app, *args, **kwargs)
         except (ConfigError, storage.StorageError, backups.BackupError) as err:
             raise click.ClickException(str(err)) from None
@@ -135,6 +150,18 @@ def add_reference(app: Flask, name: str, file: Path) -> None:
     )
 
 
+def describe_window(open_at: datetime | None, close_at: datetime | None) -> str:
+    """The submission window in words: "2026-03-02 09:00 UTC to ...", "no closing time", ..."""
+    shown = [f"{t:%Y-%m-%d %H:%M} UTC" if t else None for t in (open_at, close_at)]
+    if shown[0] and shown[1]:
+        return f"{shown[0]} to {shown[1]}"
+    if shown[0]:
+        return f"from {shown[0]}, no closing time"
+    if shown[1]:
+        return f"until {shown[1]}"
+    return "always open (no LEADERBOARD_OPEN_AT or LEADERBOARD_CLOSE_AT set)"
+
+
 @main.command()
 @with_app
 def status(app: Flask) -> None:
@@ -145,10 +172,7 @@ def status(app: Flask) -> None:
         revealed = queries.is_revealed(db)
         today = sum(queries.submissions_today(db, t.id, now=now) for t in teams)
     entries = sum(len(t.submissions) for t in teams)
-    window = " to ".join(
-        f"{app.config[k]:%Y-%m-%d %H:%M} UTC" if app.config[k] else "(open)"
-        for k in ("OPEN_AT", "CLOSE_AT")
-    )
+    window = describe_window(app.config["OPEN_AT"], app.config["CLOSE_AT"])
     registration = "open" if app.config["REGISTRATION_OPEN"] else "closed"
     references = sum(t.is_reference for t in teams)
     click.echo(f"database:     {_safe_url(app)}")

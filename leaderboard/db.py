@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import Flask, current_app
-from sqlalchemy import Engine, create_engine, event, make_url, select, update
+from sqlalchemy import Engine, create_engine, event, inspect, make_url, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from leaderboard.models import Base, BoardVersion, FinalRanking, Setting, Submission, Team
@@ -70,6 +71,29 @@ def _bump_board_version(session: Session, flush_context, instances) -> None:
 def board_version(session: Session) -> int:
     """The counter of board changes: one cheap query that tells whether a cached board is stale."""
     return session.execute(select(BoardVersion.version)).scalar_one()
+
+
+def missing_tables(app: Flask | None = None) -> str | None:
+    """Why the database cannot serve yet (no file, no tables, no connection), or None when ready.
+
+    Looks without creating anything: a SQLite file that does not exist is not opened, since
+    opening it would leave an empty database behind.
+    """
+    engine = engine_of(app)
+    url = engine.url
+    shown = url.render_as_string(hide_password=True)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        if not url.query.get("uri") and not os.path.exists(url.database):
+            return f"there is no database at {url.database}"
+    try:
+        with engine.connect() as connection:
+            present = set(inspect(connection).get_table_names())
+    except OperationalError as err:
+        return f"cannot connect to the database {shown} ({str(err.orig).strip()})"
+    missing = sorted(set(Base.metadata.tables) - present)
+    if missing:
+        return f"the database {shown} lacks leaderboard tables ({', '.join(missing)})"
+    return None
 
 
 def engine_of(app: Flask | None = None) -> Engine:

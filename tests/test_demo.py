@@ -1,9 +1,11 @@
-"""The README's main command in its reduced mode: a whole challenge on tiny data, then Ctrl-C."""
+"""The README's main command in its reduced mode: `make demo` on tiny data, without a terminal,
+then Ctrl-C."""
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -32,39 +34,63 @@ def read_until(process: subprocess.Popen, marker: str, *, timeout: float) -> str
     raise AssertionError(f"no {marker!r} in the demo's output:\n{''.join(lines)[-3000:]}")
 
 
+def organizer_status(output: str) -> str:
+    """``leaderboard status`` run with only the ``export`` line the demo printed."""
+    instance = re.search(r"^\$ export LEADERBOARD_INSTANCE=(.+)$", output, re.M).group(1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADERBOARD_")}
+    env["LEADERBOARD_INSTANCE"] = shlex.split(instance)[0]
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "leaderboard"), "status"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def public_auc(submission: Path, key: pd.DataFrame) -> float:
     public = key[key["split"] == "public"].merge(pd.read_csv(submission), on="event_id")
     return roc_auc_score(public["label"], public["score"])
 
 
 @pytest.mark.slow
-def test_demo_runs_a_challenge_and_stops_cleanly_on_ctrl_c(tmp_path):
+@pytest.mark.timeout(600)
+def test_make_demo_serves_without_a_terminal_until_sigint(tmp_path):
+    """`setsid make demo < /dev/null &` from a script: no terminal, no stdin, and SIGINT ignored
+    on entry (what a non-interactive shell does to a background job); it serves until SIGINT."""
+    venv = Path(sys.prefix)  # make uses this environment instead of setting up .venv
+    make = shlex.join(
+        ["setsid", "make", "--no-print-directory", "-C", str(ROOT), "demo", f"VENV={venv}",
+         "-o", str(venv / ".installed"), f"DEMO_ARGS=--quick --port 0 --workdir {tmp_path}"]
+    )  # fmt: skip
     demo = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "demo.py"),
-            "--quick",
-            "--serve",
-            "--port",
-            "0",
-            "--workdir",
-            str(tmp_path),
-        ],
-        cwd=tmp_path,
+        ["sh", "-c", f"trap '' INT; exec {make} < /dev/null"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        start_new_session=True,
     )
     try:
-        output = read_until(demo, "Serving until Ctrl-C", timeout=400)
-        url = re.search(r"Open (http://127\.0\.0\.1:\d+)/", output).group(1)
+        output = read_until(demo, "until Ctrl-C", timeout=500)
+        url = re.search(r"Serving on (http://127\.0\.0\.1:\d+) until Ctrl-C\.", output).group(1)
+        time.sleep(3)  # it used to close its server at once without a terminal
+        assert demo.poll() is None
         rows = requests.get(f"{url}/api/leaderboard", timeout=10).json()["rows"]
+        status = organizer_status(output)
     finally:
         os.killpg(demo.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-        rest, _ = demo.communicate(timeout=60)
-    assert demo.returncode == 0, rest
-    assert "Stopping." in rest
+        try:
+            rest, _ = demo.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(demo.pid, signal.SIGTERM)  # the demo then stops its server too
+            raise
+    assert demo.returncode == 0 and "Stopping." in rest, rest
+    assert "teams:        2 (+ 2 references)" in status
+    assert "submissions:  4 in all, 4 today (UTC)" in status
+    echoed = [shlex.split(line[2:]) for line in output.splitlines() if line.startswith("$ ")]
+    references = [args[2] for args in echoed if args[:2] == ["leaderboard", "add-reference"]]
+    assert references == [
+        "matched filter (physics reference)",
+        "starter network (baseline to beat)",
+    ]
 
     key = pd.read_csv(tmp_path / "data" / "private" / "answer_key.csv")
     teams = {row["team"]: row for row in rows if not row["reference"]}

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import create_engine, inspect, select
 
 from challenge.scoring import load_answer_key, score_submission
 from challenge.submission import read_submission
@@ -53,7 +54,24 @@ def test_status(api, runner, clock):
     output = runner.invoke(["status"]).output
     assert "teams:        2 (+ 0 references)" in output
     assert "submissions:  2 in all, 1 today (UTC)" in output
-    assert "revealed:     no" in output and "window:       (open) to (open)" in output
+    assert "revealed:     no" in output
+    assert (
+        "window:       always open (no LEADERBOARD_OPEN_AT or LEADERBOARD_CLOSE_AT set)" in output
+    )
+
+
+@pytest.mark.parametrize(
+    ("open_at", "close_at", "expected"),
+    [
+        ("2026-03-02T09:00Z", "2026-03-06T16:00Z", "2026-03-02 09:00 UTC to 2026-03-06 16:00 UTC"),
+        ("2026-03-02T09:00Z", None, "from 2026-03-02 09:00 UTC, no closing time"),
+        (None, "2026-03-06T16:00+01:00", "until 2026-03-06 15:00 UTC"),
+    ],
+)
+def test_status_window(app_config, make_app, open_at, close_at, expected):
+    app = make_app({**app_config, "OPEN_AT": open_at, "CLOSE_AT": close_at})
+    output = CliRunner().invoke(main, ["status"], obj=app).output
+    assert f"window:       {expected}; registration open" in output
 
 
 def test_reveal_and_undo(api, runner):
@@ -194,3 +212,52 @@ def test_refuses_to_start_with_a_missing_or_corrupt_answer_key(environment, tmp_
     assert result.exit_code == 1
     assert "cannot use the answer key" in result.output and message in result.output
     assert "Traceback" not in result.output
+
+
+NEEDS_TABLES = [
+    ["status"],
+    ["export", "leaderboard"],
+    ["export", "submissions", "-o", "out.csv"],
+    ["reveal"],
+    ["reveal", "--undo"],
+    ["rescore"],
+    ["disqualify", "--team", "x", "--reason", "y"],
+    ["backup", "backup-folder"],
+]
+
+
+@pytest.mark.parametrize("args", NEEDS_TABLES, ids=" ".join)
+def test_no_database_says_what_to_do_and_creates_no_file(environment, tmp_path, args):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    database = tmp_path / "instance" / "leaderboard.sqlite"
+    assert f"there is no database at {database}; create the tables with `leaderboard init-db`" in (
+        result.output
+    )
+    assert "LEADERBOARD_INSTANCE" in result.output and "Traceback" not in result.output
+    assert not database.exists()
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "backup-folder").exists()
+
+
+@pytest.mark.parametrize("args", NEEDS_TABLES[:2], ids=" ".join)
+def test_a_database_without_tables_says_what_to_do(environment, database_url, args):
+    environment.setenv("LEADERBOARD_DATABASE_URL", database_url)
+    if database_url.startswith("sqlite:///"):  # an empty file, as an earlier version left
+        sqlite3.connect(database_url.removeprefix("sqlite:///")).close()
+
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and "lacks leaderboard tables (" in result.output
+    assert "`leaderboard init-db`" in result.output and "Traceback" not in result.output
+    engine = create_engine(database_url)
+    assert inspect(engine).get_table_names() == []  # nothing was created on the way
+    engine.dispose()
+    assert CliRunner().invoke(main, ["init-db"]).exit_code == 0
+    assert CliRunner().invoke(main, args).exit_code == 0
+
+
+def test_an_unreachable_database_is_one_line(environment):
+    environment.setenv("LEADERBOARD_DATABASE_URL", "postgresql+psycopg://u:pw@127.0.0.1:9/none")
+    result = CliRunner().invoke(main, ["status"])
+    assert result.exit_code == 1 and "cannot connect to the database" in result.output
+    assert "pw" not in result.output and "Traceback" not in result.output
