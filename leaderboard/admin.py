@@ -12,12 +12,11 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from werkzeug.exceptions import HTTPException
 
-from leaderboard import auth, export, final, queries, ranking
+from leaderboard import actions, auth, export, final, queries, ranking
 from leaderboard.db import session_scope
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -51,14 +50,13 @@ def login():
             {"Retry-After": str(error.retry_after)} if getattr(error, "retry_after", 0) else {}
         )
         return render_template("admin_login.html", error=error.description), error.code, headers
-    session.clear()
-    session["admin"] = auth.admin_session_marker()
+    auth.login_organizer()
     return redirect(url_for("admin.dashboard"))
 
 
 @bp.post("/logout")
 def logout():
-    session.pop("admin", None)
+    auth.logout()
     return redirect(url_for("public.index"))
 
 
@@ -133,7 +131,7 @@ def reveal():
         abort(400, "type 'reveal' to confirm: the private scores cannot be hidden again")
     try:
         with session_scope(write=True) as db:
-            message = final.reveal(db, current_app.config, now=auth.now())
+            message = final.reveal(db, current_app.config, now=actions.now())
     except final.RevealError as err:
         abort(409, str(err))
     flash(message[0].upper() + message[1:] + ".")

@@ -11,10 +11,9 @@ from datetime import datetime
 from flask import Blueprint, abort, current_app, jsonify, request
 from sqlalchemy import text
 
-from leaderboard import auth, queries, ranking, uploads
+from leaderboard import actions, auth, queries, ranking, uploads
 from leaderboard.db import session_scope
 from leaderboard.models import Submission
-from leaderboard.teams import register_team, set_final
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -100,9 +99,18 @@ def create_team():
     name = json_body().get("name")
     if not isinstance(name, str):
         abort(400, 'expected {"name": "<team name>"}')
-    team, token = register_team(name)
+    team, token = actions.register_team(name)
     auth.mark_private()
     return jsonify(team=team, token=token), 201
+
+
+@bp.post("/token")
+def new_token():
+    """Replace the bearer's team token; the old one and every log-in session stop at once."""
+    team = auth.team_from_token(auth.bearer_token())
+    token = actions.rotate_token(team.id)
+    auth.mark_private()
+    return jsonify(team=team.name, token=token)
 
 
 @bp.post("/submissions")
@@ -140,7 +148,7 @@ def mark_final(submission_id: int):
     final = json_body().get("final", True)
     if not isinstance(final, bool):
         abort(400, 'expected {"final": true} or {"final": false}')
-    set_final(team.id, submission_id, final)
+    actions.set_final(team.id, submission_id, final)
     return jsonify(id=submission_id, final=final)
 
 

@@ -3,18 +3,16 @@ of clients that keep guessing tokens."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import hmac
+from dataclasses import dataclass
 
 from flask import abort, current_app, g, request, session
 from werkzeug.exceptions import TooManyRequests
 
 from leaderboard import queries
+from leaderboard.actions import now
 from leaderboard.db import session_scope
 from leaderboard.models import Team
-
-
-def now() -> datetime:
-    return current_app.config["NOW"]()
 
 
 def client_address() -> str:
@@ -64,24 +62,81 @@ def team_from_token(token: str) -> Team:
     return team
 
 
-def session_team() -> Team | None:
-    """The team logged in with the web form, if any (and still present in the database)."""
-    team_id = session.get("team_id")
-    if team_id is None:
+@dataclass(frozen=True)
+class Login:
+    """Who this browser is logged in as: a team, or the organizer (``team`` None)."""
+
+    team: Team | None
+
+
+SESSION_ID = "sid"  # the cookie's key for the random log-in session id
+
+
+def current_login() -> Login | None:
+    """This request's live log-in session, looked up once per request; None when there is none."""
+    if "login" not in g:
+        g.login = _find_login()
+        if g.login is None and SESSION_ID in session:
+            session.clear()  # ended elsewhere (log-out, new token): forget the dead id
+    return g.login
+
+
+def _find_login() -> Login | None:
+    session_id = session.get(SESSION_ID)
+    if not isinstance(session_id, str):
         return None
     with session_scope() as db:
-        team = queries.get_team(db, team_id)
-    if team is None or team.token_hash != session.get("token_hash"):
-        session.pop("team_id", None)
+        found = queries.login_session(
+            db, session_id, now=now(), lifetime_s=current_app.config["LOGIN_LIFETIME_S"]
+        )
+        if found is None:
+            return None
+        if found.team_id is None:
+            expected = organizer_credential()
+            ok = expected is not None and hmac.compare_digest(found.credential_hash, expected)
+            return Login(None) if ok else None
+        team = queries.get_team(db, found.team_id)
+    if team is None or not hmac.compare_digest(team.token_hash, found.credential_hash):
         return None
-    return team
+    return Login(team)
+
+
+def session_team() -> Team | None:
+    """The team logged in with the web form, if its session is still live."""
+    login = current_login()
+    return login.team if login is not None else None
 
 
 def login_team(team: Team) -> None:
+    _start_session(team.id, team.token_hash)
+    session["team_id"] = team.id  # for the navigation links only; never trusted
+
+
+def login_organizer() -> None:
+    _start_session(None, organizer_credential())
+
+
+def _start_session(team_id: int | None, credential_hash: str) -> None:
+    """A fresh random session id (never one the browser brought: no session fixation)."""
+    logout()
+    lifetime_s = current_app.config["LOGIN_LIFETIME_S"]
+    with session_scope() as db:
+        queries.end_expired_login_sessions(db, now=now(), lifetime_s=lifetime_s)
+        session_id = queries.add_login_session(
+            db, team_id, credential_hash=credential_hash, now=now()
+        )
+    session[SESSION_ID] = session_id
+    g.pop("login", None)
+
+
+def logout() -> None:
+    """End this browser's session on the server, so that copies of its cookie stop working too."""
+    session_id = session.get(SESSION_ID)
+    if isinstance(session_id, str):
+        with session_scope() as db:
+            queries.end_login_session(db, session_id)
     session.clear()
-    session["team_id"] = team.id
-    # A token replaced by the organizers ends existing sessions of the team.
-    session["token_hash"] = team.token_hash
+    g.pop("login", None)
 
 
 def admin_token_ok(token: str) -> bool:
@@ -89,17 +144,18 @@ def admin_token_ok(token: str) -> bool:
     return bool(expected) and bool(token) and queries.tokens_match(token, expected)
 
 
-def admin_session_marker() -> str:
-    """What an organizer's session holds: derived from the token, so a new token ends sessions."""
-    return queries.hash_token("organizer session:" + current_app.config["ADMIN_TOKEN"])
+def organizer_credential() -> str | None:
+    """What organizer sessions are bound to, kept on the server only: a new token ends them."""
+    token = current_app.config.get("ADMIN_TOKEN")
+    return queries.hash_token("organizer session:" + token) if token else None
 
 
 def is_admin() -> bool:
     """An organizer: logged in with the organizer token, or sending it as a bearer token."""
-    expected = current_app.config.get("ADMIN_TOKEN")
-    if not expected:
+    if not current_app.config.get("ADMIN_TOKEN"):
         return False
-    if session.get("admin") == admin_session_marker():
+    login = current_login()
+    if login is not None and login.team is None:
         return True
     token = bearer_token()
     if not token:

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import click
 from flask import Flask
+from werkzeug.exceptions import HTTPException
 
 from challenge.submission import SubmissionError
+from leaderboard import actions, create_app, export, final, grading, queries, ranking, storage
 from leaderboard import backup as backups
-from leaderboard import create_app, export, final, grading, queries, ranking, storage
 from leaderboard.config import ConfigError
 from leaderboard.db import engine_of, init_db, missing_tables, session_scope
 
@@ -50,6 +51,8 @@ def with_app(command):
                 return command(app, *args, **kwargs)
         except (ConfigError, storage.StorageError, backups.BackupError) as err:
             raise click.ClickException(str(err)) from None
+        except HTTPException as err:  # an action's refusal, worded for the web and the terminal
+            raise click.ClickException(err.description) from None
 
     return wrapper
 
@@ -103,15 +106,21 @@ def init_db_command(app: Flask) -> None:
 def add_team(app: Flask, name: str) -> None:
     """Register team NAME and print its token (shown only this once)."""
     init_db(app)
-    try:
-        with session_scope(app, write=True) as db:
-            team, token = queries.create_team(
-                db, name, now=app.config["NOW"](), max_chars=app.config["TEAM_NAME_MAX_CHARS"]
-            )
-            name = team.name
-    except ValueError as err:
-        raise click.ClickException(str(err)) from None
+    name, token = actions.add_team(name)
     click.echo(f"team {name!r} added; its token (shown only once): {token}")
+
+
+@main.command("rotate-token")
+@click.argument("team")
+@with_app
+def rotate_token(app: Flask, team: str) -> None:
+    """Give TEAM a new token and print it; the old token and its log-ins stop working at once."""
+    with session_scope(app) as db:
+        found = queries.team_by_name(db, team)
+    if found is None or found.is_reference:
+        raise click.ClickException(f"no team called {team!r}; `leaderboard status` counts them")
+    token = actions.rotate_token(found.id)
+    click.echo(f"team {found.name!r} has a new token (shown only once): {token}")
 
 
 @main.command("add-reference")

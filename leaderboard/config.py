@@ -54,6 +54,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "MAX_FINALS": 2,
         "TEAM_NAME_MAX_CHARS": 40,
         "NOTE_MAX_CHARS": 200,
+        # A log-in (team or organizer) lasts a week at most: a school's whole event.
+        "LOGIN_LIFETIME_S": 7 * 24 * 3600,
         "BAD_TOKEN_LIMIT": 10,
         "BAD_TOKEN_WINDOW_S": 300,
         "ROC_TOP_TEAMS": 5,

@@ -1,5 +1,6 @@
-"""The database tables, one ORM class each: teams, their submissions, settings, bad-token counts,
-the stored final rankings, the organizers' audit log and the board's version counter."""
+"""The database tables, one ORM class each: teams, their submissions, settings, log-in sessions,
+bad-token counts, the stored final rankings, the organizers' audit log and the board's version
+counter."""
 
 from __future__ import annotations
 
@@ -96,6 +97,24 @@ class Setting(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text, default="")
+
+
+class LoginSession(Base):
+    """A browser logged in as a team or as the organizer (``team_id`` None).
+
+    The cookie holds a random id; the table holds its sha256, so that deleting the row (log-out,
+    a new token) ends every copy of the cookie at once.
+    """
+
+    __tablename__ = "login_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), index=True, default=None
+    )
+    # A hash of the credential used to log in: a session ends when the credential changes.
+    credential_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class BadTokenCount(Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, render_template
 
-from leaderboard import auth, queries, ranking
+from leaderboard import actions, auth, queries, ranking
 from leaderboard.db import session_scope
 
 bp = Blueprint("public", __name__)
@@ -44,8 +44,7 @@ def team_page(team_id: int):
         own = viewer is not None and viewer.id == team.id
         if own:
             auth.mark_private()  # the team's notes and file names
-            used = queries.submissions_today(db, team.id, now=auth.now())
-            remaining = max(0, current_app.config["DAILY_QUOTA"] - used)
+            remaining = actions.remaining_today(db, team.id)
     return render_template(
         "team.html",
         team=team,

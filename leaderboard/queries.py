@@ -13,11 +13,19 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from leaderboard.db import CLOSED_AT, REVEALED
-from leaderboard.models import AuditEntry, BadTokenCount, FinalRanking, Setting, Submission, Team
+from leaderboard.models import (
+    AuditEntry,
+    BadTokenCount,
+    FinalRanking,
+    LoginSession,
+    Setting,
+    Submission,
+    Team,
+)
 
 # Unicode categories refused in names and notes: controls, format characters (bidi overrides,
 # zero-width joiners), private use, surrogates and unassigned code points.
@@ -112,6 +120,49 @@ def team_by_token(session: Session, token: str) -> Team | None:
     if team is None or team.is_reference or not hmac.compare_digest(team.token_hash, wanted):
         return None
     return team
+
+
+def set_token(session: Session, team: Team) -> str:
+    """Give ``team`` a new token (returned, shown once) and end every log-in session of the team."""
+    token = secrets.token_urlsafe(24)
+    team.token_hash = hash_token(token)
+    session.execute(delete(LoginSession).where(LoginSession.team_id == team.id))
+    return token
+
+
+def add_login_session(
+    session: Session, team_id: int | None, *, credential_hash: str, now: datetime
+) -> str:
+    """A new log-in session for a team (or the organizer: None); returns the cookie's random id."""
+    session_id = secrets.token_urlsafe(32)
+    session.add(
+        LoginSession(
+            id_hash=hash_token(session_id),
+            team_id=team_id,
+            credential_hash=credential_hash,
+            created_at=now,
+        )
+    )
+    return session_id
+
+
+def login_session(
+    session: Session, session_id: str, *, now: datetime, lifetime_s: int
+) -> LoginSession | None:
+    """The live log-in session whose cookie id this is, or None (unknown, ended or expired)."""
+    found = session.get(LoginSession, hash_token(session_id))
+    if found is None or now - found.created_at >= timedelta(seconds=lifetime_s):
+        return None
+    return found
+
+
+def end_login_session(session: Session, session_id: str) -> None:
+    session.execute(delete(LoginSession).where(LoginSession.id_hash == hash_token(session_id)))
+
+
+def end_expired_login_sessions(session: Session, *, now: datetime, lifetime_s: int) -> None:
+    cutoff = now - timedelta(seconds=lifetime_s)
+    session.execute(delete(LoginSession).where(LoginSession.created_at < cutoff))
 
 
 def team_by_name(session: Session, name: str) -> Team | None:

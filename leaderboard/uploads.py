@@ -14,7 +14,7 @@ from werkzeug.datastructures import FileStorage
 
 from challenge.submission import SubmissionError
 from leaderboard import final, grading, queries, storage
-from leaderboard.auth import now
+from leaderboard.actions import now, remaining_today
 from leaderboard.db import session_scope
 from leaderboard.models import Submission, Team
 
@@ -48,15 +48,15 @@ def is_late(db: Session, moment: datetime) -> bool:
 
 def check_quota(db, team: Team) -> int:
     """The number of submissions the team has left today, or 429 when none."""
-    quota = current_app.config["DAILY_QUOTA"]
-    used = queries.submissions_today(db, team.id, now=now())
-    if used >= quota:
+    remaining = remaining_today(db, team.id)
+    if remaining == 0:
+        quota = current_app.config["DAILY_QUOTA"]
         abort(
             429,
-            f"daily quota reached: {used} of {quota} submissions today; "
+            f"daily quota reached: {quota} of {quota} submissions today; "
             "the count starts again at 00:00 UTC",
         )
-    return quota - used
+    return remaining
 
 
 def read_upload(upload: FileStorage | None) -> tuple[bytes, str]:

@@ -245,8 +245,8 @@ def test_no_route_serves_the_answer_key_or_stored_files(app, api, client, tmp_pa
 
 ROUTES = {
     "/", "/teams/<int:team_id>", "/teams/<int:team_id>/scores.png", "/roc.png",
-    "/register", "/login", "/logout", "/submit", "/submissions/<int:submission_id>/final",
-    "/api/teams", "/api/submissions", "/api/submissions/<int:submission_id>/final",
+    "/register", "/login", "/logout", "/token", "/submit", "/submissions/<int:submission_id>/final",
+    "/api/teams", "/api/token", "/api/submissions", "/api/submissions/<int:submission_id>/final",
     "/api/leaderboard", "/api/health",
     "/admin/", "/admin/login", "/admin/logout", "/admin/submissions/<int:submission_id>/disqualify",
     "/admin/teams/<int:team_id>/disqualify", "/admin/reveal", "/admin/export/<what>.csv",

@@ -1,0 +1,126 @@
+"""Log-in sessions and tokens: log-out and a new token end every copy of a session, the organizer's
+cookie holds a random id only, and throttling of wrong tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+from tests.conftest import ADMIN_TOKEN
+
+ORGANIZER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def copy_of(app, client):
+    """A second browser holding a copy of ``client``'s session cookie, as a thief would."""
+    thief = app.test_client()
+    thief.set_cookie("session", client.get_cookie("session").value)
+    return thief
+
+
+def cookie_payload(app, client) -> dict:
+    serializer = app.session_interface.get_signing_serializer(app)
+    return serializer.loads(client.get_cookie("session").value)
+
+
+def upload(client, api, seed):
+    data = {"file": (io.BytesIO(api.submission(seed=seed)), "sub.csv")}
+    return client.post("/submit", data=data, content_type="multipart/form-data")
+
+
+def test_team_logout_ends_every_copy_of_the_session(app, api, client):
+    token = api.register("alpha")
+    assert client.post("/login", data={"token": token}).status_code == 302
+    thief = copy_of(app, client)
+    assert upload(thief, api, seed=1).status_code == 303  # the copy works while logged in
+    assert client.post("/logout").status_code == 302
+    response = upload(thief, api, seed=2)
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert thief.get("/submit").headers["Location"] == "/login"
+    assert client.get("/submit").headers["Location"] == "/login"
+
+
+def test_organizer_logout_ends_every_copy_of_the_session(app, client):
+    assert client.post("/admin/login", data={"token": ADMIN_TOKEN}).status_code == 302
+    thief = copy_of(app, client)
+    assert thief.get("/admin/export/submissions.csv").status_code == 200
+    client.post("/admin/logout")
+    assert thief.get("/admin/export/submissions.csv").headers["Location"] == "/admin/login"
+    assert thief.get("/admin/").status_code == 302
+
+
+def test_organizer_cookie_holds_a_random_id_not_a_hash_of_the_token(app, client):
+    ids = []
+    for _ in range(2):
+        client.post("/admin/login", data={"token": ADMIN_TOKEN})
+        payload = cookie_payload(app, client)
+        assert set(payload) == {"sid"}
+        ids.append(payload["sid"])
+    assert ids[0] != ids[1] and len(ids[0]) >= 40
+    value = client.get_cookie("session").value
+    for prefix in ("", "organizer session:"):
+        assert hashlib.sha256((prefix + ADMIN_TOKEN).encode()).hexdigest() not in value
+    assert ADMIN_TOKEN not in value
+
+
+def test_a_new_organizer_token_ends_organizer_sessions(app, client):
+    client.post("/admin/login", data={"token": ADMIN_TOKEN})
+    assert client.get("/admin/").status_code == 200
+    app.config["ADMIN_TOKEN"] = "another-organizer-token-0123456789"
+    assert client.get("/admin/").status_code == 302
+
+
+def test_rotate_token_command_replaces_the_token_and_ends_its_sessions(app, api, client, runner):
+    token = api.register("alpha")
+    client.post("/login", data={"token": token})
+    result = runner.invoke(["rotate-token", "ALPHA"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("team 'alpha' has a new token (shown only once): ")
+    new = result.output.strip().rsplit(" ", 1)[1]
+    assert new != token and len(new) == 32
+    assert api.submit(token, api.submission()).status_code == 401
+    assert api.submit(new, api.submission()).status_code == 201
+    assert client.get("/submit").headers["Location"] == "/login"
+    assert client.post("/login", data={"token": new}).status_code == 302
+    missing = runner.invoke(["rotate-token", "nobody"])
+    assert missing.exit_code == 1 and "no team called 'nobody'" in missing.output
+
+
+def test_new_token_button_on_the_team_page(app, api, client):
+    token = api.register("alpha")
+    client.post("/login", data={"token": token})
+    other_browser = app.test_client()
+    other_browser.post("/login", data={"token": token})
+    page = client.get("/teams/1").get_data(as_text=True)
+    assert 'action="/token"' in page and "New token" in page
+    response = client.post("/token")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    text = response.get_data(as_text=True)
+    assert "Team alpha has a new token" in text and token not in text
+    new = text.split('<code class="token">', 1)[1].split("</code>", 1)[0]
+    assert api.submit(token, api.submission()).status_code == 401
+    assert api.submit(new, api.submission()).status_code == 201
+    assert client.get("/submit").status_code == 200  # this browser stays logged in
+    assert other_browser.get("/submit").headers["Location"] == "/login"
+    anonymous = app.test_client().post("/token")
+    assert anonymous.headers["Location"] == "/login"
+
+
+def test_new_token_through_the_api(api, client):
+    token = api.register("alpha")
+    response = client.post("/api/token", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    body = response.get_json()
+    assert body["team"] == "alpha" and body["token"] != token
+    assert api.submit(token, api.submission()).status_code == 401
+    assert api.submit(body["token"], api.submission()).status_code == 201
+
+
+def test_sessions_expire_after_their_lifetime(app, api, client, clock):
+    token = api.register("alpha")
+    client.post("/login", data={"token": token})
+    clock.advance(seconds=app.config["LOGIN_LIFETIME_S"] - 1)
+    assert client.get("/submit").status_code == 200
+    clock.advance(seconds=1)
+    assert client.get("/submit").headers["Location"] == "/login"
