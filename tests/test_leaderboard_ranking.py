@@ -267,7 +267,10 @@ def test_no_private_number_anywhere_before_the_reveal(app, api, client, clock, r
     visit("admin logout", client.post("/admin/logout"))
     visit("admin export anonymous", client.get("/admin/export/submissions.csv"))
     visit("admin export as team", client.get("/admin/export/submissions.csv", headers=auth))
-    visited_rules |= {"/submit", "/submissions/<int:submission_id>/final", "/register", "/login",
+    visit("api new token", client.post("/api/token", headers=auth))
+    team.post("/login", data={"token": tokens["beta"]})
+    visit("form new token", team.post("/token"))
+    visited_rules |= {"/token", "/api/token", "/submit", "/submissions/<int:submission_id>/final", "/register", "/login",
                       "/logout", "/api/teams", "/api/submissions",
                       "/api/submissions/<int:submission_id>/final", "/admin/reveal",
                       "/admin/logout", "/admin/export/<what>.csv"}  # fmt: skip
