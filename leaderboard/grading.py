@@ -62,11 +62,6 @@ def read_key(path: str) -> AnswerKey:
         metric = load_metric(path)
     except AnswerKeyError as err:
         raise ConfigError(f"cannot use the answer key's metric: {err}") from None
-    if not metric.higher_is_better:  # the ranking sorts by descending value
-        raise ConfigError(
-            f"{path}: the leaderboard ranks only by metrics where higher is better; "
-            f"{metric.name} ({metric.label}) is lower-better"
-        )
     return AnswerKey(
         table=table,
         metric=metric,
@@ -78,6 +73,10 @@ def read_key(path: str) -> AnswerKey:
 def init_app(app: Flask) -> None:
     app.extensions["leaderboard.answer_key"] = read_key(app.config["ANSWER_KEY"])
     app.extensions["leaderboard.score_cache"] = ScoreCache(maxsize=256)
+    metric = app.extensions["leaderboard.answer_key"].metric
+    # Pages show the metric's name and digits: {{ metric.short_label }}, {{ value|score }}.
+    app.context_processor(lambda: {"metric": metric})
+    app.add_template_filter(metric.format, "score")
 
 
 def answer_key(app: Flask | None = None) -> AnswerKey:

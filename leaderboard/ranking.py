@@ -20,7 +20,7 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy.orm import Session
 
-from challenge.metrics import delong_test
+from challenge.metrics import DEFAULT_SCORE_TYPE, ScoreType, score_type
 from leaderboard import grading, queries
 from leaderboard.models import Submission, Team
 
@@ -79,18 +79,21 @@ def _eligible(team: Team) -> list[Submission]:
     return [s for s in team.submissions if s.disqualified_reason is None and not s.is_late]
 
 
-def _best(submissions: Sequence[Submission], field: str) -> Submission:
-    """Highest ``field``; on a tie the earlier submission wins."""
-    return min(submissions, key=lambda s: (-getattr(s, field), s.created_at, s.id))
+ROC_AUC = score_type(DEFAULT_SCORE_TYPE)
 
 
-def counted_submissions(team: Team) -> list[Submission]:
+def _best(submissions: Sequence[Submission], field: str, metric: ScoreType) -> Submission:
+    """Best ``field`` by the metric's direction; on a tie the earlier submission wins."""
+    return min(submissions, key=lambda s: (metric.sort_key(getattr(s, field)), s.created_at, s.id))
+
+
+def counted_submissions(team: Team, metric: ScoreType = ROC_AUC) -> list[Submission]:
     """The submissions that may count for the final ranking: the finals, else the best public one."""
     eligible = _eligible(team)
     if not eligible:
         return []
     finals = [s for s in eligible if s.is_final]
-    return finals or [_best(eligible, "public_auc")]
+    return finals or [_best(eligible, "public_auc", metric)]
 
 
 def _row(team: Team, shown: Submission) -> Row:
@@ -112,20 +115,27 @@ def _ranked_teams(teams: Sequence[Team]) -> list[Team]:
     return [t for t in teams if t.disqualified_reason is None and _eligible(t)]
 
 
-def public_rows(teams: Sequence[Team]) -> list[Row]:
-    """Teams and references with an eligible submission, by best public AUC; ranks for teams only."""
-    best = {t.id: _best(_eligible(t), "public_auc") for t in _ranked_teams(teams)}
+def public_rows(teams: Sequence[Team], metric: ScoreType = ROC_AUC) -> list[Row]:
+    """Teams and references with an eligible submission, by best public score; ranks for teams
+    only. The ``*_auc`` fields hold the value of the challenge's metric."""
+    best = {t.id: _best(_eligible(t), "public_auc", metric) for t in _ranked_teams(teams)}
     rows = [_row(t, best[t.id]) for t in _ranked_teams(teams)]
-    rows.sort(key=lambda r: (-r.public_auc, best[r.team_id].created_at, r.team_id))
+    rows.sort(key=lambda r: (metric.sort_key(r.public_auc), best[r.team_id].created_at, r.team_id))
     return _number(rows, lambda row, rank: replace(row, rank=rank, public_rank=rank))
 
 
 def private_rows(
-    teams: Sequence[Team], private_scores: Callable[[Submission], np.ndarray], labels: np.ndarray
+    teams: Sequence[Team],
+    private_scores: Callable[[Submission], np.ndarray],
+    labels: np.ndarray,
+    metric: ScoreType = ROC_AUC,
 ) -> list[Row]:
-    """The final ranking, with rank changes and DeLong p-values against the next team."""
-    public_rank = {row.team_id: row.public_rank for row in public_rows(teams)}
-    counted = {t.id: _best(counted_submissions(t), "private_auc") for t in _ranked_teams(teams)}
+    """The final ranking, with rank changes and the metric's paired test against the next team."""
+    public_rank = {row.team_id: row.public_rank for row in public_rows(teams, metric)}
+    counted = {
+        t.id: _best(counted_submissions(t, metric), "private_auc", metric)
+        for t in _ranked_teams(teams)
+    }
     rows = [
         replace(
             _row(t, counted[t.id]),
@@ -136,7 +146,9 @@ def private_rows(
         )
         for t in _ranked_teams(teams)
     ]
-    rows.sort(key=lambda r: (-r.private_auc, counted[r.team_id].created_at, r.team_id))
+    rows.sort(
+        key=lambda r: (metric.sort_key(r.private_auc), counted[r.team_id].created_at, r.team_id)
+    )
     rows = _number(
         rows, lambda row, rank: replace(row, rank=rank, rank_change=row.public_rank - rank)
     )
@@ -144,7 +156,7 @@ def private_rows(
     p_values = {}
     for row, following in zip(ranked, ranked[1:], strict=False):
         first, second = counted[row.team_id], counted[following.team_id]
-        _, p = delong_test(labels, private_scores(first), private_scores(second))
+        _, p = metric.paired_test(labels, private_scores(first), private_scores(second))
         p_values[row.team_id] = float(p)
     return [replace(row, p_value_vs_next=p_values.get(row.team_id)) for row in rows]
 
@@ -181,7 +193,8 @@ def late_rows(session: Session) -> list[Late]:
 def final_board(session: Session, *, now: datetime) -> Board:
     """The final ranking computed now from the stored submissions (for the reveal and re-ranking)."""
     teams = queries.ranking_teams(session)
-    rows = private_rows(teams, _private_scores, grading.answer_key().private_labels)
+    key = grading.answer_key()
+    rows = private_rows(teams, _private_scores, key.private_labels, key.metric)
     return Board(True, rows, ranked_at=now)
 
 
@@ -190,7 +203,8 @@ def current_board(session: Session) -> Board:
     final ranking."""
     late = late_rows(session)
     if not queries.is_revealed(session):
-        return Board(False, public_rows(queries.ranking_teams(session)), late)
+        teams = queries.ranking_teams(session)
+        return Board(False, public_rows(teams, grading.answer_key().metric), late)
     record = queries.latest_final_ranking(session)
     return replace(board_from_json(record.body), late=late)
 

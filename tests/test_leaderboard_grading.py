@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from click.testing import CliRunner
 
 from challenge.metrics import score_type
-from leaderboard import grading
+from challenge.scoring import write_metric
+from challenge.submission import read_submission
+from leaderboard import cli, grading
 from leaderboard.config import ConfigError
-from tests.conftest import submission_bytes
+from tests.conftest import Api, submission_bytes
 
 
 def test_grading_uses_the_metric_recorded_next_to_the_key(app_config, answer_key, make_app):
@@ -32,12 +35,47 @@ def test_grading_uses_the_metric_recorded_next_to_the_key(app_config, answer_key
     assert columns["n_rows"] == len(answer_key)
 
 
-def test_a_lower_better_metric_is_refused_at_start(app_config, make_app):
-    path = app_config["ANSWER_KEY"].replace("answer_key.csv", "metric.json")
-    with open(path, "w") as handle:
-        json.dump({"metric": "bkg_eff@0.9"}, handle)
-    with pytest.raises(ConfigError, match="ranks only by metrics where higher is better"):
-        make_app(app_config)
+def test_a_lower_better_metric_ranks_ascending_and_shows_its_name(app_config, make_app, answer_key):
+    metric = score_type("bkg_eff@0.5")
+    write_metric(app_config["ANSWER_KEY"], metric)
+    app = make_app(app_config)
+    api = Api(app.test_client(), answer_key)
+    uploads = {}
+    for name, skill in (("weak", 0.3), ("strong", 3.0), ("middle", 1.2)):
+        data = api.submission(skill=skill, seed=len(uploads))
+        assert api.submit(api.register(name), data).status_code == 201
+        uploads[name] = read_submission(data).set_index("event_id")["score"]
+
+    def part(split):
+        rows = answer_key[answer_key["split"] == split]
+        return rows["label"].to_numpy(), {
+            n: s[rows["event_id"]].to_numpy() for n, s in uploads.items()
+        }
+
+    labels, scores = part("public")
+    public = {n: metric.estimate(labels, s) for n, s in scores.items()}
+    rows = api.client.get("/api/leaderboard").get_json()["rows"]
+    # Lower is better; a tie goes to the earlier upload (the order of ``uploads``).
+    assert [r["team"] for r in rows] == sorted(uploads, key=lambda n: public[n].value)
+    assert [(r["public_auc"], *r["public_auc_ci"]) for r in rows] == [
+        tuple(public[r["team"]]) for r in rows
+    ]
+    page = api.client.get("/").get_data(as_text=True)
+    assert "Ranked by background efficiency at 50% signal efficiency (lower is better)" in page
+    assert "Public bkg eff @ 50% sig eff (95% CI)" in page and "AUC" not in page
+    assert all(metric.format(public[n].value) in page for n in uploads)
+
+    result = CliRunner().invoke(cli.main, ["reveal"], obj=app)
+    assert result.exit_code == 0, result.output
+    labels, scores = part("private")
+    rows = [r for r in api.client.get("/api/leaderboard").get_json()["rows"]]
+    assert [r["team"] for r in rows] == sorted(
+        uploads, key=lambda n: metric.score(labels, scores[n])
+    )
+    for row, following in zip(rows, rows[1:], strict=False):
+        _, p = metric.paired_test(labels, scores[row["team"]], scores[following["team"]])
+        assert row["p_value_vs_next"] == p
+    assert "p: paired bootstrap test" in api.client.get("/").get_data(as_text=True)
 
 
 def test_a_broken_metric_record_stops_the_start_with_the_reason(app_config, make_app):
