@@ -2,12 +2,15 @@
 
 A submission is a CSV file (optionally gzip-compressed) with the header ``event_id,score`` and
 one row per test event, in any order; scores are finite reals, higher meaning more carrier-like.
+Knowing the number of test events bounds the work: a file with more rows, or more bytes than any
+valid file can need, is refused before it is parsed.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import re
 import warnings
@@ -19,7 +22,15 @@ import numpy as np
 import pandas as pd
 
 HEADER = ("event_id", "score")
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+# The upload limit, on the file and on its decompressed content; the leaderboard's default too.
+DEFAULT_MAX_BYTES = 50_000_000
+# The longest row a well-formed file needs: a 20-character id ("-9223372036854775808"), a comma,
+# the 24 characters of the longest shortest repr of a float64 ("-2.2250738585072014e-308"), CRLF.
+MAX_ROW_BYTES = 20 + 1 + 24 + 2
+HEADER_BYTES = 3 + len("event_id,score") + 2  # a UTF-8 byte-order mark, the header, CRLF
+# A valid file may be this many times the largest well-formed one: quotes, spaces, blank lines,
+# scores written with more digits. More bytes than that are refused unread.
+SIZE_SLACK = 4
 _INTEGER = re.compile(r"[+-]?[0-9]{1,19}")  # 2**63 has 19 digits
 _NUMBER = re.compile(
     r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(nan|inf|infinity)", re.I
@@ -50,7 +61,8 @@ def read_submission(
     ----------
     source : path of a ``.csv`` or ``.csv.gz`` file, its bytes, or a binary file object.
     expected_ids : array of shape (n,), the test set's event ids; when given, the submission must
-        hold each of them exactly once and nothing else.
+        hold each of them exactly once and nothing else, and reading stops as soon as the file
+        has more than n rows or more than ``size_bound(n)`` bytes once decompressed.
     max_bytes : limit on the file's size, compressed and uncompressed.
     name : shown in front of every message (for example the file's name).
 
@@ -58,9 +70,13 @@ def read_submission(
     -------
     DataFrame with columns ``event_id`` (int64) and ``score`` (float64), in file order.
     """
+    n_events = None if expected_ids is None else int(np.size(expected_ids))
     try:
-        data = _decompress(_read_bytes(source, max_bytes), max_bytes)
-        submission = _parse(_decode(data), fast=_longest_line(data) <= _FAST_LINE_LIMIT)
+        data = _decompress(_read_bytes(source, max_bytes), max_bytes, n_events)
+        text = _decode(data)
+        if n_events is not None:
+            _check_row_count(data, n_events)
+        submission = _parse(text, fast=_longest_line(data) <= _FAST_LINE_LIMIT)
         if expected_ids is not None:
             _check_ids(submission, np.asarray(expected_ids))
     except SubmissionError as err:
@@ -68,6 +84,21 @@ def read_submission(
             raise
         raise SubmissionError(f"{name}: {err}") from None
     return submission
+
+
+def size_bound(n_events: int) -> int:
+    """The most bytes, decompressed, that a valid submission for ``n_events`` test events may have.
+
+    ``SIZE_SLACK`` times the largest well-formed file: a header with a byte-order mark and
+    ``n_events`` rows of ``MAX_ROW_BYTES`` (the longest int64 id and float64 repr, CRLF).
+    """
+    return SIZE_SLACK * (HEADER_BYTES + n_events * MAX_ROW_BYTES)
+
+
+def format_size(n_bytes: int) -> str:
+    """A size as every message gives it: exact bytes, and megabytes (10**6 bytes) when large."""
+    text = f"{n_bytes:,} bytes"
+    return text + f" ({n_bytes / 1e6:.1f} MB)" if n_bytes >= 1_000_000 else text
 
 
 def write_submission(path: str | os.PathLike, event_id, score) -> Path:
@@ -93,35 +124,77 @@ def _read_bytes(source, max_bytes: int) -> bytes:
         if not path.is_file():
             raise SubmissionError(f"no such file: {str(path)!r}")
         if path.stat().st_size > max_bytes:
-            raise SubmissionError(_too_large(path.stat().st_size, max_bytes))
+            raise SubmissionError(_too_large("the file is", path.stat().st_size, max_bytes))
         data = path.read_bytes()
     else:
-        data = source.read(max_bytes + 1)
+        data = source.read(max_bytes + 1)  # one byte more than allowed tells "over" from "at"
+        if len(data) > max_bytes:
+            raise SubmissionError(_too_large("the file is", len(data), max_bytes, at_least=True))
     if len(data) > max_bytes:
-        raise SubmissionError(_too_large(len(data), max_bytes))
+        raise SubmissionError(_too_large("the file is", len(data), max_bytes))
     return data
 
 
-def _too_large(size: int, max_bytes: int, what: str = "the file is") -> str:
-    return f"{what} {size / 1e6:.1f} MB or more, over the limit of {max_bytes / 1e6:.1f} MB"
+def _too_large(what: str, size: int, limit: int, *, at_least: bool = False) -> str:
+    """``at_least``: reading stopped past the limit, so ``size`` is a lower bound."""
+    more = " or more" if at_least else ""
+    return f"{what} {format_size(size)}{more}, over the limit of {format_size(limit)}"
 
 
-def _decompress(data: bytes, max_bytes: int) -> bytes:
-    """Gunzip ``data`` if it starts with the gzip magic number, never inflating past the limit."""
-    if not data.startswith(b"\x1f\x8b"):
+def _decompress(data: bytes, max_bytes: int, n_events: int | None) -> bytes:
+    """Gunzip ``data`` if it starts with the gzip magic number, never inflating past the limit.
+
+    The limit is ``max_bytes``, or ``size_bound(n_events)`` when that is smaller.
+    """
+    limit = max_bytes if n_events is None else min(max_bytes, size_bound(n_events))
+    gzipped = data.startswith(b"\x1f\x8b")
+    if gzipped:
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            data = inflater.decompress(data, limit + 1)  # stops one byte past the limit
+        except zlib.error as err:
+            raise SubmissionError(
+                f"the file is not valid gzip ({err}); expected a .csv or .csv.gz"
+            ) from None
+        if len(data) <= limit and (not inflater.eof or inflater.unused_data):
+            raise SubmissionError("the gzip stream is truncated or has data after its end")
+    if len(data) <= limit:
         return data
-    inflater = zlib.decompressobj(wbits=31)
-    try:
-        out = inflater.decompress(data, max_bytes + 1)
-    except zlib.error as err:
+    what = "uncompressed, the file is" if gzipped else "the file is"
+    if limit == max_bytes:
+        raise SubmissionError(_too_large(what, len(data), limit, at_least=gzipped))
+    raise SubmissionError(
+        f"{what} {format_size(len(data))}{' or more' if gzipped else ''}, more than a submission "
+        f"for {n_events:,} test events can need (at most {format_size(limit)})"
+    )
+
+
+# Bytes that leave a line blank; blank lines are no rows.
+_BLANK = np.zeros(256, dtype=bool)
+_BLANK[[ord(c) for c in " \t\r\n"]] = True
+
+
+def _check_row_count(data: bytes, n_events: int) -> None:
+    """Refuse a file with more rows than test events before parsing it, naming the first extra.
+
+    Lines end at LF, CRLF or a lone CR, as the csv module reads them; the header is the first
+    line that is not blank.
+    """
+    raw = np.frombuffer(data, dtype=np.uint8)
+    ends = raw == ord("\n")
+    ends[:-1] |= (raw[:-1] == ord("\r")) & ~ends[1:]
+    ends[-1:] |= raw[-1:] == ord("\r")
+    line = np.cumsum(ends, dtype=np.int64) - ends  # 0-based line of each byte
+    filled = line[~_BLANK[raw]]  # non-decreasing
+    if filled.size == 0:
+        return
+    starts = filled[np.flatnonzero(np.diff(filled, prepend=-1))]  # lines that hold something
+    if starts.size > n_events + 1:
         raise SubmissionError(
-            f"the file is not valid gzip ({err}); expected a .csv or .csv.gz"
-        ) from None
-    if len(out) > max_bytes:
-        raise SubmissionError(_too_large(len(out), max_bytes, "uncompressed, the file is"))
-    if not inflater.eof or inflater.unused_data:
-        raise SubmissionError("the gzip stream is truncated or has data after its end")
-    return out
+            f"the file has more than {n_events:,} rows; expected one row per test event "
+            f"({n_events:,})",
+            line=int(starts[n_events + 1]) + 1,
+        )
 
 
 def _decode(data: bytes) -> str:
@@ -170,9 +243,10 @@ def _parse(text: str, *, fast: bool) -> pd.DataFrame:
 def _parse_fast(text: str) -> pd.DataFrame | None:
     """Parse with pandas' C reader, or return None unless every value is plainly valid.
 
-    pandas is lenient (it turns "1e3" into the id 1000 and "True" into the score 1), so only a
-    file whose id column comes out as integers and whose scores as finite numbers passes here;
-    anything else goes to the strict parser, which decides and names the first bad row.
+    pandas is lenient (it turns "1e3" into the id 1000, "True" into the score 1, and drops the
+    empty field after a trailing comma), so only a file that comes out as exactly two columns,
+    ids as integers and scores as finite numbers passes here; anything else goes to the strict
+    parser, which decides and names the first bad row.
     """
     try:
         with warnings.catch_warnings():
@@ -181,19 +255,20 @@ def _parse_fast(text: str) -> pd.DataFrame | None:
                 io.StringIO(text),
                 header=None,
                 skiprows=1,
-                names=list(HEADER),
-                index_col=False,
                 skipinitialspace=True,
                 engine="c",
             )
     except (ValueError, OverflowError, Warning):
         return None
-    if frame["event_id"].dtype != np.int64 or frame["score"].dtype.kind not in "if":
+    if frame.shape[1] != len(HEADER):
         return None
-    scores = frame["score"].to_numpy(dtype=np.float64)
+    ids, scores = frame[0], frame[1]
+    if ids.dtype != np.int64 or scores.dtype.kind not in "if":
+        return None
+    scores = scores.to_numpy(dtype=np.float64)
     if not np.isfinite(scores).all():
         return None
-    return pd.DataFrame({"event_id": frame["event_id"].to_numpy(), "score": scores})
+    return pd.DataFrame({"event_id": ids.to_numpy(), "score": scores})
 
 
 def _check_header(first_line: str) -> None:
@@ -223,12 +298,12 @@ def _check_header(first_line: str) -> None:
 
 def _parse_strictly(text: str) -> pd.DataFrame:
     """Parse row by row with Python's csv module, raising on the first row that breaks the format."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)  # as pandas reads
     ids, scores = [], []
     try:
         next(reader)
         for row in reader:
-            if row:  # a blank line
+            if row and (len(row) > 1 or row[0].strip()):  # not a blank line
                 event_id, score = _check_row(row, reader.line_num)
                 ids.append(event_id)
                 scores.append(score)
@@ -240,8 +315,8 @@ def _parse_strictly(text: str) -> pd.DataFrame:
 
 
 def _check_row(row: list[str], line: int) -> tuple[int, float]:
-    shown = _quote(",".join(row[:40]), 80)
     if len(row) != 2:
+        shown = _quote(",".join(row[:40]), 80)
         hint = " (is ';' or a tab the delimiter? use commas)" if re.search(r"[;\t|]", shown) else ""
         raise SubmissionError(
             f"expected 2 fields event_id,score, got {len(row)}: {shown}{hint}", line=line
@@ -252,7 +327,7 @@ def _check_row(row: list[str], line: int) -> tuple[int, float]:
     if not _NUMBER.fullmatch(score):
         raise SubmissionError(f"score {_quote(score)} is not a number", line=line)
     value = float(score)
-    if not np.isfinite(value):
+    if not math.isfinite(value):
         raise SubmissionError(f"score {_quote(score)} is not a finite number", line=line)
     return int(event_id), value
 

@@ -32,6 +32,7 @@ from werkzeug.exceptions import (
 )
 from werkzeug.routing import IntegerConverter
 
+from challenge.submission import format_size
 from leaderboard import config as settings
 
 csrf = CSRFProtect()
@@ -167,9 +168,8 @@ def _register_error_handlers(app: Flask) -> None:
     def too_large(error: RequestEntityTooLarge):
         # Werkzeug's own text ("exceeds the capacity limit") does not say what the limit is.
         if error.description == RequestEntityTooLarge.description:
-            error.description = (
-                f"the upload is larger than the limit of {app.config['MAX_UPLOAD_BYTES']} bytes"
-            )
+            limit = format_size(app.config["MAX_UPLOAD_BYTES"])
+            error.description = f"the upload is larger than the limit of {limit}"
         return _error_response(error)
 
     @app.errorhandler(HTTPException)

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from challenge.submission import DEFAULT_MAX_BYTES
+
 DEFAULT_SECRET_KEY = "dev"
 MB = 1024 * 1024
 # Shortest secret key and organizer token accepted: 32 random characters are beyond guessing.
@@ -48,7 +50,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # After the close: refuse uploads (403), or score them and list them apart as late.
         "LATE_SUBMISSIONS": False,
         "REGISTRATION_OPEN": True,
-        "MAX_UPLOAD_BYTES": 50 * MB,
+        "MAX_UPLOAD_BYTES": DEFAULT_MAX_BYTES,  # one limit: `challenge validate` checks the same
         "MAX_JSON_BYTES": 64 * 1024,  # the API's JSON bodies are a name or a flag
         "UPLOAD_FOLDER": os.path.join(instance_path, "submissions"),
         "MAX_FINALS": 2,

@@ -12,7 +12,7 @@ from flask import abort, current_app
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
-from challenge.submission import SubmissionError
+from challenge.submission import SubmissionError, format_size
 from leaderboard import final, grading, queries, storage
 from leaderboard.actions import now, remaining_today
 from leaderboard.db import session_scope
@@ -64,9 +64,9 @@ def read_upload(upload: FileStorage | None) -> tuple[bytes, str]:
     if upload is None:
         abort(400, "no file: send the submission CSV in the multipart field 'file'")
     limit = current_app.config["MAX_UPLOAD_BYTES"]
-    data = upload.stream.read(limit + 1)
+    data = upload.stream.read(limit + 1)  # one byte more than allowed tells "over" from "at"
     if len(data) > limit:
-        abort(413, f"the file is larger than the limit of {limit} bytes")
+        abort(413, f"the file is larger than the limit of {format_size(limit)}")
     # Only the base name, for display; the file is stored under its hash, never under this name.
     name = os.path.basename((upload.filename or "").replace("\\", "/")) or "submission.csv"
     name = "".join(c for c in name if unicodedata.category(c) not in queries.REFUSED_CATEGORIES)

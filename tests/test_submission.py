@@ -9,7 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from challenge.submission import SubmissionError, read_submission, write_submission
+from challenge.submission import (
+    HEADER_BYTES,
+    MAX_ROW_BYTES,
+    SIZE_SLACK,
+    SubmissionError,
+    read_submission,
+    size_bound,
+    write_submission,
+)
 
 IDS = np.array([11, 22, 33])
 GOOD = b"event_id,score\n11,0.5\n22,1e-3\n33,-2\n"
@@ -94,7 +102,8 @@ def test_any_row_order_is_accepted():
         (b'event_id,score\n11,"0.5\n22,1\n', "line 3: score '0.5\\\\n22,1' is not a number"),
         (
             b"event_id,score\n11," + b"9" * 200_000 + b"\n",
-            "line 2: not a valid CSV row: field larger than field limit",
+            "the file is 200,019 bytes, more than a submission for 3 test events can need "
+            "\\(at most 640 bytes\\)",
         ),
     ],
     ids=lambda value: value[:40] if isinstance(value, str) else None,
@@ -111,14 +120,23 @@ def test_line_is_an_attribute_too():
 
 
 def test_size_limit_on_the_file_and_on_its_uncompressed_content():
-    with pytest.raises(SubmissionError, match="over the limit of 0.0 MB"):
+    with pytest.raises(SubmissionError, match="^the file is 36 bytes, over the limit of 10 bytes$"):
         read(GOOD, max_bytes=10)
     bomb = gzip.compress(b"0" * 5_000_000)  # 5 kB that inflate to 5 MB
     assert len(bomb) < 10_000
     with pytest.raises(
-        SubmissionError, match="uncompressed, the file is 1.0 MB or more, over the limit"
+        SubmissionError,
+        match=r"^uncompressed, the file is 1,000,001 bytes \(1\.0 MB\) or more, over the limit of "
+        r"1,000,000 bytes \(1\.0 MB\)$",
     ):
-        read(bomb, max_bytes=1_000_000)
+        read_submission(bomb, max_bytes=1_000_000)
+
+
+def test_a_huge_field_is_refused_by_the_csv_reader_without_an_event_count():
+    with pytest.raises(
+        SubmissionError, match="line 2: not a valid CSV row: field larger than field limit"
+    ):
+        read_submission(b"event_id,score\n11," + b"9" * 200_000 + b"\n")
 
 
 def test_reads_paths_and_file_objects_and_prefixes_the_name(tmp_path):
@@ -155,3 +173,88 @@ def test_write_refuses_what_read_would_reject(tmp_path):
         write_submission(tmp_path / "s.csv", [1, 2], [0.1, np.nan])
     with pytest.raises(ValueError, match="same size"):
         write_submission(tmp_path / "s.csv", [1, 2], [0.1])
+
+
+# ----------------------------------------------------------------------------- bounded cost
+# Issue 11, finding 3: the number of test events bounds a valid file, so a file past that bound
+# is refused before it is parsed (a 76 KB gzip of 8.7 million rows took 53 s to refuse).
+
+
+def test_the_size_bound_is_the_largest_well_formed_file_times_the_slack():
+    # "-9223372036854775808,-2.2250738585072014e-308\r\n" is the longest well-formed row.
+    longest = "-9223372036854775808,-2.2250738585072014e-308\r\n"
+    assert MAX_ROW_BYTES == len(longest) == 47
+    assert HEADER_BYTES == len("\ufeffevent_id,score\r\n".encode()) == 19
+    assert size_bound(10_000) == SIZE_SLACK * (19 + 10_000 * 47) == 1_880_076
+
+
+def _padded(n_bytes: int) -> bytes:
+    """GOOD with trailing blank lines up to exactly ``n_bytes``: valid, and that long."""
+    return GOOD + b"\n" * (n_bytes - len(GOOD))
+
+
+def test_a_file_at_the_size_bound_is_read_and_one_byte_more_is_refused():
+    bound = size_bound(IDS.size)
+    assert read(_padded(bound))["event_id"].tolist() == [11, 22, 33]
+    assert read(gzip.compress(_padded(bound)))["event_id"].tolist() == [11, 22, 33]
+    message = f"more than a submission for 3 test events can need \\(at most {bound} bytes\\)$"
+    with pytest.raises(SubmissionError, match=f"^the file is {bound + 1} bytes, " + message):
+        read(_padded(bound + 1))
+    with pytest.raises(SubmissionError, match="^uncompressed, the file is .* or more, " + message):
+        read(gzip.compress(_padded(bound + 1)))
+
+
+def test_more_rows_than_test_events_are_refused_at_the_first_extra_row():
+    four = GOOD + b"\n\n  \n44,0.5\n"  # blank lines are no rows
+    with pytest.raises(
+        SubmissionError,
+        match=r"^line 8: the file has more than 3 rows; expected one row per test event \(3\)$",
+    ):
+        read(four)
+    for line_end in (b"\r\n", b"\r"):
+        with pytest.raises(SubmissionError, match="^line 5: the file has more than 3 rows"):
+            read((GOOD + b"44,0.5\n").replace(b"\n", line_end))
+
+
+def _never_parse(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("the file was parsed; it should have been refused unread")
+
+    monkeypatch.setattr("challenge.submission._parse", fail)
+
+
+def test_millions_of_rows_in_a_tiny_gzip_are_refused_unparsed(monkeypatch):
+    # The file of the finding: 76 KB of gzip, 8.7 million rows, the last one bad.
+    bomb = gzip.compress(b"event_id,score\n" + b"0,0\n" * 8_700_000 + b"x,y\n", 9)
+    assert len(bomb) < 80_000
+    _never_parse(monkeypatch)
+    with pytest.raises(SubmissionError, match="more than a submission for 3 test events can need"):
+        read(bomb)
+
+
+def test_many_short_rows_under_the_size_bound_are_refused_unparsed(monkeypatch):
+    ids = np.arange(1_000)
+    short = b"event_id,score\n" + b"1,0\n" * (size_bound(ids.size) // 4 - 10)
+    _never_parse(monkeypatch)
+    with pytest.raises(SubmissionError, match="^line 1002: the file has more than 1,000 rows"):
+        read_submission(gzip.compress(short), expected_ids=ids)
+
+
+@pytest.mark.parametrize("kind", ["bytes", "path", "stream"])
+def test_a_file_of_exactly_max_bytes_is_read_and_one_byte_more_is_refused(tmp_path, kind):
+    # Issue 15's mutants: ">=" for ">" refused a file at the limit; read(max_bytes) on a stream
+    # cut an oversized one silently.
+    def source(data: bytes):
+        if kind == "bytes":
+            return data
+        if kind == "stream":
+            return io.BytesIO(data)
+        (tmp_path / "s.csv").write_bytes(data)
+        return tmp_path / "s.csv"
+
+    assert read_submission(source(GOOD), max_bytes=len(GOOD))["event_id"].tolist() == [11, 22, 33]
+    more = " or more" if kind == "stream" else ""
+    with pytest.raises(
+        SubmissionError, match=f"^the file is 37 bytes{more}, over the limit of 36 bytes$"
+    ):
+        read_submission(source(GOOD + b"\n"), max_bytes=len(GOOD))

@@ -21,6 +21,9 @@ import pandas as pd
 # The limit the hostile app runs with; big cases are built relative to it.
 MAX_UPLOAD_BYTES = 3_000_000
 MESSAGE_MAX_CHARS = 400  # a clear message is short: it quotes, it does not echo the upload
+# The validator's refusal of a file larger than any valid one for the 200 events of the harness's
+# key: challenge.submission.size_bound(200) = 4 * (19 + 200 * 47) bytes.
+BOUND = r"more than a submission for 200 test events can need \(at most 37,676 bytes\)"
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,19 @@ FILE_CASES: list[Case] = [
         "gzip bomb",
         _file(lambda k: gzip.compress(b"event_id,score\n" + b"0" * 60_000_000, 9)),
         400,
-        r"uncompressed, the file is 3\.0 MB or more, over the limit of 3\.0 MB",
+        r"uncompressed, the file is 37,677 bytes or more, " + BOUND,
+    ),
+    Case(
+        "8.7 million rows in 76 KB of gzip",  # issue 11, finding 3: 53 s of CPU to refuse
+        _file(lambda k: gzip.compress(b"event_id,score\n" + b"0,0\n" * 8_700_000 + b"x,y\n", 9)),
+        400,
+        r"uncompressed, the file is 37,677 bytes or more, " + BOUND,
+    ),
+    Case(
+        "more rows than test events, short ones",
+        _file(lambda k: csv_bytes(k) + b"1,0\n" * 5_000),
+        400,
+        r"line 202: the file has more than 200 rows; expected one row per test event \(200\)",
     ),
     Case(
         "gzip inside gzip",
@@ -162,31 +177,31 @@ FILE_CASES: list[Case] = [
         "a huge line",
         _file(lambda k: csv_bytes(k) + b"x" * 2_500_000 + b"\n"),
         400,
-        r"line 202: not a valid CSV row: field larger than field limit \(131072\)",
+        r"the file is 2,501,816 bytes \(2\.5 MB\), " + BOUND,
     ),
     Case(
         "a huge id",
         _file(lambda k: _with_row(k, 3, "9" * 50_000 + ",0.5")),
         400,
-        r"line 5: event_id .* is not a 64-bit integer",
+        r"the file is 51,811 bytes, " + BOUND,
     ),
     Case(
         "a huge score",
         _file(lambda k: _with_row(k, 3, f"{_first_id(k)},{'x' * 50_000}")),
         400,
-        r"line 5: score .* is not a number",
+        r"the file is 51,814 bytes, " + BOUND,
     ),
     Case(
         "a million columns in a row",
         _file(lambda k: _with_row(k, 0, "1," * 1_000_000 + "1")),
         400,
-        r"line 2: expected 2 fields event_id,score, got 1000001",
+        r"the file is 2,001,808 bytes \(2\.0 MB\), " + BOUND,
     ),
     Case(
         "a million columns in the header",
         _file(lambda k: b"event_id" + b",score" * 100_000 + b"\n1,2\n"),
         400,
-        r"line 1: expected the header event_id,score, got .*\.\.\.' \(100001 columns\)",
+        r"the file is 600,013 bytes, " + BOUND,
     ),
     Case(
         "semicolons",
@@ -286,13 +301,13 @@ FILE_CASES: list[Case] = [
         "too large for the limit",
         _file(lambda k: csv_bytes(k) + b"\n" * MAX_UPLOAD_BYTES),
         413,
-        f"the file is larger than the limit of {MAX_UPLOAD_BYTES} bytes",
+        r"the file is larger than the limit of 3,000,000 bytes \(3\.0 MB\)",
     ),
     Case(
         "oversized multipart body",
         lambda k: Upload(data=b"0" * (MAX_UPLOAD_BYTES + 2 * 1024 * 1024)),
         413,
-        f"the upload is larger than the limit of {MAX_UPLOAD_BYTES} bytes",
+        r"the upload is larger than the limit of 3,000,000 bytes \(3\.0 MB\)",
     ),
     Case("no file field", lambda k: Upload(data=None), 400, "no file: send the submission CSV"),
     Case(
