@@ -101,16 +101,18 @@ def load_mnist(directory: str | Path, *, seed: int = 0) -> Split:
 
 
 def make_pulses(n: int = 1200, *, length: int = 48, seed: int = 0) -> Split:
-    """Toy detector pulses, fast (label 0) or slow (label 1) decay, with noise: X (m, length, 1).
+    """Toy detector pulses, fast (label 1) or slow (label 0) decay, with noise: X (m, length, 1).
 
-    Amplitude and onset vary, so the decay time is the only thing that tells the classes apart.
+    The labels follow the challenge's convention: 1 is a carrier event, whose pulse is fast, and 0
+    an absorber event, whose pulse is slow. Amplitude and onset vary, so the decay time is the
+    only thing that tells the classes apart.
     """
     rng = np.random.default_rng(seed)
     y = np.arange(n) % 2
     t = np.arange(length)[None, :]
     onset = rng.integers(4, length // 3, size=(n, 1))
     amplitude = rng.uniform(0.5, 2.0, size=(n, 1))
-    tau = np.where(y[:, None] == 1, rng.uniform(9.0, 14.0, (n, 1)), rng.uniform(3.0, 6.0, (n, 1)))
+    tau = np.where(y[:, None] == 1, rng.uniform(3.0, 6.0, (n, 1)), rng.uniform(9.0, 14.0, (n, 1)))
     dt = np.clip(t - onset, 0, None)
     pulse = amplitude * (1 - np.exp(-dt / 1.5)) * np.exp(-dt / tau)
     X = pulse + rng.normal(scale=0.1, size=(n, length))

@@ -7,7 +7,8 @@
 # - **Why did it decide so?** The gradient of the class score with respect to each input pixel,
 #   squared, is a saliency heatmap: the pixels the decision is most sensitive to.
 # - **Sequences.** A recurrent network reads a time series one step at a time and carries a memory
-#   (its hidden state). Here it tells fast-decaying detector pulses from slow ones.
+#   (its hidden state). Here it tells fast-decaying detector pulses (label 1, like the challenge's
+#   carrier events) from slow ones (label 0, like its absorber events).
 #
 # Fill in every `...`, then check with
 #     exercises check 5 lesson5_beyond.py
@@ -217,7 +218,7 @@ def write_figures(results: dict, config: Config, out_dir: str | Path) -> list[Pa
             pulses.y_test,
             out_dir / "pulses.png",
             title="Pulses the recurrent network classifies",
-            class_names=["fast decay", "slow decay"],
+            class_names=["slow decay (0, absorber-like)", "fast decay (1, carrier-like)"],
         ),
         figures.plot_loss_curves(
             {"GRU": results["rnn_history"]},
