@@ -1,7 +1,9 @@
 """Run a learner's lesson file step by step and say, for each step, whether it works and why not.
 
-The learner's file is imported as a module (its ``main()`` does not run) and each lesson's steps
-(``exercises.checks.lessonN.STEPS``) call the learner's functions and compare against targets.
+The learner's file is imported as a module (its ``main()`` does not run), and so is the lesson's
+reference solution. Each lesson's steps (``exercises.checks.lessonN.STEPS``) first compare the
+learner's functions one at a time with the reference's on fixed inputs, then train and compare
+against targets. Every step runs under a time limit (``exercises.timelimit``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from types import ModuleType
 from typing import Any
 
 from exercises.lessons import Lesson
+from exercises.timelimit import StepTimeout, time_limit
+
+DEFAULT_TIME_LIMIT_S = 20.0  # a step that only calls functions on small inputs takes well under 1 s
+LOAD_TIME_LIMIT_S = 30.0  # importing a lesson file runs only its imports and definitions
 
 
 class CheckFailed(Exception):
@@ -39,6 +45,7 @@ class Context:
     path: Path
     out_dir: Path
     mnist_dir: Path | None = None
+    reference: ModuleType | None = None  # the lesson's reference solution
     state: dict[str, Any] = field(default_factory=dict)
 
 
@@ -47,13 +54,16 @@ class Step:
     """One checked step: ``run(ctx)`` returns a short success note or raises CheckFailed.
 
     ``uses`` names the learner's top-level functions and classes whose blanks must be filled in,
-    ``needs`` the earlier steps whose results (in ``ctx.state``) this one builds on.
+    ``needs`` the earlier steps whose results (in ``ctx.state``) this one builds on. A step that
+    trains (``training``) does not run in a quick check. ``time_limit`` is in seconds.
     """
 
     name: str
     uses: tuple[str, ...]
     run: Callable[[Context], str]
     needs: tuple[str, ...] = ()
+    training: bool = False
+    time_limit: float = DEFAULT_TIME_LIMIT_S
 
 
 @dataclass(frozen=True)
@@ -62,30 +72,57 @@ class StepResult:
     passed: bool
     message: str
     seconds: float = 0.0
+    ran: bool = True  # False for a training step left out of a quick check
+
+    @property
+    def status(self) -> str:
+        return "passed" if self.passed else "failed" if self.ran else "not run"
 
 
 def run_checks(
-    lesson: Lesson, path: str | Path, *, out_dir: str | Path, mnist_dir: str | Path | None = None
+    lesson: Lesson,
+    path: str | Path,
+    *,
+    out_dir: str | Path,
+    mnist_dir: str | Path | None = None,
+    quick: bool = False,
+    time_scale: float = 1.0,
 ) -> Iterator[StepResult]:
     """Check the learner's ``path`` against ``lesson``, yielding one result per step.
 
+    ``quick`` leaves out the steps that train; ``time_scale`` multiplies every step's time limit.
     Raises LearnerError when the file cannot be loaded at all.
     """
     path = Path(path).resolve()
     steps: list[Step] = importlib.import_module(f"exercises.checks.lesson{lesson.number}").STEPS
     blanks = find_blanks(path)
-    with loaded_module(path) as module:
-        ctx = Context(module, path, Path(out_dir), Path(mnist_dir) if mnist_dir else None)
+    _warm_up_torch()
+    with loaded_module(lesson.solution_path) as reference, loaded_module(path) as module:
+        ctx = Context(
+            module, path, Path(out_dir), Path(mnist_dir) if mnist_dir else None, reference
+        )
         failed: set[str] = set()
         for step in steps:
-            result = _run_step(step, ctx, blanks, failed)
+            if quick and step.training:
+                result = StepResult(
+                    step.name, False, "it trains: check without --quick to run it", ran=False
+                )
+            else:
+                result = _run_step(step, ctx, blanks, failed, time_scale)
             if not result.passed:
                 failed.add(step.name)
             yield result
 
 
+def _warm_up_torch() -> None:
+    """The first backward pass imports much of torch (seconds); pay for it outside every step."""
+    import torch
+
+    torch.ones(1, requires_grad=True).sum().backward()
+
+
 def _run_step(
-    step: Step, ctx: Context, blanks: dict[str, list[int]], failed: set[str]
+    step: Step, ctx: Context, blanks: dict[str, list[int]], failed: set[str], time_scale: float
 ) -> StepResult:
     unfilled = [f"{name} (line {blanks[name][0]})" for name in step.uses if name in blanks]
     if unfilled:
@@ -103,15 +140,51 @@ def _run_step(
     if blocked:
         return StepResult(step.name, False, f"skipped: needs step {', '.join(blocked)} to pass")
     start = time.perf_counter()
+    limit = step.time_limit * time_scale
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # the learner's progress prints
+        # the learner's progress prints are not shown
+        with (
+            time_limit(limit, stuck_message=_stuck_message(step, ctx.path, limit)),
+            contextlib.redirect_stdout(io.StringIO()),
+        ):
             message = step.run(ctx)
         passed = True
     except CheckFailed as exc:
         message, passed = str(exc), False
+    except StepTimeout as exc:
+        message, passed = describe_timeout(exc, ctx.path, limit), False
     except Exception as exc:  # the learner's code failed: say where, without a traceback
         message, passed = describe_error(exc, ctx.path), False
     return StepResult(step.name, passed, message, time.perf_counter() - start)
+
+
+def _stuck_message(step: Step, path: Path, limit: float) -> str:
+    return (
+        f"exercises: step {step.name!r} of {path.name} ran past its time limit ({limit:.0f} s) "
+        "and caught every attempt to stop it (a bare `except:` inside an endless loop?); "
+        "the check ends here.\n"
+    )
+
+
+def describe_timeout(exc: StepTimeout, path: Path, limit: float) -> str:
+    """What a step that ran out of time says, with the learner's line where it was stopped."""
+    text = (
+        f"stopped after {limit:.0f} s, this step's time limit: does a loop in your code never "
+        "end? (on a slow computer, --time-scale 3 triples every limit)"
+    )
+    where = _learner_frame(exc, path)
+    return text + (f"; it was at {where}" if where else "")
+
+
+def _learner_frame(exc: BaseException, path: Path) -> str:
+    """``file.py, line 12: `code` `` for the learner's innermost line in the traceback, or ''."""
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == path
+    ]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f"{path.name}, line {frame.lineno}: `{(frame.line or '').strip()}`"
 
 
 def find_blanks(path: Path) -> dict[str, list[int]]:
@@ -163,7 +236,15 @@ class loaded_module:  # noqa: N801 - used as a context manager, like open()
         module = importlib.util.module_from_spec(spec)
         sys.modules[self.name] = module  # dataclasses look their module up while it executes
         try:
-            spec.loader.exec_module(module)
+            with time_limit(LOAD_TIME_LIMIT_S):
+                spec.loader.exec_module(module)
+        except StepTimeout as exc:
+            del sys.modules[self.name]
+            where = _learner_frame(exc, self.path)
+            raise LearnerError(
+                f"loading {self.path.name} took more than {LOAD_TIME_LIMIT_S:.0f} s: does code "
+                "outside the functions loop forever?" + (f" It was at {where}" if where else "")
+            ) from None
         except Exception as exc:
             del sys.modules[self.name]
             raise LearnerError(
@@ -178,12 +259,9 @@ class loaded_module:  # noqa: N801 - used as a context manager, like open()
 def describe_error(exc: BaseException, path: Path) -> str:
     """``TypeError: message (file.py, line 12: `code`)``, pointing at the learner's last line."""
     text = f"{type(exc).__name__}: {exc}"
-    frames = [
-        f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == path
-    ]
-    if frames:
-        frame = frames[-1]
-        text += f" ({path.name}, line {frame.lineno}: `{(frame.line or '').strip()}`)"
+    where = _learner_frame(exc, path)
+    if where:
+        text += f" ({where})"
     if "ellipsis" in str(exc).lower():
         text += "; is a `...` still waiting to be filled in?"
     return text

@@ -1,4 +1,4 @@
-"""The ``exercises`` command: list the lessons, start one, run it, and check a solution."""
+"""The ``exercises`` command: list the lessons, start one, run it, check it, see the progress."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from exercises.checker import LearnerError, describe_error, find_blanks, loaded_module, run_checks
+from exercises import progress
+from exercises.checker import (
+    LearnerError,
+    StepResult,
+    describe_error,
+    find_blanks,
+    loaded_module,
+    run_checks,
+)
 from exercises.lessons import LESSONS, Lesson, get_lesson
 
 MNIST_LESSONS = ", ".join(str(n) for n, lesson in LESSONS.items() if lesson.takes_mnist)
@@ -122,13 +130,29 @@ def run(
         raise click.ClickException(describe_error(exc, path)) from None
 
 
-@main.command(help="Check FILE, step by step, against lesson N; exit 0 when every step passes.")
+@main.command(
+    help="Check FILE, step by step, against lesson N; exit 0 when every step that ran passes. "
+    "The results are kept in FILE's folder (see `exercises progress`)."
+)
 @lesson_number
 @lesson_file
 @solution_flag
 @out_option
 @mnist_option
 @threads_option
+@click.option(
+    "--quick",
+    is_flag=True,
+    default=False,
+    help="Compare the functions with the reference only; leave out the steps that train.",
+)
+@click.option(
+    "--time-scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Multiply every step's time limit (on a slow computer: 3).",
+)
 def check(
     number: int,
     file: Path | None,
@@ -136,32 +160,93 @@ def check(
     out: Path | None,
     mnist_dir: Path | None,
     threads: int,
+    quick: bool,
+    time_scale: float,
 ) -> None:
     lesson = get_lesson(number)
     path = _lesson_file(lesson, file, solution)
     mnist_dir = _mnist_for(lesson, mnist_dir) if mnist_dir else None
     _set_threads(threads)
     click.echo(f"Lesson {lesson.number}: {lesson.title}\nChecking {path}")
-    n_steps = n_passed = 0
+    results: list[StepResult] = []
     try:
         for result in run_checks(
-            lesson, path, out_dir=out or _default_out(lesson), mnist_dir=mnist_dir
+            lesson,
+            path,
+            out_dir=out or _default_out(lesson),
+            mnist_dir=mnist_dir,
+            quick=quick,
+            time_scale=time_scale,
         ):
-            n_steps += 1
-            n_passed += result.passed
-            mark = (
-                click.style("passed", fg="green")
-                if result.passed
-                else click.style("FAILED", fg="red")
-            )
-            timing = f" ({result.seconds:.1f} s)" if result.seconds >= 0.1 else ""
-            click.echo(f"  [{mark}] {result.name}{timing}: {result.message}")
+            results.append(result)
+            click.echo(_step_line(result.status, result.name, result.message, result.seconds))
     except LearnerError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{n_passed} of {n_steps} steps passed.")
-    if n_passed < n_steps:
+    if not solution:
+        _record_progress(lesson, path, results, quick)
+    n_passed, n_run = sum(r.passed for r in results), sum(r.ran for r in results)
+    left_out = f" ({len(results) - n_run} not run: --quick)" if n_run < len(results) else ""
+    click.echo(f"{n_passed} of {len(results)} steps passed{left_out}.")
+    if n_passed < n_run:
         raise SystemExit(1)
-    click.echo("Well done: every step passes.")
+    if n_run < len(results):
+        click.echo("Every function matches the reference: now check without --quick.")
+    else:
+        click.echo("Well done: every step passes.")
+
+
+@main.command(
+    "progress",
+    help="Show, for each lesson and step, what the lesson files in DIR (default: the current "
+    "folder) passed when last checked.",
+)
+@click.argument(
+    "directory",
+    metavar="[DIR]",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path("."),
+)
+def show_progress(directory: Path) -> None:
+    try:
+        records = progress.load(directory)
+    except progress.ProgressError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Progress in {directory}:")
+    for lesson in LESSONS.values():
+        record = records.get(lesson.number)
+        if record is None:
+            click.echo(
+                f"Lesson {lesson.number}: {lesson.title}: not checked yet "
+                f"(exercises check {lesson.number} {directory / lesson.filename})"
+            )
+            continue
+        changed = progress.changed_since(directory, record)
+        note = {True: "; changed since", False: "", None: "; the file is gone"}[changed]
+        quick = ", --quick" if record.quick else ""
+        click.echo(
+            f"Lesson {lesson.number}: {lesson.title}: {record.n_passed} of {len(record.steps)} "
+            f"steps pass ({record.file}, checked {record.checked_at}{quick}{note})"
+        )
+        for step in record.steps:
+            click.echo(_step_line(step["status"], step["name"], step["message"]))
+
+
+def _step_line(status: str, name: str, message: str, seconds: float = 0.0) -> str:
+    mark = {
+        "passed": click.style("passed", fg="green"),
+        "failed": click.style("FAILED", fg="red"),
+        "not run": click.style("not run", fg="yellow"),
+    }[status]
+    timing = f" ({seconds:.1f} s)" if seconds >= 0.1 else ""
+    return f"  [{mark}] {name}{timing}: {message}"
+
+
+def _record_progress(lesson: Lesson, path: Path, results: list[StepResult], quick: bool) -> None:
+    """Keep the results in the learner's folder; a folder that cannot be written costs a note."""
+    try:
+        progress.record(path.parent, lesson.number, path, results, quick)
+    except OSError as exc:
+        click.echo(f"Note: the progress could not be saved in {path.parent}: {exc.strerror}")
 
 
 def _lesson_file(lesson: Lesson, file: Path | None, solution: bool) -> Path:

@@ -1,8 +1,13 @@
-"""Helpers shared by the lessons' checks: comparisons that fail with a hint, and figure checks."""
+"""Helpers shared by the lessons' checks: comparisons that fail with a hint, and figure checks.
+
+``compare_to_reference`` is the heart of the checker: it compares a learner's value with the
+reference solution's on the same fixed inputs (type, shape, dtype, finiteness, value) and, when
+they differ, names the classic mistake whose value the learner's matches.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -31,6 +36,73 @@ def expect_close(
     diff = (got - expected.float()).abs().max().item()
     if not diff <= atol:  # also catches NaN
         raise CheckFailed(f"{what} is off by up to {diff:.3g}: {hint}")
+
+
+WRONG_SIGN = "has the wrong sign: it is minus the right value"
+MISSING_EPSILON = (
+    "is NaN or infinite (a NaN from a missing epsilon: log(0) or 0/0); add EPS inside the log "
+    "or the division"
+)
+
+
+def compare_to_reference(
+    got: object,
+    expected: torch.Tensor,
+    what: str,
+    hint: str,
+    *,
+    mistakes: Mapping[str, torch.Tensor] | None = None,
+    atol: float = 1e-5,
+    sign_matters: bool = True,
+) -> torch.Tensor:
+    """``got`` as a tensor if it matches ``expected`` (the reference's value), else CheckFailed.
+
+    The failure names the mistake: a wrong type, shape or dtype; NaN or infinity where the
+    reference is finite (a missing epsilon); minus the right value (a wrong sign, unless
+    ``sign_matters`` is False); or any of ``mistakes``, which maps a description of a classic
+    mistake ("is a sum, not a mean: a wrong reduction") to the value that mistake gives.
+    """
+    if isinstance(got, float) and expected.ndim == 0:
+        got = torch.tensor(got, dtype=expected.dtype)
+    got = expect_tensor(got, what)
+    if tuple(got.shape) != tuple(expected.shape):
+        extra = (
+            ": a wrong reduction? return one number, the mean over the points"
+            if expected.ndim == 0
+            else ""
+        )
+        raise CheckFailed(
+            f"{what} should have shape {tuple(expected.shape)}, got {tuple(got.shape)}{extra}"
+        )
+    if got.dtype != expected.dtype:
+        raise CheckFailed(f"{what} should be {expected.dtype}, got {got.dtype}: {hint}")
+    got = got.detach()
+    if not torch.isfinite(got).all() and torch.isfinite(expected).all():
+        raise CheckFailed(f"{what} {MISSING_EPSILON}")
+    if _close(got, expected, atol):
+        return got
+    named = dict(mistakes or {})
+    if sign_matters and expected.abs().max() > atol:
+        named = {WRONG_SIGN: -expected, **named}
+    for mistake, value in named.items():
+        if _close(got, value.detach().to(got.dtype), atol):
+            raise CheckFailed(f"{what} {mistake}")
+    diff = (got.float() - expected.float()).abs().max().item()
+    raise CheckFailed(f"{what} is off by up to {diff:.3g}: {hint}")
+
+
+def _close(a: torch.Tensor, b: torch.Tensor, atol: float) -> bool:
+    return bool(torch.allclose(a.float(), b.float(), atol=atol, rtol=1e-4, equal_nan=False))
+
+
+def expect_non_negative_loss(value: float | torch.Tensor, what: str) -> None:
+    """A loss is >= 0 (cross-entropy, squared and absolute errors all are)."""
+    value = float(value)
+    if not value >= -1e-6:
+        raise CheckFailed(
+            f"{what} is {value:.4g}, but a loss can never be negative: a wrong sign? "
+            "(cross-entropy is -[y ln p + (1 - y) ln(1 - p)], with the minus in front)"
+        )
 
 
 def expect_at_least(value: float, target: float, what: str, hint: str = "") -> str:

@@ -1,18 +1,24 @@
-"""Checks of lesson 1: the sigmoid, the model, three losses, the optimisers, training, figures."""
+"""Checks of lesson 1: the sigmoid, the model, three losses, the optimisers, training, figures.
+
+Each function is first compared with the reference solution's on fixed inputs; training comes last.
+"""
 
 from __future__ import annotations
 
+import copy
+
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from exercises import datasets
 from exercises.checker import CheckFailed, Context, Step
 from exercises.checks.common import (
+    compare_to_reference,
     expect_at_least,
     expect_close,
     expect_decreasing,
     expect_module,
+    expect_non_negative_loss,
     expect_pngs,
     expect_tensor,
     parameters_changed,
@@ -20,14 +26,26 @@ from exercises.checks.common import (
 )
 
 ACCURACY_TARGET = 0.98  # the blobs are linearly separable: a trained model gets (nearly) all
+CHANCE = 0.5  # two balanced classes
+INVERTED_PROBABILITY = (
+    "is inverted: it gives 1 - σ(z) = σ(-z), so the probability falls as the logit rises; "
+    "σ(z) = 1 / (1 + exp(-z)), with the minus sign"
+)
 
 
 def check_sigmoid(ctx: Context) -> str:
     z = torch.linspace(-20, 20, 81)
-    expect_close(
-        ctx.module.sigmoid(z), torch.sigmoid(z), "sigmoid(z)", "σ(z) = 1 / (1 + exp(-z))", atol=1e-6
+    expected = ctx.reference.sigmoid(z)
+    compare_to_reference(
+        ctx.module.sigmoid(z),
+        expected,
+        "sigmoid(z)",
+        "σ(z) = 1 / (1 + exp(-z))",
+        mistakes={INVERTED_PROBABILITY: 1 - expected},
+        atol=1e-6,
+        sign_matters=False,
     )
-    return "matches torch.sigmoid from -20 to 20"
+    return "matches the reference from -20 to 20: rises from 0 to 1"
 
 
 def check_model(ctx: Context) -> str:
@@ -51,38 +69,74 @@ def check_model(ctx: Context) -> str:
     return "σ(w·x + d), shape (n,)"
 
 
+LOSS_FORMULAS = {
+    "l1_loss": "the mean of |y - p|",
+    "l2_loss": "the mean of (y - p)²",
+    "bce_loss": "the mean of -[y ln(p + EPS) + (1 - y) ln(1 - p + EPS)]",
+}
+N_LOSS_POINTS = 50
+
+
 def check_losses(ctx: Context) -> str:
     generator = torch.Generator().manual_seed(1)
-    p = torch.rand(50, generator=generator) * 0.98 + 0.01
-    y = (torch.rand(50, generator=generator) > 0.5).float()
-    m = ctx.module
-    expect_close(m.l1_loss(p, y), F.l1_loss(p, y), "l1_loss", "the mean of |y - p|")
-    expect_close(m.l2_loss(p, y), F.mse_loss(p, y), "l2_loss", "the mean of (y - p)²")
-    expect_close(
-        m.bce_loss(p, y),
-        F.binary_cross_entropy(p, y),
-        "bce_loss",
-        "the mean of -[y ln p + (1 - y) ln(1 - p)]",
-        atol=1e-4,
-    )
-    certain = m.bce_loss(torch.tensor([0.0, 1.0]), torch.tensor([0.0, 1.0]))
-    if not torch.isfinite(certain):
-        raise CheckFailed("bce_loss is not finite when p is exactly 0 or 1: add EPS inside log()")
-    return "L1, L2 and binary cross-entropy match torch's"
+    p = torch.rand(N_LOSS_POINTS, generator=generator) * 0.98 + 0.01
+    y = (torch.rand(N_LOSS_POINTS, generator=generator) > 0.5).float()
+    perfect = torch.tensor([0.0, 1.0, 1.0, 0.0])
+    for name, formula in LOSS_FORMULAS.items():
+        learner, reference = getattr(ctx.module, name), getattr(ctx.reference, name)
+        at_perfect = compare_to_reference(
+            learner(perfect, perfect),
+            reference(perfect, perfect),
+            f"{name} at a perfect prediction (p = y, p exactly 0 or 1)",
+            f"a loss is 0 when p = y: {formula}",
+            atol=1e-4,
+        )
+        if abs(at_perfect.item()) > 1e-4:
+            raise CheckFailed(f"{name} is {at_perfect.item():.3g} at a perfect prediction, not 0")
+        expected = reference(p, y)
+        got = compare_to_reference(
+            learner(p, y),
+            expected,
+            f"{name}(p, y)",
+            formula,
+            mistakes={
+                "is a sum over the points, not their mean: a wrong reduction": (
+                    expected * N_LOSS_POINTS
+                ),
+                "uses the wrong target class: it equals the loss of 1 - p (or of 1 - y); "
+                "p is the probability of class 1": reference(1 - p, y),
+            },
+            atol=1e-4,
+        )
+        expect_non_negative_loss(got, f"{name}(p, y)")
+    return "L1, L2 and cross-entropy match the reference, >= 0 and 0 at a perfect prediction"
+
+
+def _train_steps(train_step, model: nn.Module, loss_fn, X, y, n: int) -> list:
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    return [train_step(model, loss_fn, optimizer, X, y) for _ in range(n)]
 
 
 def check_train_step(ctx: Context) -> str:
-    m = ctx.module
     X, y = datasets.make_blobs(seed=0)
     torch.manual_seed(0)
-    model = m.LogisticRegression()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    model = ctx.reference.LogisticRegression()  # the reference's model and loss: only
+    loss_fn = ctx.reference.bce_loss  # train_step itself is checked here
+    expected_model = copy.deepcopy(model)
     before = snapshot(model)
-    losses = [m.train_step(model, m.bce_loss, optimizer, X, y) for _ in range(10)]
+    losses = _train_steps(ctx.module.train_step, model, loss_fn, X, y, 10)
+    expected = _train_steps(ctx.reference.train_step, expected_model, loss_fn, X, y, 10)
     if not all(isinstance(v, float) for v in losses):
         raise CheckFailed(
             f"train_step returned {type(losses[0]).__name__}, not a float: return loss.item()"
         )
+    compare_to_reference(
+        losses[0],
+        torch.tensor(expected[0]),
+        "the loss train_step returns",
+        "return the loss of the model's prediction for xb, computed with loss_fn",
+    )
+    expect_non_negative_loss(losses[0], "the loss train_step returns")
     if not parameters_changed(before, model):
         raise CheckFailed(
             "the weights did not change: are loss.backward() and optimizer.step() called?"
@@ -90,7 +144,11 @@ def check_train_step(ctx: Context) -> str:
     expect_decreasing(
         losses, "the loss over 10 steps", "is optimizer.step() called after loss.backward()?"
     )
-    return f"the loss falls from {losses[0]:.3f} to {losses[-1]:.3f} in 10 steps"
+    for (name, p), q in zip(model.named_parameters(), expected_model.parameters(), strict=True):
+        expect_close(
+            p, q, f"the weight {name} after 10 steps", "call optimizer.zero_grad() every step"
+        )
+    return f"the loss falls from {losses[0]:.3f} to {losses[-1]:.3f} in 10 steps, as it should"
 
 
 def check_optimizers(ctx: Context) -> str:
@@ -125,6 +183,11 @@ def check_accuracy(ctx: Context) -> str:
 
     X = torch.tensor([[0.9, 0], [0.2, 0], [0.7, 0], [0.4, 0]])
     got = ctx.module.accuracy(Fixed(), X, torch.tensor([1.0, 0.0, 0.0, 0.0]))
+    if isinstance(got, float) and abs(got - 0.25) < 1e-9:
+        raise CheckFailed(
+            "accuracy gave 0.25 where 3 of 4 predictions are right: the wrong target class; "
+            "p is the probability of class 1, so predict class 1 when p > 0.5"
+        )
     if not isinstance(got, float) or abs(got - 0.75) > 1e-9:
         raise CheckFailed(
             f"accuracy gave {got!r} where 3 of 4 predictions are right (0.75): "
@@ -155,6 +218,11 @@ def check_training(ctx: Context) -> str:
         with torch.no_grad():
             accuracies[name] = ((model(X) > 0.5).float() == y).float().mean().item()
     best = max(accuracies, key=accuracies.get)
+    if accuracies[best] < CHANCE:
+        raise CheckFailed(
+            f"the best accuracy, {accuracies[best]:.1%} ({best}), is below chance ({CHANCE:.0%}): "
+            "the model learns the opposite of the labels; is a sign or a class swapped?"
+        )
     return expect_at_least(
         accuracies[best],
         ACCURACY_TARGET,
@@ -171,11 +239,13 @@ def check_figures(ctx: Context) -> str:
 
 
 MODEL = ("LogisticRegression", "sigmoid")
+LOSSES = ("l1_loss", "l2_loss", "bce_loss")
+UNITS = ("sigmoid", "model", "loss functions", "training step", "optimizers")
 STEPS = [
     Step("sigmoid", ("sigmoid",), check_sigmoid),
-    Step("model", MODEL, check_model),
-    Step("loss functions", ("l1_loss", "l2_loss", "bce_loss"), check_losses),
-    Step("training step", ("train_step", "bce_loss", *MODEL), check_train_step),
+    Step("model", MODEL, check_model, needs=("sigmoid",)),
+    Step("loss functions", LOSSES, check_losses),
+    Step("training step", ("train_step",), check_train_step),
     Step("optimizers", ("make_optimizer",), check_optimizers),
     Step("accuracy", ("accuracy",), check_accuracy),
     Step(
@@ -185,13 +255,27 @@ STEPS = [
             "train",
             "train_step",
             "make_optimizer",
-            "l1_loss",
-            "l2_loss",
-            "bce_loss",
+            *LOSSES,
             *MODEL,
         ),
         check_comparison,
+        needs=UNITS,
+        training=True,
+        time_limit=120,
     ),
-    Step("accuracy target", (), check_training, needs=("optimizer comparison",)),
-    Step("figures", ("write_figures", "accuracy"), check_figures, needs=("optimizer comparison",)),
+    Step(
+        "accuracy target",
+        (),
+        check_training,
+        needs=("optimizer comparison",),
+        training=True,
+    ),
+    Step(
+        "figures",
+        ("write_figures", "accuracy"),
+        check_figures,
+        needs=("optimizer comparison", "accuracy"),
+        training=True,
+        time_limit=60,
+    ),
 ]

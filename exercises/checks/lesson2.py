@@ -1,18 +1,26 @@
-"""Checks of lesson 2: activations, the MLP, weight decay, training, dropout, the search."""
+"""Checks of lesson 2: activations, the MLP, weight decay, training, dropout, the search.
+
+Each function is first compared with the reference solution's on fixed inputs; training comes last.
+"""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from exercises import datasets
 from exercises.checker import CheckFailed, Context, Step
 from exercises.checks.common import (
+    compare_to_reference,
     expect_at_least,
+    expect_close,
     expect_decreasing,
     expect_module,
+    expect_non_negative_loss,
     expect_pngs,
     expect_tensor,
     parameters_changed,
@@ -20,6 +28,7 @@ from exercises.checks.common import (
 )
 
 ACCURACY_TARGET = 0.95  # on the held-out test points; the moons overlap a little
+CHANCE = 0.5  # two balanced classes
 EXPECTED_ACTIVATIONS = {
     "sigmoid": nn.Sigmoid,
     "tanh": nn.Tanh,
@@ -80,41 +89,91 @@ def check_optimizer(ctx: Context) -> str:
     return "learning rate and weight decay from Config"
 
 
+def _train_steps(train_step, model: nn.Module, X, y, n: int) -> list:
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)  # SGD: a step grows with the loss
+    return [train_step(model, optimizer, X, y) for _ in range(n)]
+
+
 def check_train_step(ctx: Context) -> str:
-    m = ctx.module
     split = _split(ctx)
+    X, y = split.X_train, split.y_train
     torch.manual_seed(0)
-    model = m.make_mlp((16,), "tanh", 0.0)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    model = ctx.reference.make_mlp((16,), "tanh", 0.0)  # the reference's network: only
+    expected_model = copy.deepcopy(model)  # train_step itself is checked here
+    with torch.no_grad():
+        logits = model(X)
     before = snapshot(model)
-    losses = [m.train_step(model, optimizer, split.X_train, split.y_train) for _ in range(30)]
+    losses = _train_steps(ctx.module.train_step, model, X, y, 30)
+    expected = _train_steps(ctx.reference.train_step, expected_model, X, y, 30)
+    compare_to_reference(
+        losses[0],
+        torch.tensor(expected[0]),
+        "the loss train_step returns",
+        "the binary cross-entropy of the logits model(xb) against yb, averaged",
+        mistakes={
+            "is a sum over the points, not their mean: a wrong reduction (leave "
+            "reduction at its default, 'mean')": torch.tensor(expected[0] * len(X)),
+            "uses the wrong target class: it is the loss against 1 - yb": torch.tensor(
+                F.binary_cross_entropy_with_logits(logits, 1 - y).item()
+            ),
+        },
+        atol=1e-4,
+    )
+    expect_non_negative_loss(losses[0], "the loss train_step returns")
     if not parameters_changed(before, model):
         raise CheckFailed(
             "the weights did not change: are loss.backward() and optimizer.step() called?"
         )
     expect_decreasing(losses, "the loss over 30 steps", "is optimizer.step() called?")
-    return f"the loss falls from {losses[0]:.3f} to {losses[-1]:.3f} in 30 steps"
+    for (name, p), q in zip(model.named_parameters(), expected_model.parameters(), strict=True):
+        expect_close(
+            p, q, f"the weight {name} after 30 steps", "call optimizer.zero_grad() every step"
+        )
+    return f"the loss falls from {losses[0]:.3f} to {losses[-1]:.3f} in 30 steps, as it should"
+
+
+class _LogitIsFirstFeature(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, 0]
 
 
 def check_dropout_off(ctx: Context) -> str:
+    # The checker's own network with dropout: the learner's may have none, and model.eval()
+    # must be called all the same.
     torch.manual_seed(0)
-    model = ctx.module.make_mlp((64,), "relu", 0.5)
+    model = nn.Sequential(
+        nn.Linear(2, 64), nn.ReLU(), nn.Dropout(0.5), nn.Linear(64, 1), nn.Flatten(0)
+    )
     model.train()  # as left by a training step
-    X = torch.randn(200, 2)
+    X = torch.randn(200, 2, generator=torch.Generator().manual_seed(0))
+    expected = ctx.reference.predict_proba(copy.deepcopy(model), X)
+    model.train()
     first = expect_tensor(
         ctx.module.predict_proba(model, X), "predict_proba for 200 points", (200,)
     )
+    model.train()
     second = ctx.module.predict_proba(model, X)
-    if not torch.equal(first, second):
+    if not torch.equal(first, second) or model.training:
         raise CheckFailed(
-            "two predictions of the same points differ: dropout is still on; call "
-            "model.eval() in predict_proba"
+            "two predictions of the same points differ: a missing eval mode, so dropout is "
+            "still on; call model.eval() in predict_proba"
         )
-    if first.min() < 0 or first.max() > 1:
-        raise CheckFailed(
-            "predict_proba gave values outside [0, 1]: apply torch.sigmoid to the logit"
-        )
-    return "predictions are deterministic probabilities"
+    compare_to_reference(
+        first,
+        expected,
+        "predict_proba",
+        "the probability of class 1 is torch.sigmoid of the network's logit",
+        mistakes={
+            "is an inverted probability: 1 - σ(logit), which falls as the logit rises; "
+            "use torch.sigmoid(logit)": 1 - expected
+        },
+        sign_matters=False,
+    )
+    logits = torch.linspace(-8, 8, 33)
+    rising = ctx.module.predict_proba(_LogitIsFirstFeature(), torch.stack([logits, logits], 1))
+    if not (rising.diff() > 0).all():
+        raise CheckFailed("predict_proba must rise with the logit, and it does not")
+    return "deterministic probabilities in eval mode, rising with the logit"
 
 
 def check_search(ctx: Context) -> str:
@@ -124,6 +183,12 @@ def check_search(ctx: Context) -> str:
     if len(rows) < 3:
         raise CheckFailed(f"the search tried {len(rows)} settings; give SEARCH_GRID at least 3")
     top = max(row["val_accuracy"] for row in rows)
+    if top < CHANCE:
+        raise CheckFailed(
+            f"the best validation accuracy, {top:.1%}, is below chance ({CHANCE:.0%}): worse "
+            "than guessing, so the predictions are inverted; is the probability 1 - p, or the "
+            "class chosen the wrong way round?"
+        )
     if best["val_accuracy"] != top:
         raise CheckFailed(
             f"search chose a network with validation accuracy "
@@ -163,17 +228,40 @@ TRAINING = (
     "accuracy",
     "predict_proba",
 )
+UNITS = (
+    "activations",
+    "MLP layers",
+    "optimizer with weight decay",
+    "training step",
+    "dropout off for prediction",
+)
 STEPS = [
     Step("activations", ("ACTIVATIONS",), check_activations),
     Step("MLP layers", ("make_mlp", "ACTIVATIONS"), check_mlp),
     Step("optimizer with weight decay", ("make_optimizer",), check_optimizer),
-    Step("training step", ("train_step", "make_mlp", "ACTIVATIONS"), check_train_step),
+    Step("training step", ("train_step",), check_train_step),
+    Step("dropout off for prediction", ("predict_proba",), check_dropout_off),
     Step(
-        "dropout off for prediction",
-        ("predict_proba", "make_mlp", "ACTIVATIONS"),
-        check_dropout_off,
+        "hyperparameter search",
+        ("search", *TRAINING),
+        check_search,
+        needs=UNITS,
+        training=True,
+        time_limit=180,
     ),
-    Step("hyperparameter search", ("search", *TRAINING), check_search),
-    Step("accuracy target", (), check_test_accuracy, needs=("hyperparameter search",)),
-    Step("figures", ("write_figures",), check_figures, needs=("hyperparameter search",)),
+    Step(
+        "accuracy target",
+        (),
+        check_test_accuracy,
+        needs=("hyperparameter search",),
+        training=True,
+    ),
+    Step(
+        "figures",
+        ("write_figures",),
+        check_figures,
+        needs=("hyperparameter search",),
+        training=True,
+        time_limit=60,
+    ),
 ]

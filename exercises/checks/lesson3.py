@@ -1,6 +1,11 @@
-"""Checks of lesson 3: softmax, the CNN's layers and shapes, training, prediction, 98% target."""
+"""Checks of lesson 3: softmax, the CNN's layers and shapes, training, prediction, 98% target.
+
+Each function is first compared with the reference solution's on fixed inputs; training comes last.
+"""
 
 from __future__ import annotations
+
+import copy
 
 import torch
 from torch import nn
@@ -9,10 +14,12 @@ from exercises import datasets
 from exercises.checker import CheckFailed, Context, Step
 from exercises.checks.common import (
     classifier_accuracy,
+    compare_to_reference,
     expect_at_least,
     expect_close,
     expect_decreasing,
     expect_module,
+    expect_non_negative_loss,
     expect_pngs,
     expect_tensor,
 )
@@ -66,14 +73,42 @@ def check_layers(ctx: Context) -> str:
     return "convolution, batch norm, pooling; (n, 10) logits for 8x8 and 28x28"
 
 
+def _epochs(train_epoch, model: nn.Module, X, y, n: int, batch_size: int = 64) -> list:
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)  # SGD: a step grows with the loss
+    generator = torch.Generator().manual_seed(0)
+    return [train_epoch(model, optimizer, X, y, batch_size, generator) for _ in range(n)]
+
+
 def check_train_epoch(ctx: Context) -> str:
     split = datasets.load_digits(seed=0)
     X, y = split.X_train[:256], split.y_train[:256]
     torch.manual_seed(0)
-    model = ctx.module.Net(8, (8, 16), 0.0)
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    generator = torch.Generator().manual_seed(0)
-    losses = [ctx.module.train_epoch(model, optimizer, X, y, 64, generator) for _ in range(4)]
+    model = ctx.reference.Net(8, (8, 16), 0.0)  # the reference's network: only train_epoch
+    expected_model = copy.deepcopy(model)  # is checked here
+    # An epoch of one batch returns the loss before its update: exactly comparable.
+    one_batch = _epochs(ctx.module.train_epoch, copy.deepcopy(model), X[:64], y[:64], 1, 64)
+    expected = _epochs(ctx.reference.train_epoch, copy.deepcopy(model), X[:64], y[:64], 1, 64)
+    compare_to_reference(
+        one_batch[0],
+        torch.tensor(expected[0]),
+        "the mean loss of an epoch of one batch",
+        "the mean over the digits of F.cross_entropy(logits, labels)",
+        mistakes={
+            "is a sum over the batch, not its mean: a wrong reduction (leave F.cross_entropy's "
+            "reduction at 'mean')": torch.tensor(expected[0] * 64),
+        },
+        atol=1e-4,
+    )
+    losses = _epochs(ctx.module.train_epoch, model, X, y, 4)
+    expected = _epochs(ctx.reference.train_epoch, expected_model, X, y, 4)
+    expect_close(
+        torch.tensor(losses),
+        torch.tensor(expected),
+        "the mean losses of 4 epochs",
+        "shuffle with the generator given, and call optimizer.zero_grad() for every batch",
+        atol=1e-3,
+    )
+    expect_non_negative_loss(losses[0], "the mean loss of the first epoch")
     expect_decreasing(
         losses,
         "the mean loss over 4 epochs on 256 digits",
@@ -83,15 +118,27 @@ def check_train_epoch(ctx: Context) -> str:
 
 
 def check_predict(ctx: Context) -> str:
+    # The reference's network, with dropout and batch norm, whatever the learner's Net has.
     torch.manual_seed(0)
-    model = ctx.module.Net(8, (4, 6), 0.5)
+    model = ctx.reference.Net(8, (4, 6), 0.5)
+    X = torch.rand(20, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    model.train()
+    model(X)  # one training pass moves batch norm's running averages away from their start
+    expected = ctx.reference.predict_logits(copy.deepcopy(model), X, 8)
     model.train()  # as left by training
-    X = torch.rand(20, 1, 8, 8)
     first = expect_tensor(
         ctx.module.predict_logits(model, X, 8), "predict_logits for 20 images", (20, 10)
     )
-    if not torch.equal(first, ctx.module.predict_logits(model, X, 8)):
-        raise CheckFailed("two predictions of the same images differ: call model.eval() first")
+    model.train()
+    second = ctx.module.predict_logits(model, X, 8)
+    if not torch.equal(first, second) or model.training:
+        raise CheckFailed(
+            "two predictions of the same images differ: a missing eval mode, so dropout is "
+            "on and batch norm uses each batch's statistics; call model.eval() first"
+        )
+    compare_to_reference(
+        first, expected, "predict_logits", "the model's logits for X, a batch at a time"
+    )
     return "deterministic (20, 10) logits in evaluation mode"
 
 
@@ -120,15 +167,26 @@ def check_figures(ctx: Context) -> str:
     return expect_pngs(paths, ["confusion_matrix.png", "misclassified.png", "training_loss.png"])
 
 
+UNITS = ("CNN layers", "training epoch", "prediction in eval mode")
 STEPS = [
     Step("softmax", ("softmax",), check_softmax),
     Step("CNN layers", ("Net",), check_layers),
-    Step("training epoch", ("train_epoch", "Net"), check_train_epoch),
-    Step("prediction in eval mode", ("predict_logits", "Net"), check_predict),
+    Step("training epoch", ("train_epoch",), check_train_epoch),
+    Step("prediction in eval mode", ("predict_logits",), check_predict),
     Step(
         "accuracy target",
         ("train", "train_epoch", "predict_logits", "Net", "accuracy"),
         check_accuracy,
+        needs=UNITS,
+        training=True,
+        time_limit=300,  # 15 epochs on 1077 digits; MNIST (--mnist) takes longer
     ),
-    Step("figures", ("write_figures",), check_figures, needs=("accuracy target",)),
+    Step(
+        "figures",
+        ("write_figures",),
+        check_figures,
+        needs=("accuracy target",),
+        training=True,
+        time_limit=60,
+    ),
 ]

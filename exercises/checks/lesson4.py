@@ -6,6 +6,8 @@ independently of the learner's code.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -14,8 +16,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from exercises import datasets
 from exercises.checker import CheckFailed, Context, Step
 from exercises.checks.common import (
+    compare_to_reference,
     expect_at_least,
-    expect_close,
     expect_module,
     expect_pngs,
     expect_tensor,
@@ -85,26 +87,75 @@ def check_vae_loss(ctx: Context) -> str:
     recon = torch.rand(4, 1, 8, 8, generator=g) * 0.9 + 0.05
     mu, logvar = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g) * 0.5
     kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum()  # KL(N(μ, σ²) || N(0, 1))
-    expected = (F.binary_cross_entropy(recon, x, reduction="sum") + kl) / 4
-    expect_close(
+    reconstruction = F.binary_cross_entropy(recon, x, reduction="sum")
+    expected = (reconstruction + kl) / 4
+    compare_to_reference(
         ctx.module.vae_loss(recon, x, mu, logvar),
         expected,
         "vae_loss",
         "KL = -1/2 Σ (1 + log σ² - μ² - σ²), summed over the batch",
+        mistakes={
+            "has the KL term with the wrong sign: KL = -1/2 Σ (1 + log σ² - μ² - σ²) is >= 0 "
+            "and is added to the reconstruction error": (reconstruction - kl) / 4,
+            "is the sum over the batch, not the mean per image: a wrong reduction (divide by "
+            "len(x))": reconstruction + kl,
+        },
         atol=1e-3,
     )
     return "reconstruction + KL divergence per image"
 
 
+def _gan_step(gan_step, generator, discriminator, real, noise_size: int):
+    opt_g = torch.optim.SGD(generator.parameters(), lr=0.05)
+    opt_d = torch.optim.SGD(discriminator.parameters(), lr=0.05)
+    torch.manual_seed(1)  # the same noise for the learner's step and the reference's
+    return gan_step(generator, discriminator, opt_g, opt_d, real, noise_size)
+
+
+def _gan_mistakes(generator, discriminator, stepped, real, noise_size: int) -> dict[str, tuple]:
+    """The (discriminator, generator) losses that swapped targets give on the step's noise.
+
+    The discriminator's loss comes before its update, the generator's after it (``stepped``).
+    """
+    torch.manual_seed(1)
+    bce = F.binary_cross_entropy_with_logits
+    with torch.no_grad():
+        fake = generator(torch.randn(len(real), noise_size))
+        d_real, d_fake, d_fake_after = discriminator(real), discriminator(fake), stepped(fake)
+    ones, zeros = torch.ones_like(d_real), torch.zeros_like(d_real)
+    return {
+        "d_loss uses the wrong target classes: real images against ones, generated ones "
+        "against zeros": (bce(d_real, zeros) + bce(d_fake, ones), None),
+        "g_loss uses the wrong target class: the generator wants D(fake) to say 'real', "
+        "so compare it with ones": (None, bce(d_fake_after, zeros)),
+    }
+
+
 def check_gan_step(ctx: Context) -> str:
     m = ctx.module
     torch.manual_seed(0)
-    generator, discriminator = m.make_generator(4, 64, 16), m.make_discriminator(64, 16)
-    opt_g = torch.optim.SGD(generator.parameters(), lr=0.05)
-    opt_d = torch.optim.SGD(discriminator.parameters(), lr=0.05)
-    before_g, before_d = snapshot(generator), snapshot(discriminator)
+    generator, discriminator = (
+        ctx.reference.make_generator(4, 64, 16),
+        ctx.reference.make_discriminator(64, 16),
+    )
     real = _split(ctx).X_train[:32].flatten(1)
-    d_loss, g_loss = m.gan_step(generator, discriminator, opt_g, opt_d, real, 4)
+    stepped = copy.deepcopy(discriminator)
+    expected = _gan_step(ctx.reference.gan_step, copy.deepcopy(generator), stepped, real, 4)
+    mistakes = _gan_mistakes(generator, discriminator, stepped, real, 4)
+    before_g, before_d = snapshot(generator), snapshot(discriminator)
+    d_loss, g_loss = _gan_step(m.gan_step, generator, discriminator, real, 4)
+    for i, (name, value) in enumerate((("d_loss", d_loss), ("g_loss", g_loss))):
+        compare_to_reference(
+            value,
+            torch.tensor(expected[i]),
+            f"the {name} gan_step returns",
+            "BCE-with-logits: D(real) against ones and D(fake) against zeros for the "
+            "discriminator, D(fake) against ones for the generator",
+            mistakes={
+                text: torch.tensor(v[i].item()) for text, v in mistakes.items() if v[i] is not None
+            },
+            atol=1e-4,
+        )
     for name, value in (("discriminator", d_loss), ("generator", g_loss)):
         if not isinstance(value, float) or not 0 < value < 10:
             raise CheckFailed(
@@ -208,14 +259,37 @@ STEPS = [
     Step("autoencoder layers", ("AutoEncoder",), check_autoencoder_shapes),
     Step("reparameterisation", ("reparameterize",), check_reparameterize),
     Step("VAE loss", ("vae_loss",), check_vae_loss),
-    Step("GAN step", ("gan_step", "make_generator", "make_discriminator"), check_gan_step),
-    Step("autoencoder reconstructs", ("AutoEncoder", "train_autoencoder"), check_autoencoder),
-    Step("CVAE draws the asked digit", CVAE, check_cvae),
-    Step("GAN draws varied digits", GAN, check_gan),
+    Step("GAN step", ("gan_step",), check_gan_step),
+    Step(
+        "autoencoder reconstructs",
+        ("AutoEncoder", "train_autoencoder"),
+        check_autoencoder,
+        needs=("autoencoder layers",),
+        training=True,
+        time_limit=300,
+    ),
+    Step(
+        "CVAE draws the asked digit",
+        CVAE,
+        check_cvae,
+        needs=("reparameterisation", "VAE loss"),
+        training=True,
+        time_limit=300,
+    ),
+    Step(
+        "GAN draws varied digits",
+        GAN,
+        check_gan,
+        needs=("GAN step",),
+        training=True,
+        time_limit=300,
+    ),
     Step(
         "figures",
         ("write_figures",),
         check_figures,
         needs=("autoencoder reconstructs", "CVAE draws the asked digit", "GAN draws varied digits"),
+        training=True,
+        time_limit=60,
     ),
 ]

@@ -8,6 +8,7 @@ from torch import nn
 from exercises.checker import CheckFailed, Context, Step
 from exercises.checks.common import (
     classifier_accuracy,
+    compare_to_reference,
     expect_at_least,
     expect_close,
     expect_module,
@@ -56,12 +57,24 @@ def check_saliency(ctx: Context) -> str:
     x = torch.rand(4, 1, 8, 8)
     target = torch.tensor([3, 0, 9, 3])
     got = expect_tensor(ctx.module.saliency(model, x, target), "saliency for 4 images", (4, 8, 8))
-    expected = (model[1].weight[target] ** 2).detach().view(4, 8, 8)  # d(w_c·x)/dx = w_c
-    expect_close(
+    weights = model[1].weight.detach()
+    expected = (weights[target] ** 2).view(4, 8, 8)  # d(w_c·x)/dx = w_c
+    predicted = model(x).argmax(dim=1)
+    compare_to_reference(
         got,
         expected,
         "the saliency of a linear model",
         "the squared gradient of each image's target logit with respect to its pixels",
+        mistakes={
+            "is the gradient of the predicted class's logit, not of the target class's: the "
+            "wrong target class; gather the logits at `target`": (weights[predicted] ** 2).view(
+                4, 8, 8
+            ),
+            "is the gradient of the sum of all ten logits: the wrong target class; gather the "
+            "logits at `target`": (weights.sum(0) ** 2).expand(4, 64).reshape(4, 8, 8),
+            "is the plain gradient, not squared: R = (∂f/∂x)²": weights[target].view(4, 8, 8),
+        },
+        sign_matters=False,
     )
     return "equals w_c² for a linear model, as it should"
 
@@ -138,11 +151,27 @@ STEPS = [
     Step("saliency", ("saliency",), check_saliency),
     Step("recurrent network", ("PulseRNN",), check_rnn_layers),
     Step(
-        "training", ("run_all", "make_classifier", "train_classifier", "PulseRNN"), check_training
+        "training",
+        ("run_all", "make_classifier", "train_classifier", "PulseRNN"),
+        check_training,
+        needs=("recurrent network",),
+        training=True,
+        time_limit=300,
     ),
-    Step("uncertainty where wrong", ("mc_dropout_predict",), check_uncertainty, needs=TRAINED),
-    Step("pulse accuracy target", (), check_rnn_accuracy, needs=TRAINED),
     Step(
-        "figures", ("write_figures", "mc_dropout_predict", "saliency"), check_figures, needs=TRAINED
+        "uncertainty where wrong",
+        ("mc_dropout_predict",),
+        check_uncertainty,
+        needs=("MC dropout", *TRAINED),
+        training=True,
+    ),
+    Step("pulse accuracy target", (), check_rnn_accuracy, needs=TRAINED, training=True),
+    Step(
+        "figures",
+        ("write_figures", "mc_dropout_predict", "saliency"),
+        check_figures,
+        needs=("MC dropout", "saliency", *TRAINED),
+        training=True,
+        time_limit=60,
     ),
 ]
