@@ -3,6 +3,8 @@ and CSV exports. Reached with the organizer token (login form, or a bearer heade
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import (
     Blueprint,
     Response,
@@ -29,8 +31,6 @@ def require_organizer():
     if not current_app.config.get("ADMIN_TOKEN"):
         abort(403, "no organizer token is configured (LEADERBOARD_ADMIN_TOKEN); use the CLI")
     if not auth.is_admin():
-        if auth.bearer_token():
-            abort(401, "wrong organizer token")
         return redirect(url_for("admin.login"))
     return None
 
@@ -41,10 +41,9 @@ def login():
         return render_template("admin_login.html")
     token = request.form.get("token", "").strip()
     try:
-        auth.check_throttle()
-        if not auth.admin_token_ok(token):
-            auth.record_bad_token()
-            abort(401, "wrong organizer token")
+        if not token:
+            abort(401, "enter the organizer token")
+        auth.check_organizer_token(token)
     except HTTPException as error:
         headers = (
             {"Retry-After": str(error.retry_after)} if getattr(error, "retry_after", 0) else {}
@@ -69,6 +68,9 @@ def dashboard():
             teams=queries.all_teams(db),
             revealed=queries.is_revealed(db),
             audit_log=queries.audit_log(db),
+            token_failures=queries.recent_token_failures(
+                db, since=actions.now() - timedelta(hours=24)
+            ),
         )
 
 

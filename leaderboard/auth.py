@@ -1,10 +1,12 @@
-"""Who is asking: team tokens (bearer header or session), the organizer token, and the throttling
-of clients that keep guessing tokens."""
+"""Who is asking: team tokens (bearer header or log-in session), the organizer token, and the
+throttling of clients that keep sending wrong ones."""
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from dataclasses import dataclass
+from typing import NoReturn
 
 from flask import abort, current_app, g, request, session
 from werkzeug.exceptions import TooManyRequests
@@ -16,32 +18,53 @@ from leaderboard.models import Team
 
 
 def client_address() -> str:
-    return (request.remote_addr or "unknown")[:64]
+    """The client as throttles count it: an IPv4 address, or an IPv6 /64 (what one host gets)."""
+    raw = request.remote_addr or "unknown"
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return raw[:64]
+    if address.version == 6 and address.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(getattr(address, "ipv4_mapped", None) or address)
 
 
-def check_throttle() -> None:
-    """Answer 429 with Retry-After when this client has sent too many bad tokens lately."""
-    with session_scope() as db:
-        state = queries.throttle_state(
-            db,
-            client_address(),
-            now=now(),
-            limit=current_app.config["BAD_TOKEN_LIMIT"],
-            window_s=current_app.config["BAD_TOKEN_WINDOW_S"],
-        )
-    if state.blocked:
-        error = TooManyRequests(
-            f"too many wrong tokens from this address; try again in {state.retry_after_s} s"
-        )
-        error.retry_after = state.retry_after_s
-        raise error
+def retry_after_s(failures: int) -> int:
+    """How long a client should wait after its ``failures``-th wrong credential: nothing for the
+    first BAD_TOKEN_LIMIT, then BAD_TOKEN_DELAY_S doubling with each one, up to the maximum."""
+    config = current_app.config
+    excess = failures - config["BAD_TOKEN_LIMIT"]
+    if excess <= 0:
+        return 0
+    return min(
+        config["BAD_TOKEN_DELAY_S"] * 2 ** min(excess - 1, 30), config["BAD_TOKEN_MAX_DELAY_S"]
+    )
 
 
-def record_bad_token() -> None:
+def refuse_wrong_credential(kind: str, message: str, status: int = 401) -> NoReturn:
+    """Count a wrong ``kind`` (team token, organizer token, invite code) from this address, log it
+    for the organizers, and answer ``status``, or 429 with a growing Retry-After past the limit.
+
+    Nothing sleeps: a held thread per wrong guess would let a few clients take every server
+    thread. A right credential is checked before this and always works, so a classroom behind one
+    address is never locked out by one pupil's typos.
+    """
+    address = client_address()
     with session_scope(write=True) as db:
-        queries.record_bad_token(
-            db, client_address(), now=now(), window_s=current_app.config["BAD_TOKEN_WINDOW_S"]
+        failures = queries.record_token_failure(
+            db, address, kind=kind, now=now(), forget_s=current_app.config["BAD_TOKEN_FORGET_S"]
         )
+    wait = retry_after_s(failures)
+    log = current_app.logger.warning if wait else current_app.logger.info
+    log("wrong %s from %s (%d in a row)", kind, address, failures)
+    if not wait:
+        abort(status, message)
+    error = TooManyRequests(
+        f"{message}; {failures} wrong tokens or codes from this address lately: "
+        f"wait {wait} s before the next try"
+    )
+    error.retry_after = wait
+    raise error
 
 
 def bearer_token() -> str:
@@ -51,14 +74,13 @@ def bearer_token() -> str:
 
 
 def team_from_token(token: str) -> Team:
-    """The team of ``token``, or 401 (bad or missing token) or 429 (too many bad tokens)."""
-    check_throttle()
+    """The team of ``token``, or 401 (missing or wrong token; 429 past the throttle's limit)."""
+    if not token:
+        abort(401, "missing team token")
     with session_scope() as db:
         team = queries.team_by_token(db, token)
     if team is None:
-        if token:
-            record_bad_token()
-        abort(401, "missing or wrong team token" if token else "missing team token")
+        refuse_wrong_credential("team token", "missing or wrong team token")
     return team
 
 
@@ -151,20 +173,31 @@ def organizer_credential() -> str | None:
 
 
 def is_admin() -> bool:
-    """An organizer: logged in with the organizer token, or sending it as a bearer token."""
+    """An organizer: logged in with the organizer token, or sending it as a bearer token.
+
+    A wrong bearer token answers 401 (or 429) here; a team's own token is refused without counting
+    as a guess."""
     if not current_app.config.get("ADMIN_TOKEN"):
         return False
     login = current_login()
     if login is not None and login.team is None:
         return True
     token = bearer_token()
-    if not token:
-        return False
-    check_throttle()
-    if admin_token_ok(token):
+    if token:
+        check_organizer_token(token)
         return True
-    record_bad_token()
     return False
+
+
+def check_organizer_token(token: str) -> None:
+    """Return if ``token`` is the organizer token; else 403 for a team token, 401 or 429 otherwise."""
+    if admin_token_ok(token):
+        return
+    with session_scope() as db:
+        team = queries.team_by_token(db, token)
+    if team is not None:
+        abort(403, "this is a team token; the organizer pages need the organizer token")
+    refuse_wrong_credential("organizer token", "wrong organizer token")
 
 
 def mark_private() -> None:

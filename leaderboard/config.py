@@ -58,8 +58,13 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "NOTE_MAX_CHARS": 200,
         # A log-in (team or organizer) lasts a week at most: a school's whole event.
         "LOGIN_LIFETIME_S": 7 * 24 * 3600,
+        # Wrong tokens or invite codes from one address: the first BAD_TOKEN_LIMIT get a plain
+        # 401, then each gets 429 with a Retry-After that doubles from BAD_TOKEN_DELAY_S up to
+        # BAD_TOKEN_MAX_DELAY_S; the count is forgotten after BAD_TOKEN_FORGET_S without one.
         "BAD_TOKEN_LIMIT": 10,
-        "BAD_TOKEN_WINDOW_S": 300,
+        "BAD_TOKEN_DELAY_S": 1,
+        "BAD_TOKEN_MAX_DELAY_S": 300,
+        "BAD_TOKEN_FORGET_S": 3600,
         "ROC_TOP_TEAMS": 5,
         # Reverse proxies in front (nginx: 1); their X-Forwarded-For then names the client,
         # so that throttling counts each client, not the proxy.

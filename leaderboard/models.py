@@ -1,5 +1,5 @@
 """The database tables, one ORM class each: teams, their submissions, settings, log-in sessions,
-bad-token counts, the stored final rankings, the organizers' audit log and the board's version
+wrong-token counts, the stored final rankings, the organizers' audit log and the board's version
 counter."""
 
 from __future__ import annotations
@@ -117,14 +117,17 @@ class LoginSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class BadTokenCount(Base):
-    """Failed token checks from one client address in the current throttling window."""
+class TokenFailures(Base):
+    """Wrong credentials (team token, organizer token, invite code) from one client address: the
+    throttle's count, and what /admin lists for the organizers."""
 
-    __tablename__ = "bad_token_counts"
+    __tablename__ = "token_failures"
 
     address: Mapped[str] = mapped_column(String(64), primary_key=True)
-    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
     failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_kind: Mapped[str] = mapped_column(String(32))
 
 
 class FinalRanking(Base):

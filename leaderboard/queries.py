@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session, selectinload
 from leaderboard.db import CLOSED_AT, REVEALED
 from leaderboard.models import (
     AuditEntry,
-    BadTokenCount,
     FinalRanking,
     LoginSession,
     Setting,
     Submission,
     Team,
+    TokenFailures,
 )
 
 # Unicode categories refused in names and notes: controls, format characters (bidi overrides,
@@ -38,14 +38,6 @@ class NameTaken(ValueError):
 
 class TooManyFinals(ValueError):
     """A team tried to mark more submissions as final than the rules allow."""
-
-
-@dataclass(frozen=True)
-class Throttle:
-    """Whether a client address may try another token, and if not for how many seconds."""
-
-    blocked: bool
-    retry_after_s: int = 0
 
 
 def hash_token(token: str) -> str:
@@ -339,24 +331,28 @@ def late_submissions(session: Session) -> list[Submission]:
     )
 
 
-def throttle_state(
-    session: Session, address: str, *, now: datetime, limit: int, window_s: int
-) -> Throttle:
-    """Whether ``address`` has used up its bad-token allowance in the current window."""
-    count = session.get(BadTokenCount, address)
-    if count is None or count.failures < limit:
-        return Throttle(False)
-    remaining = count.window_start + timedelta(seconds=window_s) - now
-    if remaining.total_seconds() <= 0:
-        return Throttle(False)
-    return Throttle(True, max(1, int(remaining.total_seconds() + 0.999)))
+def record_token_failure(
+    session: Session, address: str, *, kind: str, now: datetime, forget_s: int
+) -> int:
+    """Count a wrong credential from ``address``; returns its failures, forgotten after
+    ``forget_s`` seconds without one."""
+    row = session.get(TokenFailures, address)
+    if row is None:
+        row = TokenFailures(address=address, failures=0, first_at=now)
+        session.add(row)
+    elif now - row.last_at >= timedelta(seconds=forget_s):
+        row.failures, row.first_at = 0, now
+    row.failures += 1
+    row.last_at, row.last_kind = now, kind
+    return row.failures
 
 
-def record_bad_token(session: Session, address: str, *, now: datetime, window_s: int) -> None:
-    count = session.get(BadTokenCount, address)
-    if count is None:
-        session.add(BadTokenCount(address=address, window_start=now, failures=1))
-    elif now - count.window_start >= timedelta(seconds=window_s):
-        count.window_start, count.failures = now, 1
-    else:
-        count.failures += 1
+def recent_token_failures(session: Session, *, since: datetime) -> list[TokenFailures]:
+    """Addresses that sent wrong credentials since ``since``, the latest first (for /admin)."""
+    return list(
+        session.scalars(
+            select(TokenFailures)
+            .where(TokenFailures.last_at >= since)
+            .order_by(TokenFailures.last_at.desc())
+        )
+    )

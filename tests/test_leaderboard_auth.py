@@ -23,6 +23,10 @@ def cookie_payload(app, client) -> dict:
     return serializer.loads(client.get_cookie("session").value)
 
 
+def login(client, token):
+    return client.post("/login", data={"token": token})
+
+
 def upload(client, api, seed):
     data = {"file": (io.BytesIO(api.submission(seed=seed)), "sub.csv")}
     return client.post("/submit", data=data, content_type="multipart/form-data")
@@ -124,3 +128,68 @@ def test_sessions_expire_after_their_lifetime(app, api, client, clock):
     assert client.get("/submit").status_code == 200
     clock.advance(seconds=1)
     assert client.get("/submit").headers["Location"] == "/login"
+
+
+def test_ten_wrong_tokens_then_the_right_one_is_accepted(app, api, client):
+    token = api.register("alpha")
+    for _ in range(10):
+        assert api.submit("wrong-" + token, b"x").status_code in (401, 429)
+    for _ in range(10):
+        assert login(client, "guess").status_code in (401, 429)
+        assert client.post("/admin/login", data={"token": "guess"}).status_code in (401, 429)
+    assert api.submit(token, api.submission()).status_code == 201
+    assert login(client, token).status_code == 302
+    assert client.post("/admin/login", data={"token": ADMIN_TOKEN}).status_code == 302
+    assert client.get("/admin/export/submissions.csv", headers=ORGANIZER).status_code == 200
+
+
+def test_wrong_tokens_wait_longer_and_longer_then_are_forgotten(app, api, clock):
+    app.config.update(BAD_TOKEN_LIMIT=2, BAD_TOKEN_DELAY_S=1, BAD_TOKEN_MAX_DELAY_S=30)
+    answers = []
+    for _ in range(9):
+        response = api.submit("guess", b"x")
+        answers.append((response.status_code, response.headers.get("Retry-After")))
+        clock.advance(seconds=1)
+    assert answers == [(401, None), (401, None), (429, "1"), (429, "2"), (429, "4"),
+                       (429, "8"), (429, "16"), (429, "30"), (429, "30")]  # fmt: skip
+    clock.advance(seconds=app.config["BAD_TOKEN_FORGET_S"] - 2)  # 1 s short of forgetting
+    assert api.submit("guess", b"x").status_code == 429
+    clock.advance(seconds=app.config["BAD_TOKEN_FORGET_S"])
+    assert api.submit("guess", b"x").status_code == 401
+
+
+def test_a_team_token_sent_to_admin_is_no_wrong_guess(app, api, client):
+    app.config["BAD_TOKEN_LIMIT"] = 1
+    token = api.register("alpha")
+    for _ in range(5):
+        response = client.get("/admin/", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 403
+        assert "this is a team token" in response.get_data(as_text=True)
+        page = client.post("/admin/login", data={"token": token})
+        assert page.status_code == 403
+    assert client.get("/admin/", headers={"Authorization": "Bearer guess"}).status_code == 401
+    assert client.get("/admin/", headers={"Authorization": "Bearer guess"}).status_code == 429
+
+
+def test_wrong_tokens_are_logged_and_listed_on_admin(app, api, client, caplog):
+    app.config["BAD_TOKEN_LIMIT"] = 1
+    headers = {"Authorization": "Bearer guess"}
+    for address in ("192.0.2.7", "192.0.2.7", "198.51.100.1"):
+        client.get("/api/submissions", headers=headers, environ_base={"REMOTE_ADDR": address})
+    assert "wrong team token from 192.0.2.7 (2 in a row)" in caplog.text
+    page = client.get("/admin/", headers=ORGANIZER).get_data(as_text=True)
+    row = page.split("<td>192.0.2.7</td>", 1)[1].split("</tr>", 1)[0]
+    assert "<td>2</td>" in row and "team token" in row
+    assert "<td>198.51.100.1</td><td>1</td>" in page
+
+
+def test_ipv6_clients_are_counted_by_their_64_network(app, client):
+    app.config["BAD_TOKEN_LIMIT"] = 2
+    headers = {"Authorization": "Bearer guess"}
+
+    def attempt(address):
+        environ = {"REMOTE_ADDR": address}
+        return client.get("/api/submissions", headers=headers, environ_base=environ).status_code
+
+    assert [attempt(f"2001:db8::{n}") for n in (1, 2, 3)] == [401, 401, 429]
+    assert attempt("2001:db8:0:1::1") == 401  # another /64: another client
