@@ -189,8 +189,8 @@ def test_the_size_bound_is_the_largest_well_formed_file_times_the_slack():
 
 
 def _padded(n_bytes: int) -> bytes:
-    """GOOD with trailing blank lines up to exactly ``n_bytes``: valid, and that long."""
-    return GOOD + b"\n" * (n_bytes - len(GOOD))
+    """GOOD and a line of spaces, exactly ``n_bytes`` long: valid (the line is blank)."""
+    return GOOD + b" " * (n_bytes - len(GOOD) - 1) + b"\n"
 
 
 def test_a_file_at_the_size_bound_is_read_and_one_byte_more_is_refused():
@@ -236,8 +236,21 @@ def test_many_short_rows_under_the_size_bound_are_refused_unparsed(monkeypatch):
     ids = np.arange(1_000)
     short = b"event_id,score\n" + b"1,0\n" * (size_bound(ids.size) // 4 - 10)
     _never_parse(monkeypatch)
-    with pytest.raises(SubmissionError, match="^line 1002: the file has more than 1,000 rows"):
+    with pytest.raises(
+        SubmissionError,
+        match=r"^line 2003: the file has more than 2,002 lines, twice the header and one row per "
+        r"test event \(1,000\); remove the blank lines$",
+    ):
         read_submission(gzip.compress(short), expected_ids=ids)
+    with pytest.raises(SubmissionError, match="^line 2003: the file has more than 2,002 lines"):
+        read_submission(b"event_id,score\n" + b"\r\n" * 2_002 + b"1,0", expected_ids=ids)
+
+
+def test_a_blank_line_after_every_row_is_still_read():
+    ids = np.arange(1_000)
+    blank_lines_between = b"event_id,score\n" + b"1,0\n\n" * 1_000  # 2,001 lines: read
+    with pytest.raises(SubmissionError, match="event_id 1 appears again"):
+        read_submission(blank_lines_between, expected_ids=ids)
 
 
 @pytest.mark.parametrize("kind", ["bytes", "path", "stream"])

@@ -125,6 +125,13 @@ FILE_CASES: list[Case] = [
         "more rows than test events, short ones",
         _file(lambda k: csv_bytes(k) + b"1,0\n" * 5_000),
         400,
+        r"line 403: the file has more than 402 lines, twice the header and one row per test "
+        r"event \(200\); remove the blank lines",
+    ),
+    Case(
+        "one row more than test events",
+        _file(lambda k: csv_bytes(k) + b"1,0\n"),
+        400,
         r"line 202: the file has more than 200 rows; expected one row per test event \(200\)",
     ),
     Case(
