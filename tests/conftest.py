@@ -54,6 +54,41 @@ def submission_bytes(key: pd.DataFrame, *, skill: float, seed: int) -> bytes:
     return buffer.getvalue().encode()
 
 
+class CheckedResult:
+    """A click ``Result`` that remembers whether its exit code was read."""
+
+    def __init__(self, result, args):
+        self._result, self._args, self.checked = result, args, False
+
+    @property
+    def exit_code(self) -> int:
+        self.checked = True
+        return self._result.exit_code
+
+    def __getattr__(self, name: str):
+        return getattr(self._result, name)
+
+
+@pytest.fixture(autouse=True)
+def cli_exit_codes_are_checked(monkeypatch):
+    """Every ``CliRunner.invoke`` in a test must have its exit code read (and so compared): a
+    command that failed can no longer pass a test that only looks at files or output."""
+    from click.testing import CliRunner
+
+    invoke, results = CliRunner.invoke, []
+
+    def checked_invoke(self, cli, args=None, *rest, **kwargs):
+        result = CheckedResult(invoke(self, cli, args, *rest, **kwargs), args)
+        results.append(result)
+        return result
+
+    monkeypatch.setattr(CliRunner, "invoke", checked_invoke)
+    yield
+    unchecked = [r._args for r in results if not r.checked]
+    if unchecked:
+        pytest.fail(f"CLI results whose exit code the test never checked: {unchecked}")
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock(START)

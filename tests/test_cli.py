@@ -136,7 +136,8 @@ def test_submit_needs_a_token_and_a_reachable_server(tmp_path, monkeypatch):
     monkeypatch.delenv("CHALLENGE_TOKEN", raising=False)
     path = tmp_path / "sub.csv"
     path.write_text("event_id,score\n1,0.5\n")
-    assert "no team token" in run("submit", path, "--url", "http://127.0.0.1:9").stderr
+    no_token = run("submit", path, "--url", "http://127.0.0.1:9")
+    assert no_token.exit_code == 1 and "no team token" in no_token.stderr
     result = run("submit", path, "--url", "http://127.0.0.1:9", "--token", "t", "--timeout", 2)
     assert result.exit_code == 1 and "could not reach the leaderboard" in result.stderr
 

@@ -118,7 +118,7 @@ def test_untouched_skeleton_fails_cleanly_with_not_filled_in(number, tmp_path):
 
 
 def test_not_filled_in_names_the_function_and_line(tmp_path):
-    invoke("start", 1, tmp_path)
+    assert invoke("start", 1, tmp_path).exit_code == 0
     path = tmp_path / "lesson1_logistic.py"
     line = next(
         i
@@ -126,6 +126,7 @@ def test_not_filled_in_names_the_function_and_line(tmp_path):
         if text.strip().startswith("return ...") and "σ(z)" in text
     )
     result = invoke("check", 1, path, "--out", tmp_path)
+    assert result.exit_code == 1
     assert f"[FAILED] sigmoid: not filled in yet: replace the `...` in sigmoid (line {line})" in (
         result.output
     )

@@ -51,7 +51,9 @@ def test_status(api, runner, clock):
     api.submit(api.register("alpha"), api.submission())
     clock.advance(days=1)
     api.submit(api.register("beta"), api.submission(seed=2))
-    output = runner.invoke(["status"]).output
+    result = runner.invoke(["status"])
+    assert result.exit_code == 0, result.output
+    output = result.output
     assert "teams:        2 (+ 0 references)" in output
     assert "submissions:  2 in all, 1 today (UTC)" in output
     assert "revealed:     no" in output
@@ -70,7 +72,9 @@ def test_status(api, runner, clock):
 )
 def test_status_window(app_config, make_app, open_at, close_at, expected):
     app = make_app({**app_config, "OPEN_AT": open_at, "CLOSE_AT": close_at})
-    output = CliRunner().invoke(main, ["status"], obj=app).output
+    result = CliRunner().invoke(main, ["status"], obj=app)
+    assert result.exit_code == 0, result.output
+    output = result.output
     assert f"window:       {expected}; registration open" in output
 
 
@@ -78,7 +82,7 @@ def test_reveal_and_undo(api, runner):
     result = runner.invoke(["reveal"])
     assert result.exit_code == 0 and "revealed" in result.output
     assert api.client.get("/api/leaderboard").get_json()["revealed"] is True
-    runner.invoke(["reveal", "--undo"])
+    assert runner.invoke(["reveal", "--undo"]).exit_code == 0
     assert api.client.get("/api/leaderboard").get_json()["revealed"] is False
 
 
@@ -127,6 +131,7 @@ def test_rescore_after_correcting_the_answer_key(app_config, make_app, app, api,
         assert row.private_auc == pytest.approx(expected["private"].value, abs=1e-12)
         assert row.public_auc == pytest.approx(expected["public"].value, abs=1e-12)
     again = CliRunner().invoke(main, ["rescore"], obj=corrected)
+    assert again.exit_code == 0, again.output
     assert again.output.startswith("rescored: 0 submissions changed")
 
 
@@ -144,7 +149,7 @@ def test_backup_and_restore(app, api, runner, tmp_path):
     result = runner.invoke(["backup", str(tmp_path / "backup")])
     assert result.exit_code == 0, result.output
     assert "1 submission files" in result.output
-    runner.invoke(["add-team", "beta"])
+    assert runner.invoke(["add-team", "beta"]).exit_code == 0
     for path in (tmp_path / "submissions").rglob("*.csv.gz"):
         path.unlink()
     assert runner.invoke(["restore", str(tmp_path / "backup")], input="n\n").exit_code == 1

@@ -62,6 +62,7 @@ def test_reveal_closes_submissions_now_and_the_board_stays_byte_for_byte(
 def test_reveal_keeps_a_close_time_that_came_first(app, runner, teams, clock):
     app.config["CLOSE_AT"] = clock.now - timedelta(hours=1)
     result = runner.invoke(["reveal"])
+    assert result.exit_code == 0, result.output
     assert "submissions closed at 2026-03-02 08:34:00 UTC" in result.output
     assert "closed now" not in result.output
 
@@ -69,13 +70,14 @@ def test_reveal_keeps_a_close_time_that_came_first(app, runner, teams, clock):
 def test_reveal_brings_a_later_close_time_forward_and_says_so(app, api, runner, teams, clock):
     app.config["CLOSE_AT"] = datetime(2026, 3, 6, 16, 0, tzinfo=timezone.utc)
     result = runner.invoke(["reveal"])
+    assert result.exit_code == 0, result.output
     assert "submissions closed now, at 2026-03-02 09:34:00 UTC" in result.output
     assert "(the configured close time was 2026-03-06 16:00:00 UTC)" in result.output
     assert api.submit(teams["beta"], api.submission(seed=7)).status_code == 403
 
 
 def test_undo_for_a_rehearsal_reopens_submissions_and_is_logged(app, api, runner, teams, client):
-    runner.invoke(["reveal"])
+    assert runner.invoke(["reveal"]).exit_code == 0
     result = runner.invoke(["reveal", "--undo"])
     assert result.exit_code == 0
     assert "submissions are open again (no close time is configured)" in result.output
@@ -86,7 +88,7 @@ def test_undo_for_a_rehearsal_reopens_submissions_and_is_logged(app, api, runner
     page = admin.get("/admin/").get_data(as_text=True)
     assert "undo reveal" in page and "reveal" in page
     # Revealed again: a new record, with the upload made in between.
-    runner.invoke(["reveal"])
+    assert runner.invoke(["reveal"]).exit_code == 0
     rows = client.get("/api/leaderboard").get_json()["rows"]
     assert {r["team"]: r["entries"] for r in rows} == {"alpha": 2, "beta": 2, "gamma": 1}
 
@@ -100,11 +102,12 @@ def test_a_second_reveal_is_refused(runner, teams):
 def test_disqualification_and_rescore_change_the_final_ranking_only_through_rerank(
     app, client, runner, teams
 ):
-    runner.invoke(["reveal"])
+    assert runner.invoke(["reveal"]).exit_code == 0
     html, body = boards(client)
     first = client.get("/api/leaderboard").get_json()["rows"][0]
     assert first["team"] == "alpha"
     result = runner.invoke(["disqualify", "--team", "alpha", "--reason", "shared labels"])
+    assert result.exit_code == 0, result.output
     assert "the revealed final ranking is unchanged" in result.output
     with session_scope(app) as db:  # what a rescore after a corrected answer key does
         db.get(Submission, 2).private_auc = 0.0
@@ -137,7 +140,7 @@ def test_the_final_ranking_shows_the_public_auc_of_the_submission_that_counted(
     # alpha's best public file is #4; it marks its weaker #1 as final, which then counts.
     headers = {"Authorization": f"Bearer {teams['alpha']}"}
     client.post("/api/submissions/1/final", json={"final": True}, headers=headers)
-    runner.invoke(["reveal"])
+    assert runner.invoke(["reveal"]).exit_code == 0
     with session_scope(api.client.application) as db:
         first, best = db.get(Submission, 1), db.get(Submission, 4)
     assert first.public_auc != best.public_auc
@@ -153,7 +156,7 @@ def test_the_final_ranking_shows_the_public_auc_of_the_submission_that_counted(
 
 def test_late_uploads_are_scored_listed_apart_and_never_ranked(app, api, client, runner, teams):
     app.config["LATE_SUBMISSIONS"] = True
-    runner.invoke(["reveal"])
+    assert runner.invoke(["reveal"]).exit_code == 0
     rows = client.get("/api/leaderboard").get_json()["rows"]
     late_id = upload(api, teams["gamma"], skill=9.0, seed=9)
     body = client.get("/api/leaderboard").get_json()
@@ -167,7 +170,7 @@ def test_late_uploads_are_scored_listed_apart_and_never_ranked(app, api, client,
     headers = {"Authorization": f"Bearer {teams['gamma']}"}
     marked = client.post(f"/api/submissions/{late_id}/final", json={"final": True}, headers=headers)
     assert marked.status_code == 403  # revealed: finals are frozen
-    runner.invoke(["rerank", "--reason", "check that late uploads stay out"])
+    assert runner.invoke(["rerank", "--reason", "check that late uploads stay out"]).exit_code == 0
     assert client.get("/api/leaderboard").get_json()["rows"] == rows
 
 

@@ -147,7 +147,8 @@ def test_form_upload_outside_window(app, api, client, clock):
 def test_team_page_shows_own_details_only_to_the_team(api, client, runner):
     alpha, beta = api.register("alpha"), api.register("beta")
     api.submit(alpha, api.submission(), note="secret plan")
-    runner.invoke(["disqualify", "--submission", "1", "--reason", "used the labels"])
+    result = runner.invoke(["disqualify", "--submission", "1", "--reason", "used the labels"])
+    assert result.exit_code == 0, result.output
     other = client.get("/teams/1").get_data(as_text=True)
     assert "secret plan" not in other and "used the labels" not in other
     assert "disqualified" in other
@@ -177,7 +178,7 @@ def test_finals_through_the_form(api, client):
 def test_finals_are_frozen_after_the_reveal(api, client, runner):
     token = api.register("alpha")
     api.submit(token, api.submission())
-    runner.invoke(["reveal"])
+    assert runner.invoke(["reveal"]).exit_code == 0
     login(client, token)
     response = client.post("/submissions/1/final", data={"final": "1"})
     assert response.status_code == 403
@@ -194,7 +195,7 @@ def test_score_plot_is_the_public_history_before_the_reveal(app, api, client, ru
     times = [s.created_at for s in subs]
     public = [(s.public_auc, s.public_lo, s.public_hi) for s in subs]
     assert response.data == plots.score_history_png("alpha", times, public, None)
-    runner.invoke(["reveal"])
+    assert runner.invoke(["reveal"]).exit_code == 0
     after = client.get("/teams/1/scores.png").data
     assert after == plots.score_history_png("alpha", times, public, [s.private_auc for s in subs])
     assert client.get("/teams/9/scores.png").status_code == 404
@@ -210,7 +211,7 @@ def test_roc_curves_only_after_the_reveal(api, client, runner):
         api.submit(api.register(name), api.submission(skill=i, seed=i))
     assert client.get("/roc.png").status_code == 404
     assert "ROC curves" not in client.get("/").get_data(as_text=True)
-    runner.invoke(["reveal"])
+    assert runner.invoke(["reveal"]).exit_code == 0
     response = client.get("/roc.png")
     assert response.status_code == 200 and response.data.startswith(b"\x89PNG")
     assert 'src="/roc.png"' in client.get("/").get_data(as_text=True)

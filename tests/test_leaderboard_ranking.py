@@ -149,7 +149,8 @@ def test_final_ranking_after_the_reveal(app, api, clock, runner, answer_key):
     # Team c marks its weak second file as final: that is the one that counts, not its best.
     api.client.post("/api/submissions/5/final", json={"final": True},
                     headers={"Authorization": f"Bearer {tokens['c']}"})  # fmt: skip
-    runner.invoke(["add-reference", "matched filter", str(write(app, api, 6.0, 9))])
+    result = runner.invoke(["add-reference", "matched filter", str(write(app, api, 6.0, 9))])
+    assert result.exit_code == 0, result.output
     before = api.client.get("/api/leaderboard").get_json()["rows"]
     public_rank = {r["team"]: r["rank"] for r in before}
     assert runner.invoke(["reveal"]).exit_code == 0
@@ -206,7 +207,8 @@ def test_no_private_number_anywhere_before_the_reveal(app, api, client, clock, r
     """Walk every route as anonymous visitor, as a logged-in team and through the API."""
     plan = {"alpha": [(0.8, 21), (1.5, 22)], "beta": [(1.1, 23)]}
     tokens = upload_all(api, clock, plan)
-    runner.invoke(["add-reference", "baseline", str(write(app, api, 2.0, 24))])
+    result = runner.invoke(["add-reference", "baseline", str(write(app, api, 2.0, 24))])
+    assert result.exit_code == 0, result.output
     with session_scope(app) as db:
         subs = list(db.query(Submission))
     private = set().union(*(number_forms(v) for s in subs
@@ -288,7 +290,7 @@ def test_no_private_number_anywhere_before_the_reveal(app, api, client, clock, r
     organizer_only = {r for r in every_route if r.startswith("/admin/") and "<" in r}
     assert every_route - organizer_only <= visited_rules
     # And the same walk finds them once revealed: the check above can see a leak.
-    runner.invoke(["reveal"])
+    assert runner.invoke(["reveal"]).exit_code == 0
     text = client.get("/api/leaderboard").get_data(as_text=True)
     text += client.get("/").get_data(as_text=True)
     assert any(re.search(rf"(?<![\d.]){re.escape(p)}", text) for p in private)
