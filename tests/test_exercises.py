@@ -377,7 +377,7 @@ def test_pulse_labels_follow_the_challenge_carrier_is_fast():
 
 def test_check_records_progress_that_progress_shows(tmp_path):
     path = solution_with(1, "    optimizer.step()  # BLANK\n", "", tmp_path)
-    invoke("start", 2, tmp_path)  # started, never checked
+    assert invoke("start", 2, tmp_path).exit_code == 0  # started, never checked
     assert invoke("check", 1, path, "--quick", "--out", tmp_path / "figures").exit_code == 1
     record = json.loads((tmp_path / ".exercises-progress.json").read_text())
     steps_1 = {s["name"]: s["status"] for s in record["lessons"]["1"]["steps"]}
@@ -395,18 +395,21 @@ def test_check_records_progress_that_progress_shows(tmp_path):
     assert "Lesson 2: Multilayer perceptron" in shown.output and "not checked yet" in shown.output
 
     path.write_text(path.read_text() + "\n# an edit\n")
-    assert "changed since" in invoke("progress", tmp_path).output
+    changed = invoke("progress", tmp_path)
+    assert changed.exit_code == 0 and "changed since" in changed.output
     path.unlink()
-    assert "the file is gone" in invoke("progress", tmp_path).output
+    gone = invoke("progress", tmp_path)
+    assert gone.exit_code == 0 and "the file is gone" in gone.output
 
 
 def test_progress_of_a_later_check_replaces_the_earlier_one(tmp_path):
     path = solution_with(1, "    optimizer.step()  # BLANK\n", "", tmp_path)
-    invoke("check", 1, path, "--quick", "--out", tmp_path / "figures")
+    assert invoke("check", 1, path, "--quick", "--out", tmp_path / "figures").exit_code == 1
     path.write_text(get_lesson(1).solution_path.read_text())
     assert invoke("check", 1, path, "--quick", "--out", tmp_path / "figures").exit_code == 0
-    shown = invoke("progress", tmp_path).output
-    assert "6 of 9 steps pass" in shown and "FAILED" not in shown
+    shown = invoke("progress", tmp_path)
+    assert shown.exit_code == 0
+    assert "6 of 9 steps pass" in shown.output and "FAILED" not in shown.output
 
 
 def test_unreadable_progress_file_is_a_clear_error_and_check_replaces_it(tmp_path):
@@ -414,9 +417,10 @@ def test_unreadable_progress_file_is_a_clear_error_and_check_replaces_it(tmp_pat
     shown = invoke("progress", tmp_path)
     assert shown.exit_code == 1 and "Traceback" not in shown.output
     assert ".exercises-progress.json cannot be read" in shown.output and "delete it" in shown.output
-    invoke("start", 1, tmp_path)
-    invoke("check", 1, tmp_path / "lesson1_logistic.py", "--quick")
-    assert "0 of 9 steps pass" in invoke("progress", tmp_path).output
+    assert invoke("start", 1, tmp_path).exit_code == 0
+    assert invoke("check", 1, tmp_path / "lesson1_logistic.py", "--quick").exit_code == 1
+    shown = invoke("progress", tmp_path)
+    assert shown.exit_code == 0 and "0 of 9 steps pass" in shown.output
 
 
 def test_checking_the_reference_solution_records_nothing(tmp_path, monkeypatch):
