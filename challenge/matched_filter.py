@@ -14,7 +14,9 @@ import numpy as np
 
 from challenge.detector import SHAPES, Detector, template
 
-ONSET_WINDOW_MS = 2.0  # onsets are searched within trigger +- this (the simulator jitters by 1 ms)
+ONSET_WINDOW_MS = (
+    2.0  # onset search: trigger +- this, unless the metadata give the simulator's jitter
+)
 BATCH_SIZE = 256  # records per FFT batch: bounds the memory of the fit
 SMOOTHING_MS = 0.2  # moving-average width of the simple pulse-height estimate
 LEAD_SAMPLES = 25  # learned templates start this many samples before their 20% point
@@ -91,22 +93,24 @@ def _fit_one(y_hat, yy, by, t_hat, white: _Whitening, shifts, length) -> tuple[n
     return np.maximum(amp[rows, best], 0.0), shifts[best], yy - explained[rows, best]
 
 
-def nominal_templates(detector: Detector) -> dict[str, np.ndarray]:
+def nominal_templates(detector: Detector, last_shift: int) -> dict[str, np.ndarray]:
     """The unit-height absorber and carrier templates with onset at sample 0, each (L,).
 
-    They end where the latest onset of the search reaches the end of the record, so that no
-    circular shift wraps a pulse tail into the pre-trigger baseline.
+    They end where the latest onset of the search (``last_shift``) reaches the end of the
+    record, so that no circular shift wraps a pulse tail into the pre-trigger baseline.
     """
     length = detector.record_length
-    last_shift = _shifts(detector)[-1]
     times = np.where(np.arange(length) < length - last_shift, detector.times_ms(), -1.0)
     return {shape.name: template(shape, times) for shape in SHAPES.values()}
 
 
-def _shifts(detector: Detector) -> np.ndarray:
-    """Onset samples searched: the trigger +- ONSET_WINDOW_MS (less for very short records)."""
+def onset_shifts(metadata: dict) -> np.ndarray:
+    """Onset samples searched: the trigger +- the simulator's onset jitter when the metadata
+    describe a simulation, else +- ONSET_WINDOW_MS (less for very short records)."""
+    detector = detector_from_metadata(metadata)
+    window_ms = float(metadata.get("simulation", {}).get("onset_jitter_ms", ONSET_WINDOW_MS))
     dt_ms = 1000.0 / detector.sampling_rate_hz
-    half = min(int(round(ONSET_WINDOW_MS / dt_ms)), detector.trigger_index)
+    half = min(int(np.ceil(window_ms / dt_ms - 1e-9)), detector.trigger_index)
     return np.arange(detector.trigger_index - half, detector.trigger_index + half + 1)
 
 
@@ -116,12 +120,14 @@ def fit_templates(
     metadata: dict,
     templates: dict[str, np.ndarray] | None = None,
     noise_psd: np.ndarray | None = None,
+    shifts: np.ndarray | None = None,
 ) -> dict[str, TemplateFit]:
     """Fits each template to each record of X (n, L) in volts.
 
     By default the templates are the detector's absorber and carrier (nominal_templates) and
     the noise spectrum is the detector's; ``templates`` ({name: (L,) array, onset at sample 0})
-    and ``noise_psd`` ((L // 2 + 1,) in V^2/Hz) replace them, e.g. with ones learned from data.
+    and ``noise_psd`` ((L // 2 + 1,) in V^2/Hz) replace them, e.g. with ones learned from data;
+    ``shifts`` (onset samples to search, in [0, L)) replaces ``onset_shifts(metadata)``.
     Returns {name: TemplateFit}, arrays of shape (n,).
     """
     detector = detector_from_metadata(metadata)
@@ -131,8 +137,13 @@ def fit_templates(
         raise ValueError(f"X must have shape (n, {length}); got {X.shape}")
     white = _whitening(detector, noise_psd)
     dt_ms = 1000.0 / detector.sampling_rate_hz
-    shifts = _shifts(detector)
-    templates = nominal_templates(detector) if templates is None else templates
+    shifts = onset_shifts(metadata) if shifts is None else np.asarray(shifts, dtype=int)
+    if len(shifts) == 0 or shifts.min() < 0 or shifts.max() >= length:
+        raise ValueError(
+            f"onset shifts must lie in [0, {length}); got {shifts.min()}..{shifts.max()}"
+        )
+    if templates is None:
+        templates = nominal_templates(detector, int(shifts[-1]))
     t_hats = {
         name: np.fft.rfft(np.asarray(t, dtype=float), n=length) for name, t in templates.items()
     }
@@ -225,7 +236,9 @@ def learn_templates(
     if trig < 2 * lead:
         raise ValueError(f"records of {length} samples are too short to learn templates from")
     height = pulse_height_estimate(X, metadata=metadata)
-    keep = min(length - _shifts(detector)[-1], int(length_ms * detector.sampling_rate_hz / 1000.0))
+    keep = min(
+        length - onset_shifts(metadata)[-1], int(length_ms * detector.sampling_rate_hz / 1000.0)
+    )
     templates = {}
     for label, shape in SHAPES.items():
         rows = np.flatnonzero(

@@ -18,21 +18,20 @@ import pandas as pd
 from tqdm import tqdm
 
 from challenge import data
-from challenge.matched_filter import (
-    SMOOTHING_MS,
-    estimate_noise_psd,
-    fit_templates,
-    learn_templates,
-    matched_filter_score,
-    pulse_height_estimate,
+from challenge.likelihood import (
+    Reference,
+    learn_reference,
+    log_likelihood_ratio,
+    reference_from_metadata,
 )
+from challenge.matched_filter import SMOOTHING_MS, matched_filter_score, pulse_height_estimate
 from challenge.metrics import DEFAULT_SCORE_TYPE, ScoreType, roc_auc_ci, score_type
 from challenge.scoring import write_metric
 from challenge.secret import Secret, open_private, write_secret
 from challenge.submission import write_submission
 
 PUBLIC_FRACTION = 0.3  # of the test events, scored on the public leaderboard
-LEARN_RECORDS = 2000  # train records from which the data card's learned matched filter is made
+LEARN_RECORDS = 2000  # train records from which the data card's learned reference is made
 ID_RANGE = 10**9  # event ids are distinct random integers below this
 # Streams of the secret's SeedSequence; the simulator uses (0, chunk) and (1, chunk) for its splits.
 ID_STREAM, KEY_STREAM, SAMPLE_STREAM, ORDER_STREAM = 2, 3, 4, 5
@@ -222,13 +221,32 @@ def _write_root(path, records, ids, fmt, metadata, *, with_truth, progress, on_b
 
 
 class _References:
-    """Accumulates the data card's reference scores on the test records, batch by batch."""
+    """Accumulates the data card's reference scores on the test records, batch by batch.
 
-    def __init__(self, metadata: dict, learned: tuple[dict, np.ndarray] | str):
+    Also the evaluator's ceiling (the likelihood ratio at the true height and onset), when the
+    records carry that truth: it goes to private/, never into the public data card.
+    """
+
+    NAMES = {
+        "physics": "physics reference: likelihood ratio marginalised over onset, shape and height",
+        "learned": "physics reference learned from train.root (templates, noise, onset window)",
+        "mf": "plain matched filter (chi² absorber - chi² carrier)",
+        "height": "measured pulse height (smoothed maximum)",
+        "true_height": "true pulse height (simulation truth)",
+    }
+
+    def __init__(self, metadata: dict, learned: Reference | str):
         self.metadata, self.learned = metadata, learned
-        self.scores: dict[str, list] = {"label": [], "mf": [], "learned_mf": [], "height": [],
-                                        "true_height": []}  # fmt: skip
+        self.scores: dict[str, list] = {key: [] for key in ("label", "ceiling", *self.NAMES)}
         self.missing: dict[str, str] = {}
+        if isinstance(learned, str):
+            self.missing["learned"] = learned
+        try:
+            self.physics = reference_from_metadata(metadata)
+        except ValueError:  # no simulator priors: the learned reference is the physics reference
+            self.physics = learned
+            if isinstance(learned, str):
+                self.missing["physics"] = learned
 
     def _add(self, name: str, compute: Callable[[], np.ndarray]) -> None:
         if name in self.missing:
@@ -241,51 +259,65 @@ class _References:
     def __call__(self, batch: RecordBatch) -> None:
         X = np.asarray(batch.pulse, np.float32) * np.float32(self.metadata["volts_per_count"])
         self.scores["label"].append(np.asarray(batch.label))
+        self._add("physics", lambda: log_likelihood_ratio(X, self.physics))
+        self._add("learned", lambda: log_likelihood_ratio(X, self.learned))
         self._add("mf", lambda: matched_filter_score(X, metadata=self.metadata))
-        if isinstance(self.learned, str):
-            self.missing["learned_mf"] = self.learned
-        else:
-            templates, psd = self.learned
-            self._add("learned_mf", lambda: _chi2_difference(X, self.metadata, templates, psd))
         self._add("height", lambda: pulse_height_estimate(X, metadata=self.metadata))
-        if "pulse_height" in batch.truth:
-            self.scores["true_height"].append(np.asarray(batch.truth["pulse_height"]))
+        truth = batch.truth
+        if "pulse_height" in truth:
+            self.scores["true_height"].append(np.asarray(truth["pulse_height"]))
         else:
             self.missing["true_height"] = "the records carry no true pulse height"
+        if "pulse_height" in truth and "onset" in truth and not isinstance(self.physics, str):
+            known = (truth["pulse_height"], truth["onset"])
+            self._add("ceiling", lambda: log_likelihood_ratio(X, self.physics, truth=known))
+        else:
+            self.missing["ceiling"] = "the records carry no true height and onset"
+
+    def _auc(self, key: str, y: np.ndarray):
+        return self.missing.get(key) or roc_auc_ci(y, np.concatenate(self.scores[key]))
 
     def aucs(self) -> dict:
-        """ROC AUC with a 95% DeLong interval per reference, or the reason it is missing."""
+        """ROC AUC with a 95% DeLong interval per public reference, or the reason it is missing."""
         y = np.concatenate(self.scores["label"])
-        names = {
-            "mf": "matched filter (chi² absorber - chi² carrier)",
-            "learned_mf": "matched filter learned from train.root (templates and noise)",
-            "height": "measured pulse height (smoothed maximum)",
-            "true_height": "true pulse height (simulation truth)",
-        }
-        return {
-            title: self.missing[key]
-            if key in self.missing
-            else roc_auc_ci(y, np.concatenate(self.scores[key]))
-            for key, title in names.items()
-        }
+        return {title: self._auc(key, y) for key, title in self.NAMES.items()}
+
+    def ceiling(self):
+        """The evaluator-only ceiling: AUC with its interval, or the reason it is missing."""
+        return self._auc("ceiling", np.concatenate(self.scores["label"]))
 
 
-def _chi2_difference(X, metadata, templates, psd) -> np.ndarray:
-    fits = fit_templates(X, metadata=metadata, templates=templates, noise_psd=psd)
-    return fits["absorber"].chi2 - fits["carrier"].chi2
+def learned_reference(out: Path, metadata: dict) -> Reference | str:
+    """The physics reference learned from the first LEARN_RECORDS records of train.root.
 
-
-def learned_filter(out: Path, metadata: dict) -> tuple[dict, np.ndarray] | str:
-    """Templates and noise spectrum learned from the first LEARN_RECORDS records of train.root.
-
-    Returns (templates, noise_psd), or the reason why they cannot be learned from these data.
+    Returns the reference, or the reason why it cannot be learned from these data.
     """
     first = next(data.iterate("train", out, step_size=LEARN_RECORDS))
     try:
-        templates = learn_templates(first.X, first.y, metadata=metadata)
-        return templates, estimate_noise_psd(first.X, metadata=metadata)
+        return learn_reference(first.X, first.y, metadata=metadata)
     except ValueError as err:
         return str(err)
+
+
+def write_ceiling(path: Path, ceiling, physics) -> Path:
+    """private/CEILING.md: the evaluator's ceiling next to the physics reference (owner-only)."""
+    rows = _auc_rows({
+        "ceiling: likelihood ratio at the true height and onset (simulation truth)": ceiling,
+        _References.NAMES["physics"]: physics,
+    })  # fmt: skip
+    text = f"""# Headroom of this challenge (organizers only)
+
+| score | test ROC AUC | 95% DeLong interval |
+|---|---|---|
+{rows}
+
+The ceiling knows what no participant can: each test record's true pulse height and onset. It
+bounds what any method can reach on these records; the physics reference is the best method
+that uses no labels. Keep this file private: it is computed from the simulation truth.
+"""
+    with open_private(path, encoding="utf-8") as handle:
+        handle.write(text)
+    return path
 
 
 def write_answer_key(path: Path, event_id: np.ndarray, label: np.ndarray, split) -> Path:
@@ -312,7 +344,7 @@ def package_challenge(
 
     ``description`` is the data card's "What the data are" section (markdown) from the source.
     Layout: public/{train.root, test.root, sample_submission.csv, DATACARD.md} and
-    private/{answer_key.csv, metric.json, secret.json}; private/ is 0700 and its files 0600.
+    private/{answer_key.csv, metric.json, secret.json, CEILING.md}; private/ is 0700, its files 0600.
     ``metric`` scores the leaderboard (ROC AUC by default); metric.json records it.
     """
     if train.n < 2 or test.n < 2:
@@ -329,7 +361,7 @@ def package_challenge(
     truth_columns = _write_root(paths["train"], train, train_ids, fmt, train_meta, with_truth=True,
                                 progress=progress, on_batch=lambda b: train_labels.append(b.label))  # fmt: skip
     test_meta = build_metadata("test", test.n, fmt, secret)
-    references = _References(test_meta, learned_filter(out, train_meta))
+    references = _References(test_meta, learned_reference(out, train_meta))
     paths["test"] = public / "test.root"
     _write_root(paths["test"], test, test_ids, fmt, test_meta, with_truth=False,
                 progress=progress, on_batch=references)  # fmt: skip
@@ -338,6 +370,9 @@ def package_challenge(
     paths["answer_key"] = write_answer_key(private / "answer_key.csv", test_ids, test_labels, split)
     metric = metric or score_type(DEFAULT_SCORE_TYPE)
     paths["metric"] = write_metric(paths["answer_key"], metric)
+    aucs = references.aucs()
+    paths["ceiling"] = write_ceiling(private / "CEILING.md", references.ceiling(),
+                                     aucs[_References.NAMES["physics"]])  # fmt: skip
     score = secret.rng(SAMPLE_STREAM).random(test.n)  # valid but uninformative
     paths["sample_submission"] = write_submission(public / "sample_submission.csv", test_ids, score)
     paths["datacard"] = write_datacard(
@@ -349,7 +384,7 @@ def package_challenge(
         train_labels=np.concatenate(train_labels),
         test_labels=test_labels,
         truth_columns=truth_columns,
-        references=references.aucs(),
+        references=aucs,
         metric=metric,
     )
     return paths
@@ -428,23 +463,31 @@ def _balance_section(train_y: np.ndarray, test_y: np.ndarray) -> str:
 """
 
 
-def _references_section(references: dict) -> str:
-    rows = "\n".join(
+def _auc_rows(references: dict) -> str:
+    """Markdown rows | name | AUC | [lo, hi] |, or the reason a value is missing."""
+    return "\n".join(
         f"| {name} | {a.auc:.4f} | [{a.lo:.4f}, {a.hi:.4f}] |"
         if not isinstance(a, str)
         else f"| {name} | not computed: {a} | |"
         for name, a in references.items()
     )
+
+
+def _references_section(references: dict) -> str:
+    rows = _auc_rows(references)
     return f"""## Reference ROC AUC on the test set (95% DeLong interval)
 | score | AUC | interval |
 |---|---|---|
 {rows}
 
-The matched filter fits both known templates (free amplitude, onset and linear baseline) after
-whitening with the known noise spectrum; it uses no labels (`challenge.matched_filter`).
-The learned matched filter does the same with templates (medians of aligned, labelled
-high pulses) and a noise spectrum (pre-trigger baselines) taken from the first
-{LEARN_RECORDS} records of train.root: what a model can learn from the training data.
+The physics reference (`challenge.likelihood`) is the likelihood ratio of carrier against
+absorber, each integrated over the priors of the nuisance parameters: onset (uniform in the
+window the data allow), time constants (their per-event jitter), height (the height spectrum)
+and a linear baseline, with the noise spectrum as covariance. It uses no labels. The learned
+reference does the same with templates (medians of aligned, labelled high pulses), a noise
+spectrum (pre-trigger baselines) and an onset window taken from the first {LEARN_RECORDS}
+records of train.root: what a model can learn from the training data. The plain matched filter
+fits each known template (free height, onset and linear baseline) and compares the two chi².
 The measured pulse height is the maximum of the record smoothed over
 {SMOOTHING_MS:g} ms, minus the pre-trigger mean.
 """

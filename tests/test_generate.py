@@ -10,14 +10,11 @@ import pytest
 
 from challenge import data
 from challenge.generate import PRESETS, generate_challenge, simulation_config
-from challenge.matched_filter import (
-    estimate_noise_psd,
-    fit_templates,
-    learn_templates,
-    matched_filter_score,
-)
+from challenge.likelihood import learn_reference, log_likelihood_ratio, reference_score
+from challenge.matched_filter import matched_filter_score
 from challenge.metrics import roc_auc_score
 from challenge.package import PUBLIC_FRACTION
+from challenge.secret import Secret
 from challenge.simulate import simulate
 from challenge.submission import read_submission
 
@@ -68,15 +65,43 @@ def test_sample_submission_is_valid_and_uninformative(generated):
     assert auc == pytest.approx(0.5, abs=4 * 0.029)
 
 
+def _reported(card: str, title: str) -> float:
+    return float(re.search(rf"\| {title}[^|]*\| ([0-9.]+) \|", card).group(1))
+
+
 def test_datacard_reports_the_auc_measured_on_the_files(generated):
     out, _ = generated
     card = (out / "public" / "DATACARD.md").read_text()
-    reported = float(re.search(r"\| matched filter[^|]*\| ([0-9.]+) \|", card).group(1))
     test = data.load("test", out)
     key = pd.read_csv(out / "private" / "answer_key.csv")
-    score = matched_filter_score(test.X, metadata=data.read_metadata("test", out))
-    assert reported == pytest.approx(roc_auc_score(key.label, score), abs=1e-4)
+    meta = data.read_metadata("test", out)
+    plain = matched_filter_score(test.X, metadata=meta)
+    physics = reference_score(test.X, metadata=meta)
+    assert _reported(card, "plain matched filter") == pytest.approx(
+        roc_auc_score(key.label, plain), abs=1e-4
+    )
+    assert _reported(card, "physics reference: likelihood") == pytest.approx(
+        roc_auc_score(key.label, physics), abs=1e-4
+    )
     assert f"| test | {N_TEST} | {key.label.sum()} " in card
+
+
+def test_ceiling_from_the_truth_is_private_and_above_the_reference(generated):
+    out, paths = generated
+    assert "ceiling" not in (out / "public" / "DATACARD.md").read_text().lower()
+    text = paths["ceiling"].read_text()
+    assert paths["ceiling"].parent == out / "private"
+    ceiling = _reported(text, "ceiling")
+    # Independent: the same test records drawn again with their truth, scored at that truth.
+    truth = simulate(N_TEST, seed=Secret.from_seed(SEED).entropy, split="test",
+                     config=simulation_config(LENGTH))  # fmt: skip
+    test = data.load("test", out)
+    from challenge.likelihood import reference_from_metadata
+
+    ref = reference_from_metadata(data.read_metadata("test", out))
+    score = log_likelihood_ratio(test.X, ref, truth=(truth.pulse_height, truth.onset))
+    assert ceiling == pytest.approx(roc_auc_score(truth.label, score), abs=1e-4)
+    assert ceiling > _reported(text, "physics reference")
 
 
 def test_same_seed_same_challenge(generated, tmp_path):
@@ -99,21 +124,16 @@ def test_bad_arguments(tmp_path):
         generate_challenge(tmp_path, n_train=10, n_test=10, record_length=8)
 
 
-def test_datacard_reports_the_filter_learned_from_the_training_file(generated):
+def test_datacard_reports_the_reference_learned_from_the_training_file(generated):
     out, _ = generated
     card = (out / "public" / "DATACARD.md").read_text()
-    reported = float(re.search(r"\| matched filter learned[^|]*\| ([0-9.]+) \|", card).group(1))
     train, test = data.load("train", out), data.load("test", out)
-    meta = data.read_metadata("train", out)
-    fits = fit_templates(
-        test.X,
-        metadata=meta,
-        templates=learn_templates(train.X, train.y, metadata=meta),
-        noise_psd=estimate_noise_psd(train.X, metadata=meta),
-    )
+    ref = learn_reference(train.X, train.y, metadata=data.read_metadata("train", out))
     key = pd.read_csv(out / "private" / "answer_key.csv")
-    score = fits["absorber"].chi2 - fits["carrier"].chi2
-    assert reported == pytest.approx(roc_auc_score(key.label, score), abs=1e-4)
+    score = log_likelihood_ratio(test.X, ref)
+    assert _reported(card, "physics reference learned") == pytest.approx(
+        roc_auc_score(key.label, score), abs=1e-4
+    )
 
 
 def test_datacard_says_why_a_reference_is_missing(tmp_path):

@@ -14,6 +14,7 @@ from challenge.matched_filter import (
     learn_templates,
     matched_filter_score,
     nominal_templates,
+    onset_shifts,
 )
 from challenge.metrics import roc_auc_score
 from challenge.simulate import SimulationConfig, simulate
@@ -85,7 +86,10 @@ def test_template_and_spectrum_overrides_reproduce_the_defaults():
     X = ev.counts * DET.volts_per_count
     default = fit_templates(X, metadata=META)
     given = fit_templates(
-        X, metadata=META, templates=nominal_templates(DET), noise_psd=DET.noise_psd()
+        X,
+        metadata=META,
+        templates=nominal_templates(DET, onset_shifts(META)[-1]),
+        noise_psd=DET.noise_psd(),
     )
     for name in ("absorber", "carrier"):
         for a, b in zip(default[name], given[name], strict=True):
@@ -101,7 +105,7 @@ def test_templates_and_noise_learned_from_labelled_records_match_the_detector():
     ev = simulate(300, seed=6, config=config)
     X = ev.counts * det.volts_per_count
     learned = learn_templates(X, ev.label, metadata=meta)
-    nominal = nominal_templates(det)
+    nominal = nominal_templates(det, onset_shifts(meta)[-1])
     for name, tpl in learned.items():
         assert tpl.max() == pytest.approx(1.0)
         n = 750  # the 30 ms the learned template keeps

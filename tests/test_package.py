@@ -143,6 +143,11 @@ def test_private_folder_and_files_are_owner_only_whatever_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert _mode(private) == 0o700
-    assert sorted(p.name for p in private.iterdir()) == ["answer_key.csv", "secret.json"]
+    assert sorted(p.name for p in private.iterdir()) == [
+        "CEILING.md",
+        "answer_key.csv",
+        "metric.json",
+        "secret.json",
+    ]
     for path in private.iterdir():
         assert _mode(path) == 0o600, path

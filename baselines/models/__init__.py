@@ -1,7 +1,7 @@
 """The baselines, one module each; `MODELS` maps a command-line name to its module.
 
-Neural networks (kind "torch") define `Hparams` and `Net(n_samples, hp)`; `bdt` and
-`matched_filter` define `Hparams` and `Model(hp)` with `fit(X, y, metadata)` and `score(X)`.
+Neural networks (kind "torch") define `Hparams` and `Net(n_samples, hp)`; `bdt`,
+`matched_filter` and `template_fit` define `Hparams` and `Model(hp)` with `fit(X, y, metadata)` and `score(X)`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,15 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("gan", "gan", "torch", "semi-supervised GAN, discriminator as classifier"),
         ModelSpec("starter", "starter", "torch", "100 hidden units on the raw record"),
         ModelSpec("bdt", "bdt", "sklearn", "pulse-shape features + gradient-boosted trees"),
-        ModelSpec("matched-filter", "matched_filter", "reference", "template chi2, no labels"),
+        ModelSpec(
+            "matched-filter",
+            "matched_filter",
+            "reference",
+            "physics reference: likelihood ratio marginalised over onset, shape, height",
+        ),
+        ModelSpec(
+            "template-fit", "template_fit", "reference", "plain matched filter: template chi2"
+        ),
     ]
 }
 
