@@ -43,7 +43,7 @@ def main() -> None:
     type=click.Choice(["demo", "full"]),
     default="demo",
     show_default=True,
-    help="Size of the challenge: demo = 2,000 + 2,000 records, full = 10,000 + 10,000.",
+    help="Size of the challenge: demo = 2,000 + 2,000 records, full = 10,000 + 20,000.",
 )
 @click.option(
     "--seed",
@@ -85,10 +85,24 @@ def main() -> None:
     help="What the leaderboard ranks by: roc_auc, or bkg_eff@E, the background (carrier) "
     "fraction passing at signal (absorber) efficiency E, e.g. bkg_eff@0.9.",
 )
+@click.option(
+    "--simulated-training-data",
+    type=click.Choice(["allowed", "forbidden"]),
+    default="allowed",
+    show_default=True,
+    help="Your rule on training data that teams simulate themselves with the public simulator; "
+    "written to the data card and public/challenge.json (the leaderboard's rules page).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def generate(preset, seed, out, n_train, n_test, record_length, metric, quiet) -> None:
-    """Simulate a challenge: train and test ROOT files, sample submission, data card, answer key."""
+def generate(
+    preset, seed, out, n_train, n_test, record_length, metric, simulated_training_data, quiet
+) -> None:
+    """Simulate a challenge: train and test ROOT files, sample submission, data card, answer key.
+
+    Prints on stderr the smallest AUC difference that each split of the test set can resolve.
+    """
     from challenge.generate import generate_challenge
+    from challenge.package import read_settings, resolution_lines
 
     with _user_errors():
         written = generate_challenge(
@@ -99,14 +113,83 @@ def generate(preset, seed, out, n_train, n_test, record_length, metric, quiet) -
             n_test=n_test,
             record_length=record_length,
             metric=metric,
+            simulated_training_data=simulated_training_data,
             progress=not quiet,
         )
     for what, path in written.items():
         click.echo(f"{what:>18}: {path}")
+    for line in resolution_lines(read_settings(out)):
+        click.echo(line, err=True)
     if seed is not None:
         from challenge.secret import Secret
 
         click.echo(f"warning: {Secret.from_seed(seed).warning()}", err=True)
+
+
+@main.command()
+@click.option(
+    "--auc",
+    type=click.FloatRange(0.5, 1, max_open=True),
+    default=0.98,
+    show_default=True,
+    help="The AUC of the submissions to tell apart (the physics reference's, say).",
+)
+@click.option(
+    "--delta",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.005,
+    show_default=True,
+    help="The AUC difference that the private split must resolve.",
+)
+@click.option(
+    "--public-fraction",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=None,
+    help="Share of the test events on the public board [default: the generator's, 0.3].",
+)
+@click.option(
+    "--carrier-fraction",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.5,
+    show_default=True,
+    help="Share of carrier events in the test set.",
+)
+def plan(auc, delta, public_fraction, carrier_fraction) -> None:
+    """How many test events a challenge needs to tell apart two submissions DELTA apart in AUC.
+
+    Paired DeLong test at 95%, Hanley & McNeil's variance, and the correlation measured between
+    the project's own baselines.
+    """
+    from challenge.package import PUBLIC_FRACTION
+    from challenge.planning import (
+        BASELINE_AUC_CORRELATION,
+        events_needed,
+        resolvable_difference,
+        split_counts,
+    )
+
+    fraction = PUBLIC_FRACTION if public_fraction is None else public_fraction
+    try:
+        n_test = events_needed(
+            auc, delta, public_fraction=fraction, carrier_fraction=carrier_fraction
+        )
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    counts = split_counts(n_test, public_fraction=fraction, carrier_fraction=carrier_fraction)
+    click.echo(
+        f"{n_test} test events (--n-test {n_test}) with a public fraction of {fraction:g}: "
+        f"the private split's {sum(counts['private'])} events resolve {delta:g} at AUC {auc:g}"
+    )
+    for name, (pos, neg) in counts.items():
+        if min(pos, neg) > 0:
+            found = resolvable_difference(auc, pos, neg)
+            click.echo(
+                f"{name:>8}: {pos} carrier + {neg} absorber events resolve {found:.4f} and more"
+            )
+    click.echo(
+        f"(paired DeLong test at 95%, Hanley-McNeil variance, AUC correlation "
+        f"{BASELINE_AUC_CORRELATION} between two submissions)"
+    )
 
 
 @main.command()

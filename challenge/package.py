@@ -9,6 +9,7 @@ sample submission's scores, the order of imported records) is drawn from the cha
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,15 @@ from challenge.likelihood import (
     reference_from_metadata,
 )
 from challenge.matched_filter import SMOOTHING_MS, matched_filter_score, pulse_height_estimate
-from challenge.metrics import DEFAULT_SCORE_TYPE, ScoreType, roc_auc_ci, score_type
+from challenge.metrics import AUC, DEFAULT_SCORE_TYPE, ScoreType, roc_auc_ci, score_type
+from challenge.planning import (
+    BASELINE_AUC_CORRELATION,
+    CONFIDENCE,
+    DEFAULT_AUC,
+    RESOLVE_TARGET,
+    SplitResolution,
+    resolution_by_split,
+)
 from challenge.scoring import write_metric
 from challenge.secret import Secret, open_private, write_secret
 from challenge.submission import write_submission
@@ -36,6 +45,17 @@ ID_RANGE = 10**9  # event ids are distinct random integers below this
 # Streams of the secret's SeedSequence; the simulator uses (0, chunk) and (1, chunk) for its splits.
 ID_STREAM, KEY_STREAM, SAMPLE_STREAM, ORDER_STREAM = 2, 3, 4, 5
 PULSE_DTYPES = ("int16", "float32")  # ADC counts, or volts
+# The organizer's rule on training data that teams simulate themselves with the public simulator.
+# Allowed by default: the simulator is public, so a ban cannot be enforced or checked, and
+# simulated records say nothing about the test labels, which derive from the secret.
+TRAINING_DATA_RULES = {
+    "allowed": "Teams may also train on records they simulate themselves with the public "
+    "simulator (`challenge/simulate.py`, any seed and any settings), besides train.root.",
+    "forbidden": "Teams may train only on the records of train.root: records simulated with the "
+    "public simulator (`challenge/simulate.py`) or any other generator are not allowed.",
+}
+DEFAULT_TRAINING_DATA = "allowed"
+CHALLENGE_FILE = "challenge.json"  # public, machine-readable settings: the leaderboard reads it
 
 
 @dataclass(frozen=True)
@@ -277,7 +297,9 @@ class _References:
     def _auc(self, key: str, y: np.ndarray):
         return self.missing.get(key) or roc_auc_ci(y, np.concatenate(self.scores[key]))
 
-    def aucs(self) -> dict:
+    PHYSICS_REFERENCE = "physics"  # the reference AUC at which the split resolution is planned
+
+    def aucs(self) -> dict[str, AUC | str]:
         """ROC AUC with a 95% DeLong interval per public reference, or the reason it is missing."""
         y = np.concatenate(self.scores["label"])
         return {title: self._auc(key, y) for key, title in self.NAMES.items()}
@@ -285,6 +307,13 @@ class _References:
     def ceiling(self):
         """The evaluator-only ceiling: AUC with its interval, or the reason it is missing."""
         return self._auc("ceiling", np.concatenate(self.scores["label"]))
+
+    def reference_auc(self) -> tuple[float, str]:
+        """(AUC, its name) of the physics reference, or DEFAULT_AUC when it is missing."""
+        found = self.aucs()[self.NAMES[self.PHYSICS_REFERENCE]]
+        if isinstance(found, str):
+            return DEFAULT_AUC, f"a default of {DEFAULT_AUC} (the physics reference: {found})"
+        return max(0.5, found.auc), f"the {self.NAMES[self.PHYSICS_REFERENCE]} on this test set"
 
 
 def learned_reference(out: Path, metadata: dict) -> Reference | str:
@@ -338,18 +367,26 @@ def package_challenge(
     description: str,
     title: str = "Data card",
     metric: ScoreType | None = None,
+    simulated_training_data: str = DEFAULT_TRAINING_DATA,
     progress: bool = True,
 ) -> dict[str, Path]:
     """Writes a challenge from labelled records under ``out_dir``; returns the paths by name.
 
-    ``description`` is the data card's "What the data are" section (markdown) from the source.
-    Layout: public/{train.root, test.root, sample_submission.csv, DATACARD.md} and
-    private/{answer_key.csv, metric.json, secret.json, CEILING.md}; private/ is 0700, its files 0600.
+    ``description`` is the data card's "What the data are" section (markdown) from the source;
+    ``simulated_training_data`` is the organizer's rule, a key of TRAINING_DATA_RULES.
+    Layout: public/{train.root, test.root, sample_submission.csv, DATACARD.md, challenge.json}
+    and private/{answer_key.csv, metric.json, secret.json, CEILING.md}; private/ is 0700, its
+    files 0600.
     ``metric`` scores the leaderboard (ROC AUC by default); metric.json records it.
     """
     if train.n < 2 or test.n < 2:
         raise ValueError(
             f"need at least 2 train and 2 test events; got n_train={train.n}, n_test={test.n}"
+        )
+    if simulated_training_data not in TRAINING_DATA_RULES:
+        raise ValueError(
+            f"simulated_training_data must be one of {sorted(TRAINING_DATA_RULES)}; "
+            f"got {simulated_training_data!r}"
         )
     out = Path(out_dir)
     public, private = out / "public", out / "private"
@@ -375,6 +412,11 @@ def package_challenge(
                                      aucs[_References.NAMES["physics"]])  # fmt: skip
     score = secret.rng(SAMPLE_STREAM).random(test.n)  # valid but uninformative
     paths["sample_submission"] = write_submission(public / "sample_submission.csv", test_ids, score)
+    auc, auc_source = references.reference_auc()
+    resolution = resolution_by_split(test_labels, split, auc=auc)
+    settings = challenge_settings(train.n, test.n, secret, metric, simulated_training_data,
+                                  resolution, auc_source)  # fmt: skip
+    paths["challenge"] = write_settings(public / CHALLENGE_FILE, settings)
     paths["datacard"] = write_datacard(
         public / "DATACARD.md",
         title=title,
@@ -386,8 +428,75 @@ def package_challenge(
         truth_columns=truth_columns,
         references=aucs,
         metric=metric,
+        settings=settings,
     )
     return paths
+
+
+def challenge_settings(
+    n_train: int,
+    n_test: int,
+    secret: Secret,
+    metric: ScoreType,
+    simulated_training_data: str,
+    resolution: list[SplitResolution],
+    auc_source: str,
+) -> dict:
+    """The public, machine-readable description of the challenge (public/challenge.json)."""
+    return {
+        "n_train": int(n_train),
+        "n_test": int(n_test),
+        "public_fraction": PUBLIC_FRACTION,
+        "metric": metric.name,
+        "public_seed": secret.seed,
+        "simulated_training_data": simulated_training_data,
+        "simulated_training_data_rule": TRAINING_DATA_RULES[simulated_training_data],
+        "resolution": {
+            "test": "paired DeLong test, two-sided",
+            "confidence": CONFIDENCE,
+            "auc_variance": "Hanley & McNeil (1982)",
+            "reference_auc": round(resolution[0].auc, 4),
+            "reference_auc_source": auc_source,
+            "auc_correlation": BASELINE_AUC_CORRELATION,
+            "target": RESOLVE_TARGET,
+            "splits": {
+                r.split: {
+                    "carrier": r.n_carrier,
+                    "absorber": r.n_absorber,
+                    "min_auc_difference": round(r.delta, 5),
+                }
+                for r in resolution
+            },
+        },
+    }
+
+
+def write_settings(path: Path, settings: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def read_settings(data_dir: str | Path) -> dict:
+    """public/challenge.json of a challenge folder."""
+    return json.loads((Path(data_dir) / "public" / CHALLENGE_FILE).read_text(encoding="utf-8"))
+
+
+def resolution_lines(settings: dict) -> list[str]:
+    """One line per split: the smallest AUC difference it resolves; and a warning if needed."""
+    res = settings["resolution"]
+    lines = [
+        f"the {name} split ({s['carrier']} carrier + {s['absorber']} absorber events) resolves "
+        f"AUC differences of {s['min_auc_difference']:.4f} and more"
+        for name, s in res["splits"].items()
+    ]
+    if not res["splits"]["private"]["min_auc_difference"] <= res["target"]:
+        lines.append(
+            f"warning: the private split cannot resolve an AUC difference of {res['target']}; "
+            f"`challenge plan --auc {res['reference_auc']} --delta {res['target']}` says how "
+            "many test events would"
+        )
+    return lines
 
 
 def write_datacard(
@@ -402,6 +511,7 @@ def write_datacard(
     truth_columns: list[str],
     references: dict,
     metric: ScoreType,
+    settings: dict,
 ) -> Path:
     """The human-readable description of the data, with the measured reference AUCs."""
     sections = [
@@ -413,6 +523,8 @@ def write_datacard(
         _references_section(references),
         f"## The metric\nThe leaderboard ranks by {metric.label} (`{metric.name}`, "
         f"{'higher' if metric.higher_is_better else 'lower'} is better) on the test events.\n",
+        _resolution_section(settings),
+        "## Training data\n" + TRAINING_DATA_RULES[settings["simulated_training_data"]] + "\n",
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(sections), encoding="utf-8")
@@ -490,4 +602,18 @@ records of train.root: what a model can learn from the training data. The plain 
 fits each known template (free height, onset and linear baseline) and compares the two chi².
 The measured pulse height is the maximum of the record smoothed over
 {SMOOTHING_MS:g} ms, minus the pre-trigger mean.
+"""
+
+
+def _resolution_section(settings: dict) -> str:
+    res = settings["resolution"]
+    lines = "\n".join(f"- {line}" for line in resolution_lines(settings))
+    return f"""## What the ranking can tell apart
+{lines}
+
+Computed for a paired DeLong test at {res["confidence"]:.0%} (two-sided), at an AUC of
+{res["reference_auc"]} ({res["reference_auc_source"]}), with the variance of Hanley & McNeil,
+Radiology 143 (1982) 29, for these class counts, and a correlation of {res["auc_correlation"]}
+between two submissions' AUC estimates (measured between the project's baselines `mlp` and `cnn`).
+Two submissions closer than this are not told apart by the data.
 """

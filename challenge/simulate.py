@@ -72,6 +72,21 @@ def chunk_rng(seed: int, split: str, chunk_index: int) -> np.random.Generator:
     )
 
 
+def draw_labels(rng: np.random.Generator, n: int, config: SimulationConfig) -> np.ndarray:
+    """The classes int8 (n,), 1 = carrier: the first draw of every chunk."""
+    return (rng.random(n) < config.carrier_fraction).astype(np.int8)
+
+
+def simulated_labels(n: int, *, seed: int, split: str, config: SimulationConfig) -> np.ndarray:
+    """The labels of a split's ``n`` events without simulating their records (cheap)."""
+    starts = range(0, n, config.chunk_size)
+    parts = [
+        draw_labels(chunk_rng(seed, split, i), min(config.chunk_size, n - start), config)
+        for i, start in enumerate(starts)
+    ]
+    return np.concatenate(parts) if parts else np.empty(0, np.int8)
+
+
 def draw_heights(rng: np.random.Generator, n: int, config: SimulationConfig) -> np.ndarray:
     """Truncated power law between height_min_v and height_max_v, by inverting its CDF."""
     a, lo, hi = config.height_alpha, config.height_min_v, config.height_max_v
@@ -166,7 +181,7 @@ def simulate_chunk(
     det = config.detector
     rng = chunk_rng(seed, split, chunk_index)
     times = det.times_ms()
-    label = (rng.random(n) < config.carrier_fraction).astype(np.int8)
+    label = draw_labels(rng, n, config)
     height = draw_heights(rng, n, config)
     trigger_ms = det.trigger_index * 1000.0 / det.sampling_rate_hz
     onset = trigger_ms + rng.uniform(-config.onset_jitter_ms, config.onset_jitter_ms, n)

@@ -31,13 +31,14 @@ def generated(tmp_path_factory):
 
 
 def test_presets_match_the_contract():
-    assert PRESETS == {"demo": (2000, 2000), "full": (10000, 10000)}
+    assert PRESETS == {"demo": (2000, 2000), "full": (10000, 20000)}
 
 
 def test_writes_the_documented_files(generated):
     out, paths = generated
     for rel in ["public/train.root", "public/test.root", "public/sample_submission.csv",
-                "public/DATACARD.md", "private/answer_key.csv"]:  # fmt: skip
+                "public/DATACARD.md", "public/challenge.json", "private/answer_key.csv",
+                "private/secret.json"]:  # fmt: skip
         assert (out / rel).is_file(), rel
     assert set(paths.values()) == {p for p in out.rglob("*") if p.is_file()}
 

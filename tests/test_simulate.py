@@ -16,6 +16,7 @@ from challenge.simulate import (
     colored_noise,
     iterate_events,
     simulate,
+    simulated_labels,
 )
 
 SMALL = SimulationConfig(detector=Detector(record_length=512), chunk_size=64)
@@ -104,3 +105,11 @@ def test_artifact_fractions_and_labels():
     # Artifacts keep the physical label: the class balance is the same with and without them.
     with_artifact = ev.artifact != ARTIFACT_CODES["none"]
     assert abs(ev.label[with_artifact].mean() - ev.label[~with_artifact].mean()) < 0.06
+
+
+def test_simulated_labels_are_those_of_the_records():
+    config = SimulationConfig(detector=Detector(record_length=256), chunk_size=100)
+    np.testing.assert_array_equal(
+        simulated_labels(250, seed=9, split="test", config=config),
+        simulate(250, seed=9, split="test", config=config).label,
+    )
