@@ -101,6 +101,7 @@ def write_instance(instance: Path, data: Path) -> dict[str, str]:
         "ADMIN_TOKEN": secrets.token_urlsafe(32),
         "SECRET_KEY": secrets.token_hex(32),
         "SESSION_COOKIE_SECURE": False,  # plain http on localhost
+        "PUBLIC_DATA": str((data / "public").resolve()),  # downloads on /data
     }
     lines = [
         "# The demo's leaderboard settings, written by demo.py (it rewrites them on every run)."

@@ -104,7 +104,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 SECURITY_HEADERS = {
     # Everything is served from this host: no CDN, no inline script, no framing.
     "Content-Security-Policy": "default-src 'self'; img-src 'self'; style-src 'self'; "
-    "script-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",

@@ -172,6 +172,13 @@ def organizer_credential() -> str | None:
     return queries.hash_token("organizer session:" + token) if token else None
 
 
+def is_organizer_session() -> bool:
+    """Logged in with the organizer token in this browser (no bearer token, no database)."""
+    return bool(current_app.config.get("ADMIN_TOKEN")) and (
+        session.get("admin") == admin_session_marker()
+    )
+
+
 def is_admin() -> bool:
     """An organizer: logged in with the organizer token, or sending it as a bearer token.
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from challenge.submission import DEFAULT_MAX_BYTES
 
 DEFAULT_SECRET_KEY = "dev"
 MB = 1024 * 1024
+TRAINING_DATA_RULES = ("allowed", "forbidden")
 # Shortest secret key and organizer token accepted: 32 random characters are beyond guessing.
 MIN_SECRET_CHARS = 32
 HOW_TO_MAKE_A_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
@@ -66,6 +68,14 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "BAD_TOKEN_MAX_DELAY_S": 300,
         "BAD_TOKEN_FORGET_S": 3600,
         "ROC_TOP_TEAMS": 5,
+        # What the challenge pages (/overview, /rules, /data) announce; see leaderboard.content.
+        "PRIZE": None,  # text, e.g. "a GPU and a talk slot for the winning team"
+        "REVEAL_AT": None,  # when the organizers plan to reveal the final ranking (UTC)
+        "MAX_TEAM_SIZE": None,  # people per team; None: no limit
+        # Training on data that teams simulate themselves: "allowed" or "forbidden", as
+        # `challenge generate --simulated-training-data`; its public/challenge.json wins.
+        "SIMULATED_TRAINING_DATA": "allowed",
+        "PUBLIC_DATA": None,  # folder of the public files, offered for download on /data
         # Reverse proxies in front (nginx: 1); their X-Forwarded-For then names the client,
         # so that throttling counts each client, not the proxy.
         "PROXY_FIX": 0,
@@ -117,6 +127,11 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LEADERBOARD_COOKIE_SECURE": ("SESSION_COOKIE_SECURE", _bool),
     "LEADERBOARD_PROXY_FIX": ("PROXY_FIX", int),
     "LEADERBOARD_PUBLIC_URL": ("PUBLIC_URL", str),
+    "LEADERBOARD_PRIZE": ("PRIZE", str),
+    "LEADERBOARD_REVEAL_AT": ("REVEAL_AT", parse_utc),
+    "LEADERBOARD_MAX_TEAM_SIZE": ("MAX_TEAM_SIZE", int),
+    "LEADERBOARD_SIMULATED_TRAINING_DATA": ("SIMULATED_TRAINING_DATA", str),
+    "LEADERBOARD_PUBLIC_DATA": ("PUBLIC_DATA", os.path.abspath),
 }
 
 
@@ -146,7 +161,7 @@ def finish(config: dict[str, Any]) -> None:
         config["PUBLIC_URL"] = config["PUBLIC_URL"].rstrip("/") + "/"
     if config["SESSION_COOKIE_SECURE"] is None:
         config["SESSION_COOKIE_SECURE"] = production
-    for key in ("OPEN_AT", "CLOSE_AT"):
+    for key in ("OPEN_AT", "CLOSE_AT", "REVEAL_AT"):
         try:
             config[key] = parse_utc(config[key])
         except (TypeError, ValueError) as err:
@@ -162,6 +177,28 @@ def finish(config: dict[str, Any]) -> None:
         raise ConfigError(
             "no answer key: set LEADERBOARD_ANSWER_KEY to the private/answer_key.csv that "
             "`challenge generate` wrote"
+        )
+    if config["SIMULATED_TRAINING_DATA"] not in TRAINING_DATA_RULES:
+        raise ConfigError(
+            f"SIMULATED_TRAINING_DATA={config['SIMULATED_TRAINING_DATA']!r}: expected "
+            + " or ".join(map(repr, TRAINING_DATA_RULES))
+        )
+    if config["PUBLIC_DATA"]:
+        _check_public_data(config["PUBLIC_DATA"], config["ANSWER_KEY"])
+
+
+def _check_public_data(folder: str, answer_key: str) -> None:
+    """The download folder must exist and must not hold the answer key, even further down."""
+    public = Path(folder).resolve()
+    if not public.is_dir():
+        raise ConfigError(
+            f"LEADERBOARD_PUBLIC_DATA={folder!r} is not a folder: give the public/ folder "
+            "that `challenge generate` wrote"
+        )
+    if public in Path(answer_key).resolve().parents:
+        raise ConfigError(
+            f"LEADERBOARD_PUBLIC_DATA={folder!r} holds the answer key {answer_key}: give the "
+            "public/ folder, never the challenge folder or private/"
         )
 
 

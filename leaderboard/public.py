@@ -1,10 +1,14 @@
-"""Pages anyone may see: the leaderboard, team pages, and their figures."""
+"""Pages anyone may see: the leaderboard, team pages, their figures, and the challenge pages
+(overview, data with the public files, evaluation, rules)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, render_template
+from datetime import datetime
+from pathlib import Path
 
-from leaderboard import actions, auth, queries, ranking
+from flask import Blueprint, Response, abort, current_app, render_template, send_from_directory
+
+from leaderboard import actions, auth, content, grading, queries, ranking
 from leaderboard.db import session_scope
 
 bp = Blueprint("public", __name__)
@@ -82,3 +86,91 @@ def roc_png():
         if not queries.is_revealed(db):
             abort(404, "the ROC curves are shown after the final ranking is revealed")
         return png(ranking.roc_png(db, current_app.config["ROC_TOP_TEAMS"]))
+
+
+def challenge_context() -> dict:
+    """What the challenge pages say, from the settings, the answer key and the reveal state."""
+    config = current_app.config
+    key = grading.answer_key()
+    with session_scope() as db:
+        closed_early = queries.closed_at(db)
+        revealed_at = queries.revealed_at(db)
+    close_at = min((t for t in (config["CLOSE_AT"], closed_early) if t), default=None)
+    n_public = int((key.table["split"] == "public").sum())
+    return {
+        "metric": key.metric,
+        "n_public": n_public,
+        "n_private": len(key.table) - n_public,
+        "open_at": config["OPEN_AT"],
+        "close_at": close_at,
+        "reveal_at": revealed_at or config["REVEAL_AT"],
+        "revealed": revealed_at is not None,
+        "quota": config["DAILY_QUOTA"],
+        "max_finals": config["MAX_FINALS"],
+        "late_submissions": config["LATE_SUBMISSIONS"],
+        "max_team_size": config["MAX_TEAM_SIZE"],
+        "registration_open": config["REGISTRATION_OPEN"],
+        "max_upload": content.file_size(config["MAX_UPLOAD_BYTES"]),
+        "prize": config["PRIZE"],
+        "simulated_training_data": content.simulated_training_data(),
+        "top": config["ROC_TOP_TEAMS"],
+    }
+
+
+def content_page(page: str, **extra):
+    context = {**challenge_context(), **extra}
+    return render_template(
+        f"{page}.html",
+        page=page,
+        title=content.PAGES[page],
+        text=content.page_text(page, **context),
+        **context,
+    )
+
+
+@bp.get("/overview")
+def overview():
+    return content_page("overview")
+
+
+@bp.get("/data")
+def data():
+    return content_page(
+        "data", downloads=content.downloads(), datacard=content.datacard(),
+        file_size=content.file_size, roles=content.FILE_ROLES,
+    )  # fmt: skip
+
+
+@bp.get("/evaluation")
+def evaluation():
+    return content_page("evaluation")
+
+
+@bp.get("/rules")
+def rules():
+    return content_page("rules")
+
+
+@bp.get("/data/files/<name>")
+def data_file(name: str):
+    """One public file, with HTTP range requests so that a large download can resume."""
+    if name not in {f.name for f in content.downloads()}:
+        abort(404, f"no public file called {name!r}; /data lists them")
+    return send_from_directory(
+        Path(current_app.config["PUBLIC_DATA"]), name, as_attachment=True, conditional=True
+    )
+
+
+@bp.app_context_processor
+def navigation() -> dict:
+    """What every page's navigation needs: the challenge pages and the viewer's role."""
+    return {
+        "nav_pages": [("public.index", "Leaderboard")]
+        + [(f"public.{page}", title) for page, title in content.PAGES.items()],
+        "is_organizer": auth.is_organizer_session(),
+    }
+
+
+@bp.app_template_filter("utc")
+def utc(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else ""

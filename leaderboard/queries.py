@@ -279,6 +279,12 @@ def is_revealed(session: Session) -> bool:
     return bool(setting and setting.value)
 
 
+def revealed_at(session: Session) -> datetime | None:
+    """When the final ranking was revealed, or None while it is hidden."""
+    setting = session.get(Setting, REVEALED)
+    return datetime.fromisoformat(setting.value) if setting and setting.value else None
+
+
 def set_revealed(session: Session, revealed: bool, *, now: datetime) -> None:
     setting = session.get(Setting, REVEALED) or Setting(name=REVEALED)
     setting.value = now.isoformat() if revealed else ""

@@ -1,0 +1,128 @@
+"""The challenge pages (/overview, /data, /rules, /evaluation): Markdown text and the facts they show.
+
+The organizers write a page as ``INSTANCE/<page>.md``; without one, the default text comes from
+``templates/pages/<page>.md``, filled in from the settings. Markdown is rendered with
+markdown-it-py with raw HTML switched off, so that no page can carry a script (see ``to_html``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from flask import current_app, render_template
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from leaderboard.config import TRAINING_DATA_RULES
+
+PAGES = {  # endpoint name -> title, in the order of the navigation
+    "overview": "Overview",
+    "data": "Data",
+    "evaluation": "Evaluation",
+    "rules": "Rules",
+}
+DATACARD = "DATACARD.md"
+CHALLENGE_JSON = "challenge.json"  # public facts of the challenge, written by `challenge generate`
+SIMULATED_KEY = "simulated_training_data"  # "allowed" or "forbidden"
+FILE_ROLES = {  # public file -> what it is
+    "train.root": "training records with labels (ROOT TTree `events`)",
+    "test.root": "test records without labels; your submission scores these",
+    "sample_submission.csv": "a valid submission with random scores: the format to follow",
+    DATACARD: "the data card: what the data are, units, class balance, reference scores",
+    CHALLENGE_JSON: "the challenge's public facts, machine-readable",
+}
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    # "commonmark" with html=False: raw HTML in the text is shown as text, never passed on, and
+    # link targets go through markdown-it's validateLink, which refuses javascript:, vbscript:,
+    # file: and data: URLs (except data:image). With that the output needs no sanitizer of its own.
+    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+
+def to_html(text: str) -> Markup:
+    """Markdown as safe HTML: no raw HTML, no script links."""
+    return Markup(_markdown().render(text))
+
+
+def page_text(page: str, **context) -> Markup:
+    """The organizers' ``INSTANCE/<page>.md`` if there is one, else the default text."""
+    custom = Path(current_app.config["INSTANCE_PATH"]) / f"{page}.md"
+    if custom.is_file():
+        return to_html(custom.read_text(encoding="utf-8"))
+    return to_html(render_template(f"pages/{page}.md", **context))
+
+
+def public_folder() -> Path | None:
+    """Where the public files are: ``LEADERBOARD_PUBLIC_DATA``, else the ``public/`` folder beside
+    the answer key's ``private/`` (the layout ``challenge generate`` writes), if it exists."""
+    if current_app.config["PUBLIC_DATA"]:
+        return Path(current_app.config["PUBLIC_DATA"])
+    beside = Path(current_app.config["ANSWER_KEY"]).resolve().parent.parent / "public"
+    return beside if beside.is_dir() else None
+
+
+def datacard() -> Markup | None:
+    """The data card of the challenge, rendered, or None when there is none to read."""
+    folder = public_folder()
+    path = folder / DATACARD if folder else None
+    if path is None or not path.is_file():
+        return None
+    return to_html(path.read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class PublicFile:
+    name: str
+    size_bytes: int
+    role: str
+
+
+def downloads() -> list[PublicFile]:
+    """The files offered on /data: the top level of ``LEADERBOARD_PUBLIC_DATA``, none without it.
+
+    Only plain, visible files directly in the folder: never a subfolder, so a private/ folder
+    put there by mistake stays out of reach (and the settings refuse a folder holding the key).
+    """
+    if not current_app.config["PUBLIC_DATA"]:
+        return []
+    folder = Path(current_app.config["PUBLIC_DATA"])
+    return [
+        PublicFile(path.name, path.stat().st_size, FILE_ROLES.get(path.name, ""))
+        for path in sorted(folder.iterdir())
+        if path.is_file() and not path.name.startswith(".")
+    ]
+
+
+def challenge_facts() -> dict:
+    """The challenge's public ``challenge.json`` (from ``challenge generate``), or {} without one."""
+    folder = public_folder()
+    path = folder / CHALLENGE_JSON if folder else None
+    if path is None or not path.is_file():
+        return {}
+    try:
+        facts = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        current_app.logger.warning("cannot read %s: %s", path, err)
+        return {}
+    return facts if isinstance(facts, dict) else {}
+
+
+def simulated_training_data() -> str:
+    """"allowed" or "forbidden": may teams train on data of their own simulation? The challenge's
+    ``challenge.json`` says it when it has the key, else ``LEADERBOARD_SIMULATED_TRAINING_DATA``."""
+    rule = challenge_facts().get(SIMULATED_KEY)
+    return rule if rule in TRAINING_DATA_RULES else current_app.config["SIMULATED_TRAINING_DATA"]
+
+
+def file_size(n_bytes: int) -> str:
+    """A size as people read it: "237 MB", "4.2 kB", "512 bytes" (powers of 1000)."""
+    for unit, factor in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n_bytes >= factor:
+            value = n_bytes / factor
+            return f"{value:.0f} {unit}" if value >= 10 else f"{value:.1f} {unit}"
+    return f"{n_bytes} bytes"

@@ -1,0 +1,14 @@
+/* Adds the viewer's local time after each <time class="local" datetime="..."> (which shows UTC).
+   Served by the app itself (the Content-Security-Policy allows scripts from this site only). */
+document.querySelectorAll("time.local").forEach(function (element) {
+  var moment = new Date(element.getAttribute("datetime"));
+  if (isNaN(moment.getTime())) {
+    return;
+  }
+  var local = document.createElement("span");
+  local.className = "localtime";
+  local.textContent = " (your time: " + moment.toLocaleString(undefined, {
+    dateStyle: "medium", timeStyle: "short", timeZoneName: "short"
+  }) + ")";
+  element.after(local);
+});
