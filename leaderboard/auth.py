@@ -173,10 +173,11 @@ def organizer_credential() -> str | None:
 
 
 def is_organizer_session() -> bool:
-    """Logged in with the organizer token in this browser (no bearer token, no database)."""
-    return bool(current_app.config.get("ADMIN_TOKEN")) and (
-        session.get("admin") == admin_session_marker()
-    )
+    """Logged in with the organizer token in this browser (a bearer token does not count)."""
+    if not current_app.config.get("ADMIN_TOKEN"):
+        return False
+    login = current_login()
+    return login is not None and login.team is None
 
 
 def is_admin() -> bool:

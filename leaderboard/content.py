@@ -113,7 +113,7 @@ def challenge_facts() -> dict:
 
 
 def simulated_training_data() -> str:
-    """"allowed" or "forbidden": may teams train on data of their own simulation? The challenge's
+    """ "allowed" or "forbidden": may teams train on data of their own simulation? The challenge's
     ``challenge.json`` says it when it has the key, else ``LEADERBOARD_SIMULATED_TRAINING_DATA``."""
     rule = challenge_facts().get(SIMULATED_KEY)
     return rule if rule in TRAINING_DATA_RULES else current_app.config["SIMULATED_TRAINING_DATA"]

@@ -168,6 +168,7 @@ def navigation() -> dict:
         "nav_pages": [("public.index", "Leaderboard")]
         + [(f"public.{page}", title) for page, title in content.PAGES.items()],
         "is_organizer": auth.is_organizer_session(),
+        "viewer_team_id": team.id if (team := auth.session_team()) else None,
     }
 
 

@@ -143,7 +143,9 @@ def public_data(tmp_path):
     (public / "private").mkdir(parents=True)
     (public / "private" / "answer_key.csv").write_text("event_id,label,split\n")
     (public / ".secret").write_text("hidden")
-    (public / "DATACARD.md").write_text("# Data card\n\n| split | events |\n|---|---|\n| train | 7 |\n")
+    (public / "DATACARD.md").write_text(
+        "# Data card\n\n| split | events |\n|---|---|\n| train | 7 |\n"
+    )
     (public / "train.root").write_bytes(bytes(range(256)) * 40)
     return public
 
@@ -154,7 +156,7 @@ def test_data_page_lists_the_public_files_and_shows_the_data_card(app_config, ma
     html = client.get("/data").get_data(as_text=True)
     links = re.findall(r'href="(/data/files/[^"]+)"', html)
     assert links == ["/data/files/DATACARD.md", "/data/files/train.root"]
-    assert "<td class=\"number\">10 kB</td>" in html  # 10,240 bytes
+    assert '<td class="number">10 kB</td>' in html  # 10,240 bytes
     assert "<h1>Data card</h1>" in html and "<td>7</td>" in html
     with client.get("/data/files/train.root") as response:
         assert response.status_code == 200
@@ -241,7 +243,10 @@ def test_a_cut_download_of_a_real_root_file_resumes_on_a_real_server(tmp_path):
         resume = {"Range": f"bytes={len(received)}-", "If-Range": etag}
         rest = requests.get(url, headers=resume, timeout=10)
     assert rest.status_code == 206
-    assert rest.headers["Content-Range"] == f"bytes {len(received)}-{len(original) - 1}/{len(original)}"
+    assert (
+        rest.headers["Content-Range"]
+        == f"bytes {len(received)}-{len(original) - 1}/{len(original)}"
+    )
     joined = tmp_path / "train.root"
     joined.write_bytes(received + rest.content)
     assert joined.read_bytes() == original
@@ -253,7 +258,8 @@ def test_a_cut_download_of_a_real_root_file_resumes_on_a_real_server(tmp_path):
 def test_scripts_come_only_from_this_site(client):
     response = client.get("/overview")
     policy = dict(
-        part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";")
+        part.strip().split(" ", 1)
+        for part in response.headers["Content-Security-Policy"].split(";")
     )
     assert policy["script-src"] == "'self'"  # no inline script, no CDN
     assert '<script src="/static/localtime.js" defer></script>' in response.get_data(as_text=True)

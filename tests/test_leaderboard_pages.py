@@ -241,7 +241,8 @@ def test_no_route_serves_the_answer_key_or_stored_files(app, api, client, tmp_pa
         f"/static/{stored.name}", f"/submissions/{stored.name}", "/instance/leaderboard.sqlite",
     ]:  # fmt: skip
         assert client.get(path).status_code == 404, path
-    # The complete list of routes: the only one that serves files is /static, from the package.
+    # The complete list of routes: the only ones that serve files are /static, from the package,
+    # and /data/files/<name>, from the top of LEADERBOARD_PUBLIC_DATA (unset here).
     assert {rule.rule for rule in app.url_map.iter_rules()} == ROUTES
     assert app.static_folder.endswith("leaderboard/static")
 
@@ -254,4 +255,5 @@ ROUTES = {
     "/admin/", "/admin/login", "/admin/logout", "/admin/submissions/<int:submission_id>/disqualify",
     "/admin/teams/<int:team_id>/disqualify", "/admin/reveal", "/admin/export/<what>.csv",
     "/static/<path:filename>",
+    "/overview", "/data", "/evaluation", "/rules", "/data/files/<name>",
 }  # fmt: skip
