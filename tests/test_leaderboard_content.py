@@ -50,7 +50,7 @@ def test_overview_without_times_says_so(client):
 
 
 def test_the_reveal_time_replaces_the_plan(api, client, runner, clock):
-    runner.invoke(["reveal"])
+    assert runner.invoke(["reveal"]).exit_code == 0
     html = client.get("/overview").get_data(as_text=True)
     assert f'datetime="{clock().isoformat()}"' in html and "(planned)" not in html
 
