@@ -96,10 +96,11 @@ def late_json(late: ranking.Late, *, revealed: bool) -> dict:
 
 @bp.post("/teams")
 def create_team():
-    name = json_body().get("name")
-    if not isinstance(name, str):
-        abort(400, 'expected {"name": "<team name>"}')
-    team, token = actions.register_team(name)
+    body = json_body()
+    name, invite = body.get("name"), body.get("invite", "")
+    if not isinstance(name, str) or not isinstance(invite, str):
+        abort(400, 'expected {"name": "<team name>"}, with "invite": "<code>" in invite mode')
+    team, token = actions.register_team(name, invite=invite, address=auth.client_address())
     auth.mark_private()
     return jsonify(team=team, token=token), 201
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from dataclasses import dataclass
-from typing import NoReturn
 
 from flask import abort, current_app, g, request, session
-from werkzeug.exceptions import TooManyRequests
 
-from leaderboard import queries
+from leaderboard import actions, queries
 from leaderboard.actions import now
 from leaderboard.db import session_scope
 from leaderboard.models import Team
@@ -29,44 +27,6 @@ def client_address() -> str:
     return str(getattr(address, "ipv4_mapped", None) or address)
 
 
-def retry_after_s(failures: int) -> int:
-    """How long a client should wait after its ``failures``-th wrong credential: nothing for the
-    first BAD_TOKEN_LIMIT, then BAD_TOKEN_DELAY_S doubling with each one, up to the maximum."""
-    config = current_app.config
-    excess = failures - config["BAD_TOKEN_LIMIT"]
-    if excess <= 0:
-        return 0
-    return min(
-        config["BAD_TOKEN_DELAY_S"] * 2 ** min(excess - 1, 30), config["BAD_TOKEN_MAX_DELAY_S"]
-    )
-
-
-def refuse_wrong_credential(kind: str, message: str, status: int = 401) -> NoReturn:
-    """Count a wrong ``kind`` (team token, organizer token, invite code) from this address, log it
-    for the organizers, and answer ``status``, or 429 with a growing Retry-After past the limit.
-
-    Nothing sleeps: a held thread per wrong guess would let a few clients take every server
-    thread. A right credential is checked before this and always works, so a classroom behind one
-    address is never locked out by one pupil's typos.
-    """
-    address = client_address()
-    with session_scope(write=True) as db:
-        failures = queries.record_token_failure(
-            db, address, kind=kind, now=now(), forget_s=current_app.config["BAD_TOKEN_FORGET_S"]
-        )
-    wait = retry_after_s(failures)
-    log = current_app.logger.warning if wait else current_app.logger.info
-    log("wrong %s from %s (%d in a row)", kind, address, failures)
-    if not wait:
-        abort(status, message)
-    error = TooManyRequests(
-        f"{message}; {failures} wrong tokens or codes from this address lately: "
-        f"wait {wait} s before the next try"
-    )
-    error.retry_after = wait
-    raise error
-
-
 def bearer_token() -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -80,7 +40,9 @@ def team_from_token(token: str) -> Team:
     with session_scope() as db:
         team = queries.team_by_token(db, token)
     if team is None:
-        refuse_wrong_credential("team token", "missing or wrong team token")
+        actions.refuse_wrong_credential(
+            "team token", "missing or wrong team token", address=client_address()
+        )
     return team
 
 
@@ -205,7 +167,9 @@ def check_organizer_token(token: str) -> None:
         team = queries.team_by_token(db, token)
     if team is not None:
         abort(403, "this is a team token; the organizer pages need the organizer token")
-    refuse_wrong_credential("organizer token", "wrong organizer token")
+    actions.refuse_wrong_credential(
+        "organizer token", "wrong organizer token", address=client_address()
+    )
 
 
 def mark_private() -> None:

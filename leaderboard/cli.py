@@ -110,6 +110,22 @@ def add_team(app: Flask, name: str) -> None:
     click.echo(f"team {name!r} added; its token (shown only once): {token}")
 
 
+@main.command()
+@click.option("--count", default=1, type=int, show_default=True, help="Number of codes to make.")
+@with_app
+def invite(app: Flask, count: int) -> None:
+    """Print COUNT one-use invite codes, one a line, for LEADERBOARD_REGISTRATION=invite."""
+    init_db(app)
+    for code in actions.create_invites(count):
+        click.echo(code)
+    if app.config["REGISTRATION"] != "invite":
+        click.echo(
+            f"note: registration is {app.config['REGISTRATION']!r}; set "
+            "LEADERBOARD_REGISTRATION=invite so that /register asks for a code",
+            err=True,
+        )
+
+
 @main.command("rotate-token")
 @click.argument("team")
 @with_app
@@ -180,9 +196,16 @@ def status(app: Flask) -> None:
         teams = queries.ranking_teams(db)
         revealed = queries.is_revealed(db)
         today = sum(queries.submissions_today(db, t.id, now=now) for t in teams)
+        used, invites = queries.invite_counts(db)
     entries = sum(len(t.submissions) for t in teams)
     window = describe_window(app.config["OPEN_AT"], app.config["CLOSE_AT"])
-    registration = "open" if app.config["REGISTRATION_OPEN"] else "closed"
+    registration = app.config["REGISTRATION"]
+    if registration == "invite":
+        registration += f" ({used} of {invites} codes used)"
+    elif registration == "open" and app.config["REGISTRATIONS_PER_HOUR"]:
+        registration += (
+            f" (at most {app.config['REGISTRATIONS_PER_HOUR']} teams an hour per address)"
+        )
     references = sum(t.is_reference for t in teams)
     click.echo(f"database:     {_safe_url(app)}")
     click.echo(f"window:       {window}; registration {registration}")

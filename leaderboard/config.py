@@ -7,6 +7,7 @@ instance file ``config.py``, and a test config overrides both.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,7 +52,12 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "CLOSE_AT": None,
         # After the close: refuse uploads (403), or score them and list them apart as late.
         "LATE_SUBMISSIONS": False,
-        "REGISTRATION_OPEN": True,
+        # open: anyone registers (at most REGISTRATIONS_PER_HOUR teams per client address, 0 for
+        # no limit); invite: with a one-use code from `leaderboard invite`; closed: only
+        # `leaderboard add-team` creates teams.
+        "REGISTRATION": None,  # None: from the deprecated REGISTRATION_OPEN, else "open"
+        "REGISTRATION_OPEN": None,  # deprecated: True is "open", False "closed"
+        "REGISTRATIONS_PER_HOUR": 5,
         "MAX_UPLOAD_BYTES": DEFAULT_MAX_BYTES,  # one limit: `challenge validate` checks the same
         "MAX_JSON_BYTES": 64 * 1024,  # the API's JSON bodies are a name or a flag
         "UPLOAD_FOLDER": os.path.join(instance_path, "submissions"),
@@ -121,7 +127,9 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LEADERBOARD_OPEN_AT": ("OPEN_AT", parse_utc),
     "LEADERBOARD_CLOSE_AT": ("CLOSE_AT", parse_utc),
     "LEADERBOARD_LATE_SUBMISSIONS": ("LATE_SUBMISSIONS", _bool),
+    "LEADERBOARD_REGISTRATION": ("REGISTRATION", str),
     "LEADERBOARD_REGISTRATION_OPEN": ("REGISTRATION_OPEN", _bool),
+    "LEADERBOARD_REGISTRATIONS_PER_HOUR": ("REGISTRATIONS_PER_HOUR", int),
     "LEADERBOARD_MAX_UPLOAD_BYTES": ("MAX_UPLOAD_BYTES", int),
     "LEADERBOARD_UPLOAD_FOLDER": ("UPLOAD_FOLDER", str),
     "LEADERBOARD_COOKIE_SECURE": ("SESSION_COOKIE_SECURE", _bool),
@@ -168,7 +176,8 @@ def finish(config: dict[str, Any]) -> None:
             raise ConfigError(f"{key}={config[key]!r}: not an ISO 8601 time ({err})") from None
     if config["OPEN_AT"] and config["CLOSE_AT"] and config["CLOSE_AT"] <= config["OPEN_AT"]:
         raise ConfigError(f"CLOSE_AT {config['CLOSE_AT']} is not after OPEN_AT {config['OPEN_AT']}")
-    for key in ("DAILY_QUOTA", "MAX_UPLOAD_BYTES", "MAX_FINALS"):
+    config["REGISTRATION"] = _registration_mode(config)
+    for key in ("DAILY_QUOTA", "MAX_UPLOAD_BYTES", "MAX_FINALS", "REGISTRATIONS_PER_HOUR"):
         if int(config[key]) < 0:
             raise ConfigError(f"{key}={config[key]!r} must not be negative")
     # The multipart body carries the file plus a note and the form's boundaries.
@@ -225,3 +234,25 @@ def _check_admin_token(token: str | None) -> None:
             f"{MIN_SECRET_CHARS} are needed, because it opens every private score "
             f"(make one with `{HOW_TO_MAKE_A_SECRET}`, or leave it unset to manage from the CLI)"
         )
+
+
+REGISTRATION_MODES = ("open", "invite", "closed")
+
+
+def _registration_mode(config: Mapping[str, Any]) -> str:
+    """REGISTRATION, or what the deprecated REGISTRATION_OPEN meant (with a warning), or "open"."""
+    mode, legacy = config["REGISTRATION"], config["REGISTRATION_OPEN"]
+    if mode is None and legacy is not None:
+        mode = "open" if legacy else "closed"
+        warnings.warn(
+            f"LEADERBOARD_REGISTRATION_OPEN is deprecated: set LEADERBOARD_REGISTRATION={mode} "
+            "instead (open, invite or closed)",
+            FutureWarning,
+            stacklevel=3,
+        )
+    mode = (mode or "open").strip().lower()
+    if mode not in REGISTRATION_MODES:
+        raise ConfigError(
+            f"LEADERBOARD_REGISTRATION={mode!r}: expected one of {', '.join(REGISTRATION_MODES)}"
+        )
+    return mode

@@ -1,5 +1,5 @@
 """The database tables, one ORM class each: teams, their submissions, settings, log-in sessions,
-wrong-token counts, the stored final rankings, the organizers' audit log and the board's version
+registrations, invite codes, wrong-token counts, the stored final rankings, the organizers' audit log and the board's version
 counter."""
 
 from __future__ import annotations
@@ -115,6 +115,28 @@ class LoginSession(Base):
     # A hash of the credential used to log in: a session ends when the credential changes.
     credential_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Registration(Base):
+    """A team that registered itself, and from which client address: the hourly limit's count."""
+
+    __tablename__ = "registrations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Invite(Base):
+    """A one-use invite code from `leaderboard invite`, stored as its sha256, and who used it."""
+
+    __tablename__ = "invites"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), default=None)
 
 
 class TokenFailures(Base):

@@ -20,7 +20,9 @@ from leaderboard.db import CLOSED_AT, REVEALED
 from leaderboard.models import (
     AuditEntry,
     FinalRanking,
+    Invite,
     LoginSession,
+    Registration,
     Setting,
     Submission,
     Team,
@@ -362,3 +364,50 @@ def recent_token_failures(session: Session, *, since: datetime) -> list[TokenFai
             .order_by(TokenFailures.last_at.desc())
         )
     )
+
+
+# Invite codes: 16 characters without look-alikes (no 0/O, 1/I/L), about 79 bits, in groups of 4.
+INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+INVITE_LENGTH = 16
+
+
+def normalize_invite(code: str) -> str:
+    """An invite code as typed (any case, with or without dashes and spaces) in its stored form."""
+    return "".join(code.split()).replace("-", "").upper()
+
+
+def add_invites(session: Session, count: int, *, now: datetime) -> list[str]:
+    """``count`` new one-use invite codes (returned, shown once; only their sha256 is stored)."""
+    codes = []
+    for _ in range(count):
+        raw = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
+        session.add(Invite(code_hash=hash_token(raw), created_at=now))
+        codes.append("-".join(raw[i : i + 4] for i in range(0, INVITE_LENGTH, 4)))
+    return codes
+
+
+def get_invite(session: Session, code: str) -> Invite | None:
+    return session.get(Invite, hash_token(normalize_invite(code)))
+
+
+def invite_counts(session: Session) -> tuple[int, int]:
+    """(used, all) invite codes."""
+    used = session.scalar(
+        select(func.count()).select_from(Invite).where(Invite.used_at.is_not(None))
+    )
+    return used, session.scalar(select(func.count()).select_from(Invite))
+
+
+def registrations_since(session: Session, address: str, *, since: datetime) -> list[datetime]:
+    """When ``address`` registered teams after ``since``, oldest first."""
+    return list(
+        session.scalars(
+            select(Registration.created_at)
+            .where(Registration.address == address, Registration.created_at > since)
+            .order_by(Registration.created_at)
+        )
+    )
+
+
+def add_registration(session: Session, team: Team, *, address: str, now: datetime) -> None:
+    session.add(Registration(address=address, team_id=team.id, created_at=now))

@@ -21,17 +21,22 @@ bp = Blueprint("teams", __name__)
 
 @bp.route("/register", methods=["GET", "POST"])
 def register():
-    open_ = current_app.config["REGISTRATION_OPEN"]
+    mode = current_app.config["REGISTRATION"]
     if request.method == "GET":
-        return render_template("register.html", registration_open=open_)
+        return render_template("register.html", mode=mode)
     try:
-        name, token = actions.register_team(request.form.get("name", ""))
+        name, token = actions.register_team(
+            request.form.get("name", ""),
+            invite=request.form.get("invite", ""),
+            address=auth.client_address(),
+        )
     except HTTPException as error:
         page = render_template(
-            "register.html", registration_open=open_, error=error.description,
+            "register.html", mode=mode, error=error.description,
             name=request.form.get("name", ""),
         )  # fmt: skip
-        return page, error.code
+        retry_after = getattr(error, "retry_after", None)
+        return page, error.code, {"Retry-After": str(retry_after)} if retry_after else {}
     auth.mark_private()
     return render_template("registered.html", team=name, token=token), 201
 

@@ -57,7 +57,7 @@ def test_register_taken_name_is_409(api, client, duplicate, shown):
 
 
 def test_register_closed_is_403(app_config, client, app):
-    app.config["REGISTRATION_OPEN"] = False
+    app.config["REGISTRATION"] = "closed"
     response = client.post("/api/teams", json={"name": "late"})
     assert response.status_code == 403
     assert "registration is closed" in response.get_json()["error"]

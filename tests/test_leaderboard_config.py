@@ -20,7 +20,7 @@ def test_layers_defaults_instance_environment_test_config(monkeypatch, tmp_path,
     (instance / "config.py").write_text("DAILY_QUOTA = 7\nNOTE_MAX_CHARS = 50\nROC_TOP_TEAMS = 3\n")
     monkeypatch.setenv("LEADERBOARD_INSTANCE", str(instance))
     monkeypatch.setenv("LEADERBOARD_DAILY_QUOTA", "8")
-    monkeypatch.setenv("LEADERBOARD_REGISTRATION_OPEN", "no")
+    monkeypatch.setenv("LEADERBOARD_REGISTRATION", "Invite")
     monkeypatch.setenv("LEADERBOARD_OPEN_AT", "2026-03-02T08:00")
     monkeypatch.setenv("LEADERBOARD_CLOSE_AT", "2026-03-06T18:00:00+02:00")
     monkeypatch.setenv("LEADERBOARD_MAX_UPLOAD_BYTES", str(2 * MB))
@@ -29,7 +29,7 @@ def test_layers_defaults_instance_environment_test_config(monkeypatch, tmp_path,
     assert app.config["NOTE_MAX_CHARS"] == 50  # instance file over defaults
     assert app.config["DAILY_QUOTA"] == 8  # environment over instance file
     assert app.config["ROC_TOP_TEAMS"] == 4  # test config over everything
-    assert app.config["REGISTRATION_OPEN"] is False
+    assert app.config["REGISTRATION"] == "invite"
     assert app.config["OPEN_AT"] == datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
     assert app.config["CLOSE_AT"] == datetime(2026, 3, 6, 16, 0, tzinfo=timezone.utc)
     assert app.config["MAX_CONTENT_LENGTH"] == 3 * MB

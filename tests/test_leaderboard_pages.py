@@ -47,7 +47,7 @@ def test_register_form_shows_token_once(client):
 
 
 def test_register_form_when_closed(app, client):
-    app.config["REGISTRATION_OPEN"] = False
+    app.config["REGISTRATION"] = "closed"
     assert "Registration is closed" in client.get("/register").get_data(as_text=True)
     response = client.post("/register", data={"name": "late"})
     assert response.status_code == 403

@@ -81,6 +81,7 @@ class Site:
             LEADERBOARD_SECRET_KEY="reliability-test-secret-0123456789",
             LEADERBOARD_ADMIN_TOKEN="reliability-admin-token-0123456789",
             LEADERBOARD_DAILY_QUOTA="1000",
+            LEADERBOARD_REGISTRATIONS_PER_HOUR="0",  # every test team registers from loopback
             LEADERBOARD_COOKIE_SECURE="0",  # plain http on loopback
             PYTHONUNBUFFERED="1",
         )
