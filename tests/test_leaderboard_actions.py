@@ -138,6 +138,7 @@ def test_invite_mode_on_the_page(app, client, runner):
     response = client.post("/register", data={"name": "beta", "invite": code})
     assert response.status_code == 409 and "already used" in response.text
     result = runner.invoke(["status"])
+    assert result.exit_code == 0
     assert "registration invite (1 of 1 codes used)" in result.output
 
 
@@ -147,9 +148,9 @@ def test_closed_registration_leaves_add_team(app, client, runner):
     assert "Registration is closed" in client.get("/register").text
     result = runner.invoke(["add-team", "alpha"])
     assert result.exit_code == 0 and "team 'alpha' added" in result.output
-    assert runner.invoke(["add-team", "ALPHA"]).output.startswith(
-        "Error: the team name 'ALPHA' is already taken"
-    )
+    taken = runner.invoke(["add-team", "ALPHA"])
+    assert taken.exit_code == 1
+    assert taken.output.startswith("Error: the team name 'ALPHA' is already taken")
 
 
 def test_invite_without_invite_mode_says_so(app, runner):
