@@ -16,10 +16,11 @@ from challenge.submission import DEFAULT_MAX_BYTES, SubmissionError
 def _user_errors():
     """Turn a user's mistake into a one-line message on stderr and exit status 1, no traceback."""
     from challenge.data import DataError
+    from challenge.package import PackagingError
 
     try:
         yield
-    except (SubmissionError, AnswerKeyError, DataError) as err:
+    except (SubmissionError, AnswerKeyError, DataError, PackagingError) as err:
         raise click.ClickException(str(err)) from None
 
 

@@ -26,7 +26,14 @@ from challenge.likelihood import (
     reference_from_metadata,
 )
 from challenge.matched_filter import SMOOTHING_MS, matched_filter_score, pulse_height_estimate
-from challenge.metrics import AUC, DEFAULT_SCORE_TYPE, ScoreType, roc_auc_ci, score_type
+from challenge.metrics import (
+    AUC,
+    DEFAULT_SCORE_TYPE,
+    MIN_CLASS_SIZE,
+    ScoreType,
+    roc_auc_ci,
+    score_type,
+)
 from challenge.planning import (
     BASELINE_AUC_CORRELATION,
     CONFIDENCE,
@@ -56,6 +63,10 @@ TRAINING_DATA_RULES = {
 }
 DEFAULT_TRAINING_DATA = "allowed"
 CHALLENGE_FILE = "challenge.json"  # public, machine-readable settings: the leaderboard reads it
+
+
+class PackagingError(ValueError):
+    """Records that cannot be packaged as a challenge; the message says what and what was expected."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +131,7 @@ class RecordFormat:
 def _check_lengths(n: int, **columns: np.ndarray) -> None:
     bad = {name: len(col) for name, col in columns.items() if len(col) != n}
     if bad:
-        raise ValueError(f"every column needs one value per record ({n} records); got {bad}")
+        raise PackagingError(f"every column needs one value per record ({n} records); got {bad}")
 
 
 def split_records(
@@ -139,13 +150,26 @@ def split_records(
     truth = dict(truth or {})
     _check_lengths(len(pulse), label=label, **truth)
     if not 0 < n_test < len(pulse):
-        raise ValueError(f"n_test must be between 1 and {len(pulse) - 1}; got {n_test}")
+        raise PackagingError(f"n_test must be between 1 and {len(pulse) - 1}; got {n_test}")
     order = secret.rng(ORDER_STREAM).permutation(len(pulse))
     parts = order[n_test:], order[:n_test]
     return tuple(
         Records.from_arrays(pulse[rows], label[rows], {k: v[rows] for k, v in truth.items()})
         for rows in parts
     )  # type: ignore[return-value]
+
+
+def check_split_classes(label: np.ndarray, split: np.ndarray) -> None:
+    """Each split of the answer key needs MIN_CLASS_SIZE events of each class to be scored."""
+    for name in ("public", "private"):
+        carriers = int(np.sum(label[split == name] == 1))
+        absorbers = int(np.sum(split == name)) - carriers
+        if min(carriers, absorbers) < MIN_CLASS_SIZE:
+            raise PackagingError(
+                f"the {name} split of the {len(label)} test events holds {carriers} carrier and "
+                f"{absorbers} absorber events; scoring needs at least {MIN_CLASS_SIZE} of each: "
+                "use more test events"
+            )
 
 
 def draw_event_ids(secret: Secret, n_train: int, n_test: int) -> tuple[np.ndarray, np.ndarray]:
@@ -202,13 +226,13 @@ def _labelled_batches(
     for batch in batches:
         pulse, label = np.asarray(batch.pulse), np.asarray(batch.label)
         if pulse.ndim != 2 or pulse.shape[1] != fmt.record_length:
-            raise ValueError(
+            raise PackagingError(
                 f"pulse batch has shape {pulse.shape}; expected (n, {fmt.record_length})"
             )
         _check_lengths(len(pulse), label=label, **batch.truth)
         stop = start + len(label)
         if stop > len(ids):
-            raise ValueError(f"the records hold more than the {len(ids)} announced")
+            raise PackagingError(f"the records hold more than the {len(ids)} announced")
         out = {"event_id": ids[start:stop], "pulse": pulse}
         if with_truth:
             out.update(label=label, **batch.truth)
@@ -216,7 +240,7 @@ def _labelled_batches(
         start = stop
         yield out
     if start != len(ids):
-        raise ValueError(f"the records hold {start} events; {len(ids)} were announced")
+        raise PackagingError(f"the records hold {start} events; {len(ids)} were announced")
 
 
 def _write_root(path, records, ids, fmt, metadata, *, with_truth, progress, on_batch) -> list[str]:
@@ -380,11 +404,11 @@ def package_challenge(
     ``metric`` scores the leaderboard (ROC AUC by default); metric.json records it.
     """
     if train.n < 2 or test.n < 2:
-        raise ValueError(
+        raise PackagingError(
             f"need at least 2 train and 2 test events; got n_train={train.n}, n_test={test.n}"
         )
     if simulated_training_data not in TRAINING_DATA_RULES:
-        raise ValueError(
+        raise PackagingError(
             f"simulated_training_data must be one of {sorted(TRAINING_DATA_RULES)}; "
             f"got {simulated_training_data!r}"
         )
@@ -404,6 +428,7 @@ def package_challenge(
                 progress=progress, on_batch=references)  # fmt: skip
     test_labels = np.concatenate(references.scores["label"])
     split = draw_public_split(secret, test_labels)
+    check_split_classes(test_labels, split)
     paths["answer_key"] = write_answer_key(private / "answer_key.csv", test_ids, test_labels, split)
     metric = metric or score_type(DEFAULT_SCORE_TYPE)
     paths["metric"] = write_metric(paths["answer_key"], metric)

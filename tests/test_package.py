@@ -151,3 +151,17 @@ def test_private_folder_and_files_are_owner_only_whatever_the_umask(tmp_path):
     ]
     for path in private.iterdir():
         assert _mode(path) == 0o600, path
+
+
+def test_a_test_set_too_small_to_score_is_refused_with_a_message(tmp_path):
+    from click.testing import CliRunner
+
+    from challenge.cli import main
+
+    args = ["generate", "--n-train", "20", "--n-test", "3", "--record-length", "128", "--seed", "1",
+            "--out", str(tmp_path), "--quiet"]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert "split of the 3 test events holds" in result.stderr
+    assert "scoring needs at least 2 of each: use more test events" in result.stderr
+    assert "Traceback" not in result.output and not (tmp_path / "private/answer_key.csv").exists()
