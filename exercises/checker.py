@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import io
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -46,6 +47,7 @@ class Context:
     out_dir: Path
     mnist_dir: Path | None = None
     reference: ModuleType | None = None  # the lesson's reference solution
+    scratch: Path | None = None  # a temporary folder for the check's own files, removed after
     state: dict[str, Any] = field(default_factory=dict)
 
 
@@ -97,9 +99,18 @@ def run_checks(
     steps: list[Step] = importlib.import_module(f"exercises.checks.lesson{lesson.number}").STEPS
     blanks = find_blanks(path)
     _warm_up_torch()
-    with loaded_module(lesson.solution_path) as reference, loaded_module(path) as module:
+    with (
+        tempfile.TemporaryDirectory(prefix="exercises-check-") as scratch,
+        loaded_module(lesson.solution_path) as reference,
+        loaded_module(path) as module,
+    ):
         ctx = Context(
-            module, path, Path(out_dir), Path(mnist_dir) if mnist_dir else None, reference
+            module,
+            path,
+            Path(out_dir),
+            Path(mnist_dir) if mnist_dir else None,
+            reference,
+            Path(scratch),
         )
         failed: set[str] = set()
         for step in steps:

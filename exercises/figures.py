@@ -211,6 +211,31 @@ def plot_sequences(
     return _save(fig, path)
 
 
+def plot_roc_curves(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float], str]],
+    path: str | Path,
+    *,
+    title: str,
+) -> Path:
+    """ROC curves: for each name, (false positive rates, true positive rates, a label note)."""
+    fig = Figure(figsize=(5, 5))
+    ax = fig.subplots()
+    for name, (fpr, tpr, note) in curves.items():
+        ax.plot(fpr, tpr, drawstyle="default", linewidth=1.5, label=f"{name} ({note})")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="chance (AUC 0.5)")
+    ax.set(
+        xlabel="false positive rate (absorbers called carriers)",
+        ylabel="true positive rate (carriers found)",
+        title=title,
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+        aspect="equal",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return _save(fig, path)
+
+
 def _save(fig: Figure, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -53,6 +53,7 @@ LESSONS = {
             takes_mnist=True,
         ),
         Lesson(5, "beyond", "Beyond: MC-dropout uncertainty, saliency maps, a recurrent network"),
+        Lesson(6, "roc", "ROC curves, AUC and your first submission"),
     )
 }
 

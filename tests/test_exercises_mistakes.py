@@ -162,6 +162,29 @@ MISTAKES = {
             )
         ],
     ),
+    "lesson 6 AUC counting absorbers over carriers": (
+        6,
+        "AUC by pairs",
+        "the wrong target class",
+        [
+            (
+                "diff = score[y == 1][:, None] - score[y == 0][None, :]  # (carriers, absorbers)",
+                "diff = score[y == 0][:, None] - score[y == 1][None, :]",
+            )
+        ],
+    ),
+    "lesson 6 scores without eval mode": (
+        6,
+        "scores in eval mode",
+        "a missing eval mode",
+        [("    model.eval()  # BLANK: no dropout while predicting\n", "")],
+    ),
+    "lesson 6 inverted scores": (
+        6,
+        "scores in eval mode",
+        "the scores are inverted",
+        [("return model(X).double().numpy()", "return -model(X).double().numpy()")],
+    ),
 }
 
 
