@@ -126,10 +126,13 @@ def run_checks(
 
 
 def _warm_up_torch() -> None:
-    """The first backward pass imports much of torch (seconds); pay for it outside every step."""
+    """The first backward pass and optimizer step import much of torch (seconds); pay for them
+    outside every step."""
     import torch
 
-    torch.ones(1, requires_grad=True).sum().backward()
+    weight = torch.ones(1, requires_grad=True)
+    weight.sum().backward()
+    torch.optim.Adam([weight]).step()
 
 
 def _run_step(

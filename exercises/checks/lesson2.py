@@ -1,4 +1,5 @@
-"""Checks of lesson 2: activations, the MLP, weight decay, training, dropout, the search.
+"""Checks of lesson 2: backpropagation by hand, activations, the MLP, weight decay, training,
+dropout, the search.
 
 Each function is first compared with the reference solution's on fixed inputs; training comes last.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import copy
 from dataclasses import replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -28,7 +30,9 @@ from exercises.checks.common import (
 )
 
 ACCURACY_TARGET = 0.95  # on the held-out test points; the moons overlap a little
+BY_HAND_TARGET = 0.95  # validation accuracy of the network trained with hand-made gradients
 CHANCE = 0.5  # two balanced classes
+GRADIENT_ATOL = 1e-8  # float64 gradients of a small network agree to ~1e-15 with autograd
 EXPECTED_ACTIVATIONS = {
     "sigmoid": nn.Sigmoid,
     "tanh": nn.Tanh,
@@ -41,6 +45,102 @@ EXPECTED_ACTIVATIONS = {
 def _split(ctx: Context) -> datasets.Split:
     config = ctx.module.Config()
     return datasets.make_moons(config.n_points, seed=config.seed, noise=config.noise)
+
+
+def _small_network(seed: int = 3) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Fixed float64 weights of a 3 -> 5 -> 1 network, 7 points and their 0/1 targets."""
+    rng = np.random.default_rng(seed)
+    params = {
+        "W1": rng.normal(0, 1, (3, 5)),
+        "b1": rng.normal(0, 0.5, 5),
+        "W2": rng.normal(0, 1, (5, 1)),
+        "b2": rng.normal(0, 0.5, 1),
+    }
+    return params, rng.normal(0, 1, (7, 3)), (rng.random(7) > 0.5).astype(np.float64)
+
+
+def _autograd(params: dict[str, np.ndarray], X: np.ndarray, t: np.ndarray) -> dict:
+    """The gradients of L = 1/(2n) Σ (y - t)² by torch.autograd, independent of the lesson."""
+    weights = {name: torch.tensor(v, requires_grad=True) for name, v in params.items()}
+    h = torch.sigmoid(torch.tensor(X) @ weights["W1"] + weights["b1"])
+    y = torch.sigmoid(h @ weights["W2"] + weights["b2"])[:, 0]
+    (0.5 * ((y - torch.tensor(t)) ** 2).mean()).backward()
+    return {name: w.grad for name, w in weights.items()}
+
+
+def check_forward(ctx: Context) -> str:
+    params, X, _ = _small_network()
+    expected = ctx.reference.forward(params, X)
+    got = ctx.module.forward({k: v.copy() for k, v in params.items()}, X)
+    for key in ("h", "y"):
+        compare_to_reference(
+            torch.as_tensor(np.asarray(got[key])),
+            torch.as_tensor(expected[key]),
+            f"forward's {key!r} for 7 points",
+            "h = σ(X W1 + b1), y = σ(h W2 + b2) as a vector (n,)",
+            atol=1e-12,
+            sign_matters=False,
+        )
+    return "h and y match the reference for a 3 -> 5 -> 1 network"
+
+
+def check_backward(ctx: Context) -> str:
+    params, X, t = _small_network()
+    cache = ctx.reference.forward(params, X)
+    got = ctx.module.backward({k: v.copy() for k, v in params.items()}, cache, t)
+    expected = _autograd(params, X, t)
+    for name, grad in expected.items():
+        compare_to_reference(
+            torch.as_tensor(np.asarray(got[name])),
+            grad,
+            f"the gradient of {name}",
+            "P2 = (y - t) y (1 - y) / n, P1 = (P2 W2ᵀ) h (1 - h); ∂L/∂W2 = hᵀ P2, "
+            "∂L/∂W1 = Xᵀ P1, and a bias's gradient is the sum of its P over the points",
+            mistakes={
+                "is n times too large, a sum over the points, not their mean: a wrong "
+                "reduction (divide P2 by n)": grad * len(t)
+            },
+            atol=GRADIENT_ATOL,
+        )
+    return "all four gradients match torch.autograd's"
+
+
+def check_numerical_gradient(ctx: Context) -> str:
+    params, X, t = _small_network()
+    kept = {k: v.copy() for k, v in params.items()}
+
+    def loss_of(p: dict) -> float:
+        return ctx.reference.squared_error(ctx.reference.forward(p, X)["y"], t)
+
+    got = ctx.module.numerical_gradient(loss_of, params)
+    if any(not np.array_equal(params[k], kept[k]) for k in params):
+        raise CheckFailed("numerical_gradient changed the weights: put each one back after use")
+    for name, grad in _autograd(params, X, t).items():
+        compare_to_reference(
+            torch.as_tensor(np.asarray(got[name])),
+            grad,
+            f"the finite-difference gradient of {name}",
+            "(L(w + ε) - L(w - ε)) / 2ε for each entry, the others unchanged",
+            atol=1e-6,  # central differences with ε = 1e-6 are good to ~1e-9 here
+        )
+    return "central differences agree with torch.autograd"
+
+
+def check_train_by_hand(ctx: Context) -> str:
+    config, split = ctx.module.Config(), _split(ctx)
+    X, t = split.X_train.double().numpy(), split.y_train.double().numpy()
+    params, history = ctx.module.train_by_hand(
+        X, t, hidden=config.bp_hidden, lr=config.bp_lr, steps=config.bp_steps, seed=config.seed
+    )
+    expect_decreasing(history, "the squared error", "subtract lr x gradient from each weight")
+    y = ctx.reference.forward(params, split.X_val.double().numpy())["y"]
+    accuracy = float(np.mean((y > 0.5) == split.y_val.numpy()))
+    return expect_at_least(
+        accuracy,
+        BY_HAND_TARGET,
+        "validation accuracy with your gradients",
+        "more steps (bp_steps) or a larger bp_lr in Config",
+    )
 
 
 def check_activations(ctx: Context) -> str:
@@ -235,12 +335,24 @@ UNITS = (
     "training step",
     "dropout off for prediction",
 )
+BACKPROP = ("backprop: forward pass", "backprop: gradients by hand")
 STEPS = [
+    Step("backprop: forward pass", ("forward",), check_forward),
+    Step("backprop: gradients by hand", ("backward",), check_backward),
+    Step("backprop: finite differences", ("numerical_gradient",), check_numerical_gradient),
     Step("activations", ("ACTIVATIONS",), check_activations),
     Step("MLP layers", ("make_mlp", "ACTIVATIONS"), check_mlp),
     Step("optimizer with weight decay", ("make_optimizer",), check_optimizer),
     Step("training step", ("train_step",), check_train_step),
     Step("dropout off for prediction", ("predict_proba",), check_dropout_off),
+    Step(
+        "backprop: training by hand",
+        ("train_by_hand", "forward", "backward"),
+        check_train_by_hand,
+        needs=BACKPROP,
+        training=True,
+        time_limit=60,
+    ),
     Step(
         "hyperparameter search",
         ("search", *TRAINING),

@@ -6,6 +6,10 @@
 # learning the noise of the training points by heart, which we judge on points it never saw: a
 # validation part (to choose settings) and a test part (to report the result).
 #
+# How does a network learn? By gradient descent, with the gradients from the chain rule:
+# backpropagation. You first write it by hand, in numpy, for a small network, and check it
+# against torch's automatic differentiation and against finite differences; then torch does it.
+#
 # Fill in every `...`, then check your work with
 #     exercises check 2 lesson2_mlp.py
 # Then play: add `SEARCH_GRID` entries (layers, widths, activations, dropout, weight decay, learning
@@ -15,9 +19,11 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -37,6 +43,9 @@ class Config:
     lr: float = 0.02
     batch_size: int = 120
     epochs: int = 60
+    bp_hidden: int = 16  # the network trained with the gradients written by hand
+    bp_lr: float = 10.0
+    bp_steps: int = 2000
     out: str = "figures/lesson2"
 
 
@@ -50,6 +59,93 @@ SEARCH_GRID = [
     {"hidden": (8,)},
     {"dropout": 0.3},
 ]
+
+# %% [markdown]
+# ## Backpropagation by hand
+# A network with one hidden layer of H sigmoid neurons and one sigmoid output, in numpy:
+#     net1 = X W1 + b1,  h = σ(net1),  net2 = h W2 + b2,  y = σ(net2),
+# trained, as in the lecture's example, on the squared error L = 1/(2n) Σ (y - t)² against the
+# targets t. The chain rule, ∂L/∂w_ij = ∂L/∂o_j · ∂o_j/∂net_j · ∂net_j/∂w_ij, with
+# σ'(net) = σ(net) (1 - σ(net)), gives for each point:
+# - at the output: P2 = ∂L/∂net2 = (y - t) y (1 - y) / n;
+# - one layer down, the recursion: P1 = ∂L/∂net1 = (P2 W2ᵀ) h (1 - h);
+# - a weight's gradient is the input it multiplies times the P of the neuron it feeds, summed
+#   over the points: ∂L/∂W2 = hᵀ P2, ∂L/∂W1 = Xᵀ P1; a bias's is the sum of its P.
+# Finite differences check any gradient: ∂L/∂w ≈ (L(w + ε) - L(w - ε)) / 2ε.
+
+
+# %%
+def init_params(n_inputs: int, n_hidden: int, seed: int) -> dict[str, np.ndarray]:
+    """Random weights W1 (n_inputs, H), W2 (H, 1) and zero biases b1 (H,), b2 (1,), float64."""
+    rng = np.random.default_rng(seed)
+    return {
+        "W1": rng.normal(0, 1, (n_inputs, n_hidden)),
+        "b1": np.zeros(n_hidden),
+        "W2": rng.normal(0, 1 / np.sqrt(n_hidden), (n_hidden, 1)),
+        "b2": np.zeros(1),
+    }
+
+
+def sigmoid_np(z: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-z))
+
+
+def forward(params: dict[str, np.ndarray], X: np.ndarray) -> dict[str, np.ndarray]:
+    """The forward pass for points X (n, d); returns what backward needs: X, h (n, H), y (n,)."""
+    h = sigmoid_np(X @ params["W1"] + params["b1"])  # BLANK: the hidden layer, (n, H)
+    y = sigmoid_np(h @ params["W2"] + params["b2"])[:, 0]  # BLANK: the output, (n, 1) -> (n,)
+    return {"X": X, "h": h, "y": y}
+
+
+def squared_error(y: np.ndarray, t: np.ndarray) -> float:
+    """L = 1/(2n) Σ (y - t)²."""
+    return float(0.5 * np.mean((y - t) ** 2))
+
+
+def backward(
+    params: dict[str, np.ndarray], cache: dict[str, np.ndarray], t: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The gradients of the squared error with respect to W1, b1, W2 and b2 (their shapes)."""
+    X, h, y = cache["X"], cache["h"], cache["y"]
+    P2 = ((y - t) * y * (1 - y))[:, None] / len(t)  # BLANK: ∂L/∂net2 for each point, (n, 1)
+    P1 = (P2 @ params["W2"].T) * h * (1 - h)  # BLANK: the recursion: ∂L/∂net1, (n, H)
+    # BLANK: each weight's gradient: its inputs (transposed) times the P it feeds; biases: sums
+    return {"W1": X.T @ P1, "b1": P1.sum(axis=0), "W2": h.T @ P2, "b2": P2.sum(axis=0)}
+
+
+def numerical_gradient(
+    loss_of: Callable[[dict], float], params: dict[str, np.ndarray], eps: float = 1e-6
+) -> dict[str, np.ndarray]:
+    """Central finite differences of ``loss_of(params)`` for every entry of every parameter."""
+    grads = {}
+    for name, value in params.items():
+        grad = np.zeros_like(value)
+        for index in np.ndindex(value.shape):
+            kept = value[index]
+            value[index] = kept + eps
+            up = loss_of(params)
+            value[index] = kept - eps
+            down = loss_of(params)
+            value[index] = kept  # put the weight back
+            grad[index] = (up - down) / (2 * eps)  # BLANK: the central difference
+        grads[name] = grad
+    return grads
+
+
+def train_by_hand(
+    X: np.ndarray, t: np.ndarray, *, hidden: int, lr: float, steps: int, seed: int
+) -> tuple[dict[str, np.ndarray], list[float]]:
+    """Batch gradient descent with the gradients of ``backward``; returns the weights and the
+    loss before each step."""
+    params = init_params(X.shape[1], hidden, seed)
+    history = []
+    for _ in range(steps):
+        cache = forward(params, X)
+        history.append(squared_error(cache["y"], t))
+        for name, grad in backward(params, cache, t).items():
+            params[name] -= lr * grad
+    return params, history
+
 
 # %% [markdown]
 # ## The network
@@ -192,6 +288,25 @@ def write_figures(
     ]
 
 
+def report_backprop(config: Config, split: datasets.Split) -> None:
+    """Backpropagation by hand: its gradients against finite differences, and its training."""
+    X, t = split.X_train.double().numpy(), split.y_train.double().numpy()
+    params = init_params(2, 4, config.seed)
+    by_hand = backward(params, forward(params, X[:20]), t[:20])
+    numeric = numerical_gradient(lambda p: squared_error(forward(p, X[:20])["y"], t[:20]), params)
+    worst = max(np.abs(by_hand[name] - numeric[name]).max() for name in params)
+    print(f"backprop by hand: largest difference from finite differences {worst:.1e}")
+    steps = config.bp_steps if config.epochs > 1 else 10
+    params, history = train_by_hand(
+        X, t, hidden=config.bp_hidden, lr=config.bp_lr, steps=steps, seed=config.seed
+    )
+    right = (forward(params, split.X_val.double().numpy())["y"] > 0.5) == split.y_val.numpy()
+    print(
+        f"trained by hand: loss {history[0]:.4f} -> {history[-1]:.4f} in {steps} steps, "
+        f"validation accuracy {right.mean():.1%}"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Lesson 2: the multilayer perceptron.")
     parser.add_argument("--seed", type=int, default=Config.seed, help="seed of data and weights")
@@ -206,6 +321,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{describe(row['settings']):>24}: validation accuracy {row['val_accuracy']:.1%}")
     test = accuracy(best["model"], split.X_test, split.y_test)
     print(f"best: {describe(best['settings'])}, test accuracy {test:.1%}")
+    report_backprop(config, split)
     for path in write_figures(rows, best, split, config.out):
         print(f"wrote {path}")
 
