@@ -63,8 +63,14 @@ def main() -> None:
 @main.command("list", help="List the lessons and the file each one starts from.")
 def list_lessons() -> None:
     for lesson in LESSONS.values():
-        mnist = "  (--mnist DIR for real MNIST)" if lesson.takes_mnist else ""
-        click.echo(f"{lesson.number}  {lesson.filename:<24} {lesson.title}{mnist}")
+        notes = [lesson.note] if lesson.note else []
+        notes += ["--mnist DIR for real MNIST"] if lesson.takes_mnist else []
+        extra = f"  ({'; '.join(notes)})" if notes else ""
+        click.echo(f"{lesson.number}  {lesson.filename:<24} {lesson.title}{extra}")
+    click.echo(
+        "\nStart one with `exercises start N DIR`, check it with `exercises check N FILE`, "
+        "see where you stand with `exercises progress DIR`."
+    )
 
 
 @main.command(help="Copy the skeleton of lesson N into DIR (default: the current folder).")

@@ -19,12 +19,13 @@ _MARKER = re.compile(r"#\s*BLANK\b:?\s*(?P<hint>.*?)\s*$")
 
 @dataclass(frozen=True)
 class Lesson:
-    """One lesson: its number, a short name used in file names, and its title."""
+    """One lesson: its number, a short name used in file names, its title and a note for the list."""
 
     number: int
     name: str
     title: str
     takes_mnist: bool = False
+    note: str = ""
 
     @property
     def filename(self) -> str:
@@ -44,7 +45,11 @@ LESSONS = {
     lesson.number: lesson
     for lesson in (
         Lesson(1, "logistic", "Logistic regression and gradient-descent variants"),
-        Lesson(2, "mlp", "Multilayer perceptron: activations, dropout, weight decay, a search"),
+        Lesson(
+            2,
+            "mlp",
+            "Multilayer perceptron: backpropagation by hand, activations, dropout, a search",
+        ),
         Lesson(3, "cnn", "Convolutional network on handwritten digits", takes_mnist=True),
         Lesson(
             4,
@@ -53,7 +58,12 @@ LESSONS = {
             takes_mnist=True,
         ),
         Lesson(5, "beyond", "Beyond: MC-dropout uncertainty, saliency maps, a recurrent network"),
-        Lesson(6, "roc", "ROC curves, AUC and your first submission"),
+        Lesson(
+            6,
+            "roc",
+            "ROC curves, AUC and your first submission",
+            note="on a small challenge it generates into data/lesson6",
+        ),
     )
 }
 

@@ -208,6 +208,10 @@ def test_list_names_every_lesson():
     assert result.exit_code == 0
     for lesson in LESSONS.values():
         assert f"{lesson.number}  {lesson.filename}" in result.output
+    assert (
+        "6  lesson6_roc.py" in result.output and "ROC curves, AUC and your first" in result.output
+    )
+    assert "backpropagation by hand" in result.output  # part of lesson 2
 
 
 def test_start_copies_the_skeleton_and_refuses_to_overwrite(tmp_path):
@@ -227,7 +231,7 @@ def test_start_copies_the_skeleton_and_refuses_to_overwrite(tmp_path):
 
 
 def test_bad_lesson_number_and_options_are_usage_errors(tmp_path):
-    assert invoke("start", 6, tmp_path).exit_code == 2
+    assert invoke("start", max(LESSONS) + 1, tmp_path).exit_code == 2
     both = invoke("check", 1, tmp_path / "x.py", "--solution")
     assert both.exit_code == 2 and "either FILE or --solution" in both.output
     mnist = invoke("check", 1, "--solution", "--mnist", tmp_path)
