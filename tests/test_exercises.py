@@ -4,6 +4,7 @@ untouched skeleton fails cleanly, the checker catches mistakes, the skeleton mak
 from __future__ import annotations
 
 import gzip
+import importlib
 import json
 import re
 import textwrap
@@ -433,3 +434,16 @@ def test_checking_the_reference_solution_records_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert invoke("check", 1, "--solution", "--quick").exit_code == 0
     assert not list(get_lesson(1).solution_path.parent.glob(".exercises-progress*"))
+
+
+@pytest.mark.parametrize("number", sorted(LESSONS))
+def test_steps_are_named_once_and_wait_only_for_earlier_steps(number):
+    steps = importlib.import_module(f"exercises.checks.lesson{number}").STEPS
+    names = [step.name for step in steps]
+    assert len(set(names)) == len(names)
+    assert all(": " not in name for name in names)  # the output reads "name: message"
+    for i, step in enumerate(steps):
+        assert set(step.needs) <= set(names[:i]), step.name
+        assert step.time_limit > 0
+    first_training = next(i for i, step in enumerate(steps) if step.training)
+    assert all(step.training for step in steps[first_training:])  # functions before training

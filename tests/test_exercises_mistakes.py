@@ -164,7 +164,7 @@ MISTAKES = {
     ),
     "lesson 2 backpropagation without the 1/n of the mean": (
         2,
-        "backprop: gradients by hand",
+        "backprop, gradients by hand",
         "a wrong reduction",
         [
             (
@@ -175,7 +175,7 @@ MISTAKES = {
     ),
     "lesson 2 backpropagation with the wrong sign": (
         2,
-        "backprop: gradients by hand",
+        "backprop, gradients by hand",
         "the gradient of W1 has the wrong sign",
         [("P2 = ((y - t) * y * (1 - y))", "P2 = ((t - y) * y * (1 - y))")],
     ),

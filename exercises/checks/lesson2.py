@@ -335,18 +335,18 @@ UNITS = (
     "training step",
     "dropout off for prediction",
 )
-BACKPROP = ("backprop: forward pass", "backprop: gradients by hand")
+BACKPROP = ("backprop, forward pass", "backprop, gradients by hand")
 STEPS = [
-    Step("backprop: forward pass", ("forward",), check_forward),
-    Step("backprop: gradients by hand", ("backward",), check_backward),
-    Step("backprop: finite differences", ("numerical_gradient",), check_numerical_gradient),
+    Step("backprop, forward pass", ("forward",), check_forward),
+    Step("backprop, gradients by hand", ("backward",), check_backward),
+    Step("backprop, finite differences", ("numerical_gradient",), check_numerical_gradient),
     Step("activations", ("ACTIVATIONS",), check_activations),
     Step("MLP layers", ("make_mlp", "ACTIVATIONS"), check_mlp),
     Step("optimizer with weight decay", ("make_optimizer",), check_optimizer),
     Step("training step", ("train_step",), check_train_step),
     Step("dropout off for prediction", ("predict_proba",), check_dropout_off),
     Step(
-        "backprop: training by hand",
+        "backprop, training by hand",
         ("train_by_hand", "forward", "backward"),
         check_train_by_hand,
         needs=BACKPROP,
