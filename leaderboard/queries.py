@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from leaderboard import names
 from leaderboard.db import CLOSED_AT, REVEALED
 from leaderboard.models import (
     AuditEntry,
@@ -67,28 +68,20 @@ def clean_text(text: str, *, max_chars: int, what: str) -> str:
     return text
 
 
-# Cyrillic and Greek letters that look like Latin ones (after case folding; where the capital
-# and small forms look like different Latin letters, the capital wins: Н is H, Т is T).
-# A reduced form of the Unicode confusables skeleton (UTS #39), enough to stop "Тeam" (Cyrillic
-# Т) passing for "Team".
-LOOKALIKES = str.maketrans(
-    "авекмнорстухіјѕԁԛԝһӏүαβεηικμνοτρυχζ",
-    "abekmhopctyxijsdqwhlyabehikmnotpyxz",
-)
-
-
 def team_name_key(name: str) -> str:
-    """What two names must differ in: NFKC, case folding and Latin look-alikes."""
-    return unicodedata.normalize("NFKC", name).casefold().translate(LOOKALIKES)
+    """What two names must differ in: their confusable skeleton (see ``leaderboard.names``)."""
+    return names.name_key(name)
 
 
 def create_team(
     session: Session, name: str, *, now: datetime, max_chars: int = 40, is_reference: bool = False
 ) -> tuple[Team, str]:
     """Register a team; returns it with its token, which is shown once and stored only hashed."""
-    name = clean_text(name, max_chars=max_chars, what="the team name")
+    given, name = name, clean_text(name, max_chars=max_chars, what="the team name")
     if not name:
         raise ValueError("the team name is empty")
+    names.check_visible(given)  # positions as typed
+    names.check_visible(name)  # and what NFKC made of it
     key = team_name_key(name)
     if session.scalar(select(Team.id).where(Team.name_key == key)) is not None:
         raise NameTaken(f"the team name {name!r} is already taken")
