@@ -7,3 +7,9 @@
 - `baselines.report`: validation AUC with DeLong interval, ROC and training-curve figures, tables
 - `baselines.cli`: the `baselines` command (train, predict, compare)
 """
+
+from __future__ import annotations
+
+from challenge.extras import require_extra
+
+require_extra("baselines")  # torch and scikit-learn: a missing one names the pip command

@@ -21,6 +21,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from challenge.extras import require_extra
+
+require_extra("leaderboard")  # before flask: a host without the extra gets the pip command
+
 from flask import Flask, current_app, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import OperationalError
