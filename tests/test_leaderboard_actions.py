@@ -133,6 +133,7 @@ def test_invite_mode_on_the_page(app, client, runner):
     code = invites(runner, 1)[0]
     page = client.get("/register").get_data(as_text=True)
     assert 'name="invite"' in page
+    assert "with an invite code from the organizers" in client.get("/rules").text
     response = client.post("/register", data={"name": "alpha", "invite": code})
     assert response.status_code == 201 and "Team alpha is registered" in response.text
     response = client.post("/register", data={"name": "beta", "invite": code})

@@ -58,7 +58,7 @@ def test_the_reveal_time_replaces_the_plan(api, client, runner, clock):
 def test_rules_follow_the_settings(app_config, make_app):
     app = make_app({**app_config, "DAILY_QUOTA": 4, "MAX_FINALS": 3, "MAX_TEAM_SIZE": 5,
                     "LATE_SUBMISSIONS": True, "SIMULATED_TRAINING_DATA": "forbidden",
-                    "REGISTRATION_OPEN": False})  # fmt: skip
+                    "REGISTRATION": "closed"})  # fmt: skip
     text = text_of(app.test_client().get("/rules").get_data(as_text=True))
     assert "Quota 4 accepted submissions per team per UTC day" in text
     assert "Finals mark up to 3 submissions as final" in text
