@@ -6,15 +6,17 @@ Most run as quick checks (no training): the mistakes are caught before any train
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from exercises.checker import StepResult, run_checks
 from exercises.lessons import get_lesson
-from exercises.timelimit import EXIT_STUCK
+from exercises.timelimit import EXIT_STUCK, StepTimeout, time_limit
 
 
 def inject(number: int, tmp_path: Path, *replacements: tuple[str, str]) -> Path:
@@ -287,3 +289,55 @@ def test_a_loop_that_swallows_every_stop_ends_the_check_with_a_message(tmp_path)
     assert done.returncode == EXIT_STUCK
     assert "step 'sigmoid' of lesson1_logistic.py ran past its time limit (1 s)" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# --- the time limit itself ----------------------------------------------------------------------
+
+
+def test_time_limit_stops_a_loop_and_gives_the_outer_alarm_its_time_back():
+    fired = []
+    pytest_alarm = signal.getitimer(signal.ITIMER_REAL)
+    previous = signal.signal(signal.SIGALRM, lambda *_: fired.append("outer"))
+    signal.setitimer(signal.ITIMER_REAL, 30.0)  # as pytest-timeout's own alarm
+    try:
+        start = time.monotonic()
+        with pytest.raises(StepTimeout), time_limit(0.2):
+            while True:
+                pass
+        assert 0.2 <= time.monotonic() - start < 1.5
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 28.0 < left <= 30.0  # the outer alarm keeps its deadline
+        assert signal.getsignal(signal.SIGALRM) is not None and not fired
+        with time_limit(5.0):  # a block that ends in time is not disturbed
+            sum(range(1000))
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_REAL, *pytest_alarm)
+
+
+def test_an_outer_alarm_due_first_still_fires_inside_a_step():
+    def outer(*_):
+        raise TimeoutError("the outer alarm")
+
+    pytest_alarm = signal.getitimer(signal.ITIMER_REAL)
+    previous = signal.signal(signal.SIGALRM, outer)
+    signal.setitimer(signal.ITIMER_REAL, 0.2)
+    try:
+        with pytest.raises(TimeoutError, match="the outer alarm"), time_limit(10.0):
+            while True:
+                pass
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_REAL, *pytest_alarm)
+
+
+def test_except_exception_does_not_swallow_the_stop():
+    def stubborn():
+        while True:
+            try:
+                time.sleep(0.05)
+            except Exception:  # a learner's habit: it must not catch the time limit
+                pass
+
+    with pytest.raises(StepTimeout), time_limit(0.2):
+        stubborn()
