@@ -296,10 +296,11 @@ def submit(file, url, token, note, timeout) -> None:
         body = {"error": response.text[:300]}
     if response.status_code != 201:
         raise click.ClickException(f"rejected ({response.status_code}): {body.get('error', body)}")
-    lo, hi = body["public_auc_ci"]
+    metric = score_type(body.get("metric", DEFAULT_SCORE_TYPE))
+    value, lo, hi = (metric.format(v) for v in (body["public_auc"], *body["public_auc_ci"]))
     click.echo(
-        f"Submission {body['id']} accepted: public AUC {body['public_auc']:.4f} "
-        f"(95% CI {lo:.4f} to {hi:.4f}); {body['remaining_today']} submissions left today"
+        f"Submission {body['id']} accepted: public {metric.short_label} {value} "
+        f"(95% CI {lo} to {hi}); {body['remaining_today']} submissions left today"
     )
 
 

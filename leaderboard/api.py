@@ -11,7 +11,7 @@ from datetime import datetime
 from flask import Blueprint, abort, current_app, jsonify, request
 from sqlalchemy import text
 
-from leaderboard import actions, auth, queries, ranking, uploads
+from leaderboard import actions, auth, grading, queries, ranking, uploads
 from leaderboard.db import session_scope
 from leaderboard.models import Submission
 
@@ -123,6 +123,7 @@ def create_submission():
     body = {
         "id": s.id,
         "team": team.name,
+        "metric": grading.answer_key().metric.name,  # what public_auc holds (roc_auc, bkg_eff@E)
         "public_auc": s.public_auc,
         "public_auc_ci": [s.public_lo, s.public_hi],
         "remaining_today": accepted.remaining_today,
@@ -159,7 +160,15 @@ def leaderboard():
         board = ranking.current_board(db)
     rows = [row_json(row, revealed=board.revealed) for row in board.rows]
     late = [late_json(item, revealed=board.revealed) for item in board.late]
-    return jsonify(revealed=board.revealed, ranked_at=iso(board.ranked_at), rows=rows, late=late)
+    metric = grading.answer_key().metric
+    return jsonify(
+        metric=metric.name,
+        higher_is_better=metric.higher_is_better,
+        revealed=board.revealed,
+        ranked_at=iso(board.ranked_at),
+        rows=rows,
+        late=late,
+    )
 
 
 @bp.get("/health")

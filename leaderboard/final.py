@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from leaderboard import queries, ranking
+from leaderboard import grading, queries, ranking
 
 
 class RevealError(RuntimeError):
@@ -107,8 +107,9 @@ def changes(before: ranking.Board, after: ranking.Board) -> str:
         elif b is None:
             moves.append(f"{a.team}: removed (was rank {a.rank})")
         elif (a.rank, a.submission_id, a.private_auc) != (b.rank, b.submission_id, b.private_auc):
+            metric = grading.answer_key().metric
             moves.append(
-                f"{b.team}: rank {a.rank} -> {b.rank}, private AUC "
-                f"{a.private_auc:.4f} -> {b.private_auc:.4f}"
+                f"{b.team}: rank {a.rank} -> {b.rank}, private {metric.short_label} "
+                f"{metric.format(a.private_auc)} -> {metric.format(b.private_auc)}"
             )
     return "; ".join(moves) if moves else "no rank or score changed"

@@ -13,6 +13,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.metrics import roc_curve
 
+from challenge.metrics import DEFAULT_SCORE_TYPE, ScoreType, score_type
+
+ROC_AUC = score_type(DEFAULT_SCORE_TYPE)
+
 
 def _plain(text: str) -> str:
     """``text`` with matplotlib's mathtext switched off: a team called "$x^$" is just text."""
@@ -29,13 +33,18 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def roc_curves_png(labels: np.ndarray, curves: Sequence[tuple[str, np.ndarray, float]]) -> bytes:
-    """ROC curves on the private split; ``curves`` holds (label, scores (n,), AUC) per team."""
+def roc_curves_png(
+    labels: np.ndarray,
+    curves: Sequence[tuple[str, np.ndarray, float]],
+    metric: ScoreType = ROC_AUC,
+) -> bytes:
+    """ROC curves on the private split; ``curves`` holds (label, scores (n,), the metric's value)
+    per team."""
     figure = Figure(figsize=(6, 5.5), layout="constrained")
     axes = figure.add_subplot()
-    for name, scores, auc in curves:
+    for name, scores, value in curves:
         fpr, tpr, _ = roc_curve(labels, scores)
-        axes.plot(fpr, tpr, label=f"{_plain(name)} (AUC {auc:.4f})")
+        axes.plot(fpr, tpr, label=f"{_plain(name)} ({metric.short_label} {metric.format(value)})")
     axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
     axes.set(
         xlabel="false positive rate (absorber events called carrier)",
@@ -53,16 +62,24 @@ def score_history_png(
     times: Sequence[datetime],
     public: Sequence[tuple[float, float, float]],
     private: Sequence[float] | None = None,
+    metric: ScoreType = ROC_AUC,
 ) -> bytes:
-    """A team's public AUC (with its CI) per submission over time; private AUC once revealed."""
+    """A team's public score (with its CI) per submission over time; private score once revealed."""
     figure = Figure(figsize=(6, 3.5), layout="constrained")
     axes = figure.add_subplot()
     if times:
         auc = np.array([p[0] for p in public])
         errors = np.array([[p[0] - p[1] for p in public], [p[2] - p[0] for p in public]])
-        axes.errorbar(times, auc, yerr=errors, fmt="o-", capsize=3, label="public AUC (95% CI)")
+        axes.errorbar(
+            times,
+            auc,
+            yerr=errors,
+            fmt="o-",
+            capsize=3,
+            label=f"public {metric.short_label} (95% CI)",
+        )
         if private is not None:
-            axes.plot(times, private, "s--", label="private AUC")
+            axes.plot(times, private, "s--", label=f"private {metric.short_label}")
         axes.legend(loc="lower right", fontsize="small")
         locator = mdates.AutoDateLocator()
         axes.xaxis.set_major_locator(locator)
@@ -71,5 +88,5 @@ def score_history_png(
             axes.set_xlim(min(times) - timedelta(hours=1), max(times) + timedelta(hours=1))
     else:
         axes.text(0.5, 0.5, "no submissions yet", ha="center", va="center")
-    axes.set(ylabel="ROC AUC", title=f"{_plain(team)}: score over time (UTC)")
+    axes.set(ylabel=metric.label, title=f"{_plain(team)}: score over time (UTC)")
     return _png(figure)

@@ -76,6 +76,7 @@ def team_scores_png(team_id: int):
             [s.created_at for s in submissions],
             [(s.public_auc, s.public_lo, s.public_hi) for s in submissions],
             [s.private_auc for s in submissions] if revealed else None,
+            grading.answer_key().metric,
         )
     )
 

@@ -246,4 +246,5 @@ def roc_png(session: Session, top: int) -> bytes:
         )
         for row in shown
     ]
-    return plots.roc_curves_png(grading.answer_key().private_labels, curves)
+    key = grading.answer_key()
+    return plots.roc_curves_png(key.private_labels, curves, key.metric)

@@ -13,7 +13,7 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from leaderboard import actions, auth, queries, uploads
+from leaderboard import actions, auth, grading, queries, uploads
 from leaderboard.db import session_scope
 
 bp = Blueprint("teams", __name__)
@@ -97,10 +97,10 @@ def submit():
     except HTTPException as error:
         page = render_template("submit.html", team=team, error=error.description, remaining=None)
         return page, error.code
-    s = accepted.submission
+    s, metric = accepted.submission, grading.answer_key().metric
     flash(
-        f"Submission #{s.id} accepted: public AUC {s.public_auc:.4f} "
-        f"(95% CI {s.public_lo:.4f} to {s.public_hi:.4f}); "
+        f"Submission #{s.id} accepted: public {metric.short_label} {metric.format(s.public_auc)} "
+        f"(95% CI {metric.format(s.public_lo)} to {metric.format(s.public_hi)}); "
         f"{accepted.remaining_today} left today."
     )
     return redirect(url_for("public.team_page", team_id=team.id)), 303

@@ -43,7 +43,8 @@ def test_a_lower_better_metric_ranks_ascending_and_shows_its_name(app_config, ma
     uploads = {}
     for name, skill in (("weak", 0.3), ("strong", 3.0), ("middle", 1.2)):
         data = api.submission(skill=skill, seed=len(uploads))
-        assert api.submit(api.register(name), data).status_code == 201
+        response = api.submit(api.register(name), data)
+        assert response.status_code == 201 and response.get_json()["metric"] == "bkg_eff@0.5"
         uploads[name] = read_submission(data).set_index("event_id")["score"]
 
     def part(split):
@@ -54,7 +55,9 @@ def test_a_lower_better_metric_ranks_ascending_and_shows_its_name(app_config, ma
 
     labels, scores = part("public")
     public = {n: metric.estimate(labels, s) for n, s in scores.items()}
-    rows = api.client.get("/api/leaderboard").get_json()["rows"]
+    body = api.client.get("/api/leaderboard").get_json()
+    assert (body["metric"], body["higher_is_better"]) == ("bkg_eff@0.5", False)
+    rows = body["rows"]
     # Lower is better; a tie goes to the earlier upload (the order of ``uploads``).
     assert [r["team"] for r in rows] == sorted(uploads, key=lambda n: public[n].value)
     assert [(r["public_auc"], *r["public_auc_ci"]) for r in rows] == [
@@ -76,6 +79,9 @@ def test_a_lower_better_metric_ranks_ascending_and_shows_its_name(app_config, ma
         _, p = metric.paired_test(labels, scores[row["team"]], scores[following["team"]])
         assert row["p_value_vs_next"] == p
     assert "p: paired bootstrap test" in api.client.get("/").get_data(as_text=True)
+    for figure in ("/roc.png", "/teams/1/scores.png"):
+        response = api.client.get(figure)
+        assert response.status_code == 200 and response.data.startswith(b"\x89PNG")
 
 
 def test_a_broken_metric_record_stops_the_start_with_the_reason(app_config, make_app):
