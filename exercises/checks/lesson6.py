@@ -29,6 +29,7 @@ from exercises.checks.common import expect_pngs
 AUC_TARGET = 0.90  # on the test events; the reference network reaches about 0.96
 BOOTSTRAP_WIDTH_RANGE = (0.6, 1.6)  # its interval's width, relative to DeLong's
 N_BOOTSTRAP = 200
+UNIT_N_TRAIN, UNIT_N_TEST = 400, 200  # the function steps' challenge: a third of the lesson's
 ATOL = 1e-9  # float64 arithmetic on the same numbers
 # A hand-made example with ties: labels and scores of eight events.
 TIES_Y = np.array([0, 0, 1, 1, 0, 1, 0, 1])
@@ -43,9 +44,10 @@ def _folder(ctx: Context, config) -> Path:
 
 
 def _data(ctx: Context) -> tuple[Path, object]:
-    """The checker's own challenge (the reference's Config) and its training pulses."""
+    """The checker's own small challenge and its training pulses, for the function steps."""
     if "data" not in ctx.state:
-        folder = _folder(ctx, ctx.reference.Config())
+        config = replace(ctx.reference.Config(), n_train=UNIT_N_TRAIN, n_test=UNIT_N_TEST)
+        folder = _folder(ctx, config)
         train = ctx.reference.read_pulses(folder / "public" / "train.root")
         ctx.state["data"] = folder, train
     return ctx.state["data"]
