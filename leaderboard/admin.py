@@ -18,8 +18,9 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from leaderboard import actions, auth, export, final, queries, ranking
+from leaderboard import actions, auth, export, final, grading, queries, ranking
 from leaderboard.db import session_scope
+from leaderboard.forms import errors_shown_on
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -62,8 +63,13 @@ def logout():
 @bp.get("/")
 def dashboard():
     with session_scope() as db:
+        revealed = queries.is_revealed(db)
+        # What the reveal would show now, for the organizers' eyes only (never cached, never public).
+        preview = None if revealed else ranking.final_board(db, now=actions.now())
         return render_template(
             "admin.html",
+            preview=preview,
+            metric=grading.answer_key().metric,
             submissions=queries.all_submissions(db),
             teams=queries.all_teams(db),
             revealed=queries.is_revealed(db),
@@ -101,6 +107,7 @@ def _rerank_hint() -> str:
 
 
 @bp.post("/submissions/<int:submission_id>/disqualify")
+@errors_shown_on(lambda: dashboard())
 def disqualify_submission(submission_id: int):
     reason = _reason()
     with session_scope(write=True) as db:
@@ -115,6 +122,7 @@ def disqualify_submission(submission_id: int):
 
 
 @bp.post("/teams/<int:team_id>/disqualify")
+@errors_shown_on(lambda: dashboard())
 def disqualify_team(team_id: int):
     reason = _reason()
     with session_scope(write=True) as db:
@@ -128,6 +136,7 @@ def disqualify_team(team_id: int):
 
 
 @bp.post("/reveal")
+@errors_shown_on(lambda: dashboard())
 def reveal():
     if request.form.get("confirm") != "reveal":
         abort(400, "type 'reveal' to confirm: the private scores cannot be hidden again")

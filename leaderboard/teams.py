@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from leaderboard import actions, auth, grading, queries, uploads
 from leaderboard.db import session_scope
+from leaderboard.forms import errors_shown_on
 
 bp = Blueprint("teams", __name__)
 
@@ -89,14 +90,12 @@ def submit():
     if team is None:
         return redirect(url_for("teams.login"))
     if request.method == "GET":
-        with session_scope() as db:
-            remaining = actions.remaining_today(db, team.id)
-        return render_template("submit.html", team=team, remaining=remaining)
+        return submit_page(team)
     try:
         accepted = uploads.receive(team, request.files.get("file"), request.form.get("note", ""))
     except HTTPException as error:
-        page = render_template("submit.html", team=team, error=error.description, remaining=None)
-        return page, error.code
+        flash(error.description, "error")
+        return submit_page(team), error.code
     s, metric = accepted.submission, grading.answer_key().metric
     flash(
         f"Submission #{s.id} accepted: public {metric.short_label} {metric.format(s.public_auc)} "
@@ -106,7 +105,23 @@ def submit():
     return redirect(url_for("public.team_page", team_id=team.id)), 303
 
 
+def submit_page(team) -> str:
+    """The upload form with the uploads left today, after a refused upload too."""
+    with session_scope() as db:
+        remaining = actions.remaining_today(db, team.id)
+    return render_template("submit.html", team=team, remaining=remaining)
+
+
+def own_team_page():
+    """The logged-in team's page, where its forms are."""
+    from leaderboard import public
+
+    team = auth.session_team()
+    return public.team_page(team.id) if team else redirect(url_for("teams.login"))
+
+
 @bp.post("/submissions/<int:submission_id>/final")
+@errors_shown_on(own_team_page)
 def mark_final(submission_id: int):
     team = logged_in_team()
     if team is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 
@@ -142,3 +143,71 @@ def test_exports_neutralise_formulas(api, client, runner, tmp_path):
     assert {r["team"] for r in rows} == {'\'=HYPERLINK("http://x")', "'-reference"}
     assert all(r["private_auc"] == "" for r in rows)  # not revealed: no private column values
     assert client.get("/admin/export/teams.csv", headers=BEARER).status_code == 404
+
+
+def _private_auc(key, data: bytes) -> float:
+    """The private AUC computed here with scikit-learn, apart from the server's scoring path."""
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+
+    private = key[key["split"] == "private"].merge(pd.read_csv(io.BytesIO(data)), on="event_id")
+    return roc_auc_score(private["label"], private["score"])
+
+
+def test_the_organizer_previews_the_final_ranking_before_the_reveal(api, client, answer_key):
+    files = {"alpha": api.submission(skill=0.3, seed=1), "beta": api.submission(skill=3.0, seed=2)}
+    for name, data in files.items():
+        api.submit(api.register(name), data)
+    admin_login(client)
+    page = client.get("/admin/").get_data(as_text=True)
+    preview = page.split('<table class="preview">')[1].split("</table>")[0]
+    rows = re.findall(r"<tr class=\"\">\s*<td>(\d+)</td>\s*<td class=\"team\">(\w+)</td>\s*"
+                      r"<td class=\"nowrap\">([\d.]+) ", preview)  # fmt: skip
+    expected = sorted(files, key=lambda name: -_private_auc(answer_key, files[name]))
+    assert [(rank, team) for rank, team, _ in rows] == [("1", expected[0]), ("2", expected[1])]
+    for _, team, shown in rows:
+        assert shown == f"{_private_auc(answer_key, files[team]):.4f}"
+    # Nobody else sees it: the public board and API have no private number.
+    client.post("/admin/logout")
+    assert "preview" not in client.get("/").get_data(as_text=True)
+    assert all(
+        r.get("private_auc") is None for r in client.get("/api/leaderboard").get_json()["rows"]
+    )
+    # After the reveal the board shows that order, and the preview is gone.
+    admin_login(client)
+    assert client.post("/admin/reveal", data={"confirm": "reveal"}).status_code == 303
+    board = client.get("/api/leaderboard").get_json()["rows"]
+    assert [r["team"] for r in board] == expected
+    assert '<table class="preview">' not in client.get("/admin/").get_data(as_text=True)
+
+
+def test_the_nav_follows_the_role(api, client):
+    def nav() -> str:
+        return client.get("/overview").get_data(as_text=True).split("<nav>")[1].split("</nav>")[0]
+
+    anonymous = nav()
+    assert 'href="/register"' in anonymous and 'href="/admin/"' not in anonymous
+    admin_login(client)
+    organizer = nav()
+    assert 'href="/admin/"' in organizer and "Log out (organizer)" in organizer
+    assert 'href="/register"' not in organizer and 'href="/login"' not in organizer
+    client.post("/admin/logout")
+    client.post("/login", data={"token": api.register("alpha")})
+    team = nav()
+    assert 'href="/submit"' in team and 'href="/admin/"' not in team
+    assert 'href="/register"' not in team
+
+
+def test_form_errors_show_on_the_admin_page(client):
+    admin_login(client)
+    wrong = client.post("/admin/reveal", data={"confirm": "revela"})
+    page = wrong.get_data(as_text=True)
+    assert wrong.status_code == 400 and "<h1>Organizers</h1>" in page
+    assert '<p class="flash error" role="alert">type &#39;reveal&#39; to confirm' in page
+    empty = client.post("/admin/teams/1/disqualify", data={"reason": " "})
+    assert empty.status_code == 400 and "give a reason: the team will see it" in empty.get_data(
+        as_text=True
+    )
+    missing = client.post("/admin/teams/7/disqualify", data={"reason": "x"})
+    assert missing.status_code == 404 and "no team with id 7" in missing.get_data(as_text=True)
+    assert "<h1>Organizers</h1>" in missing.get_data(as_text=True)

@@ -257,3 +257,28 @@ ROUTES = {
     "/static/<path:filename>",
     "/overview", "/data", "/evaluation", "/rules", "/data/files/<name>",
 }  # fmt: skip
+
+
+def test_a_third_final_shows_on_the_team_page(api, client):
+    token = api.register("alpha")
+    for seed in (1, 2, 3):
+        api.submit(token, api.submission(seed=seed))
+    login(client, token)
+    for number in (1, 2):
+        assert client.post(f"/submissions/{number}/final", data={"final": "1"}).status_code == 303
+    third = client.post("/submissions/3/final", data={"final": "1"})
+    page = third.get_data(as_text=True)
+    assert third.status_code == 409 and "<h1>alpha" in page
+    assert re.search(r'<p class="flash error" role="alert">[^<]*at most 2', page), page
+    assert page.count("Unmark final") == 2 and page.count(">Mark final<") == 1
+
+
+def test_the_quota_line_stays_after_a_refused_upload(api, client):
+    token = api.register("alpha")
+    login(client, token)
+    assert upload(client, api.submission()).status_code == 303  # one of the test's 3 today
+    refused = upload(client, b"event_id,score\n1,2\n")
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and '<p class="flash error" role="alert">' in page
+    assert "2 submissions left today" in page and 'name="file"' in page
+    assert "2 submissions left today" in client.get("/submit").get_data(as_text=True)
