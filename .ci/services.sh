@@ -1,4 +1,5 @@
-# Services the reliability tests need: a PostgreSQL server on loopback and Debian's chromium.
+# Services the reliability tests need: a PostgreSQL server on loopback, Debian's chromium, and
+# Debian's nginx (the slow-client test runs it on loopback in front of gunicorn; not started here).
 # Sourced by .ci/run before `make test` (`source .ci/services.sh`); safe to source again.
 # Exports LEADERBOARD_TEST_POSTGRES_URL for the tests that run the leaderboard on PostgreSQL.
 # Nothing here is fatal: when a service cannot be had, its tests skip and say why.
@@ -7,7 +8,7 @@ _services_log() { echo "services.sh: $*" >&2; }
 
 _services_install() {
     local missing=() package
-    for package in postgresql chromium; do
+    for package in postgresql chromium nginx; do
         if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
             missing+=("$package")
         fi
@@ -84,4 +85,7 @@ if [ -z "${LEADERBOARD_TEST_POSTGRES_URL:-}" ]; then
 fi
 if [ ! -x /usr/bin/chromium ]; then
     _services_log "no /usr/bin/chromium; the browser tests will skip"
+fi
+if ! command -v nginx >/dev/null; then
+    _services_log "no nginx; the nginx + gunicorn slow-client test will skip"
 fi

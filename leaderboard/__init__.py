@@ -36,7 +36,6 @@ from werkzeug.exceptions import (
 )
 from werkzeug.routing import IntegerConverter
 
-from challenge.submission import format_size
 from leaderboard import config as settings
 
 csrf = CSRFProtect()
@@ -172,8 +171,9 @@ def _register_error_handlers(app: Flask) -> None:
     def too_large(error: RequestEntityTooLarge):
         # Werkzeug's own text ("exceeds the capacity limit") does not say what the limit is.
         if error.description == RequestEntityTooLarge.description:
-            limit = format_size(app.config["MAX_UPLOAD_BYTES"])
-            error.description = f"the upload is larger than the limit of {limit}"
+            from leaderboard.uploads import too_large_message
+
+            error.description = too_large_message(app.config)
         return _error_response(error)
 
     @app.errorhandler(HTTPException)

@@ -16,7 +16,17 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException
 
 from challenge.submission import SubmissionError
-from leaderboard import actions, create_app, export, final, grading, queries, ranking, storage
+from leaderboard import (
+    actions,
+    create_app,
+    export,
+    final,
+    grading,
+    queries,
+    ranking,
+    serving,
+    storage,
+)
 from leaderboard import backup as backups
 from leaderboard.config import ConfigError
 from leaderboard.db import engine_of, init_db, missing_tables, session_scope
@@ -65,25 +75,25 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, type=int, show_default=True, help="Port to listen on.")
-@click.option("--threads", default=8, type=int, show_default=True, help="Worker threads.")
+@click.option(
+    "--threads",
+    default=serving.THREADS,
+    type=int,
+    show_default=True,
+    help="Worker threads (they run complete requests; slow clients cost no thread).",
+)
+@click.option("--connection-limit", default=serving.CONNECTION_LIMIT, type=int, show_default=True,
+              help="Open connections held at once, slow ones included.")  # fmt: skip
 @with_app
-def serve(app: Flask, host: str, port: int, threads: int) -> None:
+def serve(app: Flask, host: str, port: int, threads: int, connection_limit: int) -> None:
     """Serve the leaderboard with waitress (creates the tables if needed)."""
-    import waitress
-
     init_db(app)
     storage.remove_partial(app.config["UPLOAD_FOLDER"])  # left by a killed server; none run now
-    click.echo(f"leaderboard on http://{host}:{port}/ (database {_safe_url(app)})", err=True)
-    waitress.serve(
-        app,
-        host=host,
-        port=port,
-        threads=threads,
-        # Waitress buffers the whole body before the app sees it: its cap sits well above the
-        # app's, so that an oversized upload gets the app's JSON 413, and only absurd bodies
-        # get waitress's plain-text one.
-        max_request_body_size=2 * app.config["MAX_CONTENT_LENGTH"] + 16 * 1024 * 1024,
+    server = serving.make_server(
+        app, host=host, port=port, threads=threads, connection_limit=connection_limit
     )
+    click.echo(f"leaderboard on http://{host}:{port}/ (database {_safe_url(app)})", err=True)
+    server.run()
 
 
 def _safe_url(app: Flask) -> str:

@@ -59,6 +59,11 @@ def check_quota(db, team: Team) -> int:
     return remaining
 
 
+def too_large_message(config) -> str:
+    """What every oversized request is told, by the app or by waitress in front of it."""
+    return f"the upload is larger than the limit of {format_size(config['MAX_UPLOAD_BYTES'])}"
+
+
 def read_upload(upload: FileStorage | None) -> tuple[bytes, str]:
     """The bytes and a display name of the uploaded file, or 400/413."""
     if upload is None:

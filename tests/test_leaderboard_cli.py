@@ -170,11 +170,19 @@ def test_backup_and_restore(app, api, runner, tmp_path):
 
 def test_serve_runs_waitress(app, runner, monkeypatch):
     calls = []
-    monkeypatch.setattr("waitress.serve", lambda app, **kw: calls.append((app, kw)))
+
+    class Server:
+        def run(self):
+            calls.append("run")
+
+    monkeypatch.setattr(
+        "leaderboard.serving.make_server", lambda app, **kw: calls.append((app, kw)) or Server()
+    )
     result = runner.invoke(["serve", "--host", "0.0.0.0", "--port", "8123"])
     assert result.exit_code == 0, result.output
     assert calls[0][0] is app
-    assert calls[0][1]["host"] == "0.0.0.0" and calls[0][1]["port"] == 8123
+    assert calls[0][1] == {"host": "0.0.0.0", "port": 8123, "threads": 8, "connection_limit": 1000}
+    assert calls[1] == "run"
 
 
 @pytest.fixture
