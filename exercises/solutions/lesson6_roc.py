@@ -136,7 +136,8 @@ def roc_curve(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     carriers, absorbers = np.sort(score[y == 1]), np.sort(score[y == 0])
     # BLANK: the fraction of carriers with score >= t, for every threshold t (np.searchsorted)
     tpr = 1 - np.searchsorted(carriers, thresholds, side="left") / len(carriers)
-    fpr = 1 - np.searchsorted(absorbers, thresholds, side="left") / len(absorbers)  # BLANK
+    # BLANK: the same for the absorbers: the false positive rate
+    fpr = 1 - np.searchsorted(absorbers, thresholds, side="left") / len(absorbers)
     return fpr, tpr, thresholds
 
 
