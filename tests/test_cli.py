@@ -13,7 +13,8 @@ from sklearn.metrics import roc_auc_score
 from werkzeug.serving import make_server
 
 from challenge.cli import main
-from challenge.metrics import background_efficiency
+from challenge.metrics import background_efficiency, score_type
+from challenge.scoring import write_metric
 from tests.conftest import submission_bytes
 
 
@@ -115,6 +116,25 @@ def test_submit_uploads_and_prints_the_public_score(server, api, answer_key, tmp
     public_auc = board["rows"][0]["public_auc"]
     assert f"public AUC {public_auc:.4f}" in result.stdout
     assert "2 submissions left today" in result.stdout  # the test config's quota is 3
+
+
+@pytest.fixture
+def lower_better_key(app_config):
+    """The test key scored by bkg_eff@0.5; asked for before ``server``, so its app reads it."""
+    write_metric(app_config["ANSWER_KEY"], score_type("bkg_eff@0.5"))
+
+
+def test_submit_prints_the_challenges_metric(lower_better_key, server, api, answer_key, tmp_path):
+    path = tmp_path / "sub.csv"
+    path.write_bytes(submission_bytes(answer_key, skill=2.0, seed=1))
+    result = run("submit", path, "--url", server, "--token", api.register("cli team"))
+    assert result.exit_code == 0, result.output
+    row = api.client.get("/api/leaderboard").get_json()["rows"][0]
+    lo, hi = row["public_auc_ci"]
+    assert (
+        f"public bkg eff @ 50% sig eff {row['public_auc']:.4f} (95% CI {lo:.4f} to {hi:.4f})"
+        in (result.stdout)
+    )
 
 
 def test_submit_reports_the_servers_refusal(server, api, tmp_path):
