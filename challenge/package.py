@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -415,29 +416,24 @@ def package_challenge(
     out = Path(out_dir)
     public, private = out / "public", out / "private"
     paths = {"secret": write_secret(secret, private)}
-    train_ids, test_ids = draw_event_ids(secret, train.n, test.n)
-    train_labels: list[np.ndarray] = []
-    paths["train"] = public / "train.root"
-    train_meta = build_metadata("train", train.n, fmt, secret)
-    truth_columns = _write_root(paths["train"], train, train_ids, fmt, train_meta, with_truth=True,
-                                progress=progress, on_batch=lambda b: train_labels.append(b.label))  # fmt: skip
-    test_meta = build_metadata("test", test.n, fmt, secret)
-    references = _References(test_meta, learned_reference(out, train_meta))
-    paths["test"] = public / "test.root"
-    _write_root(paths["test"], test, test_ids, fmt, test_meta, with_truth=False,
-                progress=progress, on_batch=references)  # fmt: skip
-    test_labels = np.concatenate(references.scores["label"])
+    written = _write_records(train, test, out, fmt=fmt, secret=secret, progress=progress)
+    paths.update(written.paths)
+    test_labels = np.concatenate(written.references.scores["label"])
     split = draw_public_split(secret, test_labels)
     check_split_classes(test_labels, split)
-    paths["answer_key"] = write_answer_key(private / "answer_key.csv", test_ids, test_labels, split)
+    paths["answer_key"] = write_answer_key(
+        private / "answer_key.csv", written.test_ids, test_labels, split
+    )
     metric = metric or score_type(DEFAULT_SCORE_TYPE)
     paths["metric"] = write_metric(paths["answer_key"], metric)
-    aucs = references.aucs()
-    paths["ceiling"] = write_ceiling(private / "CEILING.md", references.ceiling(),
+    aucs = written.references.aucs()
+    paths["ceiling"] = write_ceiling(private / "CEILING.md", written.references.ceiling(),
                                      aucs[_References.NAMES["physics"]])  # fmt: skip
     score = secret.rng(SAMPLE_STREAM).random(test.n)  # valid but uninformative
-    paths["sample_submission"] = write_submission(public / "sample_submission.csv", test_ids, score)
-    auc, auc_source = references.reference_auc()
+    paths["sample_submission"] = write_submission(
+        public / "sample_submission.csv", written.test_ids, score
+    )
+    auc, auc_source = written.references.reference_auc()
     resolution = resolution_by_split(test_labels, split, auc=auc)
     settings = challenge_settings(train.n, test.n, secret, metric, simulated_training_data,
                                   resolution, auc_source)  # fmt: skip
@@ -448,14 +444,37 @@ def package_challenge(
         description=description,
         fmt=fmt,
         secret=secret,
-        train_labels=np.concatenate(train_labels),
+        train_labels=written.train_labels,
         test_labels=test_labels,
-        truth_columns=truth_columns,
+        truth_columns=written.truth_columns,
         references=aucs,
         metric=metric,
         settings=settings,
     )
     return paths
+
+
+class _Written(NamedTuple):
+    paths: dict[str, Path]
+    test_ids: np.ndarray
+    train_labels: np.ndarray
+    truth_columns: list[str]
+    references: _References  # with the test labels and the reference scores
+
+
+def _write_records(train, test, out: Path, *, fmt, secret, progress) -> _Written:
+    """public/train.root and public/test.root, with event ids from the secret."""
+    train_ids, test_ids = draw_event_ids(secret, train.n, test.n)
+    paths = {split: data.split_path(split, out) for split in ("train", "test")}
+    train_labels: list[np.ndarray] = []
+    train_meta = build_metadata("train", train.n, fmt, secret)
+    truth_columns = _write_root(paths["train"], train, train_ids, fmt, train_meta, with_truth=True,
+                                progress=progress, on_batch=lambda b: train_labels.append(b.label))  # fmt: skip
+    test_meta = build_metadata("test", test.n, fmt, secret)
+    references = _References(test_meta, learned_reference(out, train_meta))
+    _write_root(paths["test"], test, test_ids, fmt, test_meta, with_truth=False,
+                progress=progress, on_batch=references)  # fmt: skip
+    return _Written(paths, test_ids, np.concatenate(train_labels), truth_columns, references)
 
 
 def challenge_settings(
