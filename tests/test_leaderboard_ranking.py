@@ -236,6 +236,8 @@ def test_no_private_number_anywhere_before_the_reveal(app, api, client, clock, r
             ("/submit", "/submit"), ("/api/leaderboard", "/api/leaderboard"),
             ("/api/health", "/api/health"), ("/static/style.css", "/static/<path:filename>"),
             ("/admin/", "/admin/"), ("/admin/login", "/admin/login"),
+            ("/overview", "/overview"), ("/data", "/data"), ("/evaluation", "/evaluation"),
+            ("/rules", "/rules"), ("/data/files/train.root", "/data/files/<name>"),
         ]:  # fmt: skip
             with c.get(path) as response:
                 visit(f"{who} GET {path}", response).get_data()
