@@ -124,6 +124,17 @@ MISTAKES = {
             )
         ],
     ),
+    "lesson 3 softmax that overflows": (
+        3,
+        "softmax",
+        "exp(1000) overflows to inf",
+        [
+            (
+                "    z = z - z.max(dim=-1, keepdim=True).values  # BLANK: subtract each row's maximum (stability)\n",
+                "",
+            )
+        ],
+    ),
     "lesson 4 VAE loss summed over the batch": (
         4,
         "VAE loss",

@@ -44,6 +44,11 @@ def check_softmax(ctx: Context) -> str:
         atol=1e-6,
     )
     big = torch.tensor([[1000.0, 0.0, -1000.0]])
+    if not torch.isfinite(ctx.module.softmax(big)).all():
+        raise CheckFailed(
+            "softmax of [1000, 0, -1000] gives NaN: exp(1000) overflows to inf, and inf / inf "
+            "is NaN; subtract each row's maximum before exp()"
+        )
     expect_close(
         ctx.module.softmax(big),
         torch.tensor([[1.0, 0.0, 0.0]]),
