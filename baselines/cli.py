@@ -30,6 +30,7 @@ class ChallengeData:
 def _user_errors(data_dir: Path | None = None):
     """A user's mistake becomes a message on stderr and exit status 1, never a traceback."""
     from baselines.checkpoint import CheckpointError
+    from baselines.train import TrainingDataError
     from challenge.data import DataError
 
     try:
@@ -37,7 +38,7 @@ def _user_errors(data_dir: Path | None = None):
     except DataError as err:
         hint = f"\nMake the data first: challenge generate --out {data_dir}" if data_dir else ""
         raise click.ClickException(f"{err}{hint}") from None
-    except CheckpointError as err:
+    except (CheckpointError, TrainingDataError) as err:
         raise click.ClickException(str(err)) from None
 
 
@@ -66,7 +67,8 @@ def train_model(name: str, data: ChallengeData, out_dir: Path, config: TrainConf
     from challenge.submission import write_submission
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    trained, val_idx = train(name, data.X, data.y, data.metadata, config=config)
+    with _user_errors(data.data_dir):
+        trained, val_idx = train(name, data.X, data.y, data.metadata, config=config)
     trained.save(out_dir / "checkpoint.pt")
     y_val, scores = data.y[val_idx], trained.predict(data.X[val_idx])
     result = write_report(out_dir, trained, y_val, scores)

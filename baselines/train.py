@@ -15,7 +15,7 @@ from baselines.checkpoint import TrainedModel, score_torch
 from baselines.models import get_spec
 from baselines.models.base import Classifier, TorchHparams
 from baselines.preprocessing import Preprocessor
-from challenge.metrics import roc_auc_score
+from challenge.metrics import MIN_CLASS_SIZE, roc_auc_score
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -48,13 +48,28 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+class TrainingDataError(ValueError):
+    """Training records too few to carve a validation split from; the message says how many."""
+
+
 def validation_split(y: np.ndarray, *, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted (train, validation) indices, stratified by label, the same for every model."""
+    """Sorted (train, validation) indices, stratified by label, the same for every model.
+
+    Raises TrainingDataError unless the validation split holds MIN_CLASS_SIZE records of each
+    label (its AUC interval needs them) and the rest at least one of each to train on.
+    """
     rng = np.random.default_rng(seed)
     val = []
-    for label in np.unique(y):
+    for label in (0, 1):
         members = rng.permutation(np.flatnonzero(y == label))
-        val.append(members[: int(round(fraction * len(members)))])
+        n_val = int(round(fraction * len(members)))
+        if n_val < MIN_CLASS_SIZE or n_val == len(members):
+            raise TrainingDataError(
+                f"{len(members)} training records of label {label}: the validation split takes "
+                f"{fraction:.0%} of each label and needs at least {MIN_CLASS_SIZE} of each, with "
+                "some left to train on; use more training records"
+            )
+        val.append(members[:n_val])
     val_idx = np.sort(np.concatenate(val))
     return np.setdiff1d(np.arange(len(y)), val_idx), val_idx
 

@@ -84,6 +84,18 @@ def test_logit_clears_a_quality_floor_on_500_records(small_data, tmp_path):
     assert report["auc"] > 0.9
 
 
+def test_too_few_training_records_for_a_validation_split_is_a_clear_error(tmp_path):
+    from challenge.generate import generate_challenge
+
+    generate_challenge(tmp_path, n_train=8, n_test=20, record_length=256, seed=2, progress=False)
+    result = invoke("train", "logit", "--data", tmp_path, "--out", tmp_path / "run", "--quiet")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.startswith("Error: ") and "training records of label" in result.stderr
+    assert (
+        "needs at least 2 of each" in result.stderr and "use more training records" in result.stderr
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(MODELS))
 def test_save_and_load_give_identical_predictions(name, tiny_train, tmp_path):
