@@ -27,7 +27,7 @@ DEFAULT_SCORE_TYPE = "roc_auc"
 BACKGROUND_EFFICIENCY = "bkg_eff"  # the name's prefix: bkg_eff@0.9
 BOOTSTRAP_DRAWS = 2000  # as pROC's default boot.n
 BOOTSTRAP_SEED = 0  # the same data always give the same interval and p-value
-BOOTSTRAP_CHUNK = 4_000_000  # resampled indices held at once by the paired test (32 MB)
+BOOTSTRAP_CHUNK = 4_000_000  # resampled events held at once by the paired test (about 100 MB)
 
 
 class UndefinedMetricError(ValueError):
@@ -349,7 +349,8 @@ def _check_binary(y_true, score_list) -> tuple[np.ndarray, list[np.ndarray]]:
         raise ValueError(f"y_true must hold labels 0 and 1, got {labels[:10].tolist()}")
     if len(labels) < 2:
         raise ValueError(
-            f"Only one class ({labels.tolist()}) present in y_true: ROC AUC is not defined then"
+            f"Only one class ({labels.tolist()}) present in y_true: no metric that compares the "
+            "two classes is defined then"
         )
     scores = []
     for s in score_list:
