@@ -55,14 +55,18 @@ def bench_upload(folder: Path, n: int, repeat: int) -> dict:
     token = client.post("/api/teams", json={"name": "bench"}).get_json()["token"]
     rng = np.random.default_rng(1)
     scores = key["label"].to_numpy() + rng.normal(size=n)
-    csv = pd.DataFrame({"event_id": key["event_id"], "score": scores}).to_csv(index=False).encode()
+    frame = pd.DataFrame({"event_id": key["event_id"], "score": scores})
+    csv = frame.to_csv(index=False).encode()
     labels = key.set_index("event_id")["label"]
+    # The same scores in another row order each time: a team's resent file is refused (409).
+    variants = iter(
+        [frame.sample(frac=1.0, random_state=i).to_csv(index=False).encode() for i in range(repeat)]
+    )
 
     def upload():
-        # A new score column each time would change the hash; equal files are stored once anyway.
         response = client.post(
             "/api/submissions",
-            data={"file": (io.BytesIO(csv), "submission.csv")},
+            data={"file": (io.BytesIO(next(variants)), "submission.csv")},
             headers={"Authorization": f"Bearer {token}"},
             content_type="multipart/form-data",
         )

@@ -74,6 +74,7 @@ def dashboard():
             teams=queries.all_teams(db),
             revealed=queries.is_revealed(db),
             audit_log=queries.audit_log(db),
+            shared_files=queries.files_of_several_teams(db),
             token_failures=queries.recent_token_failures(
                 db, since=actions.now() - timedelta(hours=24)
             ),

@@ -404,3 +404,31 @@ def registrations_since(session: Session, address: str, *, since: datetime) -> l
 
 def add_registration(session: Session, team: Team, *, address: str, now: datetime) -> None:
     session.add(Registration(address=address, team_id=team.id, created_at=now))
+
+
+def team_submission_of_file(session: Session, team_id: int, sha256: str) -> Submission | None:
+    """The team's earliest submission of the file with this sha256, if it sent it before."""
+    return session.scalar(
+        select(Submission)
+        .where(Submission.team_id == team_id, Submission.sha256 == sha256)
+        .order_by(Submission.id)
+        .limit(1)
+    )
+
+
+def files_of_several_teams(session: Session) -> list[list[Submission]]:
+    """Files (by sha256) that more than one team submitted: their submissions, oldest first."""
+    shared = (
+        select(Submission.sha256)
+        .group_by(Submission.sha256)
+        .having(func.count(func.distinct(Submission.team_id)) > 1)
+    )
+    groups: dict[str, list[Submission]] = {}
+    for submission in session.scalars(
+        select(Submission)
+        .options(selectinload(Submission.team))
+        .where(Submission.sha256.in_(shared))
+        .order_by(Submission.id)
+    ):
+        groups.setdefault(submission.sha256, []).append(submission)
+    return list(groups.values())

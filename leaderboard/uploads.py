@@ -64,6 +64,19 @@ def too_large_message(config) -> str:
     return f"the upload is larger than the limit of {format_size(config['MAX_UPLOAD_BYTES'])}"
 
 
+def check_new_file(db, team: Team, sha256: str) -> None:
+    """409 naming the earlier submission when the team already sent this very file; it is
+    neither scored again nor counted against the quota."""
+    earlier = queries.team_submission_of_file(db, team.id, sha256)
+    if earlier is not None:
+        abort(
+            409,
+            f"this file is the same as your submission #{earlier.id} of "
+            f"{earlier.created_at:%Y-%m-%d %H:%M} UTC (sha256 {sha256[:12]}...); it was not "
+            "scored again and does not count against your quota",
+        )
+
+
 def read_upload(upload: FileStorage | None) -> tuple[bytes, str]:
     """The bytes and a display name of the uploaded file, or 400/413."""
     if upload is None:
@@ -90,12 +103,16 @@ def receive(team: Team, upload: FileStorage | None, note: str) -> Accepted:
     except ValueError as err:
         abort(400, str(err))
     data, name = read_upload(upload)
+    sha256 = storage.sha256_of(data)
+    with session_scope() as db:
+        check_new_file(db, team, sha256)  # before scoring: a resent file costs nothing
     try:
         _, scored = grading.grade(data, name=name)
     except SubmissionError as err:
         abort(400, str(err))
-    sha256 = storage.store(current_app.config["UPLOAD_FOLDER"], data)
+    storage.store(current_app.config["UPLOAD_FOLDER"], data)
     with session_scope(write=True) as db:
+        check_new_file(db, team, sha256)  # again: the same file may have been sent twice at once
         # Again, under the write lock: a parallel upload of the same team may have won, and the
         # reveal may have closed submissions since the first check.
         remaining = check_quota(db, team)
