@@ -1,8 +1,12 @@
-"""Leaderboard latency: a 100,000-row upload end to end, and the leaderboard page of a busy event.
+"""Leaderboard latency: a 100,000-row upload end to end, the leaderboard page of a busy event,
+and the bootstrap rank intervals.
 
 The upload is timed through the whole app (multipart, validation, three AUCs with CIs, gzip
 storage, database row) against pandas.read_csv plus one AUC of the same file. The page is timed
-with 50 teams x 100 submissions against a bare Flask route served in the same run.
+with 50 teams x 100 submissions against a bare Flask route served in the same run. The rank
+intervals (100 teams x 7,000 events x 1,000 resamples) are timed against sklearn's
+``roc_auc_score`` on explicitly resampled events, one call per team per resample, timed on a
+subset of the resamples and scaled to all of them.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from flask import Flask
 from sklearn.metrics import roc_auc_score
 
 from benchmarks.timing import best_time, print_rows, row
-from leaderboard import create_app
+from leaderboard import bootstrap, create_app
 from leaderboard.db import engine_of, init_db, session_scope
 from leaderboard.models import Submission, Team
 from leaderboard.queries import hash_token
@@ -146,12 +150,45 @@ def bench_page(folder: Path, n_teams: int, per_team: int, repeat: int) -> list[d
     return rows
 
 
+def bench_rank_intervals(n_teams: int, n_events: int, resamples: int, repeat: int) -> dict:
+    rng = np.random.default_rng(3)
+    labels = (rng.random(n_events) < 0.5).astype(np.int8)
+    scores = np.round(
+        labels * rng.uniform(0.5, 2.0, (n_teams, 1)) + rng.normal(size=(n_teams, n_events)), 3
+    )
+
+    def intervals():
+        drawn = bootstrap.make_resamples(labels, resamples=resamples, seed=0)
+        samples = np.stack([bootstrap.auc_samples(team, drawn) for team in scores])
+        return bootstrap.rank_intervals(samples)
+
+    subset = max(1, resamples // 100)
+    counts = bootstrap.resample_counts(labels, resamples=subset, seed=0)
+
+    def sklearn_subset():
+        for drawn in counts:
+            events = np.repeat(np.arange(n_events), drawn)
+            for team in scores:
+                roc_auc_score(labels[events], team[events])
+
+    measured = best_time(intervals, repeat=repeat)
+    reference = best_time(sklearn_subset, repeat=1) * resamples / subset
+    return row(
+        f"rank intervals, {n_teams} teams x {n_events:,} events x {resamples:,} resamples",
+        measured,
+        reference,
+        reference_name=f"sklearn roc_auc_score per team per resample (timed on {subset}, scaled)",
+        target="under 2 s on one core",
+    )
+
+
 def run(quick: bool = False) -> list[dict]:
     n_rows, per_team, repeat = (20_000, 20, 3) if quick else (100_000, 100, 5)
     with tempfile.TemporaryDirectory() as upload_dir, tempfile.TemporaryDirectory() as page_dir:
         return [
             bench_upload(Path(upload_dir), n_rows, repeat),
             *bench_page(Path(page_dir), 50, per_team, repeat),
+            bench_rank_intervals(100, 7_000, 1_000, repeat=1 if quick else 3),
         ]
 
 

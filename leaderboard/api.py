@@ -59,6 +59,8 @@ def submission_json(s: Submission, *, revealed: bool) -> dict:
 def row_json(row: ranking.Row, *, revealed: bool) -> dict:
     item = {
         "rank": row.rank,
+        "rank_lo": row.rank_lo,
+        "rank_hi": row.rank_hi,
         "team": row.team,
         "team_id": row.team_id,
         "reference": row.is_reference,
@@ -166,6 +168,8 @@ def leaderboard():
         higher_is_better=metric.higher_is_better,
         revealed=board.revealed,
         ranked_at=iso(board.ranked_at),
+        resamples=board.resamples,
+        tied_first=board.tied_first,
         rows=rows,
         late=late,
     )

@@ -82,6 +82,14 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # `challenge generate --simulated-training-data`; its public/challenge.json wins.
         "SIMULATED_TRAINING_DATA": "allowed",
         "PUBLIC_DATA": None,  # folder of the public files, offered for download on /data
+        # Rank intervals: paired bootstrap resamples of the test events, and their seed.
+        "BOOTSTRAP_RESAMPLES": 1000,
+        "BOOTSTRAP_SEED": 0,
+        "STABILITY_TOP_TEAMS": 40,  # teams shown in the rank-stability figure
+        # Per process: scores of stored files (n floats each) and their bootstrap AUCs (8 kB each,
+        # enough for every team's shown file on both splits at a large event).
+        "SCORE_CACHE_SIZE": 256,
+        "BOOTSTRAP_CACHE_SIZE": 4096,
         # Reverse proxies in front (nginx: 1); their X-Forwarded-For then names the client,
         # so that throttling counts each client, not the proxy.
         "PROXY_FIX": 0,

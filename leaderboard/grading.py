@@ -17,19 +17,28 @@ from flask import Flask, current_app
 from challenge.metrics import Estimate, ScoreType
 from challenge.scoring import AnswerKeyError, load_answer_key, load_metric, score_submission
 from challenge.submission import read_submission
-from leaderboard import storage
+from leaderboard import bootstrap, storage
 from leaderboard.config import ConfigError
 
 
 @dataclass(frozen=True)
 class AnswerKey:
-    """The loaded key: the table as ``challenge.scoring`` reads it, its private split, and the
-    metric recorded next to it (``metric.json``; ROC AUC if there is none)."""
+    """The loaded key: the table as ``challenge.scoring`` reads it, the ids and labels of each
+    split (``ids["public"]`` int64 (n_public,), ``labels["private"]`` int8, ...), and the metric
+    recorded next to it (``metric.json``; ROC AUC if there is none)."""
 
     table: pd.DataFrame
     metric: ScoreType
-    private_ids: np.ndarray  # int64 (n_private,)
-    private_labels: np.ndarray  # int8 (n_private,)
+    ids: dict[str, np.ndarray]
+    labels: dict[str, np.ndarray]
+
+    @property
+    def private_ids(self) -> np.ndarray:
+        return self.ids["private"]
+
+    @property
+    def private_labels(self) -> np.ndarray:
+        return self.labels["private"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +66,7 @@ def read_key(path: str) -> AnswerKey:
         raise ConfigError(f"cannot use the answer key: {err}") from None
     except OSError as err:
         raise ConfigError(f"cannot read the answer key {path}: {err}") from None
-    private = table[table["split"] == "private"]
+    parts = {split: table[table["split"] == split] for split in SPLITS}
     try:
         metric = load_metric(path)
     except AnswerKeyError as err:
@@ -65,14 +74,21 @@ def read_key(path: str) -> AnswerKey:
     return AnswerKey(
         table=table,
         metric=metric,
-        private_ids=private["event_id"].to_numpy(np.int64),
-        private_labels=private["label"].to_numpy(np.int8),
+        ids={split: part["event_id"].to_numpy(np.int64) for split, part in parts.items()},
+        labels={split: part["label"].to_numpy(np.int8) for split, part in parts.items()},
     )
+
+
+SPLITS = ("public", "private")
 
 
 def init_app(app: Flask) -> None:
     app.extensions["leaderboard.answer_key"] = read_key(app.config["ANSWER_KEY"])
-    app.extensions["leaderboard.score_cache"] = ScoreCache(maxsize=256)
+    app.extensions["leaderboard.score_cache"] = ScoreCache(maxsize=app.config["SCORE_CACHE_SIZE"])
+    app.extensions["leaderboard.bootstrap_cache"] = ScoreCache(
+        maxsize=app.config["BOOTSTRAP_CACHE_SIZE"]
+    )
+    app.extensions["leaderboard.resamples"] = {}
     metric = app.extensions["leaderboard.answer_key"].metric
     # Pages show the metric's name and digits: {{ metric.short_label }}, {{ value|score }}.
     app.context_processor(lambda: {"metric": metric})
@@ -98,32 +114,33 @@ def grade(data: bytes, *, name: str, app: Flask | None = None) -> tuple[pd.DataF
 
 
 class ScoreCache:
-    """Private-split scores of stored files by sha256; files never change, so entries stay valid."""
+    """Arrays computed from stored files, by (sha256, split); files never change, so entries stay
+    valid. Least recently used entries go first."""
 
     def __init__(self, maxsize: int):
         self.maxsize = maxsize
-        self._entries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._lock = Lock()
 
-    def get(self, sha256: str) -> np.ndarray | None:
+    def get(self, key: tuple[str, str]) -> np.ndarray | None:
         with self._lock:
-            if sha256 in self._entries:
-                self._entries.move_to_end(sha256)
-                return self._entries[sha256]
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
         return None
 
-    def put(self, sha256: str, scores: np.ndarray) -> None:
+    def put(self, key: tuple[str, str], scores: np.ndarray) -> None:
         with self._lock:
-            self._entries[sha256] = scores
+            self._entries[key] = scores
             while len(self._entries) > self.maxsize:
                 self._entries.popitem(last=False)
 
 
-def private_scores(sha256: str, filename: str, app: Flask | None = None) -> np.ndarray:
-    """Scores of a stored file on the private split, in the order of ``AnswerKey.private_ids``."""
+def split_scores(sha256: str, filename: str, split: str, app: Flask | None = None) -> np.ndarray:
+    """Scores of a stored file on one split, float64 in the order of ``AnswerKey.ids[split]``."""
     app = app or current_app
     cache: ScoreCache = app.extensions["leaderboard.score_cache"]
-    scores = cache.get(sha256)
+    scores = cache.get((sha256, split))
     if scores is None:
         key = answer_key(app)
         data = storage.load(app.config["UPLOAD_FOLDER"], sha256)
@@ -133,6 +150,39 @@ def private_scores(sha256: str, filename: str, app: Flask | None = None) -> np.n
             max_bytes=max(len(data), app.config["MAX_UPLOAD_BYTES"]),
             name=filename,
         )
-        scores = table.set_index("event_id")["score"].reindex(key.private_ids).to_numpy(np.float64)
-        cache.put(sha256, scores)
+        scores = table.set_index("event_id")["score"].reindex(key.ids[split]).to_numpy(np.float64)
+        cache.put((sha256, split), scores)
     return scores
+
+
+def private_scores(sha256: str, filename: str, app: Flask | None = None) -> np.ndarray:
+    """Scores of a stored file on the private split, in the order of ``AnswerKey.private_ids``."""
+    return split_scores(sha256, filename, "private", app)
+
+
+def resamples(split: str, app: Flask | None = None) -> bootstrap.Resamples:
+    """The bootstrap resamples of a split's events: drawn once per process, the same for all."""
+    app = app or current_app
+    drawn = app.extensions["leaderboard.resamples"]
+    if split not in drawn:  # two threads may both draw; the result is the same for the seed
+        drawn[split] = bootstrap.make_resamples(
+            answer_key(app).labels[split],
+            resamples=app.config["BOOTSTRAP_RESAMPLES"],
+            seed=app.config["BOOTSTRAP_SEED"],
+        )
+    return drawn[split]
+
+
+def metric_samples(sha256: str, filename: str, split: str, app: Flask | None = None) -> np.ndarray:
+    """A stored file's score (the challenge's metric) on every bootstrap resample of a split."""
+    app = app or current_app
+    cache: ScoreCache = app.extensions["leaderboard.bootstrap_cache"]
+    samples = cache.get((sha256, split))
+    if samples is None:
+        samples = bootstrap.metric_samples(
+            split_scores(sha256, filename, split, app),
+            resamples(split, app),
+            answer_key(app).metric,
+        )
+        cache.put((sha256, split), samples)
+    return samples

@@ -90,3 +90,30 @@ def score_history_png(
         axes.text(0.5, 0.5, "no submissions yet", ha="center", va="center")
     axes.set(ylabel=metric.label, title=f"{_plain(team)}: score over time (UTC)")
     return _png(figure)
+
+
+def rank_stability_png(
+    teams: Sequence[str],
+    rank_counts: Sequence[dict[int, int]],
+    intervals: Sequence[tuple[int, int]],
+) -> bytes:
+    """A blob plot of bootstrap ranks (challengeR's): per team, in ranking order, a blob per rank
+    whose area is the share of resamples with that rank, and a line over its 95% interval."""
+    figure = Figure(figsize=(max(4.0, 0.45 * len(teams) + 1.5), 4.5), layout="constrained")
+    axes = figure.add_subplot()
+    for x, (counts, (lo, hi)) in enumerate(zip(rank_counts, intervals, strict=True)):
+        ranks = np.array(sorted(counts))
+        share = np.array([counts[r] for r in ranks], dtype=float) / sum(counts.values())
+        axes.scatter(np.full(len(ranks), x), ranks, s=300 * share, alpha=0.6, color=f"C{x % 10}")
+        axes.vlines(x, lo, hi, color="black", linewidth=1)
+        median = ranks[np.searchsorted(np.cumsum(share), 0.5)]
+        axes.plot(x, median, marker="x", color="black")
+    axes.set_xticks(range(len(teams)), [_plain(t) for t in teams], rotation=90)
+    top = max([hi for _, hi in intervals] + [len(teams), 1])
+    axes.set(
+        ylabel="rank in the bootstrap resamples",
+        title="Rank stability: blob area = share of resamples, line = 95% interval, × = median",
+        ylim=(top + 0.5, 0.5),
+    )
+    axes.title.set_fontsize("small")
+    return _png(figure)

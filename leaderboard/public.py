@@ -177,3 +177,22 @@ def navigation() -> dict:
 @bp.app_template_filter("utc")
 def utc(moment: datetime | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else ""
+
+
+@bp.get("/rank_stability.png")
+def rank_stability_png():
+    with session_scope() as db:
+        if not queries.is_revealed(db):
+            abort(404, "the rank-stability figure is shown after the final ranking is revealed")
+        board = ranking.current_board(db)
+    from leaderboard import plots  # matplotlib loads only when a figure is asked for
+
+    ranked = [row for row in board.rows if row.rank is not None]
+    ranked = ranked[: current_app.config["STABILITY_TOP_TEAMS"]]
+    return png(
+        plots.rank_stability_png(
+            [row.team for row in ranked],
+            [board.rank_counts[row.team_id] for row in ranked],
+            [(row.rank_lo, row.rank_hi) for row in ranked],
+        )
+    )

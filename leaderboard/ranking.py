@@ -21,7 +21,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from challenge.metrics import DEFAULT_SCORE_TYPE, ScoreType, score_type
-from leaderboard import grading, queries
+from leaderboard import bootstrap, grading, queries
 from leaderboard.models import Submission, Team
 
 
@@ -41,6 +41,8 @@ class Row:
     public_lo: float
     public_hi: float
     rank: int | None = None  # public rank before the reveal, final rank after it
+    rank_lo: int | None = None  # the 95% bootstrap interval of the rank (see ``bootstrap``)
+    rank_hi: int | None = None
     public_rank: int | None = None
     private_auc: float | None = None
     private_lo: float | None = None
@@ -73,6 +75,14 @@ class Board:
     rows: list[Row]
     late: list[Late] = field(default_factory=list)
     ranked_at: datetime | None = None  # when the shown final ranking was computed
+    resamples: int = 0  # bootstrap resamples behind the rank intervals
+    # team id -> {rank: resamples in which the team had that rank}, for the blob plot
+    rank_counts: dict[int, dict[int, int]] = field(default_factory=dict)
+
+    @property
+    def tied_first(self) -> list[str]:
+        """The teams whose rank interval includes 1: the data cannot tell them apart for first."""
+        return [row.team for row in self.rows if row.rank_lo == 1]
 
 
 def _eligible(team: Team) -> list[Submission]:
@@ -118,10 +128,14 @@ def _ranked_teams(teams: Sequence[Team]) -> list[Team]:
 def public_rows(teams: Sequence[Team], metric: ScoreType = ROC_AUC) -> list[Row]:
     """Teams and references with an eligible submission, by best public score; ranks for teams
     only. The ``*_auc`` fields hold the value of the challenge's metric."""
+    return _public(teams, metric)[0]
+
+
+def _public(teams: Sequence[Team], metric: ScoreType) -> tuple[list[Row], dict[int, Submission]]:
     best = {t.id: _best(_eligible(t), "public_auc", metric) for t in _ranked_teams(teams)}
     rows = [_row(t, best[t.id]) for t in _ranked_teams(teams)]
     rows.sort(key=lambda r: (metric.sort_key(r.public_auc), best[r.team_id].created_at, r.team_id))
-    return _number(rows, lambda row, rank: replace(row, rank=rank, public_rank=rank))
+    return _number(rows, lambda row, rank: replace(row, rank=rank, public_rank=rank)), best
 
 
 def private_rows(
@@ -131,6 +145,15 @@ def private_rows(
     metric: ScoreType = ROC_AUC,
 ) -> list[Row]:
     """The final ranking, with rank changes and the metric's paired test against the next team."""
+    return _private(teams, private_scores, labels, metric)[0]
+
+
+def _private(
+    teams: Sequence[Team],
+    private_scores: Callable[[Submission], np.ndarray],
+    labels: np.ndarray,
+    metric: ScoreType,
+) -> tuple[list[Row], dict[int, Submission]]:
     public_rank = {row.team_id: row.public_rank for row in public_rows(teams, metric)}
     counted = {
         t.id: _best(counted_submissions(t, metric), "private_auc", metric)
@@ -158,7 +181,37 @@ def private_rows(
         first, second = counted[row.team_id], counted[following.team_id]
         _, p = metric.paired_test(labels, private_scores(first), private_scores(second))
         p_values[row.team_id] = float(p)
-    return [replace(row, p_value_vs_next=p_values.get(row.team_id)) for row in rows]
+    return [replace(row, p_value_vs_next=p_values.get(row.team_id)) for row in rows], counted
+
+
+def with_rank_intervals(
+    board: Board,
+    shown: dict[int, Submission],
+    samples: Callable[[Submission], np.ndarray],
+    metric: ScoreType,
+) -> Board:
+    """``board`` with each team's 95% rank interval, from the bootstrap scores of the submission
+    it is ranked by (``samples``, (B,) each, on the same resamples for every team)."""
+    ranked = [row for row in board.rows if not row.is_reference]
+    if not ranked:
+        return board
+    matrix = np.stack([samples(shown[row.team_id]) for row in ranked])
+    intervals = bootstrap.rank_intervals(matrix, higher_is_better=metric.higher_is_better)
+    bounds = {
+        row.team_id: (int(lo), int(hi))
+        for row, lo, hi in zip(ranked, intervals.lo, intervals.hi, strict=True)
+    }
+    counts = {
+        row.team_id: {int(r) + 1: int(c[r]) for r in np.flatnonzero(c)}
+        for row, c in zip(ranked, intervals.rank_counts, strict=True)
+    }
+    rows = [
+        replace(row, rank_lo=bounds[row.team_id][0], rank_hi=bounds[row.team_id][1])
+        if row.team_id in bounds
+        else row
+        for row in board.rows
+    ]
+    return replace(board, rows=rows, resamples=matrix.shape[1], rank_counts=counts)
 
 
 def _number(rows: list[Row], with_rank: Callable[[Row, int], Row]) -> list[Row]:
@@ -191,11 +244,20 @@ def late_rows(session: Session) -> list[Late]:
 
 
 def final_board(session: Session, *, now: datetime) -> Board:
-    """The final ranking computed now from the stored submissions (for the reveal and re-ranking)."""
+    """The final ranking computed now from the stored submissions (for the reveal and re-ranking),
+    with rank intervals on the private split."""
     teams = queries.ranking_teams(session)
     key = grading.answer_key()
-    rows = private_rows(teams, _private_scores, key.private_labels, key.metric)
-    return Board(True, rows, ranked_at=now)
+    rows, counted = _private(teams, _private_scores, key.private_labels, key.metric)
+    board = Board(True, rows, ranked_at=now)
+    return with_rank_intervals(board, counted, _samples("private"), key.metric)
+
+
+def public_board(session: Session) -> Board:
+    """The live public ranking, with rank intervals on the public split."""
+    metric = grading.answer_key().metric
+    rows, best = _public(queries.ranking_teams(session), metric)
+    return with_rank_intervals(Board(False, rows), best, _samples("public"), metric)
 
 
 def current_board(session: Session) -> Board:
@@ -203,19 +265,25 @@ def current_board(session: Session) -> Board:
     final ranking."""
     late = late_rows(session)
     if not queries.is_revealed(session):
-        teams = queries.ranking_teams(session)
-        return Board(False, public_rows(teams, grading.answer_key().metric), late)
+        return replace(public_board(session), late=late)
     record = queries.latest_final_ranking(session)
     return replace(board_from_json(record.body), late=late)
 
 
 def board_to_json(board: Board) -> str:
-    """The stored record of a final ranking: every number of its rows (late uploads are not
-    part of it)."""
+    """The stored record of a final ranking: every number it shows (late uploads are not part
+    of it), and the bootstrap's rank counts for the blob plot."""
     rows = [dataclasses.asdict(row) for row in board.rows]
     for row in rows:
         row["last_submission"] = row["last_submission"].isoformat()
-    return json.dumps({"ranked_at": board.ranked_at.isoformat(), "rows": rows})
+    return json.dumps(
+        {
+            "ranked_at": board.ranked_at.isoformat(),
+            "resamples": board.resamples,
+            "rows": rows,
+            "rank_counts": {str(team): counts for team, counts in board.rank_counts.items()},
+        }
+    )
 
 
 def board_from_json(body: str) -> Board:
@@ -224,7 +292,21 @@ def board_from_json(body: str) -> Board:
         Row(**{**row, "last_submission": datetime.fromisoformat(row["last_submission"])})
         for row in record["rows"]
     ]
-    return Board(True, rows, ranked_at=datetime.fromisoformat(record["ranked_at"]))
+    counts = {
+        int(team): {int(rank): n for rank, n in per_rank.items()}
+        for team, per_rank in record["rank_counts"].items()
+    }
+    return Board(
+        True,
+        rows,
+        ranked_at=datetime.fromisoformat(record["ranked_at"]),
+        resamples=record["resamples"],
+        rank_counts=counts,
+    )
+
+
+def _samples(split: str) -> Callable[[Submission], np.ndarray]:
+    return lambda s: grading.metric_samples(s.sha256, s.filename, split)
 
 
 def _private_scores(submission: Submission) -> np.ndarray:

@@ -333,7 +333,7 @@ def test_leaderboard_json(api, clock):
     assert [r["entries"] for r in rows] == [1, 2]
     assert rows[1]["last_submission"] == "2026-03-02T10:30:00Z"
     assert rows[0]["public_auc"] >= rows[1]["public_auc"]
-    assert set(rows[0]) == {"rank", "team", "team_id", "reference", "public_auc", "public_auc_ci",
+    assert set(rows[0]) == {"rank", "rank_lo", "rank_hi", "team", "team_id", "reference", "public_auc", "public_auc_ci",
                             "entries", "last_submission"}  # fmt: skip
 
 

@@ -248,7 +248,7 @@ def test_no_route_serves_the_answer_key_or_stored_files(app, api, client, tmp_pa
 
 
 ROUTES = {
-    "/", "/teams/<int:team_id>", "/teams/<int:team_id>/scores.png", "/roc.png",
+    "/", "/teams/<int:team_id>", "/teams/<int:team_id>/scores.png", "/roc.png", "/rank_stability.png",
     "/register", "/login", "/logout", "/token", "/submit", "/submissions/<int:submission_id>/final",
     "/api/teams", "/api/token", "/api/submissions", "/api/submissions/<int:submission_id>/final",
     "/api/leaderboard", "/api/health",

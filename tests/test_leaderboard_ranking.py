@@ -232,7 +232,8 @@ def test_no_private_number_anywhere_before_the_reveal(app, api, client, clock, r
         for path, rule in [
             ("/", "/"), ("/teams/1", "/teams/<int:team_id>"), ("/teams/2", "/teams/<int:team_id>"),
             ("/teams/3", "/teams/<int:team_id>"), ("/teams/1/scores.png", "/teams/<int:team_id>/scores.png"),
-            ("/roc.png", "/roc.png"), ("/register", "/register"), ("/login", "/login"),
+            ("/roc.png", "/roc.png"), ("/rank_stability.png", "/rank_stability.png"),
+            ("/register", "/register"), ("/login", "/login"),
             ("/submit", "/submit"), ("/api/leaderboard", "/api/leaderboard"),
             ("/api/health", "/api/health"), ("/static/style.css", "/static/<path:filename>"),
             ("/admin/", "/admin/"), ("/admin/login", "/admin/login"),
