@@ -77,14 +77,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     settings.finish(app.config)
 
-    from leaderboard import db, grading, storage
+    from leaderboard import db, grading
 
     grading.init_app(app)
     db.init_app(app)
-    try:  # uploads cut short by a crash; a minute's grace for a worker that is still writing
-        storage.remove_partial(app.config["UPLOAD_FOLDER"], older_than_s=60)
-    except OSError as err:
-        app.logger.warning("could not clean %s: %s", app.config["UPLOAD_FOLDER"], err)
+    _tidy_upload_folder(app)
     csrf.init_app(app)
 
     from leaderboard import admin, api, public, teams
@@ -102,6 +99,39 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         hops = int(app.config["PROXY_FIX"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app
+
+
+# A file younger than this may belong to an upload that another worker is still recording.
+UPLOAD_GRACE_S = 60
+
+
+def _tidy_upload_folder(app: Flask) -> None:
+    """At start: the folder owner-only, without what a killed server left (issue 11, finding 12).
+
+    Half-written temporary files go; complete files without a database row move to
+    ``orphaned/``. A database without tables yet has recorded nothing: the files stay.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from leaderboard import db, queries, storage
+
+    folder = app.config["UPLOAD_FOLDER"]
+    try:
+        storage.private_dir(folder)
+        storage.remove_partial(folder, older_than_s=UPLOAD_GRACE_S)
+        if db.missing_tables(app) is not None:
+            return
+        with db.session_scope(app) as session:
+            recorded = queries.recorded_hashes(session)
+        moved = storage.remove_orphans(folder, recorded, older_than_s=UPLOAD_GRACE_S)
+    except (OSError, SQLAlchemyError) as err:
+        app.logger.warning("could not tidy %s: %s", folder, err)
+        return
+    finally:  # no connection left open by building an app (a command, a test)
+        db.engine_of(app).dispose()
+    if moved:
+        app.logger.warning("%d stored files had no database row: moved to %s/%s", moved, folder,
+                           storage.ORPHANED)  # fmt: skip
 
 
 SECURITY_HEADERS = {

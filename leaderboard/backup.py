@@ -15,6 +15,7 @@ from flask import Flask
 from sqlalchemy import make_url
 
 from leaderboard.db import engine_of
+from leaderboard.storage import private_dir, private_file
 
 SQLITE_FILE = "leaderboard.sqlite"
 POSTGRES_FILE = "leaderboard.pgdump"
@@ -27,12 +28,13 @@ class BackupError(RuntimeError):
 
 def backup(app: Flask, destination: Path) -> str:
     """Write ``destination/leaderboard.sqlite`` (or ``.pgdump``) and ``destination/submissions``."""
-    destination.mkdir(parents=True, exist_ok=True)
+    private_dir(destination)  # private scores and every team's files
     url = make_url(app.config["DATABASE_URL"])
     if url.get_backend_name() == "sqlite":
         _sqlite_copy(_sqlite_path(url), destination / SQLITE_FILE)
         database = SQLITE_FILE
     elif url.get_backend_name() == "postgresql":
+        private_file(destination / POSTGRES_FILE)  # pg_dump keeps the mode of the file it finds
         _run(["pg_dump", "--format=custom", "--no-owner", *_schema_options(url), "--file",
               str(destination / POSTGRES_FILE), "--dbname", _libpq(url)], url)  # fmt: skip
         database = POSTGRES_FILE
@@ -75,7 +77,9 @@ def _sqlite_copy(source: Path, target: Path) -> None:
     """Copy a live SQLite database page by page, consistent even while the server writes."""
     if not source.is_file():
         raise BackupError(f"no SQLite database at {source}")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.parent.is_dir():
+        private_dir(target.parent)
+    private_file(target)
     src = dst = None
     try:
         src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
@@ -116,11 +120,12 @@ def _copy_files(source: Path, target: Path) -> int:
     copied = 0
     if not source.is_dir():
         return 0
+    private_dir(target)
     for path in sorted(source.glob("??/*.csv.gz")):
         destination = target / path.parent.name / path.name
         if destination.exists():
             continue
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(destination.parent)
         handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=".incoming-")
         os.close(handle)
         shutil.copyfile(path, temporary)

@@ -279,7 +279,7 @@ def export_command(app: Flask, what: str, out: Path | None) -> None:
     if out is None:
         click.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
+        storage.write_private(out, text)  # the submissions export holds private scores
         click.echo(f"wrote {out}", err=True)
 
 

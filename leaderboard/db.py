@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, make_url, select, 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from leaderboard import storage
 from leaderboard.models import Base, BoardVersion, FinalRanking, Setting, Submission, Team
 
 # The row that write transactions update first, so that checks and inserts (the daily quota)
@@ -29,13 +30,19 @@ def make_engine(url: str, *, busy_timeout_ms: int) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
-    # A plain path gets its folder made; a URI filename (?uri=true, "file:...") is used as given.
+    # A plain path gets its folder made (owner-only); a URI filename (?uri=true, "file:...") is
+    # used as given.
+    path = None
     if parsed.database and parsed.database != ":memory:" and not parsed.query.get("uri"):
-        os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
+        path = os.path.abspath(parsed.database)
+        if not os.path.isdir(os.path.dirname(path)):
+            storage.private_dir(os.path.dirname(path))
     engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, connection_record):
+        if path is not None:  # before WAL mode: the -wal and -shm files take the file's mode
+            _make_private(path)
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         cursor.execute("PRAGMA journal_mode = WAL")
@@ -44,6 +51,17 @@ def make_engine(url: str, *, busy_timeout_ms: int) -> Engine:
         cursor.close()
 
     return engine
+
+
+def _make_private(path: str) -> None:
+    """The database holds private scores: owner-only, with the -wal and -shm files of an old one."""
+    for name in (path, path + "-wal", path + "-shm"):
+        try:
+            os.chmod(name, storage.PRIVATE_FILE)
+        except FileNotFoundError:
+            pass
+        except OSError:  # a read-only disk, or another owner's file: reading may still work
+            return
 
 
 def init_app(app: Flask) -> None:

@@ -192,6 +192,11 @@ def submissions_by_id(session: Session, ids: list[int]) -> list[Submission]:
     return list(session.scalars(select(Submission).where(Submission.id.in_(ids))))
 
 
+def recorded_hashes(session: Session) -> set[str]:
+    """The sha256 of every stored file that a submission row refers to."""
+    return set(session.scalars(select(Submission.sha256).distinct()))
+
+
 def team_submissions(session: Session, team_id: int) -> list[Submission]:
     return list(
         session.scalars(

@@ -1,7 +1,9 @@
 """Accepted submission files on disk: gzip-compressed, named by the sha256 of what was uploaded.
 
 A file is written to a temporary name in the same folder and moved into place with
-``os.replace``, so a crash leaves either the whole file or none, never half of one.
+``os.replace``, so a crash leaves either the whole file or none, never half of one. Everything
+private that the leaderboard writes (these files, the SQLite database, backups, exports) is
+readable by its owner only, whatever the umask: ``private_dir`` and ``private_file``.
 """
 
 from __future__ import annotations
@@ -16,10 +18,34 @@ from pathlib import Path
 
 SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 PARTIAL_PREFIX = ".incoming-"
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+ORPHANED = "orphaned"  # stored files without a database row are moved here, never deleted
 
 
 class StorageError(OSError):
     """A stored file that is missing or does not match its hash; the message names it."""
+
+
+def private_dir(path: str | os.PathLike) -> None:
+    """Make the folder ``path`` and let only its owner enter it; missing parents are made so too."""
+    path = Path(path)
+    for folder in reversed([p for p in (path, *path.parents) if not p.is_dir()]):
+        folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)  # a umask only takes bits away
+    os.chmod(path, PRIVATE_DIR)
+
+
+def private_file(path: str | os.PathLike) -> None:
+    """Create ``path`` empty if it is missing, and let only its owner read or write it."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+    os.chmod(path, PRIVATE_FILE)
+
+
+def write_private(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to a file that only its owner can read, replacing what was there."""
+    private_file(path)
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(text)
 
 
 def sha256_of(data: bytes) -> str:
@@ -38,8 +64,11 @@ def store(folder: str | os.PathLike, data: bytes) -> str:
     sha256 = sha256_of(data)
     path = stored_path(folder, sha256)
     if os.path.exists(path):
+        os.utime(path)  # fresh again: the orphan clean-up leaves young files alone
         return sha256
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    private_dir(folder)
+    private_dir(os.path.dirname(path))
+    # mkstemp makes the file 0600 whatever the umask.
     handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=PARTIAL_PREFIX)
     try:
         with os.fdopen(handle, "wb") as raw:
@@ -88,3 +117,25 @@ def remove_partial(folder: str | os.PathLike, *, older_than_s: float = 0.0) -> i
         except FileNotFoundError:
             pass  # finished or removed meanwhile
     return removed
+
+
+def remove_orphans(folder: str | os.PathLike, recorded: set[str], *, older_than_s: float) -> int:
+    """Move stored files whose hash is not in ``recorded`` to ``folder/orphaned``; returns how many.
+
+    A server killed between storing a file and committing its row leaves such a file. Only
+    files older than ``older_than_s`` move, so that an upload another worker is recording now
+    stays; they are moved rather than deleted, so that a server started on the wrong database
+    loses nothing.
+    """
+    moved, limit = 0, time.time() - older_than_s
+    for path in Path(folder).glob("??/*.csv.gz"):
+        if path.name.removesuffix(".csv.gz") in recorded:
+            continue
+        try:
+            if path.stat().st_mtime <= limit:
+                private_dir(Path(folder) / ORPHANED)
+                os.replace(path, Path(folder) / ORPHANED / path.name)
+                moved += 1
+        except FileNotFoundError:
+            pass  # recorded or moved meanwhile
+    return moved

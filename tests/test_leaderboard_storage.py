@@ -65,3 +65,56 @@ def test_partial_files_of_a_killed_server_are_removed(tmp_path):
     assert not old.exists() and fresh.exists()
     assert storage.remove_partial(tmp_path) == 1 and not fresh.exists()
     assert storage.load(tmp_path, keep) == b"kept\n"
+
+
+# ----------------------------------------------------------------------------- orphans
+# Issue 11, finding 12: a server killed between storing a file and committing its row left
+# the file without a row. At start, such files older than the grace period leave the store.
+
+
+def _age(path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_files_without_a_row_leave_the_store_at_start_after_the_grace_period(
+    app_config, make_app, api, tmp_path
+):
+    from leaderboard import UPLOAD_GRACE_S
+
+    folder = tmp_path / "submissions"
+    app = make_app(app_config)
+    client = app.test_client()
+    token = client.post("/api/teams", json={"name": "kept"}).get_json()["token"]
+    response = api.submit(token, api.submission(seed=1))
+    assert response.status_code == 201, response.get_json()
+    recorded = storage.stored_path(folder, response.get_json()["sha256"])
+    old = storage.stored_path(folder, storage.store(folder, b"killed before its row, long ago"))
+    young = storage.stored_path(folder, storage.store(folder, b"another worker is recording it"))
+    for path in (recorded, old):
+        _age(path, UPLOAD_GRACE_S + 5)
+    make_app(app_config)  # a restart
+    assert os.path.exists(recorded) and os.path.exists(young)
+    assert not os.path.exists(old)
+    orphaned = folder / storage.ORPHANED / os.path.basename(old)
+    assert gzip.decompress(orphaned.read_bytes()) == b"killed before its row, long ago"
+
+
+def test_storing_a_file_again_makes_it_young_so_no_clean_up_takes_it(tmp_path):
+    sha = storage.store(tmp_path, b"same bytes")
+    path = storage.stored_path(tmp_path, sha)
+    _age(path, 3600)
+    storage.store(tmp_path, b"same bytes")  # a new upload of the same file is being recorded
+    assert storage.remove_orphans(tmp_path, set(), older_than_s=60) == 0
+    _age(path, 3600)
+    assert storage.remove_orphans(tmp_path, set(), older_than_s=60) == 1
+
+
+def test_nothing_leaves_the_store_when_the_database_has_no_tables(app_config, tmp_path):
+    from leaderboard import create_app
+
+    folder = tmp_path / "submissions"
+    path = storage.stored_path(folder, storage.store(folder, b"from an earlier database"))
+    _age(path, 3600)
+    create_app(app_config)  # no init_db: nothing recorded, and nothing known either
+    assert os.path.exists(path)
