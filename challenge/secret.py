@@ -7,6 +7,7 @@ for practice data, tests and teaching: anyone who knows or guesses it can recomp
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 SECRET_BITS = 128
+STREAM_DOMAIN = "darkmatter-challenge stream"  # a prefix of the hashed key of each random stream
 SECRET_FILE = "secret.json"
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
@@ -54,7 +56,7 @@ class Secret:
 
     def rng(self, *stream: int) -> np.random.Generator:
         """An independent generator for one stream (a tuple of small ints) of this secret."""
-        return np.random.default_rng(np.random.SeedSequence(self.entropy, spawn_key=stream))
+        return derive_rng(self.entropy, *stream)
 
     def warning(self) -> str:
         """The warning that goes with a public seed; empty for a real secret."""
@@ -62,6 +64,23 @@ class Secret:
 
     def __repr__(self) -> str:  # never print the secret by accident (logs, tracebacks)
         return f"Secret(seed={self.seed})" if self.is_public else "Secret(<128-bit, hidden>)"
+
+
+def stream_key(entropy: int, *stream: int) -> int:
+    """SHA-256 of the entropy and the stream: the 256-bit seed of one stream."""
+    text = f"{STREAM_DOMAIN}:{entropy}:{','.join(str(int(s)) for s in stream)}"
+    return int.from_bytes(hashlib.sha256(text.encode("ascii")).digest(), "big")
+
+
+def derive_rng(entropy: int, *stream: int) -> np.random.Generator:
+    """numpy's default generator (PCG64) for one stream of ``entropy``.
+
+    PCG64 is not a cryptographic generator: its state can in principle be recovered from its
+    outputs (the sample submission's scores, the records' noise). Seeding each stream with a
+    SHA-256 key instead of the secret itself means that such a state reveals neither the secret
+    nor any other stream, such as the test labels.
+    """
+    return np.random.default_rng(np.random.SeedSequence(stream_key(entropy, *stream)))
 
 
 def make_private_dir(path: Path) -> Path:

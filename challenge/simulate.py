@@ -1,7 +1,8 @@
 """Draws labelled pulse records of the simulated detector: vectorised numpy, deterministic for a seed.
 
-Events are made in fixed-size chunks, each with its own random generator derived from
-(seed, split, chunk index), so a record does not depend on how a caller batches the work.
+Events are made in fixed-size chunks, each with its own two random generators (labels, records)
+keyed by SHA-256 of (seed, split, chunk index, part), so a record does not depend on how a caller
+batches the work, and the state of one generator reveals neither the seed nor another stream.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from typing import NamedTuple
 import numpy as np
 
 from challenge.detector import SHAPES, Detector, peak_value, probst_pulse
+from challenge.secret import derive_rng
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"  # 1.1: streams keyed by SHA-256, labels drawn from a stream of their own
 SPLIT_CODES = {"train": 0, "test": 1}
+LABEL_STREAM, RECORD_STREAM = 0, 1  # the two random streams of each chunk
 
 
 @dataclass(frozen=True)
@@ -65,15 +68,17 @@ ARTIFACT_CODES = {"none": 0, "pileup": 1, "flux_jump": 2, "spike": 3}
 _ARTIFACT_KINDS = ("pileup", "flux_jump", "spike")  # the order of their fractions in the draw
 
 
-def chunk_rng(seed: int, split: str, chunk_index: int) -> np.random.Generator:
-    """The generator of one chunk: independent streams for each (seed, split, chunk)."""
-    return np.random.default_rng(
-        np.random.SeedSequence(seed, spawn_key=(SPLIT_CODES[split], chunk_index))
-    )
+def chunk_rng(seed: int, split: str, chunk_index: int, part: int) -> np.random.Generator:
+    """The generator of one part (LABEL_STREAM or RECORD_STREAM) of one chunk of a split.
+
+    The labels have a stream of their own, so that the public records of a chunk, whose noise
+    holds many outputs of the record stream, tell nothing of its labels but through the physics.
+    """
+    return derive_rng(seed, SPLIT_CODES[split], chunk_index, part)
 
 
 def draw_labels(rng: np.random.Generator, n: int, config: SimulationConfig) -> np.ndarray:
-    """The classes int8 (n,), 1 = carrier: the first draw of every chunk."""
+    """The classes int8 (n,), 1 = carrier, from a chunk's LABEL_STREAM."""
     return (rng.random(n) < config.carrier_fraction).astype(np.int8)
 
 
@@ -81,7 +86,9 @@ def simulated_labels(n: int, *, seed: int, split: str, config: SimulationConfig)
     """The labels of a split's ``n`` events without simulating their records (cheap)."""
     starts = range(0, n, config.chunk_size)
     parts = [
-        draw_labels(chunk_rng(seed, split, i), min(config.chunk_size, n - start), config)
+        draw_labels(
+            chunk_rng(seed, split, i, LABEL_STREAM), min(config.chunk_size, n - start), config
+        )
         for i, start in enumerate(starts)
     ]
     return np.concatenate(parts) if parts else np.empty(0, np.int8)
@@ -179,9 +186,9 @@ def simulate_chunk(
 ) -> SimulatedEvents:
     """The first ``n`` (at most chunk_size) events of one chunk."""
     det = config.detector
-    rng = chunk_rng(seed, split, chunk_index)
+    rng = chunk_rng(seed, split, chunk_index, RECORD_STREAM)
     times = det.times_ms()
-    label = draw_labels(rng, n, config)
+    label = draw_labels(chunk_rng(seed, split, chunk_index, LABEL_STREAM), n, config)
     height = draw_heights(rng, n, config)
     trigger_ms = det.trigger_index * 1000.0 / det.sampling_rate_hz
     onset = trigger_ms + rng.uniform(-config.onset_jitter_ms, config.onset_jitter_ms, n)

@@ -7,6 +7,7 @@ with every integer the public files expose and with the seeds 0 to 10,000.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -139,6 +140,27 @@ def test_the_derivation_is_the_one_the_files_were_made_with(tmp_path):
     np.testing.assert_array_equal(
         simulate_chunk(123, "test", 1, 100, config).counts, pulses[CHUNK:]
     )
+
+
+def test_each_stream_is_keyed_by_sha256_and_labels_have_their_own():
+    """A PCG64 state recovered from public outputs (sample scores, record noise) must not give the
+    secret or the labels: every stream is seeded by SHA-256 of the secret and its name."""
+
+    def reference_rng(entropy: int, stream: str) -> np.random.Generator:  # from the docstring
+        key = hashlib.sha256(f"darkmatter-challenge stream:{entropy}:{stream}".encode()).digest()
+        return np.random.default_rng(np.random.SeedSequence(int.from_bytes(key, "big")))
+
+    entropy = 2**127 + 12345
+    np.testing.assert_array_equal(
+        Secret(entropy).rng(SAMPLE_STREAM).random(5), reference_rng(entropy, "4").random(5)
+    )
+    config = simulation_config(LENGTH)
+    labels = simulated_labels(CHUNK + 10, seed=entropy, split="test", config=config)
+    for chunk, part in ((0, labels[:CHUNK]), (1, labels[CHUNK:])):  # test = 1, labels = part 0
+        expected = reference_rng(entropy, f"1,{chunk},0").random(len(part)) < 0.5
+        np.testing.assert_array_equal(part, expected)
+    records = simulate_chunk(entropy, "test", 0, CHUNK, config)
+    np.testing.assert_array_equal(records.label, labels[:CHUNK])
 
 
 def test_a_public_seed_warns_on_stderr_and_in_the_data_card(tmp_path):
