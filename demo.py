@@ -244,6 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     env = instance_env(instance)
     port = free_port(args.port)
     url = f"http://127.0.0.1:{port}"
+    env["LEADERBOARD_PUBLIC_URL"] = url  # what the token page tells teams to pass to --url
     step(f"Starting the leaderboard on {url} (log: {instance / 'server.log'})")
     print(
         f"Its settings are in {instance / 'config.py'}; the `leaderboard` command finds them with"
