@@ -23,9 +23,9 @@ from leaderboard import (
     final,
     grading,
     queries,
-    ranking,
     serving,
     storage,
+    uploads,
 )
 from leaderboard import backup as backups
 from leaderboard.config import ConfigError
@@ -156,29 +156,8 @@ def rotate_token(app: Flask, team: str) -> None:
 def add_reference(app: Flask, name: str, file: Path) -> None:
     """Score FILE and show it as reference row NAME (a baseline), never ranked among teams."""
     init_db(app)
-    data = file.read_bytes()
-    try:
-        _, scored = grading.grade(data, name=file.name, app=app)
-    except SubmissionError as err:
-        raise click.ClickException(str(err)) from None
-    sha256 = storage.store(app.config["UPLOAD_FOLDER"], data)
-    now = app.config["NOW"]()
-    with session_scope(app, write=True) as db:
-        team = queries.team_by_name(db, name)
-        if team is not None and not team.is_reference:
-            raise click.ClickException(f"{name!r} is a team, not a reference row")
-        if team is None:
-            team, _ = queries.create_team(db, name, now=now, is_reference=True, max_chars=200)
-        queries.add_submission(
-            db,
-            team,
-            created_at=now,
-            filename=file.name,
-            note="reference",
-            sha256=sha256,
-            size_bytes=len(data),
-            **scored.columns(),
-        )
+    with open(file, "rb") as stream:
+        scored = uploads.add_reference(name, stream, filename=file.name).scored
     metric = grading.answer_key(app).metric
     click.echo(
         f"reference {name!r}: public {metric.short_label} {metric.format(scored.public.value)}"
@@ -245,7 +224,7 @@ def reveal(app: Flask, undo: bool) -> None:
 def rerank(app: Flask, reason: str) -> None:
     """Rank the revealed final ranking again, after a disqualification or a rescore."""
     try:
-        reason = queries.clean_text(reason, max_chars=500, what="the reason")
+        reason = queries.clean_reason(reason)
         with session_scope(app, write=True) as db:
             message = final.rerank(db, now=app.config["NOW"](), reason=reason)
     except (ValueError, final.RevealError) as err:
@@ -265,17 +244,14 @@ def _revealed_note(app: Flask) -> None:
 
 
 @main.command("export")
-@click.argument("what", type=click.Choice(["leaderboard", "submissions"]))
+@click.argument("what", type=click.Choice(sorted(export.EXPORTS)))
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="CSV file to write (default: standard output).")  # fmt: skip
 @with_app
 def export_command(app: Flask, what: str, out: Path | None) -> None:
     """Export the leaderboard as shown, or every submission with private scores, as CSV."""
     with session_scope(app) as db:
-        if what == "leaderboard":
-            text = export.leaderboard_csv(ranking.current_board(db))
-        else:
-            text = export.submissions_csv(queries.all_submissions(db))
+        text = export.csv_text(db, what)
     if out is None:
         click.echo(text, nl=False)
     else:
@@ -326,11 +302,9 @@ def disqualify(app, submission_id: int | None, team_name: str | None, reason, un
         raise click.UsageError("give exactly one of --submission ID or --team NAME")
     if not undo:
         try:
-            reason = queries.clean_text(reason or "", max_chars=500, what="the reason")
+            reason = queries.clean_reason(reason)
         except ValueError as err:
-            raise click.UsageError(str(err)) from None
-        if not reason:
-            raise click.UsageError("give --reason: the team will see it")
+            raise click.UsageError(f"--reason: {err}") from None
     with session_scope(app, write=True) as db:
         if submission_id is not None:
             target, label = (

@@ -11,6 +11,9 @@ import io
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
+from leaderboard import queries, ranking
 from leaderboard.models import Submission
 from leaderboard.ranking import Board
 
@@ -80,3 +83,15 @@ def submissions_csv(submissions: Iterable[Submission]) -> str:
         for s in submissions
     )
     return to_csv(header, rows)
+
+
+# What /admin and `leaderboard export` offer, by name: the one place that maps a name to a CSV.
+EXPORTS = {
+    "leaderboard": lambda session: leaderboard_csv(ranking.current_board(session)),
+    "submissions": lambda session: submissions_csv(queries.all_submissions(session)),
+}
+
+
+def csv_text(session: Session, what: str) -> str:
+    """The export ``what`` (a key of ``EXPORTS``) as CSV text."""
+    return EXPORTS[what](session)

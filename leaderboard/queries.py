@@ -68,6 +68,18 @@ def clean_text(text: str, *, max_chars: int, what: str) -> str:
     return text
 
 
+REASON_MAX_CHARS = 500  # a disqualification or re-ranking reason, shown to the team
+
+
+def clean_reason(text: str | None) -> str:
+    """A disqualification or re-ranking reason, cleaned as ``clean_text``; ValueError when it is
+    empty (the team will see it) or too long."""
+    reason = clean_text(text or "", max_chars=REASON_MAX_CHARS, what="the reason")
+    if not reason:
+        raise ValueError("give a reason: the team will see it")
+    return reason
+
+
 def team_name_key(name: str) -> str:
     """What two names must differ in: their confusable skeleton (see ``leaderboard.names``)."""
     return names.name_key(name)

@@ -1,5 +1,6 @@
-"""Receiving a submission, the same way for the web form and the API: window, quota, size,
-validation, storage, and the database row, in that order."""
+"""Receiving a submission, the same way for the web form, the API and ``leaderboard
+add-reference``: window, quota, size, a file already sent, validation, storage, and the
+database row, in that order (reference rows skip the window and the quota)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from typing import BinaryIO
 
 from flask import abort, current_app
 from sqlalchemy.orm import Session
@@ -18,11 +20,14 @@ from leaderboard.actions import now, remaining_today
 from leaderboard.db import session_scope
 from leaderboard.models import Submission, Team
 
+REFERENCE_NAME_MAX_CHARS = 200  # a reference row names a method, which may take more words
+
 
 @dataclass(frozen=True)
 class Accepted:
     submission: Submission
-    remaining_today: int
+    remaining_today: int | None  # None for a reference row, which has no quota
+    scored: grading.Scored
 
 
 def check_open(team: Team) -> None:
@@ -81,14 +86,19 @@ def read_upload(upload: FileStorage | None) -> tuple[bytes, str]:
     """The bytes and a display name of the uploaded file, or 400/413."""
     if upload is None:
         abort(400, "no file: send the submission CSV in the multipart field 'file'")
-    limit = current_app.config["MAX_UPLOAD_BYTES"]
-    data = upload.stream.read(limit + 1)  # one byte more than allowed tells "over" from "at"
-    if len(data) > limit:
-        abort(413, f"the file is larger than the limit of {format_size(limit)}")
     # Only the base name, for display; the file is stored under its hash, never under this name.
     name = os.path.basename((upload.filename or "").replace("\\", "/")) or "submission.csv"
     name = "".join(c for c in name if unicodedata.category(c) not in queries.REFUSED_CATEGORIES)
-    return data, name.strip()[:200] or "submission.csv"
+    return read_limited(upload.stream), name.strip()[:200] or "submission.csv"
+
+
+def read_limited(stream: BinaryIO) -> bytes:
+    """At most the upload limit from ``stream``; 413 when there is more."""
+    limit = current_app.config["MAX_UPLOAD_BYTES"]
+    data = stream.read(limit + 1)  # one byte more than allowed tells "over" from "at"
+    if len(data) > limit:
+        abort(413, f"the file is larger than the limit of {format_size(limit)}")
+    return data
 
 
 def receive(team: Team, upload: FileStorage | None, note: str) -> Accepted:
@@ -103,29 +113,62 @@ def receive(team: Team, upload: FileStorage | None, note: str) -> Accepted:
     except ValueError as err:
         abort(400, str(err))
     data, name = read_upload(upload)
+    return record(team, data, name=name, note=note)
+
+
+def add_reference(name: str, stream: BinaryIO, *, filename: str) -> Accepted:
+    """Score a file as reference row ``name`` (a baseline, shown but never ranked), made if new.
+
+    The same path as a team's upload: size limit, a file already sent, validator, storage; the
+    row is made with the submission, so a refused file leaves nothing behind.
+    """
+    return record(name, read_limited(stream), name=filename, note="reference")
+
+
+def _reference_row(db: Session, name: str) -> Team:
+    """The reference row called ``name``, made if missing; 409 when a team has that name."""
+    team = queries.team_by_name(db, name)
+    if team is not None and not team.is_reference:
+        abort(409, f"{name!r} is a team, not a reference row")
+    if team is None:
+        try:
+            team, _ = queries.create_team(db, name, now=now(), is_reference=True,
+                                          max_chars=REFERENCE_NAME_MAX_CHARS)  # fmt: skip
+        except ValueError as err:
+            abort(400, str(err))
+    return team
+
+
+def record(team: Team | str, data: bytes, *, name: str, note: str) -> Accepted:
+    """Validate, score, store and record ``data`` for ``team`` (or the reference row of that
+    name); 409 for a file it already sent, 400 for an invalid one, 429 over the quota (a
+    reference row has none)."""
     sha256 = storage.sha256_of(data)
-    with session_scope() as db:
-        check_new_file(db, team, sha256)  # before scoring: a resent file costs nothing
+    if isinstance(team, Team):
+        with session_scope() as db:
+            check_new_file(db, team, sha256)  # before scoring: a resent file costs nothing
     try:
         _, scored = grading.grade(data, name=name)
     except SubmissionError as err:
         abort(400, str(err))
     storage.store(current_app.config["UPLOAD_FOLDER"], data)
     with session_scope(write=True) as db:
+        if not isinstance(team, Team):
+            team = _reference_row(db, team)
         check_new_file(db, team, sha256)  # again: the same file may have been sent twice at once
         # Again, under the write lock: a parallel upload of the same team may have won, and the
         # reveal may have closed submissions since the first check.
-        remaining = check_quota(db, team)
+        remaining = None if team.is_reference else check_quota(db, team)
         created_at = now()
         submission = queries.add_submission(
             db,
             team,
             created_at=created_at,
-            is_late=is_late(db, created_at),
+            is_late=not team.is_reference and is_late(db, created_at),
             filename=name,
             note=note,
             sha256=sha256,
             size_bytes=len(data),
             **scored.columns(),
         )
-    return Accepted(submission, remaining - 1)
+    return Accepted(submission, None if remaining is None else remaining - 1, scored)

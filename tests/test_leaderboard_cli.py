@@ -274,3 +274,44 @@ def test_an_unreachable_database_is_one_line(environment):
     result = CliRunner().invoke(main, ["status"])
     assert result.exit_code == 1 and "cannot connect to the database" in result.output
     assert "pw" not in result.output and "Traceback" not in result.output
+
+
+def test_add_reference_takes_the_upload_path(app, api, runner, tmp_path):
+    # Issue 15: add-reference re-implemented the upload; now the same limit, the same refusal
+    # of a file sent before, the same validator, and a refused file leaves no row behind.
+    path = tmp_path / "ref.csv"
+    path.write_bytes(api.submission(skill=3.0, seed=4))
+    app.config["MAX_UPLOAD_BYTES"] = path.stat().st_size - 1
+    result = runner.invoke(["add-reference", "baseline", str(path)])
+    limit = f"{path.stat().st_size - 1:,} bytes"
+    assert (
+        result.exit_code == 1 and f"the file is larger than the limit of {limit}" in result.output
+    )
+    app.config["MAX_UPLOAD_BYTES"] = path.stat().st_size  # exactly the file's size: accepted
+    assert runner.invoke(["add-reference", "baseline", str(path)]).exit_code == 0
+    again = runner.invoke(["add-reference", "baseline", str(path)])
+    assert again.exit_code == 1 and "this file is the same as your submission #1" in again.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("event_id,score\n1,2\n")
+    assert runner.invoke(["add-reference", "never made", str(bad)]).exit_code == 1
+    rows = api.client.get("/api/leaderboard").get_json()["rows"]
+    assert [(r["team"], r["entries"]) for r in rows] == [("baseline", 1)]
+
+
+def test_one_export_and_one_reason_for_admin_and_cli(app, api, runner, client, tmp_path):
+    from leaderboard.export import EXPORTS
+
+    api.submit(api.register("alpha"), api.submission(seed=1))
+    headers = {"Authorization": "Bearer " + app.config["ADMIN_TOKEN"]}
+    for what in EXPORTS:
+        out = tmp_path / f"{what}.csv"
+        assert runner.invoke(["export", what, "-o", str(out)]).exit_code == 0
+        page = client.get(f"/admin/export/{what}.csv", headers=headers)
+        assert page.status_code == 200 and page.get_data() == out.read_bytes()
+    result = runner.invoke(["disqualify", "--submission", "1", "--reason", " \u200b"])
+    assert result.exit_code == 2 and "U+200B" in result.output
+    page = client.post("/admin/submissions/1/disqualify", data={"reason": " \u200b"},
+                       headers=headers)  # fmt: skip
+    assert page.status_code == 400 and "U+200B" in page.get_data(as_text=True)
+    result = runner.invoke(["disqualify", "--submission", "1", "--reason", "   "])
+    assert result.exit_code == 2 and "give a reason: the team will see it" in result.output
