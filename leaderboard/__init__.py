@@ -1,7 +1,7 @@
 """The challenge leaderboard: a Flask app where teams upload predictions and see their ROC AUC.
 
 - ``leaderboard.config``: defaults, environment variables and the checks made before starting.
-- ``leaderboard.models``: the tables (teams, submissions, settings, bad-token counts).
+- ``leaderboard.models``: the tables (teams, submissions, settings, log-in sessions, invites, ...).
 - ``leaderboard.db``: the engine, ``session_scope`` and ``init_db``.
 - ``leaderboard.queries``: every database read and write, as functions taking the session first.
 - ``leaderboard.storage``: accepted files, gzip-compressed and named by their sha256.
@@ -10,7 +10,9 @@
 - ``leaderboard.ranking``: public and final rankings, rank changes, DeLong tests between ranks.
 - ``leaderboard.plots``: PNG figures (ROC curves of the top teams, a team's score over time).
 - ``leaderboard.export``: CSV exports that are safe to open in a spreadsheet.
-- ``leaderboard.auth``: team and organizer tokens, sessions, throttling of bad tokens.
+- ``leaderboard.actions``: register, invite, new token, mark final, quota left, the throttle's count.
+- ``leaderboard.names``: team names people can tell apart (no invisible characters, UTS #39).
+- ``leaderboard.auth``: who is asking: team and organizer tokens, server-side log-in sessions.
 - ``leaderboard.public``, ``.teams``, ``.api``, ``.admin``: the blueprints.
 - ``leaderboard.cli``: the ``leaderboard`` command (serve, init-db, add-team, reveal, ...).
 """

@@ -177,3 +177,23 @@ def test_registration_mode_setting_and_the_deprecated_one(monkeypatch, app_confi
     monkeypatch.delenv("LEADERBOARD_REGISTRATION")
     with pytest.raises(ConfigError, match="REGISTRATIONS_PER_HOUR=-1"):
         create_app({**app_config, "REGISTRATIONS_PER_HOUR": -1})
+
+
+@pytest.mark.timeout(60)
+def test_simultaneous_registrations_respect_the_limit_and_one_use_codes(app, runner):
+    """Twenty clients at once: the checks run under the write lock, so none slips through."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    app.config["REGISTRATIONS_PER_HOUR"] = 5
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(lambda n: register(app.test_client(), f"rush {n}").status_code,
+                                 range(20)))  # fmt: skip
+    assert sorted(statuses) == [201] * 5 + [429] * 15
+    app.config["REGISTRATION"] = "invite"
+    code = invites(runner, 1)[0]
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(
+            lambda n: register(app.test_client(), f"code {n}", invite=code).status_code, range(10)
+        ))  # fmt: skip
+    assert sorted(statuses) == [201] + [409] * 9
+    assert team_count(app) == 6
