@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
+
+import pytest
+import requests
 
 from tests.conftest import ADMIN_TOKEN
+from tests.hostile.harness import live_server, make_site
 
 ORGANIZER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -193,3 +198,40 @@ def test_ipv6_clients_are_counted_by_their_64_network(app, client):
 
     assert [attempt(f"2001:db8::{n}") for n in (1, 2, 3)] == [401, 401, 429]
     assert attempt("2001:db8:0:1::1") == 401  # another /64: another client
+
+
+def form_post(browser, url, path, data, **kwargs):
+    """A form post as a browser makes it: the page first, for its CSRF token."""
+    page = browser.get(url + path, timeout=10).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return browser.post(url + path, data={**data, "csrf_token": token}, timeout=10, **kwargs)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_on_a_real_server(tmp_path, database_url):
+    """`leaderboard serve` with CSRF on: a forged Host, a copied cookie, ten wrong tokens."""
+    site = make_site(tmp_path / "site", database_url)
+    with live_server(site, LEADERBOARD_PUBLIC_URL="https://challenge.example.org") as live:
+        browser = requests.Session()
+        browser.get(live.url + "/register", timeout=10)  # the session that holds the CSRF token
+        # requests picks cookies by the Host header, so the forged request carries its own.
+        forged = {"Host": "evil.example.com", "Cookie": f"session={browser.cookies['session']}"}
+        page = form_post(browser, live.url, "/register", {"name": "alpha"}, headers=forged)
+        assert page.status_code == 201 and page.headers["Cache-Control"] == "no-store"
+        assert "--url https://challenge.example.org/</pre>" in page.text
+        assert "evil.example.com" not in page.text
+        token = re.search(r'<code class="token">([^<]+)</code>', page.text).group(1)
+        for _ in range(10):
+            assert form_post(browser, live.url, "/login", {"token": "guess"}).status_code in (
+                401,
+                429,
+            )
+        assert form_post(browser, live.url, "/login", {"token": token}).url == live.url + "/submit"
+        thief = requests.Session()
+        thief.cookies.update(browser.cookies)
+        assert thief.get(live.url + "/submit", timeout=10).url == live.url + "/submit"
+        logout = browser.get(live.url + "/submit", timeout=10).text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', logout).group(1)
+        browser.post(live.url + "/logout", data={"csrf_token": csrf}, timeout=10)
+        assert thief.get(live.url + "/submit", timeout=10).url == live.url + "/login"
