@@ -93,6 +93,12 @@ def serve(app: Flask, host: str, port: int, threads: int, connection_limit: int)
         app, host=host, port=port, threads=threads, connection_limit=connection_limit
     )
     click.echo(f"leaderboard on http://{host}:{port}/ (database {_safe_url(app)})", err=True)
+    if not app.config["PUBLIC_URL"]:
+        click.echo(
+            "note: LEADERBOARD_PUBLIC_URL is not set, so the token page shows a placeholder "
+            "where teams need this site's address for `challenge submit --url`",
+            err=True,
+        )
     server.run()
 
 

@@ -117,3 +117,17 @@ def test_token_page_takes_the_public_url_from_configuration_not_the_host_header(
     unset.config["PUBLIC_URL"] = None
     text = unset.test_client().post("/register", data={"name": "beta"}, headers=forged).text
     assert "evil.example.com" not in text and "--url ADDRESS-OF-THIS-SITE</pre>" in text
+
+
+def test_serve_says_when_the_public_url_is_missing(app, runner, monkeypatch):
+    class Server:
+        def run(self):
+            pass
+
+    monkeypatch.setattr("leaderboard.serving.make_server", lambda app, **kw: Server())
+    result = runner.invoke(["serve"])
+    assert result.exit_code == 0
+    assert "note: LEADERBOARD_PUBLIC_URL is not set" in result.stderr
+    app.config["PUBLIC_URL"] = "https://challenge.example.org/"
+    result = runner.invoke(["serve"])
+    assert result.exit_code == 0 and "PUBLIC_URL" not in result.stderr
