@@ -79,10 +79,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     settings.finish(app.config)
 
-    from leaderboard import db, grading
+    from leaderboard import db, grading, ranking
 
     grading.init_app(app)
     db.init_app(app)
+    ranking.init_app(app)
     _tidy_upload_folder(app)
     csrf.init_app(app)
 

@@ -160,19 +160,24 @@ def mark_final(submission_id: int):
 def leaderboard():
     with session_scope() as db:
         board = ranking.current_board(db)
-    rows = [row_json(row, revealed=board.revealed) for row in board.rows]
-    late = [late_json(item, revealed=board.revealed) for item in board.late]
+    body = ranking.derived(board, "api", board_json)
+    return current_app.response_class(body, mimetype="application/json")
+
+
+def board_json(board: ranking.Board) -> bytes:
+    """The board as /api/leaderboard sends it (built once per board, then reused)."""
     metric = grading.answer_key().metric
-    return jsonify(
-        metric=metric.name,
-        higher_is_better=metric.higher_is_better,
-        revealed=board.revealed,
-        ranked_at=iso(board.ranked_at),
-        resamples=board.resamples,
-        tied_first=board.tied_first,
-        rows=rows,
-        late=late,
-    )
+    body = {
+        "metric": metric.name,
+        "higher_is_better": metric.higher_is_better,
+        "revealed": board.revealed,
+        "ranked_at": iso(board.ranked_at),
+        "resamples": board.resamples,
+        "tied_first": board.tied_first,
+        "rows": [row_json(row, revealed=board.revealed) for row in board.rows],
+        "late": [late_json(item, revealed=board.revealed) for item in board.late],
+    }
+    return (current_app.json.dumps(body) + "\n").encode()
 
 
 @bp.get("/health")

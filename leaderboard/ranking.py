@@ -16,12 +16,14 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from threading import Lock
 
 import numpy as np
+from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from challenge.metrics import DEFAULT_SCORE_TYPE, ScoreType, score_type
-from leaderboard import bootstrap, grading, queries
+from leaderboard import bootstrap, db, grading, queries
 from leaderboard.models import Submission, Team
 
 
@@ -262,12 +264,69 @@ def public_board(session: Session) -> Board:
 
 def current_board(session: Session) -> Board:
     """The leaderboard as everybody sees it now: public before the reveal; after it, the stored
-    final ranking."""
+    final ranking. Computed once per change of the database, per process (``BoardCache``)."""
+    cache: BoardCache = current_app.extensions["leaderboard.board_cache"]
+    return cache.board(session)
+
+
+def _compute_board(session: Session) -> Board:
     late = late_rows(session)
     if not queries.is_revealed(session):
         return replace(public_board(session), late=late)
     record = queries.latest_final_ranking(session)
     return replace(board_from_json(record.body), late=late)
+
+
+class BoardCache:
+    """The board of one server process, kept until the database's board version changes.
+
+    Every transaction that changes what a board shows bumps ``BoardVersion`` (``db``), so one
+    cheap query per request tells every process, each gunicorn worker included, whether its
+    board is stale. One thread computes a new board while the others wait for it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = Lock()  # guards the fields
+        self._computing = Lock()  # one computation at a time
+        self._version: int | None = None
+        self._board: Board | None = None
+        self._derived: dict[str, object] = {}
+
+    def board(self, session: Session) -> Board:
+        version = db.board_version(session)
+        with self._lock:
+            if version == self._version:
+                return self._board
+        with self._computing:
+            with self._lock:
+                if version == self._version:  # another thread computed it meanwhile
+                    return self._board
+            # Read after the version: the board may be newer than ``version``, never older.
+            board = _compute_board(session)
+            with self._lock:
+                self._version, self._board, self._derived = version, board, {}
+        return board
+
+    def derived(self, board: Board, name: str, build: Callable[[Board], object]) -> object:
+        """``build(board)``, made once per board (the API's JSON, for example)."""
+        with self._lock:
+            if self._board is board and name in self._derived:
+                return self._derived[name]
+        value = build(board)
+        with self._lock:
+            if self._board is board:
+                self._derived[name] = value
+        return value
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["leaderboard.board_cache"] = BoardCache()
+
+
+def derived(board: Board, name: str, build: Callable[[Board], object]) -> object:
+    """``build(board)`` once per board and process: what every request would compute alike."""
+    cache: BoardCache = current_app.extensions["leaderboard.board_cache"]
+    return cache.derived(board, name, build)
 
 
 def board_to_json(board: Board) -> str:

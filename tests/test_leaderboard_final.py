@@ -208,3 +208,42 @@ def test_an_upload_in_flight_during_the_reveal_does_not_enter_the_ranking(
     assert "submissions closed at" in response.get_json()["error"]
     with session_scope(app) as db:
         assert db.query(Submission).count() == 4
+
+
+# The board is computed once per change of the database and kept per process (BoardCache).
+
+
+def test_the_board_is_computed_once_per_change_and_not_per_request(app, api, client, monkeypatch):
+    from leaderboard import ranking
+
+    computed = []
+    compute = ranking._compute_board
+    monkeypatch.setattr(ranking, "_compute_board", lambda s: computed.append(1) or compute(s))
+    token = api.register("alpha")
+    first = [client.get("/").data, client.get("/api/leaderboard").data, client.get("/").data]
+    assert len(computed) == 1
+    upload(api, token, skill=1.0, seed=1)
+    assert client.get("/api/leaderboard").data != first[1]
+    assert len(computed) == 2
+    client.get("/")
+    assert len(computed) == 2
+
+
+def test_a_write_in_another_process_is_seen_at_the_next_request(app, app_config, make_app, api):
+    """Two apps on one database stand for two gunicorn workers, each with its own cache."""
+    other = make_app(app_config).test_client()
+    token = api.register("alpha")
+    upload(api, token, skill=1.0, seed=1)
+    assert [r["team"] for r in other.get("/api/leaderboard").get_json()["rows"]] == ["alpha"]
+    beta = api.register("beta")
+    upload(api, beta, skill=3.0, seed=2)  # through the first app only
+    assert [r["team"] for r in other.get("/api/leaderboard").get_json()["rows"]] == [
+        "beta",
+        "alpha",
+    ]
+    admin = app.test_client()
+    admin.post("/admin/login", data={"token": ADMIN_TOKEN})
+    admin.post("/admin/teams/2/disqualify", data={"reason": "copied"})
+    assert [r["team"] for r in other.get("/api/leaderboard").get_json()["rows"]] == ["alpha"]
+    assert admin.post("/admin/reveal", data={"confirm": "reveal"}).status_code == 303
+    assert other.get("/api/leaderboard").get_json()["revealed"] is True
