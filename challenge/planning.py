@@ -18,7 +18,7 @@ from scipy.stats import norm
 
 # Correlation between the AUC estimates of two of the project's own baselines on the same test
 # events, from DeLong's covariance: `mlp` and `cnn` (trained by `baselines`, seed 0) on the 2,000
-# test events of the demo preset (seed 0) gave 0.696 (AUCs 0.9741 and 0.9764), measured on
+# test events of the demo preset (seed 0, generator 1.0) gave 0.696 (AUCs 0.9741 and 0.9764), measured on
 # 2026-11-25 with `python -m benchmarks.bench_planning`, which derives it from challenge.metrics
 # (roc_auc_ci's variances and delong_test's z). The two networks are the closest competitors;
 # each against the matched filter gave 0.50 (mlp) and 0.55 (cnn).
