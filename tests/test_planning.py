@@ -98,6 +98,9 @@ def test_plan_command_prints_the_number_of_events():
     assert f"AUC correlation {BASELINE_AUC_CORRELATION}" in result.stdout
     bad = CliRunner().invoke(main, ["plan", "--auc", "1.5"])
     assert bad.exit_code == 2 and "--auc" in bad.stderr and "Traceback" not in bad.output
+    tiny = CliRunner().invoke(main, ["plan", "--delta", "1e-7"])
+    assert tiny.exit_code == 1 and "Traceback" not in tiny.output
+    assert "no test set below 10^12 events resolves 1e-07 at AUC 0.98" in tiny.stderr
 
 
 def test_bad_planning_input_names_the_value():
