@@ -122,6 +122,7 @@ def test_the_corpus_is_large_enough():
     assert len(set(names)) == len(names)
 
 
+@pytest.mark.timeout(60)  # each case takes about a second; a stuck reader fails, never hangs
 @pytest.mark.parametrize("case", _params(corpus.FILE_CASES))
 def test_hostile_upload_is_refused_stores_nothing_and_server_goes_on(
     hostile_app, client, site, token, case

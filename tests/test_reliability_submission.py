@@ -353,28 +353,37 @@ def test_messages_quote_only_an_excerpt_of_a_huge_field(row):
     assert len(str(err.value)) < 300, f"{len(str(err.value))} characters"
 
 
+# A broken reader may hang in C code that no alarm interrupts, or eat gigabytes: run it in a
+# child with 5 s of CPU and 2 GB of memory, so that it fails (SIGXCPU, MemoryError) in seconds.
 _MANY_FIELDS = """
 import resource, sys
-resource.setrlimit(resource.RLIMIT_CPU, (5, 5))  # the bug takes about a minute: SIGXCPU
+resource.setrlimit(resource.RLIMIT_CPU, (5, 5))
+resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
 from challenge.submission import SubmissionError, read_submission
-rows = ["1," * 100_000 + "1"] + [f"{i},0.5" for i in range(2, 200)]
+fields = int(sys.argv[1])
+rows = ["1," * (fields - 1) + "1"] + [f"{i},0.5" for i in range(2, 200)]
 try:
     read_submission(("event_id,score\\n" + "\\n".join(rows) + "\\n").encode())
 except SubmissionError as err:
-    assert "line 2: expected 2 fields event_id,score, got 100001" in str(err), err
+    assert f"line 2: expected 2 fields event_id,score, got {fields}:" in str(err), err
     sys.exit(0)
 sys.exit(3)
 """
 
 
 @pytest.mark.slow
-def test_a_row_of_100_000_fields_is_refused_within_seconds_of_cpu():
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("fields", [100_001, 1_000_001])
+def test_a_row_of_a_million_fields_is_refused_within_seconds_of_cpu(fields):
     # 200 KB of "1,1,1,..." on one row: pandas built 100,001 columns (57 s, 0.8 GB; a million
-    # fields took over 13 GB). Files with lines over 1,000 characters now skip pandas.
+    # fields took over 13 GB, and the hostile test of a million columns never finished: issue
+    # 11, finding 14). Files with lines over 1,000 characters now skip pandas; the leaderboard
+    # refuses such a file before any reader by its size bound.
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-c", _MANY_FIELDS], capture_output=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", _MANY_FIELDS, str(fields)],
+                            capture_output=True, timeout=50)  # fmt: skip
     assert result.returncode == 0, result.stderr.decode()[-500:]
 
 
