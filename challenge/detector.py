@@ -95,22 +95,52 @@ def template(shape: PulseShape, t_ms) -> np.ndarray:
 
 @dataclass(frozen=True)
 class NoiseSpectrum:
-    """One-sided noise power spectral density S(f) = 2 sigma_w^2 / f_s * (1 + f_c / f), in V^2/Hz.
+    """One-sided noise power spectral density in V^2/Hz: white, 1/f^beta and mains lines.
+
+    S(f) = 2 sigma_w^2 / f_s * (1 + (f_c / f)^beta) + sum_h P_h g(f - h f_mains).
 
     ``white_rms_v`` is the per-sample RMS of the white part alone; below ``corner_hz`` the
-    1/f part dominates. The DC bin is zero: offsets and drifts are simulated separately.
+    1/f^beta part dominates. The shape follows the artificial noise power spectra of cait's
+    data augmentation (cait 1.2, ``cait/augment/_cryoaug.py``, ``sample_noise``): two power
+    laws, (f + 1)^-(2 - 2r) and (f + 1)^-r with r in [0, 0.3], that cross near 100 Hz, and
+    mains lines at 50, 150 and 250 Hz with amplitudes 1, 1/3 and 1/5. Here r = 0.15 (the middle
+    of cait's range) gives beta = 1.7 and f_c = 80 Hz: PSD(1-5 Hz) / PSD(1-2 kHz) is about 400
+    (cait: 230 to 840 over r). ``mains_rms_v`` holds the RMS of each line (odd harmonics of
+    ``mains_hz``); each is a Gaussian peak of width ``mains_width_hz`` (at least one frequency
+    bin), so the lines' phases and amplitudes vary from record to record. The DC bin is zero:
+    offsets and drifts are simulated separately.
     """
 
-    white_rms_v: float = 0.02
-    corner_hz: float = 30.0
+    white_rms_v: float = 0.005
+    corner_hz: float = 80.0
+    beta: float = 1.7
+    mains_hz: float = 50.0
+    mains_rms_v: tuple[float, ...] = (0.0008, 0.00027, 0.00016)  # harmonics 1, 3, 5
+    mains_width_hz: float = 0.5
 
     def psd(self, freqs_hz: np.ndarray, sampling_rate_hz: float) -> np.ndarray:
-        """S(f) at the given frequencies; 0 at f = 0."""
+        """S(f) at the given, evenly spaced frequencies; 0 at f = 0."""
         f = np.asarray(freqs_hz, dtype=float)
         white = 2.0 * self.white_rms_v**2 / sampling_rate_hz
         with np.errstate(divide="ignore"):
-            shape = np.where(f > 0, 1.0 + self.corner_hz / np.where(f > 0, f, 1.0), 0.0)
-        return white * shape
+            red = (self.corner_hz / np.where(f > 0, f, 1.0)) ** self.beta
+        psd = np.where(f > 0, white * (1.0 + red), 0.0)
+        return psd + self._lines(f)
+
+    def _lines(self, f: np.ndarray) -> np.ndarray:
+        """The mains lines' PSD on the grid f: each line's power spread over its nearest bins."""
+        out = np.zeros_like(f)
+        if f.size < 2:
+            return out
+        df = f[1] - f[0]
+        width = max(self.mains_width_hz, df)
+        for harmonic, rms in zip(
+            range(1, 2 * len(self.mains_rms_v), 2), self.mains_rms_v, strict=True
+        ):
+            shape = np.exp(-0.5 * ((f - harmonic * self.mains_hz) / width) ** 2)
+            if shape.sum() > 0:
+                out += rms**2 * shape / (shape.sum() * df)  # integrates to rms^2 on the grid
+        return np.where(f > 0, out, 0.0)
 
 
 @dataclass(frozen=True)
@@ -149,5 +179,8 @@ class Detector:
     @classmethod
     def from_dict(cls, d: dict) -> Detector:
         d = dict(d)
-        d["noise"] = NoiseSpectrum(**d.get("noise", {}))
+        noise = dict(d.get("noise", {}))
+        if "mains_rms_v" in noise:
+            noise["mains_rms_v"] = tuple(noise["mains_rms_v"])  # JSON gives a list
+        d["noise"] = NoiseSpectrum(**noise)
         return cls(**d)

@@ -106,6 +106,7 @@ def generate_challenge(
 def describe_simulation(config: SimulationConfig) -> str:
     """The data card's "What the data are" for simulated records."""
     det = config.detector
+    noise = det.noise
     duration_ms = det.record_length / det.sampling_rate_hz * 1000
     return f"""Generator version {GENERATOR_VERSION}; the simulator is `challenge/simulate.py`.
 Each record is the voltage of a transition-edge sensor (TES) read out by a SQUID:
@@ -121,8 +122,10 @@ Both classes share the same falling height spectrum, a power law dN/dh ~ h^-{1 +
 from {config.height_min_v * 1000:g} mV to {config.height_max_v:g} V, so the height alone does not tell them
 apart. Near the low end the pulses sink into the noise and the classes become ambiguous.
 
-Noise: white plus 1/f (per-sample RMS of the white part {det.noise.white_rms_v * 1000:g} mV,
-1/f corner {det.noise.corner_hz:g} Hz), baseline offsets and slow drifts.
+Noise: stationary, with the shape of cait's artificial noise spectra: white (per-sample RMS
+{noise.white_rms_v * 1000:g} mV) plus 1/f^{noise.beta:g} below {noise.corner_hz:g} Hz, and mains lines at
+{", ".join(f"{h * noise.mains_hz:g}" for h in range(1, 2 * len(noise.mains_rms_v), 2))} Hz (RMS {", ".join(f"{r * 1000:g}" for r in noise.mains_rms_v)} mV);
+baseline offsets and slow drifts.
 The TES saturates: heights compress logistically towards {det.saturation_v:g} V.
 A small fraction of records carry artifacts (pile-up {config.pileup_fraction:.1%},
 SQUID flux jumps {config.flux_jump_fraction:.1%}, spikes {config.spike_fraction:.1%});

@@ -16,7 +16,9 @@ import numpy as np
 from challenge.detector import SHAPES, Detector, peak_value, probst_pulse
 from challenge.secret import derive_rng
 
-GENERATOR_VERSION = "1.1"  # 1.1: streams keyed by SHA-256, labels drawn from a stream of their own
+# 1.1: streams keyed by SHA-256, labels drawn from a stream of their own; 1.2: CRESST-like noise
+# (1/f^1.7 below 80 Hz, mains lines), heights from 1.5 mV, drifts of the noise's scale.
+GENERATOR_VERSION = "1.2"
 SPLIT_CODES = {"train": 0, "test": 1}
 LABEL_STREAM, RECORD_STREAM = 0, 1  # the two random streams of each chunk
 
@@ -29,14 +31,16 @@ class SimulationConfig:
     carrier_fraction: float = 0.5
     # Pulse heights: the same truncated power law dN/dh ~ h^-(1 + alpha) for both classes,
     # starting close to the noise level, where the two shapes can no longer be told apart.
-    height_min_v: float = 0.005
+    height_min_v: float = 0.0015  # calibrated: physics reference 0.977 on 3,000 events
     height_max_v: float = 10.0
     height_alpha: float = 0.4
     tau_jitter: float = 0.03  # relative spread (log-normal) of each time constant, per event
     onset_jitter_ms: float = 1.0  # onset uniform in trigger +- this
     baseline_offset_v: float = 0.5  # offsets uniform in +- this
-    drift_rms_v: float = 0.02  # linear drift over the record, end minus start
-    drift_curvature_rms_v: float = 0.01  # quadratic part of the drift
+    # Drifts of the scale of the noise, as in cait's augmentation (offset, linear, quadratic and
+    # cubic drifts each N(0, resolution)); the offsets here are larger, and drop out of any filter.
+    drift_rms_v: float = 0.005  # linear drift over the record, end minus start
+    drift_curvature_rms_v: float = 0.0025  # quadratic part of the drift
     pileup_fraction: float = 0.015  # a second pulse (of either class) anywhere in the record
     flux_jump_fraction: float = 0.005  # the SQUID loses a flux quantum: a baseline step
     flux_jump_v: float = 0.3

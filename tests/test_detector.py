@@ -83,10 +83,30 @@ def test_carrier_rises_and_decays_faster_than_absorber():
 
 
 def test_noise_psd_is_white_plus_one_over_f():
-    noise = NoiseSpectrum(white_rms_v=0.02, corner_hz=30.0)
+    noise = NoiseSpectrum(white_rms_v=0.02, corner_hz=30.0, beta=1.7, mains_rms_v=())
     white = 2 * 0.02**2 / 25_000
     psd = noise.psd(np.array([0.0, 30.0, 3000.0]), 25_000)
-    np.testing.assert_allclose(psd, [0.0, 2 * white, white * 1.01])
+    np.testing.assert_allclose(psd, [0.0, 2 * white, white * (1 + 0.01**1.7)])
+
+
+def test_mains_lines_carry_their_power_at_odd_harmonics():
+    noise = NoiseSpectrum(white_rms_v=0.0, mains_rms_v=(0.003, 0.001))
+    f = np.fft.rfftfreq(16_384, 1 / 25_000)  # 1.53 Hz bins
+    psd = noise.psd(f, 25_000)
+    df = f[1]
+    for harmonic, rms in ((50.0, 0.003), (150.0, 0.001)):
+        near = np.abs(f - harmonic) < 10
+        assert psd[near].sum() * df == pytest.approx(rms**2, rel=1e-6)
+        assert f[near][np.argmax(psd[near])] == pytest.approx(harmonic, abs=df)
+    assert psd[np.abs(f - 100.0) < 10].sum() * df < 1e-12  # no even harmonic
+    assert psd[0] == 0.0
+
+
+def test_default_spectrum_is_as_red_as_cait_augmentation():
+    det = Detector()
+    f, psd = det.rfft_freqs(), det.noise_psd()
+    band = {lo: psd[(f >= lo) & (f <= hi)].mean() for lo, hi in ((1, 5), (1000, 2000))}
+    assert 230 < band[1] / band[1000] < 840  # cait's range over its parameter r
 
 
 def test_detector_round_trips_through_a_dict():

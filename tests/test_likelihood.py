@@ -48,7 +48,7 @@ def test_priors_come_from_the_simulation_metadata():
     pri = priors_from_metadata(metadata())
     trigger_ms = Detector(record_length=LENGTH).trigger_index * 0.04
     assert pri.onset_ms == pytest.approx((trigger_ms - 1.0, trigger_ms + 1.0))
-    assert (pri.tau_jitter, pri.height_min_v, pri.height_alpha) == (0.03, 0.005, 0.4)
+    assert (pri.tau_jitter, pri.height_min_v, pri.height_alpha) == (0.03, 0.0015, 0.4)
     ref = reference_from_metadata(metadata())
     assert ref.shifts()[[0, -1]].tolist() == [128 - 25, 128 + 25]  # 1 ms = 25 samples
     assert priors_from_metadata({"detector": {}}) is None
