@@ -193,6 +193,76 @@ def plan(auc, delta, public_fraction, carrier_fraction) -> None:
     )
 
 
+@main.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["cait", "torch", "npz", "hdf5"]),
+    required=True,
+    help="cait: HDF5 with events/event (channels x events x samples); torch: a pickled tuple "
+    "of tensors (X, y); npz / hdf5: arrays X and y.",
+)
+@click.option(
+    "--channel",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Channel of a cait file.",
+)
+@click.option(
+    "--labels",
+    default=None,
+    help="Labels (1 = carrier, 0 = absorber): a dataset in the file (cait: e.g. events/labels, "
+    "channels x events) or a CSV file with a column 'label' in record order.",
+)
+@click.option(
+    "--sampling-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Sampling rate in Hz, when the file does not record it.",
+)
+@click.option(
+    "--test-fraction",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.5,
+    show_default=True,
+    help="Fraction of the records that make the test set.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=None,
+    help="A public seed for the shuffle and the ids (practice data only); without it a fresh "
+    "secret is drawn and kept in OUT/private/.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder that receives public/ and private/.",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def import_(file, fmt, channel, labels, sampling_rate, test_fraction, seed, out, quiet) -> None:
+    """Package the labelled records of FILE (cait HDF5, torch, npz, HDF5) as a challenge."""
+    from challenge.importer import import_challenge
+
+    with _user_errors():
+        written = import_challenge(
+            file,
+            out,
+            fmt=fmt,
+            channel=channel,
+            labels=labels,
+            sampling_rate_hz=sampling_rate,
+            test_fraction=test_fraction,
+            seed=seed,
+            progress=not quiet,
+        )
+    for what, path in written.items():
+        click.echo(f"{what:>18}: {path}")
+
+
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(

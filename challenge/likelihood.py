@@ -29,7 +29,7 @@ SVD_TOLERANCE = 1e-10  # basis templates kept: relative residual energy of the b
 HEIGHT_TABLE_STEPS = 8  # table of the height integral: steps per likelihood width near threshold
 LAPLACE_WIDTHS = 16.0  # above threshold + this many widths the height prior is taken at the peak
 WIDE_ONSET_FRACTION = 0.5  # learned path: onsets first searched within this fraction of the trigger
-ONSET_QUANTILE = 0.99  # learned path: the window holds this fraction of the clear pulses' onsets
+ONSET_TAIL = 0.05  # learned path: the window is that of a uniform law with these onset quantiles
 CLEAR_PULSE_SIGMAS = 20.0  # learned path: pulses this many amplitude widths high fix the window
 
 
@@ -139,8 +139,8 @@ def learn_reference(X: np.ndarray, y: np.ndarray, *, metadata: dict) -> Referenc
     """A reference learned from labelled training records X (n, L) in volts, for real data.
 
     Templates (one per class) and the noise spectrum come from challenge.matched_filter's
-    learn_templates and estimate_noise_psd. The onset window holds ONSET_QUANTILE of the onsets
-    fitted to clear pulses; heights are log-uniform between one amplitude width and the
+    learn_templates and estimate_noise_psd. The onset window comes from the onsets fitted to
+    clear pulses; heights are log-uniform between one amplitude width and the
     largest fitted amplitude. The time-constant jitter is already in the data: no extra bank.
     """
     detector = detector_from_metadata(metadata)
@@ -161,8 +161,8 @@ def learn_reference(X: np.ndarray, y: np.ndarray, *, metadata: dict) -> Referenc
 def learned_onset_window(
     X: np.ndarray, metadata: dict, templates: dict, psd: np.ndarray, width: float
 ) -> tuple[tuple[float, float], float]:
-    """Onset window (ms) holding ONSET_QUANTILE of the fitted onsets of clear pulses in X (n, L),
-    and the largest fitted amplitude (V). Onsets are first searched within WIDE_ONSET_FRACTION
+    """Onset window (ms) of clear pulses in X (n, L): the uniform law whose ONSET_TAIL and
+    1 - ONSET_TAIL quantiles are those of their fitted onsets; and the largest fitted amplitude. Onsets are first searched within WIDE_ONSET_FRACTION
     of the pre-trigger length around the trigger."""
     detector = detector_from_metadata(metadata)
     dt_ms = 1000.0 / detector.sampling_rate_hz
@@ -181,9 +181,9 @@ def learned_onset_window(
             f"only {int(clear.sum())} fitted pulses above {CLEAR_PULSE_SIGMAS:g} amplitude widths "
             f"({width:.3g} V) to find the onset window from; need 10"
         )
-    outside = (1.0 - ONSET_QUANTILE) / 2.0
-    lo, hi = np.quantile(onset[clear], [outside, 1.0 - outside])
-    return (float(lo - dt_ms), float(hi + dt_ms)), float(amp.max())
+    lo, hi = np.quantile(onset[clear], [ONSET_TAIL, 1.0 - ONSET_TAIL])
+    margin = ONSET_TAIL * (hi - lo) / (1.0 - 2.0 * ONSET_TAIL)  # robust to a few wild fits
+    return (float(lo - margin - dt_ms), float(hi + margin + dt_ms)), float(amp.max())
 
 
 def amplitude_width(detector: Detector, tpl: np.ndarray, psd: np.ndarray | None) -> float:

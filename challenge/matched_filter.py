@@ -20,6 +20,12 @@ ONSET_WINDOW_MS = (
 BATCH_SIZE = 256  # records per FFT batch: bounds the memory of the fit
 SMOOTHING_MS = 0.2  # moving-average width of the simple pulse-height estimate
 LEAD_SAMPLES = 25  # learned templates start this many samples before their 20% point
+# The pre-trigger baseline ends at this fraction of the trigger index: clear of pulses that start
+# early (the simulator's onsets come up to 1 ms early, those of cait's mock data 1.1 ms).
+BASELINE_FRACTION = 0.9
+LOW_FIT_BINS = 4  # noise spectra are extrapolated below the pre-trigger resolution from these
+LEARN_MIN_SNR = 20.0  # learned templates: records at least this many noise RMS high ...
+LEARN_MAX_QUANTILE = 0.9  # ... and below this quantile of the heights (saturation)
 
 
 class TemplateFit(NamedTuple):
@@ -33,6 +39,11 @@ class TemplateFit(NamedTuple):
 class _Whitening(NamedTuple):
     weight: np.ndarray  # (F,) 1 / (noise variance density); 0 at DC, so offsets drop out
     slope: np.ndarray  # (L,) the linear-baseline regressor
+
+
+def baseline_samples(detector: Detector) -> int:
+    """Samples of the pre-trigger baseline: the record up to BASELINE_FRACTION of the trigger."""
+    return max(2, int(BASELINE_FRACTION * detector.trigger_index))
 
 
 def detector_from_metadata(metadata: dict) -> Detector:
@@ -174,17 +185,17 @@ def pulse_height_estimate(X: np.ndarray, *, metadata: dict) -> np.ndarray:
     detector = detector_from_metadata(metadata)
     X = np.asarray(X, dtype=float)
     width = max(1, int(round(SMOOTHING_MS * detector.sampling_rate_hz / 1000.0)))
-    baseline = X[:, : detector.trigger_index].mean(axis=1)
+    baseline = X[:, : baseline_samples(detector)].mean(axis=1)
     cumsum = np.concatenate([np.zeros((len(X), 1)), np.cumsum(X, axis=1)], axis=1)
     smooth = (cumsum[:, width:] - cumsum[:, :-width]) / width  # moving average, (n, L - width + 1)
-    return smooth[:, detector.trigger_index :].max(axis=1) - baseline
+    return smooth[:, baseline_samples(detector) :].max(axis=1) - baseline
 
 
 def estimate_noise_psd(X: np.ndarray, *, metadata: dict) -> np.ndarray:
     """Noise spectrum (L // 2 + 1,) in V^2/Hz estimated from the pre-trigger baselines of X (n, L)."""
     detector = detector_from_metadata(metadata)
     return pretrigger_psd(
-        X, n_pre=detector.trigger_index, sampling_rate_hz=detector.sampling_rate_hz
+        X, n_pre=baseline_samples(detector), sampling_rate_hz=detector.sampling_rate_hz
     )
 
 
@@ -192,8 +203,9 @@ def pretrigger_psd(X: np.ndarray, *, n_pre: int, sampling_rate_hz: float = 1.0) 
     """One-sided noise PSD (L // 2 + 1,) of records X (n, L) from their first ``n_pre`` samples.
 
     Hann-windowed periodograms of the detrended pre-trigger regions; their median over records
-    (robust to the few with pile-up or spikes), interpolated in log-log onto the record's bins
-    (held constant below the lowest frequency the region resolves). The DC bin is 0.
+    (robust to the few with pile-up or spikes), interpolated in log-log onto the record's bins;
+    below the lowest frequency the region resolves, the power law of its lowest bins goes on
+    (falling spectra only). The DC bin is 0.
     """
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or not 2 <= n_pre <= X.shape[1]:
@@ -208,7 +220,12 @@ def pretrigger_psd(X: np.ndarray, *, n_pre: int, sampling_rate_hz: float = 1.0) 
     coarse = np.median(periodogram, axis=0) / np.log(2.0)  # median of an exponential -> its mean
     f_coarse = np.fft.rfftfreq(n_pre, 1.0 / fs)[1:]
     f = np.fft.rfftfreq(X.shape[1], 1.0 / fs)
-    log_psd = np.interp(np.log(np.maximum(f, f_coarse[0])), np.log(f_coarse), np.log(coarse[1:]))
+    log_f, log_coarse = np.log(f_coarse), np.log(coarse[1:])
+    log_psd = np.interp(np.log(np.maximum(f, f_coarse[0])), log_f, log_coarse)
+    # Below the region's lowest frequency: the power law of its lowest LOW_FIT_BINS bins.
+    slope = np.polyfit(log_f[:LOW_FIT_BINS], log_coarse[:LOW_FIT_BINS], 1)[0]
+    below = (f > 0) & (f < f_coarse[0])
+    log_psd[below] = log_coarse[0] + min(slope, 0.0) * (np.log(f[below]) - log_f[0])
     psd = np.exp(log_psd)
     psd[0] = 0.0
     return psd
@@ -219,23 +236,28 @@ def learn_templates(
     y: np.ndarray,
     *,
     metadata: dict,
-    height_range_v: tuple[float, float] = (0.2, 1.0),
+    height_range_v: tuple[float, float] | None = None,
     length_ms: float = 30.0,
 ) -> dict[str, np.ndarray]:
     """Absorber and carrier templates (L,) learned from labelled records, for fit_templates.
 
     Takes the records whose smoothed height lies in ``height_range_v`` (well above the noise,
-    below saturation), aligns them where they first reach 20% of their height, and takes the
+    below saturation; by default from LEARN_MIN_SNR times the pre-trigger noise to the
+    LEARN_MAX_QUANTILE of the heights, in the records' units), aligns them where they first reach 20% of their height, and takes the
     median per class, cut after ``length_ms`` where the noise would dominate. Onset at sample 0
     means the 20% point lies LEAD_SAMPLES later.
     """
     detector = detector_from_metadata(metadata)
     X, y = np.asarray(X, dtype=float), np.asarray(y)
     length, trig = detector.record_length, detector.trigger_index
+    base = baseline_samples(detector)
     lead = LEAD_SAMPLES
     if trig < 2 * lead:
         raise ValueError(f"records of {length} samples are too short to learn templates from")
     height = pulse_height_estimate(X, metadata=metadata)
+    if height_range_v is None:
+        noise = float(np.median(X[:, :base].std(axis=1)))
+        height_range_v = (LEARN_MIN_SNR * noise, float(np.quantile(height, LEARN_MAX_QUANTILE)))
     keep = min(
         length - onset_shifts(metadata)[-1], int(length_ms * detector.sampling_rate_hz / 1000.0)
     )
@@ -246,11 +268,12 @@ def learn_templates(
         )
         if len(rows) == 0:
             raise ValueError(
-                f"no {shape.name} record with a height in {height_range_v} V to learn from"
+                f"no {shape.name} record with a height in "
+                f"({height_range_v[0]:.3g}, {height_range_v[1]:.3g}) to learn from"
             )
-        pulses = X[rows] - X[rows, :trig].mean(axis=1, keepdims=True)
+        pulses = X[rows] - X[rows, :base].mean(axis=1, keepdims=True)
         pulses /= height[rows, None]
-        start = np.argmax(pulses[:, trig - lead :] > 0.2, axis=1) + trig - 2 * lead  # (m,)
+        start = np.argmax(pulses[:, base:] > 0.2, axis=1) + base - lead  # (m,)
         index = start[:, None] + np.arange(keep)[None, :]  # (m, keep) samples from onset - lead
         aligned = np.take_along_axis(pulses, np.clip(index, 0, length - 1), axis=1)
         tpl = np.zeros(length)

@@ -1,0 +1,245 @@
+"""`challenge import`: cait HDF5 (written with h5py in cait's layout), torch, npz and HDF5 arrays
+become challenges that read back exactly, serve on the leaderboard and train every baseline."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from challenge import data
+from challenge.cli import main
+from challenge.detector import Detector
+from challenge.importer import ImportFileError, import_challenge, read_records
+from challenge.metrics import roc_auc_score
+from challenge.simulate import SimulationConfig, simulate
+
+h5py = pytest.importorskip("h5py")
+
+LENGTH, N, RATE = 1024, 120, 25_000.0
+
+
+def simulated(n: int = N, seed: int = 0):
+    """Labelled int16 records of a small simulated detector (the import knows nothing of it)."""
+    config = SimulationConfig(detector=Detector(record_length=LENGTH), height_min_v=0.01)
+    ev = simulate(n, seed=seed, config=config)
+    return ev.counts, ev.label
+
+
+def write_cait(path, counts, label, *, channels: int = 2, channel: int = 1):
+    """An HDF5 file in cait's layout: events/event (channels, events, samples), mainpar, labels."""
+    events = np.zeros((channels, *counts.shape), dtype=np.int16)
+    events[channel] = counts
+    labels = np.zeros((channels, len(label)))
+    labels[channel] = label
+    with h5py.File(path, "w") as f:
+        group = f.create_group("events")
+        group.create_dataset("event", data=events)
+        group.create_dataset("mainpar", data=np.zeros((channels, len(label), 10)))
+        group.create_dataset("labels", data=labels)
+    return path
+
+
+def _sorted_rows(X: np.ndarray) -> np.ndarray:
+    return X[np.lexsort(X.T[::-1])]
+
+
+def test_cait_file_round_trips_as_int16_counts(tmp_path):
+    counts, label = simulated()
+    path = write_cait(tmp_path / "run.h5", counts, label)
+    paths = import_challenge(path, tmp_path / "ch", fmt="cait", channel=1, labels="events/labels",
+                             sampling_rate_hz=RATE, seed=1, progress=False)  # fmt: skip
+    out = tmp_path / "ch"
+    meta = data.read_metadata("train", out)
+    assert meta["pulse_dtype"] == "int16" and meta["record_length"] == LENGTH
+    assert meta["sampling_rate_hz"] == RATE and meta["volts_per_count"] == 1.0
+    train, test = data.load("train", out), data.load("test", out)
+    assert len(train.y) + len(test.event_id) == N and len(test.event_id) == N // 2
+    both = np.concatenate([train.X, test.X])
+    np.testing.assert_array_equal(_sorted_rows(both), _sorted_rows(counts.astype(np.float32)))
+    # The labels travel with their records: each train record's label is the file's label.
+    by_record = {row.tobytes(): y for row, y in zip(counts.astype(np.float32), label, strict=True)}
+    assert all(by_record[x.tobytes()] == y for x, y in zip(train.X, train.y, strict=True))
+    key = pd.read_csv(paths["answer_key"]).set_index("event_id").loc[test.event_id]
+    assert all(by_record[x.tobytes()] == y for x, y in zip(test.X, key.label, strict=True))
+    card = paths["datacard"].read_text()
+    assert "run.h5: events/event[1] (cait HDF5)" in card
+    assert (
+        "| physics reference: likelihood" in card
+        and "not computed" not in card.split("physics reference: likelihood")[1].split("\n")[0]
+    )
+    assert "not computed" in paths["ceiling"].read_text()
+
+
+def test_float_torch_tensors_are_stored_as_float32(tmp_path):
+    torch = pytest.importorskip("torch")
+    counts, label = simulated(60, seed=2)
+    volts = counts * 3.0e-4 + 1e-5  # not integral
+    torch.save((torch.tensor(volts, dtype=torch.float32), torch.tensor(label)), tmp_path / "x.pt")
+    import_challenge(tmp_path / "x.pt", tmp_path / "ch", fmt="torch", sampling_rate_hz=RATE,
+                     seed=0, progress=False)  # fmt: skip
+    assert data.read_metadata("test", tmp_path / "ch")["pulse_dtype"] == "float32"
+    both = np.concatenate([data.load(s, tmp_path / "ch").X for s in ("train", "test")])
+    np.testing.assert_array_equal(_sorted_rows(both), _sorted_rows(volts.astype(np.float32)))
+
+
+def test_npz_with_integral_floats_and_a_csv_of_labels(tmp_path):
+    counts, label = simulated(60, seed=3)
+    np.savez(tmp_path / "x.npz", X=counts.astype(np.float64), sampling_rate_hz=RATE)
+    pd.DataFrame({"label": label}).to_csv(tmp_path / "labels.csv", index=False)
+    records = read_records(tmp_path / "x.npz", fmt="npz", labels=str(tmp_path / "labels.csv"))
+    assert records.pulse.dtype == np.int16 and records.sampling_rate_hz == RATE
+    np.testing.assert_array_equal(records.pulse, counts)
+    np.testing.assert_array_equal(records.label, label)
+
+
+def test_plain_hdf5_arrays(tmp_path):
+    counts, label = simulated(40, seed=4)
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        f["X"], f["y"] = counts, label
+        f.attrs["sampling_rate_hz"] = RATE
+    records = read_records(tmp_path / "x.h5", fmt="hdf5")
+    np.testing.assert_array_equal(records.pulse, counts)
+    assert records.sampling_rate_hz == RATE
+
+
+@pytest.mark.parametrize(
+    ("build", "options", "message"),
+    [
+        ("events2d", {}, r"dataset 'events/event' has shape \(5, 1024\); expected \(channels"),
+        ("cait", {"channel": 2}, r"--channel 2 but dataset 'events/event' of shape \(2, 40, 1024\)"),
+        ("cait", {"labels": "events/nolabels"}, r"no dataset 'events/nolabels'; the file has \['events/event', 'events/labels', 'events/mainpar'\]"),
+        ("cait", {"labels": None}, r"give --labels DATASET"),
+        ("badlabels", {}, r"labels must be 0 \(absorber\) or 1 \(carrier\); found 2$"),
+        ("shortlabels", {}, r"labels have shape \(39,\); expected \(40,\)"),
+        ("cait", {"rate": None}, r"records no sampling rate; give it with --sampling-rate"),
+        ("short", {}, r"records events/event\[1\] \(cait HDF5\) have shape \(40, 32\); expected \(events, samples\)"),
+        ("text", {}, r"not a readable HDF5 file"),
+        ("wide", {}, r"integral records span -40000 to"),
+    ],
+)  # fmt: skip
+def test_bad_files_name_the_dataset_and_its_shape(tmp_path, build, options, message):
+    counts, label = simulated(40, seed=5)
+    path = tmp_path / "bad.h5"
+    if build == "events2d":
+        with h5py.File(path, "w") as f:
+            f["events/event"] = counts[:5]
+    elif build == "text":
+        path.write_text("not hdf5")
+    else:
+        if build == "short":
+            counts = counts[:, :32]
+        if build == "wide":
+            counts = counts.astype(np.int32)
+            counts[3, 7] = -40_000
+        write_cait(path, counts.astype(np.int32) if build == "wide" else counts, label)
+        with h5py.File(path, "a") as f:
+            if build == "wide":
+                del f["events/event"]
+                events = np.zeros((2, *counts.shape), np.int32)
+                events[1] = counts
+                f["events/event"] = events
+            if build in ("badlabels", "shortlabels"):
+                del f["events/labels"]
+                bad = np.array(label[: 39 if build == "shortlabels" else 40], dtype=float)
+                bad[0] = 2 if build == "badlabels" else bad[0]
+                f["events/labels"] = np.stack([bad, bad])
+    labels = options.get("labels", "events/labels")
+    rate = options.get("rate", RATE)
+    with pytest.raises(ImportFileError, match=message):
+        read_records(path, fmt="cait", channel=options.get("channel", 1), labels=labels,
+                     sampling_rate_hz=rate)  # fmt: skip
+
+
+def test_cli_imports_and_refuses_without_a_traceback(tmp_path):
+    counts, label = simulated(60, seed=6)
+    path = write_cait(tmp_path / "run.h5", counts, label)
+    runner = CliRunner()
+    args = ["import", str(path), "--format", "cait", "--channel", "1", "--labels",
+            "events/labels", "--out", str(tmp_path / "ch"), "--seed", "3", "--quiet"]  # fmt: skip
+    result = runner.invoke(main, [*args, "--sampling-rate", "25000"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "ch" / "public" / "train.root").exists()
+    result = runner.invoke(main, args)  # no sampling rate anywhere
+    assert result.exit_code == 1
+    assert "records no sampling rate" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.fixture(scope="module")
+def imported_cait(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cait")
+    counts, label = simulated(240, seed=7)
+    path = write_cait(tmp / "run.h5", counts, label)
+    import_challenge(path, tmp / "ch", fmt="cait", channel=1, labels="events/labels",
+                     sampling_rate_hz=RATE, seed=2, progress=False)  # fmt: skip
+    return tmp / "ch"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_imported_challenge_trains_every_baseline(imported_cait, tmp_path):
+    from baselines.cli import main as baselines_main
+    from baselines.models import MODELS
+
+    runner = CliRunner()
+    for name in MODELS:
+        out = tmp_path / name
+        result = runner.invoke(baselines_main, ["train", name, "--data", str(imported_cait),
+                                                "--epochs", "1", "--out", str(out), "--quiet"])  # fmt: skip
+        assert result.exit_code == 0, (name, result.output)
+        assert (out / "submission.csv").exists()
+    # The physics reference learned from the imported records separates these clear pulses.
+    key = pd.read_csv(imported_cait / "private" / "answer_key.csv")
+    sub = pd.read_csv(tmp_path / "matched-filter" / "submission.csv")
+    merged = key.merge(sub, on="event_id")
+    assert roc_auc_score(merged.label, merged.score) > 0.95
+
+
+def test_imported_challenge_serves_on_the_leaderboard(imported_cait, app_config, make_app):
+    app_config["ANSWER_KEY"] = str(imported_cait / "private" / "answer_key.csv")
+    app_config["PUBLIC_DATA"] = str(imported_cait / "public")
+    client = make_app(app_config).test_client()
+    token = client.post("/api/teams", json={"name": "cryo"}).get_json()["token"]
+    key = pd.read_csv(imported_cait / "private" / "answer_key.csv")
+    scores = key.label + np.random.default_rng(0).normal(size=len(key))
+    body = io.BytesIO(pd.DataFrame({"event_id": key.event_id, "score": scores}).to_csv(
+        index=False).encode())  # fmt: skip
+    response = client.post("/api/submissions", data={"file": (body, "s.csv")},
+                           headers={"Authorization": f"Bearer {token}"},
+                           content_type="multipart/form-data")  # fmt: skip
+    assert response.status_code == 201, response.get_json()
+    public = key.split == "public"
+    expected = roc_auc_score(key.label[public], scores[public])
+    assert response.get_json()["public_auc"] == pytest.approx(expected, abs=1e-12)
+    page = client.get("/data")  # the imported data card and files are offered for download
+    assert page.status_code == 200 and "imported detector records" in page.get_data(as_text=True)
+    with client.get("/data/files/train.root") as download:
+        assert download.status_code == 200
+        assert download.data == (imported_cait / "public" / "train.root").read_bytes()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_file_written_by_cait_itself(tmp_path):
+    """cait's own mock data (TestData, converted to HDF5 by its DataHandler); needs cait."""
+    cait = pytest.importorskip("cait")
+    mock = cait.data.TestData(filepath=str(tmp_path / "mock_001"), duration=1200,
+                              record_length=4096, channels=[0, 1])  # fmt: skip
+    mock.generate()
+    handler = cait.DataHandler(channels=[0, 1], record_length=4096, sample_frequency=25_000)
+    handler.convert_dataset(path_rdt=f"{tmp_path}/", fname="mock_001", path_h5=f"{tmp_path}/",
+                            tpa_list=[0], processes=1)  # fmt: skip
+    label = mock.is_carrier[np.abs(mock.all_tpas) < 1e-3].astype(int)  # the particle events
+    pd.DataFrame({"label": label}).to_csv(tmp_path / "labels.csv", index=False)
+    path = tmp_path / "mock_001-P_Ch0-L_Ch1.h5"
+    paths = import_challenge(path, tmp_path / "ch", fmt="cait", labels=str(tmp_path / "labels.csv"),
+                             sampling_rate_hz=25_000, seed=0, progress=False)  # fmt: skip
+    with h5py.File(path, "r") as f:
+        written = np.asarray(f["events/event"][0], dtype=np.float32)
+    both = np.concatenate([data.load(s, tmp_path / "ch").X for s in ("train", "test")])
+    np.testing.assert_array_equal(_sorted_rows(both), _sorted_rows(written))
+    card = paths["datacard"].read_text()
+    assert "| physics reference: likelihood ratio marginalised" in card
