@@ -88,7 +88,8 @@ def test_fast_ratio_equals_a_direct_sum_over_the_same_priors():
 
 
 def test_beats_the_plain_matched_filter_and_stays_below_the_ceiling():
-    ev, X = events(600, seed=5)
+    # 2,000 events: the gain over the plain filter is ~0.003 AUC on these 20 ms records.
+    ev, X = events(2000, seed=5)
     meta = metadata()
     ref = reference_from_metadata(meta)
     physics = roc_auc_score(ev.label, log_likelihood_ratio(X, ref))
