@@ -21,6 +21,7 @@ EXTRA_MODULES = {
         "sklearn",
     ),
     "exercises": ("torch", "sklearn"),
+    "models": ("onnx", "onnxruntime"),
 }
 
 

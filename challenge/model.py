@@ -1,0 +1,259 @@
+"""The model contract of model submissions, and the static check of a model file before it runs.
+
+A model is one ONNX file: one input, float32 volts of shape (batch, record_length); one output,
+a score of shape (batch,) or (batch, 1), higher = carrier-like; preprocessing is in the graph.
+The file is checked before anything runs it: size, format, operator domains, no external data.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from challenge.extras import require_extra
+
+# the operators of the ONNX standard ('' and 'ai.onnx' are the same default domain) and its
+# classical-ML set (tree ensembles, as converters write them); nothing else can run
+STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
+SCORE_TYPES = {1: "float32", 11: "float64"}  # onnx.TensorProto.FLOAT, DOUBLE
+INPUT_TYPE = 1  # onnx.TensorProto.FLOAT
+
+
+@dataclass(frozen=True)
+class ModelLimits:
+    """What a model file may be; the leaderboard and `challenge check-model` use the same."""
+
+    max_bytes: int = 50 * 2**20  # the exported baselines are under 5 MB
+    domains: frozenset[str] = field(default=STANDARD_DOMAINS)
+
+
+class ModelError(ValueError):
+    """A model file or its output breaks the contract; the message says what and what was expected.
+
+    Messages name only the file's own content (its tensors, shapes, operators), never the
+    records it was run on or anything about the answer key.
+    """
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the static check learned about an accepted file."""
+
+    input_name: str
+    output_name: str
+    record_length: int | None  # None: the file accepts any length
+    opset: int
+    n_bytes: int
+
+
+def require_onnx(module: str = "onnx"):
+    """Import `onnx` or `onnxruntime`, or raise ImportError with the pip command."""
+    require_extra("models")
+    return importlib.import_module(module)
+
+
+def check_model_file(
+    path: str | os.PathLike, *, record_length: int | None = None, limits: ModelLimits | None = None
+) -> ModelInfo:
+    """Check the file at `path` against the contract without running it; ModelError if not.
+
+    The size is checked before a byte is read, so a huge file costs a `stat`.
+    """
+    limits = limits or ModelLimits()
+    path = Path(path)
+    n_bytes = _check_size(path, limits.max_bytes)
+    model = _parse(path.read_bytes(), path.name)
+    # before onnx's checker, which would follow an external-data path to a file
+    _check_domains(model, limits.domains)
+    _check_no_external_data(model)
+    _check_valid(model, path.name)
+    input_name, length = _check_input(model, record_length)
+    output_name = _check_output(model)
+    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    return ModelInfo(input_name, output_name, length, opset, n_bytes)
+
+
+def check_scores(output: np.ndarray, n_records: int) -> np.ndarray:
+    """The model's output for `n_records` records as float64 scores (n,); ModelError if it is
+    not (n,) or (n, 1) of finite numbers."""
+    output = np.asarray(output)
+    shape = output.shape
+    if shape not in ((n_records,), (n_records, 1)):
+        raise ModelError(
+            f"output has shape {_shape_text(shape, n_records)}, expected (n,) or (n, 1) "
+            f"for n = {n_records} records"
+        )
+    if output.dtype.kind != "f":
+        raise ModelError(f"output has type {output.dtype}, expected float32 or float64 scores")
+    scores = output.reshape(n_records).astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(scores))
+    if len(bad):
+        raise ModelError(
+            f"output has {len(bad)} non-finite scores (NaN or inf) among {n_records} records, "
+            f"the first at record {bad[0]}; every score must be a finite number"
+        )
+    return scores
+
+
+def _shape_text(shape: tuple, n: int) -> str:
+    dims = ["n" if d == n else str(d) for d in shape]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+def _check_size(path: Path, max_bytes: int) -> int:
+    try:
+        n_bytes = path.stat().st_size
+    except OSError as err:
+        raise ModelError(f"{path.name}: cannot read the model file ({err.strerror})") from None
+    if n_bytes > max_bytes:
+        raise ModelError(
+            f"{path.name}: {n_bytes / 2**20:,.1f} MB, over the {max_bytes / 2**20:g} MB limit "
+            "of a model file"
+        )
+    if n_bytes == 0:
+        raise ModelError(f"{path.name}: the file is empty, expected an ONNX model")
+    return n_bytes
+
+
+def _parse(data: bytes, name: str):
+    """The ModelProto of `data`; ModelError for anything that is not a complete ONNX model."""
+    onnx = require_onnx()
+    from google.protobuf.message import DecodeError
+
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except (DecodeError, ValueError, RuntimeError):
+        raise ModelError(
+            f"{name}: not an ONNX model (the file does not parse as one; truncated, or another "
+            "format?). Export with torch.onnx.export or `baselines export`."
+        ) from None
+    if model.ir_version <= 0 or not model.HasField("graph") or not model.graph.output:
+        raise ModelError(
+            f"{name}: not an ONNX model (no IR version, graph or output in it; truncated, or "
+            "another format?). Export with torch.onnx.export or `baselines export`."
+        )
+    return model
+
+
+def _check_valid(model, name: str) -> None:
+    onnx = require_onnx()
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as err:
+        first = str(err).strip().splitlines()[0][:300]
+        raise ModelError(f"{name}: not a valid ONNX model: {first}") from None
+
+
+def _graphs(graph):
+    """`graph` and every subgraph in it (the bodies of Loop, If and Scan), depth first."""
+    yield graph
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("g"):
+                yield from _graphs(attr.g)
+            for sub in attr.graphs:
+                yield from _graphs(sub)
+
+
+def _check_domains(model, domains: frozenset[str]) -> None:
+    allowed = ", ".join(repr(d) for d in sorted(domains))
+    for opset in model.opset_import:
+        if opset.domain not in domains:
+            raise ModelError(
+                f"the model imports operator domain {opset.domain!r}; only the standard "
+                f"domains ({allowed}) can run"
+            )
+    if len(model.functions):
+        raise ModelError(
+            f"the model defines its own functions ({model.functions[0].name!r}); only the "
+            "standard operators can run"
+        )
+    for graph in _graphs(model.graph):
+        for node in graph.node:
+            if node.domain not in domains:
+                raise ModelError(
+                    f"node {node.name or node.op_type!r} uses operator {node.op_type!r} of "
+                    f"domain {node.domain!r}; only the standard domains ({allowed}) can run"
+                )
+
+
+def _tensors(graph):
+    """Every tensor stored in `graph`: initializers and the values of Constant-like attributes."""
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield from (sparse.values, sparse.indices)
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
+            if attr.HasField("sparse_tensor"):
+                yield from (attr.sparse_tensor.values, attr.sparse_tensor.indices)
+
+
+def _check_no_external_data(model) -> None:
+    for graph in _graphs(model.graph):
+        for tensor in _tensors(graph):
+            if tensor.data_location == 1 or len(tensor.external_data):  # TensorProto.EXTERNAL
+                where = {e.key: e.value for e in tensor.external_data}.get("location", "?")
+                raise ModelError(
+                    f"tensor {tensor.name!r} keeps its data in an external file ({where!r}); "
+                    "a model must be one self-contained file (save without external data)"
+                )
+
+
+def _dims(value_info) -> list[int | None]:
+    return [d.dim_value if d.HasField("dim_value") else None for d in _shape(value_info).dim]
+
+
+def _shape(value_info):
+    tensor = value_info.type.tensor_type
+    if not value_info.type.HasField("tensor_type") or not tensor.HasField("shape"):
+        raise ModelError(f"{value_info.name!r} is not a tensor of known rank")
+    return tensor.shape
+
+
+def _check_input(model, record_length: int | None) -> tuple[str, int | None]:
+    stored = {t.name for t in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in stored]
+    if len(inputs) != 1:
+        raise ModelError(
+            f"the model has {len(inputs)} inputs, expected one: float32 volts (batch, record_length)"
+        )
+    (value,) = inputs
+    if value.type.tensor_type.elem_type != INPUT_TYPE:
+        raise ModelError(f"input {value.name!r} is not float32; the volts are float32")
+    dims = _dims(value)
+    if len(dims) != 2:
+        raise ModelError(
+            f"input {value.name!r} has {len(dims)} dimensions, expected 2: (batch, record_length)"
+        )
+    if dims[0] is not None and dims[0] != 0:
+        raise ModelError(
+            f"input {value.name!r} has a fixed batch size of {dims[0]}; make the first dimension "
+            "dynamic (dynamic_axes in torch.onnx.export)"
+        )
+    length = dims[1]
+    if record_length is not None and length is not None and length != record_length:
+        raise ModelError(
+            f"input {value.name!r} takes records of {length} samples, "
+            f"this challenge's records have {record_length}"
+        )
+    return value.name, length
+
+
+def _check_output(model) -> str:
+    if len(model.graph.output) != 1:
+        raise ModelError(
+            f"the model has {len(model.graph.output)} outputs, expected one: a score per record"
+        )
+    (value,) = model.graph.output
+    elem = value.type.tensor_type.elem_type
+    if elem not in SCORE_TYPES:
+        raise ModelError(f"output {value.name!r} is not float32 or float64 scores")
+    return value.name
