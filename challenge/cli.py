@@ -16,11 +16,12 @@ from challenge.submission import DEFAULT_MAX_BYTES, SubmissionError
 def _user_errors():
     """Turn a user's mistake into a one-line message on stderr and exit status 1, no traceback."""
     from challenge.data import DataError
+    from challenge.model import ModelError
     from challenge.package import PackagingError
 
     try:
         yield
-    except (SubmissionError, AnswerKeyError, DataError, PackagingError) as err:
+    except (SubmissionError, AnswerKeyError, DataError, PackagingError, ModelError) as err:
         raise click.ClickException(str(err)) from None
 
 
@@ -293,6 +294,36 @@ def validate(file, data, max_mb) -> None:
     click.echo(
         f"OK: {file}: {len(submission)} rows cover the {len(expected)} test events once each; "
         f"scores from {scores.min():.4g} to {scores.max():.4g}"
+    )
+
+
+@main.command("check-model")
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data"),
+    show_default=True,
+    help="Challenge folder whose training records the model is run on.",
+)
+def check_model(model, data) -> None:
+    """Run the leaderboard's checks of an ONNX MODEL on the training records in --data.
+
+    The same sandbox and limits as the leaderboard's workers: the file's format, operators and
+    size, the output's shape and finiteness, and the time per 1,000 records; then the AUC.
+    """
+    from challenge.data import load
+    from challenge.metrics import roc_auc_score
+    from challenge.sandbox import score_model
+
+    with _user_errors():
+        train = load("train", data_dir=data)
+        result = score_model(model, train.X)
+    per_1000 = 1000 * result.seconds / max(len(train.X), 1)
+    click.echo(
+        f"OK: {model} scored {len(train.X)} training records in {result.seconds:.2f} s "
+        f"({per_1000:.2f} s per 1,000 records, sandboxed: {result.isolation}); "
+        f"AUC on the training records {roc_auc_score(train.y, result.scores):.4f}"
     )
 
 

@@ -1,0 +1,121 @@
+"""Run an ONNX model on records with onnxruntime, in batches; also the sandbox's child process.
+
+Imports only the standard library, numpy and onnxruntime (never `challenge`), so that the sandbox
+can start it as a plain script (`python -I onnx_runner.py`) with nothing else on its path.
+The child: set its own resource limits, load the seccomp filter, read the records from stdin,
+then (only then) parse the model, score and write the raw output to a file; errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+
+import numpy as np
+
+EXIT_MODEL_FAILED = 3  # onnxruntime refused or failed to run the model; the reason is on stderr
+EXIT_OUT_OF_MEMORY = 4
+EXIT_OUTPUT_TOO_LARGE = 5  # Python ignores SIGXFSZ: past RLIMIT_FSIZE a write fails instead
+HEADER_BYTES = 16  # two little-endian int64 before the records on stdin: n, record_length
+# the calls a model never needs; any of them fails with EPERM once the filter is loaded
+DENIED_SYSCALLS = (
+    "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4", "execve",
+    "execveat", "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2",
+    "unshare", "setns", "chroot", "pivot_root", "bpf", "perf_event_open", "keyctl",
+    "add_key", "request_key", "io_uring_setup", "kexec_load", "init_module", "finit_module",
+    "personality", "userfaultfd",
+)  # fmt: skip
+
+
+def make_session(model: bytes, *, threads: int = 1):
+    """An onnxruntime session on the CPU for the model's bytes. No custom-op library is ever
+    registered, and the model is loaded from memory, so it can name no file beside it."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only: warnings would name the server's paths
+    return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def run_batches(session, X: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
+    """The model's raw output for records X (n, L) float32, run `batch_size` records at a time
+    and joined along the first axis (the first batch alone if the batches do not join)."""
+    name = session.get_inputs()[0].name
+    parts = [
+        np.asarray(session.run(None, {name: X[i : i + batch_size]})[0])
+        for i in range(0, len(X), batch_size)
+    ]
+    if not parts:
+        return np.zeros(0, dtype=np.float32)
+    if any(p.ndim == 0 or p.shape[1:] != parts[0].shape[1:] for p in parts):
+        return parts[0]
+    return np.concatenate(parts)
+
+
+def _set_limits(limits: dict) -> None:
+    for name, value in limits.items():
+        resource.setrlimit(getattr(resource, name), tuple(value))
+
+
+def _load_seccomp(module_path: str) -> None:
+    """Deny the calls of DENIED_SYSCALLS with the libseccomp binding at `module_path` (Debian's
+    python3-seccomp, loaded by its path: the venv does not see Debian's packages)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("seccomp", module_path)
+    seccomp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(seccomp)
+    errno_eperm = 1
+    flt = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+    for call in DENIED_SYSCALLS:
+        try:
+            flt.add_rule(seccomp.ERRNO(errno_eperm), call)
+        except (RuntimeError, ValueError):  # a call this architecture does not have
+            continue
+    flt.load()
+
+
+def _read_records() -> np.ndarray:
+    stdin = sys.stdin.buffer
+    n, length = np.frombuffer(stdin.read(HEADER_BYTES), dtype="<i8")
+    X = np.empty((int(n), int(length)), dtype=np.float32)
+    view = memoryview(X).cast("B")
+    got = 0
+    while got < len(view):
+        chunk = stdin.readinto(view[got:])
+        if not chunk:
+            raise EOFError(f"stdin ended after {got} of {len(view)} bytes of records")
+        got += chunk
+    return X
+
+
+def child_main(argv: list[str]) -> int:
+    """argv: a JSON object with limits, seccomp, model, output, batch_size and threads."""
+    job = json.loads(argv[0])
+    _set_limits(job["limits"])
+    if job["seccomp"]:
+        _load_seccomp(job["seccomp"])
+    X = _read_records()
+    try:
+        with open(job["model"], "rb") as f:
+            session = make_session(f.read(), threads=job["threads"])
+        output = run_batches(session, X, batch_size=job["batch_size"])
+    except MemoryError:
+        return EXIT_OUT_OF_MEMORY
+    except Exception as err:  # onnxruntime raises its own types; the parent reads the reason
+        text = str(err).strip().replace("\n", " ")
+        sys.stderr.write(f"{type(err).__name__}: {text}\n")
+        return EXIT_MODEL_FAILED
+    try:
+        with open(job["output"], "wb") as f:
+            np.save(f, output, allow_pickle=False)
+    except OSError:  # EFBIG, or numpy's short write, at RLIMIT_FSIZE
+        return EXIT_OUTPUT_TOO_LARGE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(child_main(sys.argv[1:]))

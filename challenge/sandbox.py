@@ -1,0 +1,178 @@
+"""Score a model file on records in a sandboxed child process; the parent keeps the answer key.
+
+The file is checked statically first (`challenge.model`). The child (`challenge/onnx_runner.py`,
+run as a plain script) gets only the model and the records; it runs under limits on CPU time,
+wall time, address space and file size and, where Debian's bubblewrap is installed, in a
+namespace without network whose only writable folder is a scratch folder, with a seccomp filter
+where python3-seccomp is installed. It lives in `challenge` so that `challenge check-model` runs
+the very checks the leaderboard's workers run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from challenge import onnx_runner
+from challenge.model import ModelError, ModelLimits, check_model_file, check_scores
+
+RUNNER = Path(onnx_runner.__file__).resolve()
+SECCOMP_MODULE = Path("/usr/lib/python3/dist-packages/seccomp.cpython-311-x86_64-linux-gnu.so")
+SCRATCH_IN_SANDBOX = "/sandbox"  # where the child sees its scratch folder and its script
+RUNNER_IN_SANDBOX = "/runner/onnx_runner.py"
+STDERR_CHARS = 300  # of the child's reason for a failure
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """The limits of one scoring run; the leaderboard's config overrides them."""
+
+    wall_seconds: float = 60.0
+    cpu_seconds: int = 120  # CPU time of all threads together
+    memory_bytes: int = 4 * 2**30  # address space of the child
+    file_bytes: int = 64 * 2**20  # the largest file the child may write (its output)
+    threads: int = 1
+    batch_size: int = 1000
+    use_bubblewrap: bool = True  # where installed
+    use_seccomp: bool = True  # where python3-seccomp is installed
+
+
+@dataclass(frozen=True)
+class SandboxResult:
+    scores: np.ndarray  # float64 (n,)
+    seconds: float  # wall time of the child, start to exit
+    isolation: str  # what confined the child, e.g. "rlimits + bubblewrap + seccomp"
+
+
+class SandboxError(ModelError):
+    """The model ran but failed: a limit, a crash, or onnxruntime's own error."""
+
+
+def isolation(limits: SandboxLimits) -> tuple[str | None, str | None]:
+    """The bwrap executable and the seccomp module this machine provides (None where absent)."""
+    bwrap = shutil.which("bwrap") if limits.use_bubblewrap else None
+    seccomp = SECCOMP_MODULE if limits.use_seccomp and SECCOMP_MODULE.is_file() else None
+    return bwrap, (str(seccomp) if seccomp else None)
+
+
+def score_model(
+    path: str | os.PathLike,
+    X: np.ndarray,
+    *,
+    limits: SandboxLimits | None = None,
+    model_limits: ModelLimits | None = None,
+) -> SandboxResult:
+    """Scores float64 (n,) of records X (n, L) by the model file at `path`, run in the sandbox.
+
+    ModelError if the file breaks the contract, SandboxError if running it fails.
+    """
+    limits = limits or SandboxLimits()
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    check_model_file(path, record_length=X.shape[1], limits=model_limits)
+    with tempfile.TemporaryDirectory(prefix="model-sandbox-") as scratch:
+        shutil.copyfile(path, Path(scratch) / "model.onnx")
+        start = time.perf_counter()
+        output = _run_child(Path(scratch), X, limits)
+        seconds = time.perf_counter() - start
+    bwrap, seccomp = isolation(limits)
+    used = ["rlimits"] + (["bubblewrap"] if bwrap else []) + (["seccomp"] if seccomp else [])
+    return SandboxResult(check_scores(output, len(X)), seconds, " + ".join(used))
+
+
+def _job(limits: SandboxLimits, seccomp: str | None, folder: str) -> dict:
+    return {
+        "limits": {
+            # soft, hard: SIGXCPU at the soft limit names the reason; SIGKILL a second later
+            "RLIMIT_CPU": (int(limits.cpu_seconds), int(limits.cpu_seconds) + 1),
+            "RLIMIT_AS": (int(limits.memory_bytes),) * 2,
+            "RLIMIT_FSIZE": (int(limits.file_bytes),) * 2,
+            "RLIMIT_CORE": (0, 0),
+        },
+        "seccomp": seccomp,
+        "model": f"{folder}/model.onnx",
+        "output": f"{folder}/output.npy",
+        "batch_size": limits.batch_size,
+        "threads": limits.threads,
+    }
+
+
+def _command(scratch: Path, limits: SandboxLimits) -> list[str]:
+    bwrap, seccomp = isolation(limits)
+    folder = SCRATCH_IN_SANDBOX if bwrap else str(scratch)
+    runner = RUNNER_IN_SANDBOX if bwrap else str(RUNNER)
+    # -I: no environment variables, no user site, not the script's folder on the path
+    python = [sys.executable, "-I", runner, json.dumps(_job(limits, seccomp, folder))]
+    return _bwrap_prefix(bwrap, scratch) + python if bwrap else python
+
+
+def _bwrap_prefix(bwrap: str, scratch: Path) -> list[str]:
+    """A namespace with no network and no other process, where the interpreter's folders are
+    read-only and the scratch folder is the only writable one (the data folders are absent)."""
+    command = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    command += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    for folder in ("/usr", "/lib", "/lib64", "/bin", "/etc/ld.so.cache", sys.base_prefix,
+                   sys.prefix, str(Path(sys.executable).parent)):  # fmt: skip
+        command += ["--ro-bind-try", folder, folder]
+    command += ["--ro-bind", str(RUNNER), RUNNER_IN_SANDBOX]
+    command += ["--bind", str(scratch), SCRATCH_IN_SANDBOX, "--chdir", SCRATCH_IN_SANDBOX]
+    return command
+
+
+def _run_child(scratch: Path, X: np.ndarray, limits: SandboxLimits) -> np.ndarray:
+    header = np.array(X.shape, dtype="<i8").tobytes()
+    child = subprocess.Popen(
+        _command(scratch, limits),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=scratch,
+        env={"OMP_NUM_THREADS": str(limits.threads)},
+        start_new_session=True,  # one process group, killed whole on a timeout
+    )
+    try:
+        _, stderr = child.communicate(header + memoryview(X).cast("B"), limits.wall_seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        raise SandboxError(f"exceeded the wall time of {limits.wall_seconds:g} s") from None
+    code = child.returncode
+    if code > 128 and isolation(limits)[0]:  # bwrap reports a signal N as status 128 + N
+        code = 128 - code
+    _raise_for_exit(code, stderr.decode(errors="replace"), scratch, limits)
+    try:
+        return np.load(scratch / "output.npy", allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise SandboxError(f"the model's output could not be read back ({err})") from None
+
+
+def _raise_for_exit(code: int, stderr: str, scratch: Path, limits: SandboxLimits) -> None:
+    if code == 0:
+        return
+    gb = limits.memory_bytes / 2**30
+    reason = stderr.strip().splitlines()[-1] if stderr.strip() else ""
+    reason = reason.replace(str(scratch), ".").replace(SCRATCH_IN_SANDBOX, ".")[:STDERR_CHARS]
+    if code == onnx_runner.EXIT_OUT_OF_MEMORY or _is_allocation_failure(reason):
+        raise SandboxError(f"exceeded the memory limit of {gb:g} GB")
+    if code == onnx_runner.EXIT_MODEL_FAILED:
+        raise SandboxError(f"onnxruntime could not run the model: {reason}")
+    if code in (-signal.SIGXCPU, -signal.SIGKILL):
+        raise SandboxError(f"exceeded the CPU time of {limits.cpu_seconds} s")
+    if code in (-signal.SIGXFSZ, onnx_runner.EXIT_OUTPUT_TOO_LARGE):
+        raise SandboxError(f"wrote more than {limits.file_bytes / 2**20:g} MB of output")
+    signame = signal.Signals(-code).name if code < 0 else f"status {code}"
+    raise SandboxError(f"the model's process ended with {signame}")
+
+
+def _is_allocation_failure(reason: str) -> bool:
+    text = reason.lower()
+    return any(s in text for s in ("bad_alloc", "bad allocation", "failed to allocate"))

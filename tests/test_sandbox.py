@@ -1,0 +1,137 @@
+"""The sandbox (challenge.sandbox): a model scores records in a confined child process; hostile
+models fail with a reason that names only the model, and the parent keeps working."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from challenge.cli import main
+from challenge.model import ModelError
+from challenge.sandbox import SandboxError, SandboxLimits, _bwrap_prefix, isolation, score_model
+from tests import onnx_models as m
+
+# small limits keep every hostile case within seconds
+LIMITS = SandboxLimits(wall_seconds=20, cpu_seconds=2, memory_bytes=2**30)
+HAS_BWRAP = shutil.which("bwrap") is not None
+REPOSITORY = Path(__file__).resolve().parent.parent  # its data/ holds answer keys
+
+
+def test_scores_are_the_models_output_computed_in_the_child(tmp_path):
+    X = m.records(n=2500)  # three batches of 1000
+    result = score_model(m.save(m.mean_model(), tmp_path / "ok.onnx"), X, limits=LIMITS)
+    np.testing.assert_allclose(result.scores, X.astype(np.float64).mean(axis=1), atol=1e-6)
+    assert result.scores.shape == (2500,)
+    assert result.isolation.startswith("rlimits")
+
+
+def test_the_sandbox_uses_bubblewrap_and_seccomp_where_installed():
+    bwrap, seccomp = isolation(SandboxLimits())
+    assert (bwrap is not None) == HAS_BWRAP
+    assert isolation(SandboxLimits(use_bubblewrap=False, use_seccomp=False)) == (None, None)
+    if seccomp is not None:
+        assert seccomp.endswith(".so")
+
+
+HOSTILE = [
+    (m.huge_allocation_model, SandboxError, "^exceeded the memory limit of 1 GB$"),
+    (m.endless_loop_model, SandboxError, "^exceeded the CPU time of 2 s$"),
+    (m.two_column_model, ModelError, r"^output has shape \(n, 2\), expected \(n,\) or \(n, 1\)"),
+    (m.nan_model, ModelError, "^output has 50 non-finite scores .* the first at record 0;"),
+    (m.external_data_model, ModelError, "external file \\('../../etc/passwd'\\)"),
+    (m.custom_domain_model, ModelError, "operator domain 'com.evil'"),
+]
+
+
+@pytest.mark.parametrize("confined", [True, False], ids=["bwrap+seccomp", "rlimits-only"])
+@pytest.mark.timeout(120)
+def test_hostile_models_fail_with_a_clear_reason_and_the_parent_keeps_working(tmp_path, confined):
+    if confined and not HAS_BWRAP:
+        pytest.skip("bubblewrap is not installed")
+    limits = SandboxLimits(
+        wall_seconds=20, cpu_seconds=2, memory_bytes=2**30,
+        use_bubblewrap=confined, use_seccomp=confined,
+    )  # fmt: skip
+    X = m.records()
+    for build, error, message in HOSTILE:
+        path = m.save(build(), tmp_path / f"{build.__name__}.onnx")
+        with pytest.raises(error, match=message) as caught:
+            score_model(path, X, limits=limits)
+        assert str(tmp_path) not in str(caught.value)  # names nothing of the server's
+    good = score_model(m.save(m.mean_model(), tmp_path / "ok.onnx"), X, limits=limits)
+    np.testing.assert_allclose(good.scores, X.astype(np.float64).mean(axis=1), atol=1e-6)
+
+
+def test_the_wall_time_limit_stops_a_model_within_its_cpu_time(tmp_path):
+    limits = SandboxLimits(wall_seconds=1.5, cpu_seconds=60)
+    path = m.save(m.endless_loop_model(), tmp_path / "loop.onnx")
+    with pytest.raises(SandboxError, match="^exceeded the wall time of 1.5 s$"):
+        score_model(path, m.records(), limits=limits)
+
+
+def test_an_output_larger_than_the_file_limit_stops_the_child(tmp_path):
+    limits = SandboxLimits(wall_seconds=20, file_bytes=100_000)
+    path = m.save(m.two_column_model(), tmp_path / "wide.onnx")
+    # (20000, 2) float32 is 160 kB of output: more than the child may write
+    with pytest.raises(SandboxError, match="^wrote more than 0.0953674 MB of output$"):
+        score_model(path, m.records(n=20_000, length=8), limits=limits)
+
+
+@pytest.mark.skipif(not HAS_BWRAP, reason="bubblewrap is not installed")
+def test_the_namespace_has_no_network_no_data_and_one_writable_folder(tmp_path):
+    probe = """
+import socket, os, pathlib
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=1); print("network")
+except OSError:
+    print("no network")
+print("data" if pathlib.Path(REPOSITORY).exists() else "no data")
+for folder in ("/usr", "/sandbox"):
+    try:
+        pathlib.Path(folder, "probe").write_text("x"); print("wrote", folder)
+    except OSError:
+        print("read-only", folder)
+"""
+    probe = probe.replace("REPOSITORY", repr(str(REPOSITORY / "challenge")))
+    command = _bwrap_prefix(shutil.which("bwrap"), tmp_path) + [sys.executable, "-I", "-c", probe]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True).stdout
+    assert out.split("\n")[:4] == ["no network", "no data", "read-only /usr", "wrote /sandbox"]
+    assert (tmp_path / "probe").read_text() == "x"
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    from challenge.generate import generate_challenge
+
+    out = tmp_path_factory.mktemp("tiny_challenge")
+    generate_challenge(out, n_train=120, n_test=40, record_length=256, seed=3, progress=False)
+    return out
+
+
+@pytest.mark.timeout(120)
+def test_check_model_prints_the_training_auc_of_the_sandboxed_scores(tmp_path, tiny_data):
+    from challenge.data import load
+    from challenge.metrics import roc_auc_score
+
+    train = load("train", data_dir=tiny_data)
+    expected = roc_auc_score(train.y, train.X.astype(np.float64).mean(axis=1))
+    path = m.save(m.mean_model(), tmp_path / "mean.onnx")
+    result = CliRunner().invoke(main, ["check-model", str(path), "--data", str(tiny_data)])
+    assert result.exit_code == 0, result.output
+    assert "scored 120 training records in" in result.output
+    assert f"AUC on the training records {expected:.4f}" in result.output
+
+
+def test_check_model_refuses_a_bad_model_in_one_line(tmp_path, tiny_data):
+    path = m.save(m.two_column_model(), tmp_path / "wide.onnx")
+    result = CliRunner().invoke(main, ["check-model", str(path), "--data", str(tiny_data)])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: output has shape (n, 2), expected (n,) or (n, 1) for n = 120 records\n"
+    )
