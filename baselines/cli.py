@@ -11,7 +11,7 @@ import click
 import numpy as np
 
 from baselines.models import MODELS
-from baselines.train import DEVICES, TrainConfig, resolve_device
+from baselines.train import DEVICES, TrainConfig, resolve_device, validation_split
 
 
 @dataclass
@@ -186,6 +186,47 @@ def predict(checkpoint, data_dir, out) -> None:
         )
     write_submission(out, test.event_id, trained.predict(test.X))
     click.echo(f"wrote {out}: {len(test.event_id)} scores from {trained.name} ({checkpoint})")
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@data_option
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("model.onnx"),
+    show_default=True,
+    help="ONNX file to write.",
+)
+def export(checkpoint, data_dir, out) -> None:
+    """Export a torch CHECKPOINT to ONNX with its preprocessing, for a model submission.
+
+    The export is checked against torch on the checkpoint's validation records in --data.
+    """
+    from baselines.checkpoint import TrainedModel
+    from baselines.export import MAX_ABS_DIFFERENCE, ExportError, export_onnx, write_onnx
+
+    with _user_errors(data_dir):
+        trained = TrainedModel.load(checkpoint)
+    data = load_challenge(data_dir)
+    expected = trained.metadata.get("record_length")
+    if expected is not None and data.X.shape[1] != expected:
+        raise click.ClickException(
+            f"{checkpoint} was trained on records of {expected} samples, "
+            f"the training records in {data_dir} have {data.X.shape[1]}"
+        )
+    _, val_idx = validation_split(data.y, fraction=TrainConfig().val_fraction, seed=trained.seed)
+    try:
+        model, difference = export_onnx(trained, data.X[val_idx])
+    except ExportError as err:
+        raise click.ClickException(str(err)) from None
+    write_onnx(model, out)
+    click.echo(
+        f"wrote {out} ({len(model) / 1e6:.2f} MB): {trained.name} with its preprocessing; "
+        f"max |onnxruntime - torch| = {difference:.2g} on {len(val_idx)} validation records "
+        f"(at most {MAX_ABS_DIFFERENCE:g})"
+    )
 
 
 @main.command()

@@ -52,20 +52,27 @@ class Net(Classifier):
 
     def elbo(self, x: torch.Tensor, y: torch.Tensor, *, sample: bool) -> torch.Tensor:
         """ELBO (n,) of records x (n, L) under labels y (n,); z = posterior mean if not sample."""
+        constant = x.shape[1] * (self.log_sigma + 0.5 * math.log(2 * math.pi))
+        return self._elbo_terms(x, y, sample=sample).sum(1) - constant
+
+    def _elbo_terms(self, x: torch.Tensor, y: torch.Tensor, *, sample: bool) -> torch.Tensor:
+        """The ELBO's terms (n, L + latent) before the sum: -0.5 (residual / sigma)², -KL."""
         onehot = F.one_hot(y.long(), 2).to(x.dtype)
         mu, logvar = self.encoder(torch.cat([x, onehot], dim=1)).chunk(2, dim=1)  # (n, latent)
         logvar = logvar.clamp(-12.0, 8.0)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
         residual = (x - self.decode(z, y)) * torch.exp(-self.log_sigma)
-        log_lik = -0.5 * residual.pow(2).sum(1) - x.shape[1] * (
-            self.log_sigma + 0.5 * math.log(2 * math.pi)
-        )
-        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1)
-        return log_lik - kl
+        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+        return torch.cat([-0.5 * residual.pow(2), -kl], dim=1)
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
-        ones = torch.ones(len(x), device=x.device)
-        return self.elbo(x, ones, sample=False) - self.elbo(x, 0 * ones, sample=False)
+        # ELBO(y=1) - ELBO(y=0), subtracted term by term: the two ELBOs are ~1e3 and their
+        # difference ~1, so summing first would leave float32 only ~1e-3 of the difference
+        ones = torch.ones_like(x[:, 0])  # (n,); not len(x), which the ONNX export would freeze
+        terms = self._elbo_terms(x, ones, sample=False) - self._elbo_terms(
+            x, 0 * ones, sample=False
+        )
+        return terms.sum(1)
 
     forward = score
 

@@ -1,0 +1,133 @@
+"""Export a trained torch baseline to one ONNX file with its preprocessing in the graph.
+
+The file follows the model contract of `challenge.model`: float32 volts (batch, record_length)
+in, a score (batch,) out. The export is checked against `TrainedModel.predict` on the records it
+is given (the validation records) before it is written.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from baselines.checkpoint import TrainedModel
+from baselines.preprocessing import Preprocessor
+
+MAX_ABS_DIFFERENCE = 1e-4  # between onnxruntime's and torch's scores on the same records
+OPSET = 17
+INPUT_NAME, OUTPUT_NAME = "volts", "score"
+
+
+class ExportError(ValueError):
+    """A checkpoint that cannot be exported, or an export that disagrees with torch."""
+
+
+class GraphPreprocessing(nn.Module):
+    """`Preprocessor.transform` as torch operations, in float64 like the numpy original."""
+
+    def __init__(self, pre: Preprocessor) -> None:
+        super().__init__()
+        cfg, length = pre.config, pre.record_length
+        self.cfg, self.offset, self.scale = cfg, float(pre.offset), float(pre.scale)
+        self.n_pre = pre._n_pre(length)
+        start, stop = pre._window_slice(length)
+        self.n_out = (stop - start) // cfg.downsample
+        self.start, self.stop = start, start + self.n_out * cfg.downsample
+        if cfg.whiten:
+            # as a matrix, the window's columns of the whitening filter take L x window float64
+            # (200 MB for 16384 samples); the FFT operators do not export with this exporter
+            raise ExportError(
+                "a model trained with whiten=True cannot be exported yet: whitening is not "
+                "expressed in the graph; train it with whiten=False"
+            )
+
+    def forward(self, volts: torch.Tensor) -> torch.Tensor:
+        x = volts.double()  # (n, L)
+        if self.cfg.subtract_baseline:
+            x = x - x[:, : self.n_pre].mean(dim=1, keepdim=True)
+        x = x[:, self.start : self.stop]
+        z = x.reshape(x.shape[0], self.n_out, self.cfg.downsample).mean(dim=2)  # (n, L')
+        if self.cfg.scaling == "per_record":
+            height = z.abs().amax(dim=1, keepdim=True)
+            z = z / torch.where(height > 0, height, torch.ones_like(height))
+        return ((z - self.offset) / self.scale).float()
+
+
+class ExportedModel(nn.Module):
+    """Records in volts (n, L) -> scores (n,): preprocessing, then the network's `score`."""
+
+    def __init__(self, trained: TrainedModel) -> None:
+        super().__init__()
+        self.preprocessing = GraphPreprocessing(trained.preprocessor)
+        self.net = trained.model
+
+    def forward(self, volts: torch.Tensor) -> torch.Tensor:
+        return self.net.score(self.preprocessing(volts))
+
+
+def export_onnx(trained: TrainedModel, X_check: np.ndarray) -> tuple[bytes, float]:
+    """The ONNX bytes of `trained` and the max abs difference of its scores from torch's on
+    records X_check (n, L); ExportError if it cannot be exported or differs by more than
+    MAX_ABS_DIFFERENCE."""
+    if not isinstance(trained.model, nn.Module):
+        raise ExportError(_not_torch_message(trained.name))
+    module = ExportedModel(trained).cpu().eval()
+    example = torch.zeros(2, trained.preprocessor.record_length)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        # the TorchScript exporter is deprecated in favour of the dynamo one, which needs
+        # onnxscript; these models are a straight line of layers, which it exports exactly
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            module,
+            (example,),
+            buffer,
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+        )
+    model = buffer.getvalue()
+    difference = _max_difference(model, trained, X_check)
+    if not difference <= MAX_ABS_DIFFERENCE:
+        raise ExportError(
+            f"the exported {trained.name} differs from torch by {difference:.3g} on "
+            f"{len(X_check)} records, more than the {MAX_ABS_DIFFERENCE:g} allowed"
+        )
+    return model, difference
+
+
+def write_onnx(model: bytes, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(model)
+    return path
+
+
+def _max_difference(model: bytes, trained: TrainedModel, X: np.ndarray) -> float:
+    from challenge.model import check_scores
+    from challenge.onnx_runner import make_session, run_batches
+
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    output = run_batches(make_session(model), X)
+    scores = check_scores(output, len(X))
+    return float(np.max(np.abs(scores - trained.predict(X)), initial=0.0))
+
+
+def _not_torch_message(name: str) -> str:
+    if name == "bdt":
+        return (
+            "bdt cannot be exported: its trees would convert (skl2onnx), but its features "
+            "would not: the template chi2 fits (FFTs over a grid of onsets) and the rise and "
+            "decay times (thresholds and argmax per record) would be a second implementation "
+            "of baselines/models/bdt.py in ONNX operators. Export a torch baseline (logit, "
+            "mlp, cnn, vae, gan, starter)."
+        )
+    return f"{name} is a reference, not a trained model: only torch baselines export to ONNX"
