@@ -37,9 +37,11 @@ def roc_curves_png(
     labels: np.ndarray,
     curves: Sequence[tuple[str, np.ndarray, float]],
     metric: ScoreType = ROC_AUC,
+    *,
+    title: str = "ROC curves, private split",
 ) -> bytes:
     """ROC curves on the private split; ``curves`` holds (label, scores (n,), the metric's value)
-    per team."""
+    per team; ``title`` says which (``ranking.roc_caption``)."""
     figure = Figure(figsize=(6, 5.5), layout="constrained")
     axes = figure.add_subplot()
     for name, scores, value in curves:
@@ -49,12 +51,25 @@ def roc_curves_png(
     axes.set(
         xlabel="false positive rate (absorber events called carrier)",
         ylabel="true positive rate (carrier events found)",
-        title="ROC curves of the top teams, private split",
+        title=title,
         xlim=(0, 1),
         ylim=(0, 1.01),
     )
     axes.legend(loc="lower right", fontsize="small")
     return _png(figure)
+
+
+# The score history's time axis: the submission times plus this share of their span on each
+# side, and at least MIN_TIME_PAD, so that uploads minutes apart spread across the plot.
+TIME_PAD_FRACTION = 0.05
+MIN_TIME_PAD = timedelta(minutes=1)
+
+
+def time_limits(times: Sequence[datetime]) -> tuple[datetime, datetime]:
+    """The x range of a score history: the submission times and a small margin."""
+    first, last = min(times), max(times)
+    pad = max((last - first) * TIME_PAD_FRACTION, MIN_TIME_PAD)
+    return first - pad, last + pad
 
 
 def score_history_png(
@@ -63,33 +78,57 @@ def score_history_png(
     public: Sequence[tuple[float, float, float]],
     private: Sequence[float] | None = None,
     metric: ScoreType = ROC_AUC,
+    *,
+    finals: Sequence[bool] | None = None,
+    counted: int | None = None,
+    counted_label: str = "shown on the leaderboard",
 ) -> bytes:
-    """A team's public score (with its CI) per submission over time; private score once revealed."""
+    """A team's public score (with its CI) per submission over time; private score once revealed.
+
+    ``finals`` (one flag per submission) marks the submissions marked final with a star, and
+    ``counted`` (an index) rings the one whose score the leaderboard shows.
+    """
+    return _png(score_history_figure(team, times, public, private, metric, finals=finals,
+                                     counted=counted, counted_label=counted_label))  # fmt: skip
+
+
+def score_history_figure(
+    team: str,
+    times: Sequence[datetime],
+    public: Sequence[tuple[float, float, float]],
+    private: Sequence[float] | None = None,
+    metric: ScoreType = ROC_AUC,
+    *,
+    finals: Sequence[bool] | None = None,
+    counted: int | None = None,
+    counted_label: str = "shown on the leaderboard",
+) -> Figure:
+    """The figure of ``score_history_png``."""
     figure = Figure(figsize=(6, 3.5), layout="constrained")
     axes = figure.add_subplot()
     if times:
-        auc = np.array([p[0] for p in public])
+        value = np.array([p[0] for p in public])
         errors = np.array([[p[0] - p[1] for p in public], [p[2] - p[0] for p in public]])
-        axes.errorbar(
-            times,
-            auc,
-            yerr=errors,
-            fmt="o-",
-            capsize=3,
-            label=f"public {metric.short_label} (95% CI)",
-        )
+        axes.errorbar(times, value, yerr=errors, fmt="o-", capsize=3,
+                      label=f"public {metric.short_label} (95% CI)")  # fmt: skip
         if private is not None:
             axes.plot(times, private, "s--", label=f"private {metric.short_label}")
+        marked = [i for i, final in enumerate(finals or []) if final]
+        if marked:
+            axes.plot([times[i] for i in marked], value[marked], "*", markersize=16,
+                      color="#e0a800", markeredgecolor="black", label="marked final")  # fmt: skip
+        if counted is not None:
+            axes.plot([times[counted]], [value[counted]], "o", markersize=18, fillstyle="none",
+                      markeredgewidth=2, color="#2e7d32", label=counted_label)  # fmt: skip
         axes.legend(loc="lower right", fontsize="small")
         locator = mdates.AutoDateLocator()
         axes.xaxis.set_major_locator(locator)
         axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-        if max(times) - min(times) < timedelta(hours=2):  # one point would span years otherwise
-            axes.set_xlim(min(times) - timedelta(hours=1), max(times) + timedelta(hours=1))
+        axes.set_xlim(*time_limits(times))
     else:
         axes.text(0.5, 0.5, "no submissions yet", ha="center", va="center")
     axes.set(ylabel=metric.label, title=f"{_plain(team)}: score over time (UTC)")
-    return _png(figure)
+    return figure
 
 
 def rank_stability_png(

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, render_template, send_from_directory
+from sqlalchemy.orm import Session
 
 from leaderboard import actions, auth, content, grading, queries, ranking
 from leaderboard.db import session_scope
+from leaderboard.models import Submission, Team
 
 bp = Blueprint("public", __name__)
 
@@ -30,55 +33,88 @@ def index():
         open_at=config["OPEN_AT"],
         close_at=config["CLOSE_AT"],
         max_finals=config["MAX_FINALS"],
-        top=config["ROC_TOP_TEAMS"],
+        roc_caption=ranking.roc_caption(board, config["ROC_TOP_TEAMS"]) if board.revealed else "",
     )
 
 
 @bp.get("/teams/<int:team_id>")
 def team_page(team_id: int):
-    """A team's history: everyone sees times and public scores; the team also its notes and files."""
-    viewer = auth.session_team()
+    """A team's history: everyone sees times and public scores; the team also its notes, files and
+    finals (everyone sees the finals once the final ranking is revealed)."""
     with session_scope() as db:
-        team = queries.get_team(db, team_id)
-        if team is None:
-            abort(404, f"no team with id {team_id}")
-        submissions = queries.team_submissions(db, team_id)
-        revealed = queries.is_revealed(db)
-        remaining = None
-        own = viewer is not None and viewer.id == team.id
-        if own:
-            auth.mark_private()  # the team's notes and file names
-            remaining = actions.remaining_today(db, team.id)
+        history = team_history(db, team_id)
+        remaining = actions.remaining_today(db, team_id) if history.own else None
+    if history.own:
+        auth.mark_private()  # the team's notes, file names and finals
     return render_template(
         "team.html",
-        team=team,
-        submissions=submissions,
-        own=own,
-        revealed=revealed,
+        team=history.team,
+        submissions=history.submissions,
+        own=history.own,
+        revealed=history.revealed,
+        show_finals=history.show_finals,
+        counted_id=history.counted_id,
         remaining=remaining,
         max_finals=current_app.config["MAX_FINALS"],
+    )
+
+
+@dataclass(frozen=True)
+class TeamHistory:
+    team: Team
+    submissions: list[Submission]
+    own: bool  # the viewer is this team
+    revealed: bool
+    counted_id: int | None  # the submission whose score the board shows for the team
+
+    @property
+    def show_finals(self) -> bool:
+        """Which submissions a team marked final is its own business until the reveal."""
+        return self.own or self.revealed
+
+
+def team_history(db: Session, team_id: int) -> TeamHistory:
+    """A team's submissions and marks, as the viewer may see them; 404 for no such team."""
+    team = queries.get_team(db, team_id)
+    if team is None:
+        abort(404, f"no team with id {team_id}")
+    viewer = auth.session_team()
+    board = ranking.current_board(db)
+    return TeamHistory(
+        team=team,
+        submissions=queries.team_submissions(db, team_id),
+        own=viewer is not None and viewer.id == team.id,
+        revealed=board.revealed,
+        counted_id=next((r.submission_id for r in board.rows if r.team_id == team_id), None),
     )
 
 
 @bp.get("/teams/<int:team_id>/scores.png")
 def team_scores_png(team_id: int):
     with session_scope() as db:
-        team = queries.get_team(db, team_id)
-        if team is None:
-            abort(404, f"no team with id {team_id}")
-        submissions = queries.team_submissions(db, team_id)
-        revealed = queries.is_revealed(db)
+        history = team_history(db, team_id)
     from leaderboard import plots  # matplotlib loads only when a figure is asked for
 
-    return png(
+    submissions = history.submissions
+    ids = [s.id for s in submissions]
+    response = png(
         plots.score_history_png(
-            team.name,
+            history.team.name,
             [s.created_at for s in submissions],
             [(s.public_auc, s.public_lo, s.public_hi) for s in submissions],
-            [s.private_auc for s in submissions] if revealed else None,
+            [s.private_auc for s in submissions] if history.revealed else None,
             grading.answer_key().metric,
+            finals=[s.is_final for s in submissions] if history.show_finals else None,
+            counted=ids.index(history.counted_id) if history.counted_id in ids else None,
+            counted_label=COUNTED_LABEL[history.revealed],
         )
     )
+    if history.own:
+        auth.mark_private()
+    return response
+
+
+COUNTED_LABEL = {False: "shown on the leaderboard", True: "counted in the final ranking"}
 
 
 @bp.get("/roc.png")

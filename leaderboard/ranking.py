@@ -372,12 +372,28 @@ def _private_scores(submission: Submission) -> np.ndarray:
     return grading.private_scores(submission.sha256, submission.filename)
 
 
+def roc_rows(board: Board, top: int) -> list[Row]:
+    """The rows whose ROC curves are drawn: the ``top`` ranked teams and the references."""
+    return [row for row in board.rows if row.is_reference or (row.rank or 0) <= top]
+
+
+def roc_caption(board: Board, top: int) -> str:
+    """What the ROC figure draws, in words: its title and the heading above it on the board."""
+    shown = roc_rows(board, top)
+    n_references = sum(row.is_reference for row in shown)
+    n_teams = len(shown) - n_references
+    what = "the top team" if n_teams == 1 else f"the top {n_teams} teams"
+    if n_references:
+        what += f" and {n_references} reference row" + ("s" if n_references > 1 else "")
+    return f"ROC curves of {what}, private split"
+
+
 def roc_png(session: Session, top: int) -> bytes:
     """ROC curves of the ``top`` ranked teams (and the references) on the private split."""
     from leaderboard import plots  # matplotlib loads only when a figure is asked for
 
     board = current_board(session)
-    shown = [row for row in board.rows if row.is_reference or (row.rank or 0) <= top]
+    shown = roc_rows(board, top)
     files = {s.id: s for s in queries.submissions_by_id(session, [r.submission_id for r in shown])}
     curves = [
         (
@@ -388,4 +404,5 @@ def roc_png(session: Session, top: int) -> bytes:
         for row in shown
     ]
     key = grading.answer_key()
-    return plots.roc_curves_png(key.private_labels, curves, key.metric)
+    title = roc_caption(board, top)
+    return plots.roc_curves_png(key.private_labels, curves, key.metric, title=title)

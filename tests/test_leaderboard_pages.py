@@ -194,10 +194,14 @@ def test_score_plot_is_the_public_history_before_the_reveal(app, api, client, ru
         subs = team_submissions(db, 1)
     times = [s.created_at for s in subs]
     public = [(s.public_auc, s.public_lo, s.public_hi) for s in subs]
-    assert response.data == plots.score_history_png("alpha", times, public, None)
+    best = max(range(len(subs)), key=lambda i: subs[i].public_auc)  # no finals: the best counts
+    assert response.data == plots.score_history_png("alpha", times, public, None, counted=best)
     assert runner.invoke(["reveal"]).exit_code == 0
     after = client.get("/teams/1/scores.png").data
-    assert after == plots.score_history_png("alpha", times, public, [s.private_auc for s in subs])
+    assert after == plots.score_history_png(
+        "alpha", times, public, [s.private_auc for s in subs], finals=[False, False],
+        counted=best, counted_label="counted in the final ranking",
+    )  # fmt: skip
     assert client.get("/teams/9/scores.png").status_code == 404
 
 
@@ -282,3 +286,37 @@ def test_the_quota_line_stays_after_a_refused_upload(api, client):
     assert refused.status_code == 400 and '<p class="flash error" role="alert">' in page
     assert "2 submissions left today" in page and 'name="file"' in page
     assert "2 submissions left today" in client.get("/submit").get_data(as_text=True)
+
+
+def _row_tags(page: str, number: int) -> str:
+    """The first cell of submission ``number``'s row on a team page."""
+    return re.search(rf"<td>{number}( <span[^\n]*?)?</td>", page).group(0)
+
+
+def test_finals_and_the_counted_submission_are_marked_in_the_table(api, client, app, runner):
+    token = api.register("alpha")
+    for skill, seed in ((0.5, 1), (3.0, 2), (1.0, 3)):  # #2 is the best public one
+        api.submit(token, api.submission(skill=skill, seed=seed))
+    login(client, token)
+    assert client.post("/submissions/3/final", data={"final": "1"}).status_code == 303
+    own = client.get("/teams/1").get_data(as_text=True)
+    assert "final" in _row_tags(own, 3) and "final" not in _row_tags(own, 1)
+    assert "on the board" in _row_tags(own, 2) and "on the board" not in _row_tags(own, 3)
+    other = app.test_client().get("/teams/1").get_data(as_text=True)
+    assert "final" not in _row_tags(other, 3)  # a team's finals are its own until the reveal
+    assert "on the board" in _row_tags(other, 2)
+    assert runner.invoke(["reveal"]).exit_code == 0
+    after = app.test_client().get("/teams/1").get_data(as_text=True)
+    assert "final" in _row_tags(after, 3) and "counted" in _row_tags(after, 3)
+    assert "counted" not in _row_tags(after, 2)
+
+
+def test_the_board_highlights_the_viewers_team(api, client, app):
+    tokens = {name: api.register(name) for name in ("alpha", "beta")}
+    for seed, token in enumerate(tokens.values()):
+        api.submit(token, api.submission(seed=seed))
+    login(client, tokens["beta"])
+    mine = re.findall(r'<tr class="[^"]*mine[^"]*">.*?</tr>', client.get("/").get_data(as_text=True),
+                      re.S)  # fmt: skip
+    assert len(mine) == 1 and '>beta</a> <span class="tag you">your team</span>' in mine[0]
+    assert " mine" not in app.test_client().get("/").get_data(as_text=True)

@@ -1,0 +1,79 @@
+"""The leaderboard's figures: the score history's time axis and marks, and the ROC figure's title."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import matplotlib.dates as mdates
+import pytest
+
+from leaderboard import plots, ranking
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("offsets", "pad"),
+    [
+        ([timedelta(0)], timedelta(minutes=1)),  # one upload: a two-minute window
+        ([timedelta(0), timedelta(minutes=4), timedelta(minutes=5)], timedelta(minutes=1)),
+        ([timedelta(0), timedelta(hours=2)], timedelta(minutes=6)),  # 5% of the span
+        ([timedelta(0), timedelta(days=10)], timedelta(hours=12)),
+    ],
+)
+def test_the_time_axis_fits_the_submission_times(offsets, pad):
+    times = [T0 + offset for offset in offsets]
+    assert plots.time_limits(times) == (min(times) - pad, max(times) + pad)
+    figure = plots.score_history_figure("alpha", times, [(0.9, 0.85, 0.95)] * len(times))
+    low, high = (mdates.num2date(x) for x in figure.axes[0].get_xlim())
+    assert abs(low - (min(times) - pad)) < timedelta(seconds=1)
+    assert abs(high - (max(times) + pad)) < timedelta(seconds=1)
+
+
+def test_uploads_minutes_apart_spread_over_the_plot():
+    """Five minutes of uploads fill most of the axis instead of a spike in two hours."""
+    times = [T0, T0 + timedelta(minutes=5)]
+    low, high = plots.time_limits(times)
+    assert (max(times) - min(times)) / (high - low) > 0.7
+
+
+def test_finals_and_the_counted_submission_are_marked():
+    times = [T0 + timedelta(minutes=m) for m in (0, 10, 20)]
+    public = [(0.80, 0.7, 0.9), (0.90, 0.8, 1.0), (0.85, 0.75, 0.95)]
+    figure = plots.score_history_figure("alpha", times, public, finals=[True, False, True],
+                                        counted=1, counted_label="shown on the leaderboard")  # fmt: skip
+    axes = figure.axes[0]
+    lines = {line.get_label(): line for line in axes.get_lines()}
+    stars = lines["marked final"]
+    assert list(mdates.date2num(stars.get_xdata())) == list(mdates.date2num([times[0], times[2]]))
+    assert list(stars.get_ydata()) == [0.80, 0.85]
+    ring = lines["shown on the leaderboard"]
+    assert list(mdates.date2num(ring.get_xdata())) == list(mdates.date2num([times[1]]))
+    assert {text.get_text() for text in axes.get_legend().get_texts()} == {
+        "public AUC (95% CI)", "marked final", "shown on the leaderboard"}  # fmt: skip
+    plain = plots.score_history_figure("alpha", times, public).axes[0]
+    assert {line.get_label() for line in plain.get_lines()} & {"marked final"} == set()
+
+
+def _board(n_teams: int, n_references: int) -> ranking.Board:
+    rows = [ranking.Row(team_id=i, team=f"t{i}", is_reference=False, entries=1,
+                        last_submission=T0, submission_id=i, public_auc=0.9, public_lo=0.8,
+                        public_hi=1.0, rank=i) for i in range(1, n_teams + 1)]  # fmt: skip
+    rows += [ranking.Row(team_id=100 + i, team=f"r{i}", is_reference=True, entries=1,
+                         last_submission=T0, submission_id=100 + i, public_auc=0.9,
+                         public_lo=0.8, public_hi=1.0) for i in range(n_references)]  # fmt: skip
+    return ranking.Board(True, rows)
+
+
+@pytest.mark.parametrize(
+    ("n_teams", "n_references", "top", "caption"),
+    [
+        (3, 2, 5, "ROC curves of the top 3 teams and 2 reference rows, private split"),
+        (7, 1, 5, "ROC curves of the top 5 teams and 1 reference row, private split"),
+        (1, 0, 5, "ROC curves of the top team, private split"),
+    ],
+)
+def test_the_roc_caption_says_what_is_drawn(n_teams, n_references, top, caption):
+    board = _board(n_teams, n_references)
+    assert ranking.roc_caption(board, top) == caption
+    assert len(ranking.roc_rows(board, top)) == min(n_teams, top) + n_references
