@@ -118,7 +118,7 @@ def test_leaderboard_fits_a_phone_screen(browser, server, tmp_path):
     site, live = server
     names = [
         "Quarks",
-        "Dunkelmateriedetektorgruppe",  # a long real word; one of 40 letters scrolls (test_site_browser)
+        "Dunkelmateriedetektorgruppe",  # a long real word; one of 40 letters scrolls (test_leaderboard_browser)
         "Ωμέγα 🚀 détecteurs",
         "<script>x</script>",
         "team with a long name ok",

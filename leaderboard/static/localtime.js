@@ -8,7 +8,8 @@ document.querySelectorAll("time.local").forEach(function (element) {
   var local = document.createElement("span");
   local.className = "localtime";
   local.textContent = " (your time: " + moment.toLocaleString(undefined, {
-    dateStyle: "medium", timeStyle: "short", timeZoneName: "short"
+    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+    timeZoneName: "short"
   }) + ")";
   element.after(local);
 });
