@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import os
 import re
@@ -78,7 +79,7 @@ def read_submission(
             _check_row_count(data, n_events)
         submission = _parse(text, fast=_longest_line(data) <= _FAST_LINE_LIMIT)
         if expected_ids is not None:
-            _check_ids(submission, np.asarray(expected_ids))
+            _check_ids(submission, np.asarray(expected_ids), text)
     except SubmissionError as err:
         if name is None:
             raise
@@ -344,23 +345,29 @@ def _quote(text: str, limit: int = 40) -> str:
     return repr(text[:limit] + ("..." if len(text) > limit else ""))
 
 
-def _check_ids(submission: pd.DataFrame, expected_ids: np.ndarray) -> None:
+def _row_line(text: str, row: int) -> int:
+    """The file line of data row ``row`` (0-based): blank lines are no rows. For messages only."""
+    filled = (n for n, line in enumerate(re.split(r"\r\n|\r|\n", text), 1) if line.strip())
+    return next(itertools.islice(filled, row + 1, None))  # the first filled line is the header
+
+
+def _check_ids(submission: pd.DataFrame, expected_ids: np.ndarray, text: str) -> None:
     ids = submission["event_id"].to_numpy()
     duplicated = submission["event_id"].duplicated()
     if duplicated.any():
         first = int(np.flatnonzero(duplicated.to_numpy())[0])
         earlier = int(np.flatnonzero(ids == ids[first])[0])
         raise SubmissionError(
-            f"event_id {ids[first]} appears again (first on line {earlier + 2}); "
+            f"event_id {ids[first]} appears again (first on line {_row_line(text, earlier)}); "
             f"{int(duplicated.sum())} repeated rows in all, expected each test event once",
-            line=first + 2,
+            line=_row_line(text, first),
         )
     unknown = np.flatnonzero(~np.isin(ids, expected_ids))
     if unknown.size:
         raise SubmissionError(
             f"event_id {ids[unknown[0]]} is not in the test set "
             f"({unknown.size} unknown ids in all)",
-            line=int(unknown[0]) + 2,
+            line=_row_line(text, int(unknown[0])),
         )
     if len(ids) < expected_ids.size:  # no repeats and no strangers: the rest are missing
         missing = expected_ids[~np.isin(expected_ids, ids)]

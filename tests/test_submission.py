@@ -249,7 +249,9 @@ def test_many_short_rows_under_the_size_bound_are_refused_unparsed(monkeypatch):
 def test_a_blank_line_after_every_row_is_still_read():
     ids = np.arange(1_000)
     blank_lines_between = b"event_id,score\n" + b"1,0\n\n" * 1_000  # 2,001 lines: read
-    with pytest.raises(SubmissionError, match="event_id 1 appears again"):
+    with pytest.raises(
+        SubmissionError, match=r"^line 4: event_id 1 appears again \(first on line 2\)"
+    ):
         read_submission(blank_lines_between, expected_ids=ids)
 
 
@@ -271,3 +273,13 @@ def test_a_file_of_exactly_max_bytes_is_read_and_one_byte_more_is_refused(tmp_pa
         SubmissionError, match=f"^the file is 37 bytes{more}, over the limit of 36 bytes$"
     ):
         read_submission(source(GOOD + b"\n"), max_bytes=len(GOOD))
+
+
+def test_messages_name_the_file_line_when_blank_lines_come_between_rows():
+    data = b"event_id,score\n\n11,0.5\r\n\r\n22,0.1\n44,0.7\n"
+    with pytest.raises(SubmissionError, match=r"^line 6: event_id 44 is not in the test set"):
+        read(data)
+    with pytest.raises(
+        SubmissionError, match=r"^line 6: event_id 11 appears again \(first on line 3\)"
+    ):
+        read(data.replace(b"44", b"11"))
