@@ -247,3 +247,20 @@ def test_a_write_in_another_process_is_seen_at_the_next_request(app, app_config,
     assert [r["team"] for r in other.get("/api/leaderboard").get_json()["rows"]] == ["alpha"]
     assert admin.post("/admin/reveal", data={"confirm": "reveal"}).status_code == 303
     assert other.get("/api/leaderboard").get_json()["revealed"] is True
+
+
+def test_the_kept_rows_highlight_only_the_viewers_own_team(app, api, client):
+    tokens = {name: api.register(name) for name in ("alpha", "beta")}
+    upload(api, tokens["alpha"], skill=1.0, seed=1)
+    upload(api, tokens["beta"], skill=2.0, seed=2)
+    views = {}
+    for name, token in tokens.items():
+        viewer = app.test_client()
+        viewer.post("/login", data={"token": token})
+        views[name] = viewer.get("/").get_data(as_text=True)
+    anonymous = client.get("/").get_data(as_text=True)
+    assert 'mine"' not in anonymous and "tag you" not in anonymous
+    for name, page in views.items():
+        mine = re.findall(r'<tr class="[^"]*mine">.*?</tr>', page, re.S)
+        assert len(mine) == 1 and f">{name}</a>" in mine[0] and "tag you" in mine[0]
+        assert page.count("tag you") == 1
