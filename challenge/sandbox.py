@@ -65,28 +65,52 @@ def isolation(limits: SandboxLimits) -> tuple[str | None, str | None]:
     return bwrap, (str(seccomp) if seccomp else None)
 
 
+@dataclass(frozen=True)
+class RecordsFile:
+    """Records as the child reads them: int64 n and record_length, then float32 (n, L). A worker
+    writes the test records once and every model maps the same file."""
+
+    path: Path
+    n: int
+    record_length: int
+
+    @classmethod
+    def write(cls, X: np.ndarray, path: str | os.PathLike) -> RecordsFile:
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        with Path(path).open("wb") as f:
+            f.write(np.array(X.shape, dtype="<i8").tobytes())
+            X.tofile(f)
+        return cls(Path(path), *X.shape)
+
+
 def score_model(
     path: str | os.PathLike,
-    X: np.ndarray,
+    records: np.ndarray | RecordsFile,
     *,
     limits: SandboxLimits | None = None,
     model_limits: ModelLimits | None = None,
 ) -> SandboxResult:
-    """Scores float64 (n,) of records X (n, L) by the model file at `path`, run in the sandbox.
+    """Scores float64 (n,) by the model file at `path` of records (n, L) (an array, or a file
+    written once by `RecordsFile.write`), run in the sandbox.
 
     ModelError if the file breaks the contract, SandboxError if running it fails.
     """
     limits = limits or SandboxLimits()
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    check_model_file(path, record_length=X.shape[1], limits=model_limits)
-    with tempfile.TemporaryDirectory(prefix="model-sandbox-") as scratch:
-        shutil.copyfile(path, Path(scratch) / "model.onnx")
+    length = records.record_length if isinstance(records, RecordsFile) else records.shape[1]
+    check_model_file(path, record_length=length, limits=model_limits)
+    with tempfile.TemporaryDirectory(prefix="model-sandbox-") as run:  # mode 0700
+        scratch = Path(run, "scratch")  # the child's only writable folder
+        scratch.mkdir()
+        shutil.copyfile(path, scratch / "model.onnx")
+        if not isinstance(records, RecordsFile):  # beside the child's folder, not in it
+            records = RecordsFile.write(records, Path(run, "records"))
         start = time.perf_counter()
-        output = _run_child(Path(scratch), X, limits)
+        with records.path.open("rb") as stdin:  # a file, which the child maps without a copy
+            output = _run_child(scratch, stdin, limits)
         seconds = time.perf_counter() - start
     bwrap, seccomp = isolation(limits)
     used = ["rlimits"] + (["bubblewrap"] if bwrap else []) + (["seccomp"] if seccomp else [])
-    return SandboxResult(check_scores(output, len(X)), seconds, " + ".join(used))
+    return SandboxResult(check_scores(output, records.n), seconds, " + ".join(used))
 
 
 def _job(limits: SandboxLimits, seccomp: str | None, folder: str) -> dict:
@@ -128,11 +152,10 @@ def _bwrap_prefix(bwrap: str, scratch: Path) -> list[str]:
     return command
 
 
-def _run_child(scratch: Path, X: np.ndarray, limits: SandboxLimits) -> np.ndarray:
-    header = np.array(X.shape, dtype="<i8").tobytes()
+def _run_child(scratch: Path, stdin, limits: SandboxLimits) -> np.ndarray:
     child = subprocess.Popen(
         _command(scratch, limits),
-        stdin=subprocess.PIPE,
+        stdin=stdin,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         cwd=scratch,
@@ -140,7 +163,7 @@ def _run_child(scratch: Path, X: np.ndarray, limits: SandboxLimits) -> np.ndarra
         start_new_session=True,  # one process group, killed whole on a timeout
     )
     try:
-        _, stderr = child.communicate(header + memoryview(X).cast("B"), limits.wall_seconds)
+        _, stderr = child.communicate(timeout=limits.wall_seconds)
     except subprocess.TimeoutExpired:
         os.killpg(child.pid, signal.SIGKILL)
         child.communicate()

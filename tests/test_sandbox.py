@@ -14,7 +14,14 @@ from click.testing import CliRunner
 
 from challenge.cli import main
 from challenge.model import ModelError
-from challenge.sandbox import SandboxError, SandboxLimits, _bwrap_prefix, isolation, score_model
+from challenge.sandbox import (
+    RecordsFile,
+    SandboxError,
+    SandboxLimits,
+    _bwrap_prefix,
+    isolation,
+    score_model,
+)
 from tests import onnx_models as m
 
 # small limits keep every hostile case within seconds
@@ -29,6 +36,19 @@ def test_scores_are_the_models_output_computed_in_the_child(tmp_path):
     np.testing.assert_allclose(result.scores, X.astype(np.float64).mean(axis=1), atol=1e-6)
     assert result.scores.shape == (2500,)
     assert result.isolation.startswith("rlimits")
+
+
+def test_a_records_file_written_once_serves_every_model_and_matches_in_process(tmp_path):
+    from challenge.onnx_runner import make_session, run_batches
+
+    X = m.records(n=300)
+    records = RecordsFile.write(X, tmp_path / "records")
+    assert (records.n, records.record_length) == (300, 64)
+    for build in (m.mean_model, m.mean_model):  # the same file, mapped by two children
+        model = build()
+        result = score_model(m.save(model, tmp_path / "m.onnx"), records, limits=LIMITS)
+        in_process = run_batches(make_session(model.SerializeToString()), X).astype(np.float64)
+        np.testing.assert_array_equal(result.scores, in_process)
 
 
 def test_the_sandbox_uses_bubblewrap_and_seccomp_where_installed():
