@@ -7,16 +7,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from baselines.models import matched_filter
+
 
 @dataclass
 class Hparams:
     """No hyperparameters: the templates and the noise spectrum come from the detector model."""
 
 
-class Model:
-    def __init__(self, hp: Hparams) -> None:
-        self.hp = hp
-        self.metadata: dict | None = None
+class Model(matched_filter.Model):
+    """The physics reference's bookkeeping (metadata, checkpoint state) with the plain score."""
 
     def fit(self, X: np.ndarray, y: np.ndarray, metadata: dict, *, seed: int = 0) -> Model:
         """Only records the file metadata (sampling rate, trigger): the labels are not used."""
@@ -24,20 +24,7 @@ class Model:
         return self
 
     def score(self, X: np.ndarray) -> np.ndarray:
-        """Carrier-likeness (n,) of records X (n, L) in volts."""
+        """Carrier-likeness (n,) of records X (n, L) in volts: chi²(absorber) - chi²(carrier)."""
         from challenge.matched_filter import matched_filter_score
 
         return np.asarray(matched_filter_score(X, metadata=self.metadata), dtype=np.float64)
-
-    def state(self) -> dict:
-        return {"metadata": self.metadata}
-
-    @classmethod
-    def from_state(cls, hp: Hparams, state: dict) -> Model:
-        model = cls(hp)
-        model.metadata = state["metadata"]
-        return model
-
-    @property
-    def n_parameters(self) -> int:
-        return 0
