@@ -85,6 +85,7 @@ def test_the_size_limit_is_inclusive(tmp_path):
         b"",
         b"event_id,score\n1,0.5\n2,0.25\n",  # a prediction file where a model was expected
         b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4,
+        b"\x08\x07",  # parses as a ModelProto (ir_version 7) with no graph
         "truncated",
     ],
 )

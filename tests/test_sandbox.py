@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from challenge import onnx_runner
 from challenge.cli import main
 from challenge.model import ModelError
 from challenge.sandbox import (
@@ -105,24 +106,39 @@ def test_an_output_larger_than_the_file_limit_stops_the_child(tmp_path):
 
 @pytest.mark.skipif(not HAS_BWRAP, reason="bubblewrap is not installed")
 def test_the_namespace_has_no_network_no_data_and_one_writable_folder(tmp_path):
-    probe = """
-import socket, os, pathlib
-try:
-    socket.create_connection(("1.1.1.1", 53), timeout=1); print("network")
-except OSError:
-    print("no network")
-print("data" if pathlib.Path(REPOSITORY).exists() else "no data")
+    probe = f"""
+import socket, pathlib
+print(",".join(name for _, name in socket.if_nameindex()))
+print("repository" if pathlib.Path({str(REPOSITORY / "challenge")!r}).exists() else "no repository")
 for folder in ("/usr", "/sandbox"):
     try:
         pathlib.Path(folder, "probe").write_text("x"); print("wrote", folder)
     except OSError:
         print("read-only", folder)
 """
-    probe = probe.replace("REPOSITORY", repr(str(REPOSITORY / "challenge")))
     command = _bwrap_prefix(shutil.which("bwrap"), tmp_path) + [sys.executable, "-I", "-c", probe]
     out = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True).stdout
-    assert out.split("\n")[:4] == ["no network", "no data", "read-only /usr", "wrote /sandbox"]
+    # loopback only: no interface that leads anywhere
+    assert out.split("\n")[:4] == ["lo", "no repository", "read-only /usr", "wrote /sandbox"]
     assert (tmp_path / "probe").read_text() == "x"
+
+
+@pytest.mark.skipif(isolation(SandboxLimits())[1] is None, reason="python3-seccomp is absent")
+def test_the_seccomp_filter_refuses_sockets_and_exec():
+    probe = f"""
+import os, socket, sys
+sys.path.insert(0, {str(Path(onnx_runner.__file__).parent)!r})
+from onnx_runner import _load_seccomp
+_load_seccomp({isolation(SandboxLimits())[1]!r})
+for name, call in [("socket", lambda: socket.socket()), ("exec", lambda: os.execv("/bin/true", ["true"]))]:
+    try:
+        call(); print(name, "allowed")
+    except PermissionError:
+        print(name, "refused")
+"""
+    out = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True,
+                         timeout=30, check=True).stdout  # fmt: skip
+    assert out.split("\n")[:2] == ["socket refused", "exec refused"]
 
 
 @pytest.fixture(scope="module")
