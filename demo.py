@@ -70,7 +70,7 @@ def make_data(data: Path, *, quick: bool) -> None:
         "generate",
         "--preset",
         "demo",
-        "--out",
+        "--out-dir",
         data,
         *(QUICK_DATA + ["--quiet"] if quick else []),
     )
@@ -174,7 +174,7 @@ def train(model: str, data: Path, workdir: Path, *, quick: bool) -> Path:
         model,
         "--data",
         data,
-        "--out",
+        "--out-dir",
         out,
         "--quiet",
         *(["--dry-run"] if quick else []),

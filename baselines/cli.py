@@ -12,6 +12,7 @@ import numpy as np
 
 from baselines.models import MODELS
 from baselines.train import DEVICES, TrainConfig, resolve_device, validation_split
+from challenge.cli_conventions import CONTEXT_SETTINGS, Group, version_option
 
 
 @dataclass
@@ -36,7 +37,7 @@ def _user_errors(data_dir: Path | None = None):
     try:
         yield
     except DataError as err:
-        hint = f"\nMake the data first: challenge generate --out {data_dir}" if data_dir else ""
+        hint = f"\nMake the data first: challenge generate --out-dir {data_dir}" if data_dir else ""
         raise click.ClickException(f"{err}{hint}") from None
     except (CheckpointError, TrainingDataError) as err:
         raise click.ClickException(str(err)) from None
@@ -89,7 +90,8 @@ def _summary(result) -> str:
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings=CONTEXT_SETTINGS)
+@version_option()
 def main() -> None:
     """Baselines of the dark-matter pulse challenge: train, predict, compare."""
 
@@ -140,11 +142,12 @@ def _training_options(command):
     return command
 
 
-@main.command()
+@main.command(renamed={"--out": "--out-dir"})
 @click.argument("model", type=click.Choice(list(MODELS)))
 @_training_options
 @click.option(
-    "--out",
+    "--out-dir",
+    "out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Output folder  [default: runs/MODEL]",
@@ -159,11 +162,13 @@ def train(model, data_dir, epochs, device, seed, dry_run, quiet, out) -> None:
     click.echo(f"wrote {out}/checkpoint.pt, report.json, roc.png and submission.csv")
 
 
-@main.command()
+@main.command(renamed={"--out": "--output"})
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @data_option
 @click.option(
-    "--out",
+    "-o",
+    "--output",
+    "out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("submission.csv"),
     show_default=True,
@@ -188,12 +193,13 @@ def predict(checkpoint, data_dir, out) -> None:
     click.echo(f"wrote {out}: {len(test.event_id)} scores from {trained.name} ({checkpoint})")
 
 
-@main.command()
+@main.command(renamed={"--out": "--output"})
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @data_option
 @click.option(
     "-o",
-    "--out",
+    "--output",
+    "out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("model.onnx"),
     show_default=True,
@@ -229,7 +235,7 @@ def export(checkpoint, data_dir, out) -> None:
     )
 
 
-@main.command()
+@main.command(renamed={"--out": "--out-dir"})
 @click.option(
     "--models",
     "names",
@@ -239,7 +245,8 @@ def export(checkpoint, data_dir, out) -> None:
 )
 @_training_options
 @click.option(
-    "--out",
+    "--out-dir",
+    "out",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("runs/compare"),
     show_default=True,

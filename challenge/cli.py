@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from challenge.cli_conventions import CONTEXT_SETTINGS, Group, version_option
 from challenge.metrics import DEFAULT_SCORE_TYPE, score_type
 from challenge.scoring import AnswerKeyError
 from challenge.submission import DEFAULT_MAX_BYTES, SubmissionError
@@ -33,13 +34,13 @@ def _check_metric(ctx, param, name: str) -> str:
     return name
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="darkmatter-challenge")
+@click.group(cls=Group, context_settings=CONTEXT_SETTINGS)
+@version_option()
 def main() -> None:
     """The dark-matter pulse challenge: data, submissions and their score."""
 
 
-@main.command()
+@main.command(renamed={"--out": "--out-dir"})
 @click.option(
     "--preset",
     type=click.Choice(["demo", "full"]),
@@ -55,7 +56,8 @@ def main() -> None:
     "Without it a fresh 128-bit secret is drawn and kept in OUT/private/ (a real event).",
 )
 @click.option(
-    "--out",
+    "--out-dir",
+    "out",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("data"),
     show_default=True,
@@ -194,7 +196,7 @@ def plan(auc, delta, public_fraction, carrier_fraction) -> None:
     )
 
 
-@main.command("import")
+@main.command("import", renamed={"--out": "--out-dir"})
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--format",
@@ -238,7 +240,8 @@ def plan(auc, delta, public_fraction, carrier_fraction) -> None:
     "secret is drawn and kept in OUT/private/.",
 )
 @click.option(
-    "--out",
+    "--out-dir",
+    "out",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
     help="Folder that receives public/ and private/.",
@@ -276,9 +279,9 @@ def import_(file, fmt, channel, labels, sampling_rate, test_fraction, seed, out,
 @click.option(
     "--max-mb",
     type=click.FloatRange(min=0),
-    default=DEFAULT_MAX_BYTES / 1e6,
+    default=DEFAULT_MAX_BYTES // 1_000_000,
     show_default=True,
-    help="Size limit of the file, as on the leaderboard.",
+    help="Size limit of the file in MB (1 MB = 1,000,000 bytes), as on the leaderboard.",
 )
 def validate(file, data, max_mb) -> None:
     """Check that FILE is a valid submission for the test set in --data."""
@@ -358,7 +361,7 @@ def score(file, answers) -> None:
     "--url",
     required=True,
     envvar="CHALLENGE_URL",
-    help="Leaderboard address, e.g. http://127.0.0.1:5000 (or env CHALLENGE_URL).",
+    help="Leaderboard address, e.g. http://127.0.0.1:8000 (or env CHALLENGE_URL).",
 )
 @click.option(
     "--token", envvar="CHALLENGE_TOKEN", default=None, help="Team token (or env CHALLENGE_TOKEN)."
@@ -405,7 +408,7 @@ def submit(file, url, token, note, timeout) -> None:
     )
 
 
-@main.command()
+@main.command(renamed={"--out": "--output"})
 @click.option(
     "--data",
     type=click.Path(file_okay=False, path_type=Path),
@@ -422,7 +425,9 @@ def submit(file, url, token, note, timeout) -> None:
     help="Pulses per class.",
 )
 @click.option(
-    "--out",
+    "-o",
+    "--output",
+    "out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("pulses.png"),
     show_default=True,

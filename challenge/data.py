@@ -101,7 +101,7 @@ def _open_tree(path: Path):
 
     if not path.exists():
         raise DataError(
-            f"{path}: no such file; run `challenge generate --out {path.parent.parent}` to make the data"
+            f"{path}: no such file; run `challenge generate --out-dir {path.parent.parent}` to make the data"
         )
     try:
         f = uproot.open(path)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from challenge.cli_conventions import CONTEXT_SETTINGS, Group, version_option
 from exercises import progress
 from exercises.checker import (
     LearnerError,
@@ -34,7 +35,8 @@ solution_flag = click.option(
     "--solution", is_flag=True, default=False, help="Use the reference solution instead of FILE."
 )
 out_option = click.option(
-    "--out",
+    "--out-dir",
+    "out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Folder for the figures [default: figures/lessonN].",
@@ -55,7 +57,12 @@ threads_option = click.option(
 )
 
 
-@click.group(help="Hands-on lessons of the course: start a skeleton, fill in the `...`, check it.")
+@click.group(
+    cls=Group,
+    context_settings=CONTEXT_SETTINGS,
+    help="Hands-on lessons of the course: start a skeleton, fill in the `...`, check it.",
+)
+@version_option()
 def main() -> None:
     pass
 
@@ -96,7 +103,10 @@ def start(number: int, directory: Path, force: bool) -> None:
     )
 
 
-@main.command(help="Run lesson N from FILE (default: the skeleton's name in the current folder).")
+@main.command(
+    help="Run lesson N from FILE (default: the skeleton's name in the current folder).",
+    renamed={"--out": "--out-dir"},
+)
 @lesson_number
 @lesson_file
 @solution_flag
@@ -138,7 +148,8 @@ def run(
 
 @main.command(
     help="Check FILE, step by step, against lesson N; exit 0 when every step that ran passes. "
-    "The results are kept in FILE's folder (see `exercises progress`)."
+    "The results are kept in FILE's folder (see `exercises progress`).",
+    renamed={"--out": "--out-dir"},
 )
 @lesson_number
 @lesson_file

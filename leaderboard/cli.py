@@ -15,6 +15,7 @@ import click
 from flask import Flask
 from werkzeug.exceptions import HTTPException
 
+from challenge.cli_conventions import CONTEXT_SETTINGS, Group, version_option
 from challenge.submission import SubmissionError
 from leaderboard import (
     actions,
@@ -67,7 +68,8 @@ def with_app(command):
     return wrapper
 
 
-@click.group()
+@click.group(cls=Group, context_settings=CONTEXT_SETTINGS)
+@version_option()
 def main() -> None:
     """Run the challenge leaderboard and manage teams, scores and the final reveal."""
 
@@ -249,9 +251,9 @@ def _revealed_note(app: Flask) -> None:
         )
 
 
-@main.command("export")
+@main.command("export", renamed={"--out": "--output"})
 @click.argument("what", type=click.Choice(sorted(export.EXPORTS)))
-@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path),
               help="CSV file to write (default: standard output).")  # fmt: skip
 @with_app
 def export_command(app: Flask, what: str, out: Path | None) -> None:

@@ -41,7 +41,7 @@ def invoke(*args: str):
 @pytest.mark.parametrize("name", list(MODELS))
 def test_train_one_epoch_writes_a_valid_submission(name, tiny_data, tmp_path):
     out = tmp_path / name
-    result = invoke("train", name, "--data", tiny_data, "--epochs", 1, "--out", out, "--quiet")
+    result = invoke("train", name, "--data", tiny_data, "--epochs", 1, "--out-dir", out, "--quiet")
     assert result.exit_code == 0, result.output
     assert f"{name}: validation AUC" in result.output
     test_ids = load_event_ids("test", data_dir=tiny_data)
@@ -56,7 +56,7 @@ def test_train_one_epoch_writes_a_valid_submission(name, tiny_data, tmp_path):
         assert (out / extra).stat().st_size > 0
     # predict with the checkpoint reproduces train's submission exactly
     again = tmp_path / "again.csv"
-    result = invoke("predict", out / "checkpoint.pt", "--data", tiny_data, "--out", again)
+    result = invoke("predict", out / "checkpoint.pt", "--data", tiny_data, "--output", again)
     assert result.exit_code == 0, result.output
     assert again.read_bytes() == (out / "submission.csv").read_bytes()
 
@@ -76,7 +76,7 @@ def small_data(tmp_path_factory):
 def test_logit_clears_a_quality_floor_on_500_records(small_data, tmp_path):
     # Measured with seed 0 on the CRESST-like noise (strong 1/f, mains lines): test 0.895
     # (0.964 on the whiter noise before); a model that learns nothing scores 0.5.
-    result = invoke("train", "logit", "--data", small_data, "--out", tmp_path, "--quiet")
+    result = invoke("train", "logit", "--data", small_data, "--out-dir", tmp_path, "--quiet")
     assert result.exit_code == 0, result.output
     key = load_answer_key(small_data / "private" / "answer_key.csv")
     submission = read_submission(tmp_path / "submission.csv", expected_ids=key["event_id"])
@@ -89,7 +89,7 @@ def test_too_few_training_records_for_a_validation_split_is_a_clear_error(tmp_pa
     from challenge.generate import generate_challenge
 
     generate_challenge(tmp_path, n_train=8, n_test=20, record_length=256, seed=2, progress=False)
-    result = invoke("train", "logit", "--data", tmp_path, "--out", tmp_path / "run", "--quiet")
+    result = invoke("train", "logit", "--data", tmp_path, "--out-dir", tmp_path / "run", "--quiet")
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.stderr.startswith("Error: ") and "training records of label" in result.stderr
     assert (
@@ -144,7 +144,7 @@ def test_compare_prints_a_table_and_plots_all_curves(tiny_data, tmp_path):
             str(tiny_data),
             "--epochs",
             "1",
-            "--out",
+            "--out-dir",
             str(tmp_path),
             "--quiet",
         ],
@@ -171,7 +171,7 @@ def test_unknown_model_and_bad_checkpoint_are_user_errors(tiny_data, tmp_path):
     assert result.exit_code == 2 and "svm" in result.output
     junk = tmp_path / "junk.pt"
     junk.write_text("not a checkpoint")
-    result = invoke("predict", junk, "--data", tiny_data, "--out", tmp_path / "s.csv")
+    result = invoke("predict", junk, "--data", tiny_data, "--output", tmp_path / "s.csv")
     assert result.exit_code == 1 and "not a baselines checkpoint" in result.output
     result = invoke("predict", tmp_path / "absent.pt", "--data", tiny_data)
     assert result.exit_code == 1 and "no such checkpoint" in result.output
@@ -197,6 +197,6 @@ def test_cuda_without_a_gpu_is_a_user_error(tiny_data, tmp_path):
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    result = invoke("train", "logit", "--data", tiny_data, "--device", "cuda", "--out", tmp_path)
+    result = invoke("train", "logit", "--data", tiny_data, "--device", "cuda", "--out-dir", tmp_path)
     assert result.exit_code == 1 and "no CUDA GPU" in result.output
     assert not (tmp_path / "checkpoint.pt").exists()

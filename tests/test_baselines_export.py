@@ -78,7 +78,7 @@ def test_export_command_writes_a_model_that_check_model_accepts(tmp_path, tiny_d
 
     run = tmp_path / "cnn"
     trained = CliRunner().invoke(main, ["train", "cnn", "--data", str(tiny_data), "--dry-run",
-                                        "--quiet", "--out", str(run)])  # fmt: skip
+                                        "--quiet", "--out-dir", str(run)])  # fmt: skip
     assert trained.exit_code == 0, trained.output
     out = tmp_path / "model.onnx"
     result = CliRunner().invoke(
@@ -97,7 +97,7 @@ def test_export_command_writes_a_model_that_check_model_accepts(tmp_path, tiny_d
 def test_bdt_is_refused_with_the_reason(tmp_path, tiny_data):
     run = tmp_path / "bdt"
     trained = CliRunner().invoke(main, ["train", "bdt", "--data", str(tiny_data), "--dry-run",
-                                        "--quiet", "--out", str(run)])  # fmt: skip
+                                        "--quiet", "--out-dir", str(run)])  # fmt: skip
     assert trained.exit_code == 0, trained.output
     result = CliRunner().invoke(
         main, ["export", str(run / "checkpoint.pt"), "--data", str(tiny_data)]

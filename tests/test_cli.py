@@ -35,7 +35,7 @@ def data_dir(tmp_path_factory):
         512,
         "--seed",
         3,
-        "--out",
+        "--out-dir",
         out,
         "--quiet",
     )
@@ -89,7 +89,7 @@ def test_score_prints_each_split_with_its_interval(data_dir, tmp_path):
 
 def test_plot_writes_a_png(data_dir, tmp_path):
     out = tmp_path / "pulses.png"
-    result = run("plot", "--data", data_dir, "--n", 2, "--out", out)
+    result = run("plot", "--data", data_dir, "--n", 2, "--output", out)
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
 
@@ -166,7 +166,7 @@ def test_generate_records_the_metric_that_score_uses(data_dir, tmp_path):
     assert json.loads((data_dir / "private" / "metric.json").read_text()) == {"metric": "roc_auc"}
     out = tmp_path / "bkg"
     args = ["--n-train", 20, "--n-test", 40, "--record-length", 64, "--seed", 1, "--quiet"]
-    result = run("generate", *args, "--metric", "bkg_eff@0.9", "--out", out)
+    result = run("generate", *args, "--metric", "bkg_eff@0.9", "--out-dir", out)
     assert result.exit_code == 0, result.output
     key_path = out / "private" / "answer_key.csv"
     assert json.loads(key_path.with_name("metric.json").read_text()) == {"metric": "bkg_eff@0.9"}
@@ -186,7 +186,7 @@ def test_generate_records_the_metric_that_score_uses(data_dir, tmp_path):
 
 
 def test_generate_refuses_an_unknown_metric_before_simulating(tmp_path):
-    result = run("generate", "--metric", "bkg_eff@90", "--out", tmp_path / "x", "--quiet")
+    result = run("generate", "--metric", "bkg_eff@90", "--out-dir", tmp_path / "x", "--quiet")
     assert result.exit_code == 2
     assert "unknown metric 'bkg_eff@90'" in result.stderr and "Traceback" not in result.output
     assert not (tmp_path / "x").exists()

@@ -49,7 +49,7 @@ def steps(output: str) -> list[tuple[str, str, str]]:
 @pytest.mark.slow
 @pytest.mark.parametrize("number", sorted(LESSONS))
 def test_reference_solution_passes_every_step_and_writes_its_figures(number, tmp_path):
-    result = invoke("check", number, "--solution", "--out", tmp_path)
+    result = invoke("check", number, "--solution", "--out-dir", tmp_path)
     assert result.exit_code == 0, result.output
     found = steps(result.output)
     assert found and all(status == "passed" for status, _, _ in found), result.output
@@ -70,7 +70,7 @@ def test_reference_solution_passes_every_step_and_writes_its_figures(number, tmp
 @pytest.mark.parametrize("number", sorted(LESSONS))
 def test_reference_solution_smoke_runs_one_epoch(number, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # lesson 6 writes its data and submission here
-    result = invoke("run", number, "--solution", "--dry-run", "--out", tmp_path / "figures")
+    result = invoke("run", number, "--solution", "--dry-run", "--out-dir", tmp_path / "figures")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == sorted(FIGURES[number])
 
@@ -91,7 +91,7 @@ def write_tiny_mnist(directory: Path, n_train: int = 40, n_test: int = 20) -> No
 def test_lessons_run_on_mnist_idx_files(number, tmp_path):
     write_tiny_mnist(tmp_path)
     result = invoke(
-        "run", number, "--solution", "--dry-run", "--mnist", tmp_path, "--out", tmp_path / "figures"
+        "run", number, "--solution", "--dry-run", "--mnist", tmp_path, "--out-dir", tmp_path / "figures"
     )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == sorted(FIGURES[number])
@@ -101,7 +101,7 @@ def test_lessons_run_on_mnist_idx_files(number, tmp_path):
 def test_untouched_skeleton_fails_cleanly_with_not_filled_in(number, tmp_path):
     assert invoke("start", number, tmp_path).exit_code == 0
     path = tmp_path / get_lesson(number).filename
-    result = invoke("check", number, path, "--out", tmp_path / "figures")
+    result = invoke("check", number, path, "--out-dir", tmp_path / "figures")
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     found = steps(result.output)
@@ -115,7 +115,7 @@ def test_untouched_skeleton_fails_cleanly_with_not_filled_in(number, tmp_path):
     assert f"0 of {len(found)} steps passed." in result.output
     assert not (tmp_path / "figures").exists()
 
-    ran = invoke("run", number, path, "--out", tmp_path / "figures")
+    ran = invoke("run", number, path, "--out-dir", tmp_path / "figures")
     assert ran.exit_code == 1
     assert "is not filled in yet" in ran.output and "Traceback" not in ran.output
 
@@ -128,7 +128,7 @@ def test_not_filled_in_names_the_function_and_line(tmp_path):
         for i, text in enumerate(path.read_text().splitlines(), 1)
         if text.strip().startswith("return ...") and "σ(z)" in text
     )
-    result = invoke("check", 1, path, "--out", tmp_path)
+    result = invoke("check", 1, path, "--out-dir", tmp_path)
     assert result.exit_code == 1
     assert f"[FAILED] sigmoid: not filled in yet: replace the `...` in sigmoid (line {line})" in (
         result.output
@@ -149,7 +149,7 @@ def solution_with(number: int, old: str, new: str, tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_missing_optimizer_step_fails_with_a_hint(tmp_path):
     path = solution_with(1, "    optimizer.step()  # BLANK\n", "", tmp_path)
-    result = invoke("check", 1, path, "--out", tmp_path)
+    result = invoke("check", 1, path, "--out-dir", tmp_path)
     assert result.exit_code == 1
     verdicts = {name: (status, message) for status, name, message in steps(result.output)}
     assert verdicts["sigmoid"][0] == "passed"
@@ -171,7 +171,7 @@ def test_learner_exception_is_reported_with_their_line(tmp_path):
     blank = "    return 1 / (1 + torch.exp(-z))  # BLANK: σ(z) = 1 / (1 + exp(-z))"
     path = solution_with(1, blank, "    return 1 / (1 + torch.exp(-zz))", tmp_path)
     line = path.read_text().splitlines().index("    return 1 / (1 + torch.exp(-zz))") + 1
-    result = invoke("check", 1, path, "--out", tmp_path)
+    result = invoke("check", 1, path, "--out-dir", tmp_path)
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     expected = (
@@ -385,7 +385,7 @@ def test_pulse_labels_follow_the_challenge_carrier_is_fast():
 def test_check_records_progress_that_progress_shows(tmp_path):
     path = solution_with(1, "    optimizer.step()  # BLANK\n", "", tmp_path)
     assert invoke("start", 2, tmp_path).exit_code == 0  # started, never checked
-    assert invoke("check", 1, path, "--quick", "--out", tmp_path / "figures").exit_code == 1
+    assert invoke("check", 1, path, "--quick", "--out-dir", tmp_path / "figures").exit_code == 1
     record = json.loads((tmp_path / ".exercises-progress.json").read_text())
     steps_1 = {s["name"]: s["status"] for s in record["lessons"]["1"]["steps"]}
     assert steps_1["sigmoid"] == "passed" and steps_1["training step"] == "failed"
@@ -411,9 +411,9 @@ def test_check_records_progress_that_progress_shows(tmp_path):
 
 def test_progress_of_a_later_check_replaces_the_earlier_one(tmp_path):
     path = solution_with(1, "    optimizer.step()  # BLANK\n", "", tmp_path)
-    assert invoke("check", 1, path, "--quick", "--out", tmp_path / "figures").exit_code == 1
+    assert invoke("check", 1, path, "--quick", "--out-dir", tmp_path / "figures").exit_code == 1
     path.write_text(get_lesson(1).solution_path.read_text())
-    assert invoke("check", 1, path, "--quick", "--out", tmp_path / "figures").exit_code == 0
+    assert invoke("check", 1, path, "--quick", "--out-dir", tmp_path / "figures").exit_code == 0
     shown = invoke("progress", tmp_path)
     assert shown.exit_code == 0
     assert "6 of 9 steps pass" in shown.output and "FAILED" not in shown.output

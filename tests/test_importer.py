@@ -159,7 +159,7 @@ def test_cli_imports_and_refuses_without_a_traceback(tmp_path):
     path = write_cait(tmp_path / "run.h5", counts, label)
     runner = CliRunner()
     args = ["import", str(path), "--format", "cait", "--channel", "1", "--labels",
-            "events/labels", "--out", str(tmp_path / "ch"), "--seed", "3", "--quiet"]  # fmt: skip
+            "events/labels", "--out-dir", str(tmp_path / "ch"), "--seed", "3", "--quiet"]  # fmt: skip
     result = runner.invoke(main, [*args, "--sampling-rate", "25000"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "ch" / "public" / "train.root").exists()
@@ -188,7 +188,7 @@ def test_imported_challenge_trains_every_baseline(imported_cait, tmp_path):
     for name in MODELS:
         out = tmp_path / name
         result = runner.invoke(baselines_main, ["train", name, "--data", str(imported_cait),
-                                                "--epochs", "1", "--out", str(out), "--quiet"])  # fmt: skip
+                                                "--epochs", "1", "--out-dir", str(out), "--quiet"])  # fmt: skip
         assert result.exit_code == 0, (name, result.output)
         assert (out / "submission.csv").exists()
     # The physics reference learned from the imported records separates these clear pulses.

@@ -97,7 +97,7 @@ def challenge(tmp_path_factory):
     """A small challenge from `challenge generate`: public files and the answer key."""
     data = tmp_path_factory.mktemp("challenge")
     generate = [str(BIN / "challenge"), "generate", "--preset", "demo", "--n-train", "60",
-                "--n-test", "200", "--record-length", "256", "--out", str(data), "--quiet"]  # fmt: skip
+                "--n-test", "200", "--record-length", "256", "--out-dir", str(data), "--quiet"]  # fmt: skip
     subprocess.run(generate, check=True, capture_output=True, timeout=120)
     return data
 

@@ -92,7 +92,7 @@ def test_export(api, runner, tmp_path):
     rows = list(csv.DictReader(io.StringIO(result.output)))
     assert result.exit_code == 0 and rows[0]["team"] == "'@team"
     out = tmp_path / "board.csv"
-    assert runner.invoke(["export", "leaderboard", "--out", str(out)]).exit_code == 0
+    assert runner.invoke(["export", "leaderboard", "--output", str(out)]).exit_code == 0
     assert list(csv.DictReader(io.StringIO(out.read_text())))[0]["rank"] == "1"
 
 

@@ -159,7 +159,7 @@ def test_a_test_set_too_small_to_score_is_refused_with_a_message(tmp_path):
     from challenge.cli import main
 
     args = ["generate", "--n-train", "20", "--n-test", "3", "--record-length", "128", "--seed", "1",
-            "--out", str(tmp_path), "--quiet"]  # fmt: skip
+            "--out-dir", str(tmp_path), "--quiet"]  # fmt: skip
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1
     assert "split of the 3 test events holds" in result.stderr

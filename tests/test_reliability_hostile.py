@@ -306,7 +306,7 @@ def test_cli_exports_are_spreadsheet_safe_after_the_reveal(
     runner = CliRunner()
     assert runner.invoke(main, ["reveal"], obj=hostile_app).exit_code == 0
     out = tmp_path / f"{what}.csv"
-    result = runner.invoke(main, ["export", what, "--out", str(out)], obj=hostile_app)
+    result = runner.invoke(main, ["export", what, "--output", str(out)], obj=hostile_app)
     assert result.exit_code == 0, result.output
     rows = assert_spreadsheet_safe(out.read_text(encoding="utf-8"))
     assert len(rows) == 1 + len(HOSTILE_CELLS)

@@ -37,7 +37,7 @@ AUC_RANGE = (0.45, 0.55)
 def challenge_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("real-event")
     args = ["generate", "--n-train", N_TRAIN, "--n-test", N_TEST, "--record-length", LENGTH,
-            "--out", out, "--quiet"]  # fmt: skip
+            "--out-dir", out, "--quiet"]  # fmt: skip
     result = CliRunner().invoke(main, [str(a) for a in args])
     assert result.exit_code == 0, result.output
     assert "public seed" not in result.stderr
@@ -125,7 +125,7 @@ def test_the_derivation_is_the_one_the_files_were_made_with(tmp_path):
     """The adversary's shortcut is sound: with the right seed it does reproduce the key."""
     out = tmp_path / "practice"
     args = ["generate", "--n-train", 20, "--n-test", 600, "--record-length", 128, "--seed", 123,
-            "--out", out, "--quiet"]  # fmt: skip
+            "--out-dir", out, "--quiet"]  # fmt: skip
     result = CliRunner().invoke(main, [str(a) for a in args])
     assert result.exit_code == 0, result.output
     key = pd.read_csv(out / "private" / "answer_key.csv")
@@ -165,7 +165,7 @@ def test_each_stream_is_keyed_by_sha256_and_labels_have_their_own():
 
 def test_a_public_seed_warns_on_stderr_and_in_the_data_card(tmp_path):
     args = ["generate", "--n-train", 20, "--n-test", 20, "--record-length", 128, "--seed", 5,
-            "--out", tmp_path, "--quiet"]  # fmt: skip
+            "--out-dir", tmp_path, "--quiet"]  # fmt: skip
     result = CliRunner().invoke(main, [str(a) for a in args])
     assert result.exit_code == 0, result.output
     warning = "anyone who knows or guesses it can recompute the labels"
