@@ -197,6 +197,8 @@ def test_cuda_without_a_gpu_is_a_user_error(tiny_data, tmp_path):
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    result = invoke("train", "logit", "--data", tiny_data, "--device", "cuda", "--out-dir", tmp_path)
+    result = invoke(
+        "train", "logit", "--data", tiny_data, "--device", "cuda", "--out-dir", tmp_path
+    )
     assert result.exit_code == 1 and "no CUDA GPU" in result.output
     assert not (tmp_path / "checkpoint.pt").exists()

@@ -91,7 +91,14 @@ def write_tiny_mnist(directory: Path, n_train: int = 40, n_test: int = 20) -> No
 def test_lessons_run_on_mnist_idx_files(number, tmp_path):
     write_tiny_mnist(tmp_path)
     result = invoke(
-        "run", number, "--solution", "--dry-run", "--mnist", tmp_path, "--out-dir", tmp_path / "figures"
+        "run",
+        number,
+        "--solution",
+        "--dry-run",
+        "--mnist",
+        tmp_path,
+        "--out-dir",
+        tmp_path / "figures",
     )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == sorted(FIGURES[number])
