@@ -70,6 +70,21 @@ HOSTILE = [
 ]
 
 
+def hostile_files(folder: Path) -> list[tuple[Path, str]]:
+    """A sparse 2 GB file, a truncated model and a CSV, with the start of each one's refusal."""
+    huge, truncated, csv = folder / "huge.onnx", folder / "truncated.onnx", folder / "sub.onnx"
+    with huge.open("wb") as f:
+        f.truncate(2 * 2**30)
+    data = m.endless_loop_model().SerializeToString()
+    truncated.write_bytes(data[: len(data) // 2])
+    csv.write_bytes(b"event_id,score\n1,0.5\n")
+    return [
+        (huge, "^huge.onnx: 2,048.0 MB, over the 50 MB limit"),
+        (truncated, "^truncated.onnx: not an ONNX model"),
+        (csv, "^sub.onnx: not an ONNX model"),
+    ]
+
+
 @pytest.mark.parametrize("confined", [True, False], ids=["bwrap+seccomp", "rlimits-only"])
 @pytest.mark.timeout(120)
 def test_hostile_models_fail_with_a_clear_reason_and_the_parent_keeps_working(tmp_path, confined):
@@ -85,6 +100,9 @@ def test_hostile_models_fail_with_a_clear_reason_and_the_parent_keeps_working(tm
         with pytest.raises(error, match=message) as caught:
             score_model(path, X, limits=limits)
         assert str(tmp_path) not in str(caught.value)  # names nothing of the server's
+    for path, message in hostile_files(tmp_path):
+        with pytest.raises(ModelError, match=message):
+            score_model(path, X, limits=limits)
     good = score_model(m.save(m.mean_model(), tmp_path / "ok.onnx"), X, limits=limits)
     np.testing.assert_allclose(good.scores, X.astype(np.float64).mean(axis=1), atol=1e-6)
 
@@ -171,3 +189,19 @@ def test_check_model_refuses_a_bad_model_in_one_line(tmp_path, tiny_data):
     assert result.output == (
         "Error: output has shape (n, 2), expected (n,) or (n, 1) for n = 120 records\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (m.custom_domain_model, "com.evil:Exfiltrate.* is not a registered function/op"),
+        (m.external_data_model, "External data path .* escapes"),
+    ],
+)
+def test_onnxruntime_alone_refuses_custom_ops_and_external_data(build, message):
+    """Behind the static check: the session registers no custom-op library and loads the model
+    from memory, so a custom operator or an external-data path cannot load even unchecked."""
+    from challenge.onnx_runner import make_session
+
+    with pytest.raises(Exception, match=message):
+        make_session(build().SerializeToString())
