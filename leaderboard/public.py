@@ -141,7 +141,10 @@ def roc_png():
     with session_scope() as db:
         if not queries.is_revealed(db):
             abort(404, "the ROC curves are shown after the final ranking is revealed")
-        return png(ranking.roc_png(db, current_app.config["ROC_TOP_TEAMS"]))
+        roc = ranking.roc_curves(db, current_app.config["ROC_TOP_TEAMS"])
+    from leaderboard import plots  # matplotlib loads only when a figure is asked for
+
+    return png(plots.roc_curves_png(roc.labels, roc.curves, roc.metric, title=roc.title))
 
 
 def challenge_context() -> dict:

@@ -233,8 +233,9 @@ def all_teams(session: Session) -> list[Team]:
 
 
 @dataclass
-class RankedTeam:
-    """A team with the submission columns that ranking needs, read without ORM objects (fast)."""
+class TeamSubmissions:
+    """A team with the columns of its submissions that ranking reads, as plain rows (no ORM
+    objects, which is faster); the input of a ranking, not yet ranked."""
 
     id: int
     name: str
@@ -251,10 +252,10 @@ RANKING_COLUMNS = (
 )  # fmt: skip
 
 
-def ranking_teams(session: Session) -> list[RankedTeam]:
+def ranking_teams(session: Session) -> list[TeamSubmissions]:
     """Every team and reference with its submissions as plain rows, in order of registration."""
     teams = {
-        row.id: RankedTeam(row.id, row.name, row.is_reference, row.disqualified_reason)
+        row.id: TeamSubmissions(row.id, row.name, row.is_reference, row.disqualified_reason)
         for row in session.execute(
             select(Team.id, Team.name, Team.is_reference, Team.disqualified_reason).order_by(
                 Team.id

@@ -388,10 +388,19 @@ def roc_caption(board: Board, top: int) -> str:
     return f"ROC curves of {what}, private split"
 
 
-def roc_png(session: Session, top: int) -> bytes:
-    """ROC curves of the ``top`` ranked teams (and the references) on the private split."""
-    from leaderboard import plots  # matplotlib loads only when a figure is asked for
+@dataclass(frozen=True)
+class RocCurves:
+    """What the ROC figure draws: the private labels and, per shown row, (label, scores, value)."""
 
+    labels: np.ndarray
+    curves: list[tuple[str, np.ndarray, float]]
+    metric: ScoreType
+    title: str
+
+
+def roc_curves(session: Session, top: int) -> RocCurves:
+    """The ROC curves of the ``top`` ranked teams (and the references) on the private split;
+    ``plots.roc_curves_png`` draws them."""
     board = current_board(session)
     shown = roc_rows(board, top)
     files = {s.id: s for s in queries.submissions_by_id(session, [r.submission_id for r in shown])}
@@ -404,5 +413,4 @@ def roc_png(session: Session, top: int) -> bytes:
         for row in shown
     ]
     key = grading.answer_key()
-    title = roc_caption(board, top)
-    return plots.roc_curves_png(key.private_labels, curves, key.metric, title=title)
+    return RocCurves(key.private_labels, curves, key.metric, roc_caption(board, top))
