@@ -5,7 +5,8 @@
 - `baselines.train`: the one training loop (Adam, validation split, early stopping)
 - `baselines.checkpoint`: a trained model, its checkpoint file and its predictions
 - `baselines.report`: validation AUC with DeLong interval, ROC and training-curve figures, tables
-- `baselines.cli`: the `baselines` command (train, predict, compare)
+- `baselines.export`: a torch baseline and its preprocessing as one ONNX file
+- `baselines.cli`: the `baselines` command (train, predict, compare, export)
 """
 
 from __future__ import annotations

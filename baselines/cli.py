@@ -1,4 +1,5 @@
-"""The ``baselines`` command line: train a model, predict with a checkpoint, compare models."""
+"""The ``baselines`` command line: train a model, predict with a checkpoint, compare models,
+export one to ONNX."""
 
 from __future__ import annotations
 
@@ -93,7 +94,7 @@ def _summary(result) -> str:
 @click.group(cls=Group, context_settings=CONTEXT_SETTINGS)
 @version_option()
 def main() -> None:
-    """Baselines of the dark-matter pulse challenge: train, predict, compare."""
+    """Baselines of the dark-matter pulse challenge: train, predict, compare, export."""
 
 
 data_option = click.option(

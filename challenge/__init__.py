@@ -10,6 +10,8 @@
 - ``challenge.submission``: reads and validates a submission file; the one validator everybody uses.
 - ``challenge.metrics``: score types: ROC AUC (DeLong) and background efficiency (bootstrap).
 - ``challenge.scoring``: scores a submission against the answer key, per split.
+- ``challenge.model``: the model contract of model submissions (ONNX) and its static check.
+- ``challenge.sandbox``: scores a model file in a confined child process (``challenge.onnx_runner``).
 - ``challenge.cli``: the ``challenge`` command line.
 """
 

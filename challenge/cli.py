@@ -1,4 +1,5 @@
-"""The ``challenge`` command line: generate data, look at pulses, validate, score and submit."""
+"""The ``challenge`` command line: generate data, look at pulses, validate, score and submit,
+check a model file."""
 
 from __future__ import annotations
 
