@@ -5,7 +5,8 @@ process on the same model and records, session creation included in both. Target
 The cnn is trained for one dry-run epoch on a small simulated challenge of full-length records
 (16384 samples) and exported with `baselines export`'s code; the test set is those records
 repeated to 10,000 (2,000 with --quick): the time of a forward pass does not depend on the
-values.
+values. The child's start (interpreter, numpy, onnxruntime, bubblewrap: about 0.4 s here) is a
+fixed cost, so the ratio is larger on fewer records: 1.57 on the 2,000 of --quick.
 
 python -m benchmarks.bench_models [--quick]
 """
