@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass
@@ -27,7 +28,11 @@ from challenge import onnx_runner
 from challenge.model import ModelError, ModelLimits, check_model_file, check_scores
 
 RUNNER = Path(onnx_runner.__file__).resolve()
-SECCOMP_MODULE = Path("/usr/lib/python3/dist-packages/seccomp.cpython-311-x86_64-linux-gnu.so")
+# Debian's python3-seccomp, built for Debian's Python; usable by another build of the same
+# version (a venv does not see Debian's packages, so the child loads it by its path)
+SECCOMP_MODULE = Path("/usr/lib/python3/dist-packages") / (
+    "seccomp" + str(sysconfig.get_config_var("EXT_SUFFIX"))
+)
 SCRATCH_IN_SANDBOX = "/sandbox"  # where the child sees its scratch folder and its script
 RUNNER_IN_SANDBOX = "/runner/onnx_runner.py"
 STDERR_CHARS = 300  # of the child's reason for a failure
