@@ -18,6 +18,16 @@ from challenge.metrics import DEFAULT_SCORE_TYPE, ScoreType, score_type
 ROC_AUC = score_type(DEFAULT_SCORE_TYPE)
 
 
+# Longest team name drawn whole in a legend or on an axis; longer ones end in "…", so that one
+# long name cannot push the legend or the axis labels out of the figure.
+LEGEND_CHARS = 30
+TICK_CHARS = 16
+
+
+def _short(name: str, limit: int) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
 def _plain(text: str) -> str:
     """``text`` with matplotlib's mathtext switched off: a team called "$x^$" is just text."""
     return text.replace("$", r"\$")
@@ -46,7 +56,10 @@ def roc_curves_png(
     axes = figure.add_subplot()
     for name, scores, value in curves:
         fpr, tpr, _ = roc_curve(labels, scores)
-        axes.plot(fpr, tpr, label=f"{_plain(name)} ({metric.short_label} {metric.format(value)})")
+        label = (
+            f"{_plain(_short(name, LEGEND_CHARS))} ({metric.short_label} {metric.format(value)})"
+        )
+        axes.plot(fpr, tpr, label=label)
     axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
     axes.set(
         xlabel="false positive rate (absorber events called carrier)",
@@ -127,7 +140,8 @@ def score_history_figure(
         axes.set_xlim(*time_limits(times))
     else:
         axes.text(0.5, 0.5, "no submissions yet", ha="center", va="center")
-    axes.set(ylabel=metric.label, title=f"{_plain(team)}: score over time (UTC)")
+    axes.set(ylabel=metric.label,
+             title=f"{_plain(_short(team, LEGEND_CHARS))}: score over time (UTC)")  # fmt: skip
     return figure
 
 
@@ -147,11 +161,11 @@ def rank_stability_png(
         axes.vlines(x, lo, hi, color="black", linewidth=1)
         median = ranks[np.searchsorted(np.cumsum(share), 0.5)]
         axes.plot(x, median, marker="x", color="black")
-    axes.set_xticks(range(len(teams)), [_plain(t) for t in teams], rotation=90)
+    axes.set_xticks(range(len(teams)), [_plain(_short(t, TICK_CHARS)) for t in teams], rotation=90)
     top = max([hi for _, hi in intervals] + [len(teams), 1])
     axes.set(
         ylabel="rank in the bootstrap resamples",
-        title="Rank stability: blob area = share of resamples, line = 95% interval, × = median",
+        title="Rank stability\nblob area: share of resamples; line: 95% interval; ×: median",
         ylim=(top + 0.5, 0.5),
     )
     axes.title.set_fontsize("small")

@@ -77,3 +77,19 @@ def test_the_roc_caption_says_what_is_drawn(n_teams, n_references, top, caption)
     board = _board(n_teams, n_references)
     assert ranking.roc_caption(board, top) == caption
     assert len(ranking.roc_rows(board, top)) == min(n_teams, top) + n_references
+
+
+def test_a_long_name_is_shortened_in_the_figures():
+    """A 40-letter name would push the ROC legend and the rank axis out of the figure."""
+    import warnings
+
+    import numpy as np
+
+    long = "W" * 40
+    assert plots._short(long, plots.LEGEND_CHARS) == "W" * 29 + "…"
+    assert plots._short("Quarks", plots.LEGEND_CHARS) == "Quarks"
+    labels = np.array([0, 1] * 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # constrained layout warns when it cannot fit the figure
+        plots.roc_curves_png(labels, [(long, labels + 0.1, 1.0), ("Quarks", -labels, 0.0)])
+        plots.rank_stability_png([long, "Quarks"], [{1: 9, 2: 1}, {1: 1, 2: 9}], [(1, 2), (1, 2)])
