@@ -119,6 +119,13 @@ def simulated_training_data() -> str:
     return rule if rule in TRAINING_DATA_RULES else current_app.config["SIMULATED_TRAINING_DATA"]
 
 
+def simulated_training_data_rule() -> str:
+    """The challenge's own sentence about self-simulated training data, if ``challenge.json``
+    has one (``challenge generate`` writes it), else ""."""
+    rule = challenge_facts().get(SIMULATED_KEY + "_rule")
+    return rule if isinstance(rule, str) else ""
+
+
 def file_size(n_bytes: int) -> str:
     """A size as people read it: "237 MB", "4.2 kB", "512 bytes" (powers of 1000)."""
     for unit, factor in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):

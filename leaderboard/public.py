@@ -173,6 +173,7 @@ def challenge_context() -> dict:
         "max_upload": content.file_size(config["MAX_UPLOAD_BYTES"]),
         "prize": config["PRIZE"],
         "simulated_training_data": content.simulated_training_data(),
+        "simulated_training_data_rule": content.simulated_training_data_rule(),
         "top": config["ROC_TOP_TEAMS"],
     }
 

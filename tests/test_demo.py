@@ -74,6 +74,7 @@ def test_make_demo_serves_without_a_terminal_until_sigint(tmp_path):
         time.sleep(3)  # it used to close its server at once without a terminal
         assert demo.poll() is None
         rows = requests.get(f"{url}/api/leaderboard", timeout=10).json()["rows"]
+        data_page = requests.get(f"{url}/data", timeout=10).text
         status = organizer_status(output)
     finally:
         os.killpg(demo.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
@@ -83,6 +84,7 @@ def test_make_demo_serves_without_a_terminal_until_sigint(tmp_path):
             os.killpg(demo.pid, signal.SIGTERM)  # the demo then stops its server too
             raise
     assert demo.returncode == 0 and "Stopping." in rest, rest
+    assert 'href="/data/files/train.root"' in data_page  # the demo offers its public files
     assert "teams:        2 (+ 2 references)" in status
     assert "submissions:  4 in all, 4 today (UTC)" in status
     echoed = [shlex.split(line[2:]) for line in output.splitlines() if line.startswith("$ ")]

@@ -79,11 +79,14 @@ def test_rules_defaults(client):
 def test_the_challenges_own_rule_on_simulated_data_wins(app_config, make_app, tmp_path):
     public = tmp_path / "public"
     public.mkdir()
-    (public / "challenge.json").write_text(json.dumps({"simulated_training_data": "forbidden"}))
-    app = make_app({**app_config, "PUBLIC_DATA": str(public)})
-    assert "Self-simulated training data forbidden" in text_of(
-        app.test_client().get("/rules").get_data(as_text=True)
+    rule = "Train only on train.root."
+    (public / "challenge.json").write_text(
+        json.dumps({"simulated_training_data": "forbidden", "simulated_training_data_rule": rule})
     )
+    app = make_app({**app_config, "PUBLIC_DATA": str(public)})
+    text = text_of(app.test_client().get("/rules").get_data(as_text=True))
+    assert "Self-simulated training data forbidden" in text
+    assert "with the public simulator is forbidden . " + rule in text  # (tags become spaces)
     (public / "challenge.json").write_text("{not json")  # unreadable: the setting decides
     assert "Self-simulated training data allowed" in text_of(
         app.test_client().get("/rules").get_data(as_text=True)
