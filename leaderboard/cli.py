@@ -194,8 +194,9 @@ def status(app: Flask) -> None:
         revealed = queries.is_revealed(db)
         today = sum(queries.submissions_today(db, t.id, now=now) for t in teams)
         used, invites = queries.invite_counts(db)
+        close_at = final.close_time(db, app.config)  # the reveal may have closed it early
     entries = sum(len(t.submissions) for t in teams)
-    window = describe_window(app.config["OPEN_AT"], app.config["CLOSE_AT"])
+    window = describe_window(app.config["OPEN_AT"], close_at)
     registration = app.config["REGISTRATION"]
     if registration == "invite":
         registration += f" ({used} of {invites} codes used)"

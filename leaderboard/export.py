@@ -40,13 +40,14 @@ def to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 
 def leaderboard_csv(board: Board) -> str:
     """The leaderboard as shown; private columns are filled only after the reveal."""
-    header = ["rank", "team", "reference", "public_rank", "public_auc", "public_lo", "public_hi",
+    header = ["rank", "rank_lo", "rank_hi", "team", "reference", "public_rank", "public_auc",
+              "public_lo", "public_hi",
               "private_auc", "private_lo", "private_hi", "rank_change", "p_value_vs_next",
               "entries", "last_submission"]  # fmt: skip
     rows = []
     for row in board.rows:
         rows.append([
-            row.rank, row.team, int(row.is_reference), row.public_rank,
+            row.rank, row.rank_lo, row.rank_hi, row.team, int(row.is_reference), row.public_rank,
             row.public_auc, row.public_lo, row.public_hi,
             row.private_auc, row.private_lo, row.private_hi,
             row.rank_change, row.p_value_vs_next, row.entries, row.last_submission,

@@ -59,6 +59,21 @@ def test_reveal_closes_submissions_now_and_the_board_stays_byte_for_byte(
         assert db.query(Submission).count() == 4
 
 
+def test_status_and_the_csv_export_follow_the_reveal(app, client, runner, teams):
+    result = runner.invoke(["reveal"])
+    assert result.exit_code == 0
+    status = runner.invoke(["status"])
+    assert status.exit_code == 0 and "2026-03-02 09:34 UTC" in status.output
+    exported = runner.invoke(["export", "leaderboard"])
+    assert exported.exit_code == 0
+    lines = exported.output.splitlines()
+    assert lines[0].startswith("rank,rank_lo,rank_hi,team,")
+    rows = client.get("/api/leaderboard").get_json()["rows"]
+    assert [line.split(",")[:4] for line in lines[1:]] == [
+        [str(r["rank"]), str(r["rank_lo"]), str(r["rank_hi"]), r["team"]] for r in rows
+    ]
+
+
 def test_reveal_keeps_a_close_time_that_came_first(app, runner, teams, clock):
     app.config["CLOSE_AT"] = clock.now - timedelta(hours=1)
     result = runner.invoke(["reveal"])
