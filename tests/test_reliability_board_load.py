@@ -1,8 +1,8 @@
 """The deadline rush, short (CI): 30 teams each upload once in 6 s while reloading the board
 every 2 s, against gunicorn with 2 workers on loopback, on SQLite and PostgreSQL. Every upload is
-stored once, nothing
-answers 5xx, and the board that each worker serves ends up showing every team. The rates and
-latencies are printed (run with -s); the full rush (500 teams, 60 s) is benchmarks/bench_board_load.py.
+stored once, nothing answers 5xx, and the board that each worker serves ends up showing every
+team. The rates and latencies are printed (run with -s); the full rush (500 teams, 60 s) is
+benchmarks/bench_board_load.py.
 """
 
 from __future__ import annotations
