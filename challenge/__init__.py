@@ -6,7 +6,9 @@
 - ``challenge.secret``: the 128-bit secret of a challenge, from which everything random is derived.
 - ``challenge.package``: packages labelled records from any source as a challenge (files, key, card).
 - ``challenge.generate``: makes a simulated challenge: the simulator's records, packaged.
-- ``challenge.matched_filter``: the physics reference, a chi² comparison of the two known templates.
+- ``challenge.importer``: reads labelled records from cait HDF5, torch, npz and HDF5 files, packaged.
+- ``challenge.likelihood``: the physics reference, a likelihood ratio marginalised over nuisances.
+- ``challenge.matched_filter``: template fits (the plain matched filter), noise and template learning.
 - ``challenge.submission``: reads and validates a submission file; the one validator everybody uses.
 - ``challenge.metrics``: score types: ROC AUC (DeLong) and background efficiency (bootstrap).
 - ``challenge.scoring``: scores a submission against the answer key, per split.

@@ -1,9 +1,10 @@
-"""The physics reference scores: chi² fits of the two known templates after whitening, and the pulse height.
+"""The plain matched filter: chi² fits of the two known templates after whitening; the pulse height.
 
-Each template is fitted with a free amplitude (>= 0), a free onset near the trigger (all shifts
+Each template is fitted with a free amplitude (>= 0), a free onset in the onset window (all shifts
 at once by FFT cross-correlation) and a linear baseline, in the inner product weighted by the
 inverse noise spectrum. The score is chi²(absorber) - chi²(carrier). No labels are used.
-learn_templates and estimate_noise_psd make the same filter from training data alone.
+learn_templates and estimate_noise_psd learn templates and noise from training data; the
+physics reference (``challenge.likelihood``) builds on these fits.
 """
 
 from __future__ import annotations
