@@ -1,5 +1,6 @@
-# Services the reliability tests need: a PostgreSQL server on loopback, Debian's chromium, and
-# Debian's nginx (the slow-client test runs it on loopback in front of gunicorn; not started here).
+# Services the reliability tests need: a PostgreSQL server on loopback, Debian's chromium,
+# Debian's nginx (the slow-client test runs it on loopback in front of gunicorn; not started here),
+# and the model sandbox's bubblewrap and python3-seccomp (challenge/sandbox.py).
 # Sourced by .ci/run before `make test` (`source .ci/services.sh`); safe to source again.
 # Exports LEADERBOARD_TEST_POSTGRES_URL for the tests that run the leaderboard on PostgreSQL.
 # Nothing here is fatal: when a service cannot be had, its tests skip and say why.
@@ -8,7 +9,7 @@ _services_log() { echo "services.sh: $*" >&2; }
 
 _services_install() {
     local missing=() package
-    for package in postgresql chromium nginx; do
+    for package in postgresql chromium nginx bubblewrap python3-seccomp; do
         if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
             missing+=("$package")
         fi
