@@ -163,18 +163,34 @@ def train(model, data_dir, epochs, device, seed, dry_run, quiet, out) -> None:
     click.echo(f"wrote {out}/checkpoint.pt, report.json, roc.png and submission.csv")
 
 
-@main.command(renamed={"--out": "--output"})
-@click.argument("checkpoint", type=click.Path(path_type=Path))
-@data_option
-@click.option(
-    "-o",
-    "--output",
-    "out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("submission.csv"),
-    show_default=True,
-    help="Submission file to write.",
-)
+def _checkpoint_command(output: str, what: str):
+    """The arguments of the commands that take a CHECKPOINT and write one file (predict, export)."""
+
+    def decorate(command):
+        options = [
+            main.command(renamed={"--out": "--output"}),
+            click.argument("checkpoint", type=click.Path(path_type=Path)),
+            data_option,
+            click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path),
+                         default=Path(output), show_default=True, help=f"{what} to write."),
+        ]  # fmt: skip
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def _check_record_length(checkpoint: Path, trained, X: np.ndarray, which: str, data_dir) -> None:
+    expected = trained.metadata.get("record_length")
+    if expected is not None and X.shape[1] != expected:
+        raise click.ClickException(
+            f"{checkpoint} was trained on records of {expected} samples, "
+            f"the {which} records in {data_dir} have {X.shape[1]}"
+        )
+
+
+@_checkpoint_command("submission.csv", "Submission file")
 def predict(checkpoint, data_dir, out) -> None:
     """Score the test records with CHECKPOINT and write a submission file."""
     from baselines.checkpoint import TrainedModel
@@ -184,28 +200,12 @@ def predict(checkpoint, data_dir, out) -> None:
     with _user_errors(data_dir):
         trained = TrainedModel.load(checkpoint)
         test = load("test", data_dir=data_dir)
-    expected = trained.metadata.get("record_length")
-    if expected is not None and test.X.shape[1] != expected:
-        raise click.ClickException(
-            f"{checkpoint} was trained on records of {expected} samples, "
-            f"the test records in {data_dir} have {test.X.shape[1]}"
-        )
+    _check_record_length(checkpoint, trained, test.X, "test", data_dir)
     write_submission(out, test.event_id, trained.predict(test.X))
     click.echo(f"wrote {out}: {len(test.event_id)} scores from {trained.name} ({checkpoint})")
 
 
-@main.command(renamed={"--out": "--output"})
-@click.argument("checkpoint", type=click.Path(path_type=Path))
-@data_option
-@click.option(
-    "-o",
-    "--output",
-    "out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("model.onnx"),
-    show_default=True,
-    help="ONNX file to write.",
-)
+@_checkpoint_command("model.onnx", "ONNX file")
 def export(checkpoint, data_dir, out) -> None:
     """Export a torch CHECKPOINT to ONNX with its preprocessing, for a model submission.
 
@@ -217,12 +217,7 @@ def export(checkpoint, data_dir, out) -> None:
     with _user_errors(data_dir):
         trained = TrainedModel.load(checkpoint)
     data = load_challenge(data_dir)
-    expected = trained.metadata.get("record_length")
-    if expected is not None and data.X.shape[1] != expected:
-        raise click.ClickException(
-            f"{checkpoint} was trained on records of {expected} samples, "
-            f"the training records in {data_dir} have {data.X.shape[1]}"
-        )
+    _check_record_length(checkpoint, trained, data.X, "training", data_dir)
     _, val_idx = validation_split(data.y, fraction=TrainConfig().val_fraction, seed=trained.seed)
     try:
         model, difference = export_onnx(trained, data.X[val_idx])

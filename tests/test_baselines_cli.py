@@ -85,6 +85,24 @@ def test_logit_clears_a_quality_floor_on_500_records(small_data, tmp_path):
     assert report["auc"] > 0.85
 
 
+def test_a_checkpoint_refuses_records_of_another_length(tiny_data, tmp_path):
+    from challenge.generate import generate_challenge
+
+    run = tmp_path / "run"
+    result = invoke("train", "logit", "--data", tiny_data, "--epochs", 1, "--out", run, "--quiet")
+    assert result.exit_code == 0, result.output
+    other = tmp_path / "other"
+    generate_challenge(other, n_train=40, n_test=20, record_length=512, seed=3, progress=False)
+    for command, which in (("predict", "test"), ("export", "training")):
+        result = invoke(command, run / "checkpoint.pt", "--data", other, "-o", tmp_path / "x")
+        assert result.exit_code == 1, result.output
+        assert result.stderr == (
+            f"Error: {run / 'checkpoint.pt'} was trained on records of 1024 samples, "
+            f"the {which} records in {other} have 512\n"
+        )
+    assert not (tmp_path / "x").exists()
+
+
 def test_too_few_training_records_for_a_validation_split_is_a_clear_error(tmp_path):
     from challenge.generate import generate_challenge
 
