@@ -127,6 +127,11 @@ def classifier_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return (logits.argmax(dim=1) == labels).float().mean().item()
 
 
+def binary_accuracy(scores: torch.Tensor, labels: torch.Tensor, threshold: float) -> float:
+    """Fraction of points whose score lies on their 0/1 label's side of ``threshold``."""
+    return ((scores > threshold).float() == labels).float().mean().item()
+
+
 def parameters_changed(before: dict[str, torch.Tensor], model: nn.Module) -> bool:
     return any(not torch.equal(before[name], p.detach()) for name, p in model.named_parameters())
 

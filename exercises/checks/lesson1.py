@@ -12,18 +12,7 @@ from torch import nn
 
 from exercises import datasets
 from exercises.checker import CheckFailed, Context, Step
-from exercises.checks.common import (
-    compare_to_reference,
-    expect_at_least,
-    expect_close,
-    expect_decreasing,
-    expect_module,
-    expect_non_negative_loss,
-    expect_pngs,
-    expect_tensor,
-    parameters_changed,
-    snapshot,
-)
+from exercises.checks import common
 
 ACCURACY_TARGET = 0.98  # the blobs are linearly separable: a trained model gets (nearly) all
 CHANCE = 0.5  # two balanced classes
@@ -36,7 +25,7 @@ INVERTED_PROBABILITY = (
 def check_sigmoid(ctx: Context) -> str:
     z = torch.linspace(-20, 20, 81)
     expected = ctx.reference.sigmoid(z)
-    compare_to_reference(
+    common.compare_to_reference(
         ctx.module.sigmoid(z),
         expected,
         "sigmoid(z)",
@@ -50,7 +39,7 @@ def check_sigmoid(ctx: Context) -> str:
 
 def check_model(ctx: Context) -> str:
     torch.manual_seed(0)
-    model = expect_module(ctx.module.LogisticRegression(), "LogisticRegression()")
+    model = common.expect_module(ctx.module.LogisticRegression(), "LogisticRegression()")
     n_params = sum(p.numel() for p in model.parameters())
     if n_params != 3:
         raise CheckFailed(
@@ -58,9 +47,9 @@ def check_model(ctx: Context) -> str:
             "(w1, w2 and d): use one nn.Linear(2, 1)"
         )
     X = torch.randn(7, 2)
-    p = expect_tensor(model(X), "the model's output for 7 points", (7,))
+    p = common.expect_tensor(model(X), "the model's output for 7 points", (7,))
     linear = next(m for m in model.modules() if isinstance(m, nn.Linear))
-    expect_close(
+    common.expect_close(
         p,
         torch.sigmoid(linear(X)).squeeze(-1),
         "the model's output",
@@ -84,7 +73,7 @@ def check_losses(ctx: Context) -> str:
     perfect = torch.tensor([0.0, 1.0, 1.0, 0.0])
     for name, formula in LOSS_FORMULAS.items():
         learner, reference = getattr(ctx.module, name), getattr(ctx.reference, name)
-        at_perfect = compare_to_reference(
+        at_perfect = common.compare_to_reference(
             learner(perfect, perfect),
             reference(perfect, perfect),
             f"{name} at a perfect prediction (p = y, p exactly 0 or 1)",
@@ -94,7 +83,7 @@ def check_losses(ctx: Context) -> str:
         if abs(at_perfect.item()) > 1e-4:
             raise CheckFailed(f"{name} is {at_perfect.item():.3g} at a perfect prediction, not 0")
         expected = reference(p, y)
-        got = compare_to_reference(
+        got = common.compare_to_reference(
             learner(p, y),
             expected,
             f"{name}(p, y)",
@@ -108,7 +97,7 @@ def check_losses(ctx: Context) -> str:
             },
             atol=1e-4,
         )
-        expect_non_negative_loss(got, f"{name}(p, y)")
+        common.expect_non_negative_loss(got, f"{name}(p, y)")
     return "L1, L2 and cross-entropy match the reference, >= 0 and 0 at a perfect prediction"
 
 
@@ -123,29 +112,29 @@ def check_train_step(ctx: Context) -> str:
     model = ctx.reference.LogisticRegression()  # the reference's model and loss: only
     loss_fn = ctx.reference.bce_loss  # train_step itself is checked here
     expected_model = copy.deepcopy(model)
-    before = snapshot(model)
+    before = common.snapshot(model)
     losses = _train_steps(ctx.module.train_step, model, loss_fn, X, y, 10)
     expected = _train_steps(ctx.reference.train_step, expected_model, loss_fn, X, y, 10)
     if not all(isinstance(v, float) for v in losses):
         raise CheckFailed(
             f"train_step returned {type(losses[0]).__name__}, not a float: return loss.item()"
         )
-    compare_to_reference(
+    common.compare_to_reference(
         losses[0],
         torch.tensor(expected[0]),
         "the loss train_step returns",
         "return the loss of the model's prediction for xb, computed with loss_fn",
     )
-    expect_non_negative_loss(losses[0], "the loss train_step returns")
-    if not parameters_changed(before, model):
+    common.expect_non_negative_loss(losses[0], "the loss train_step returns")
+    if not common.parameters_changed(before, model):
         raise CheckFailed(
             "the weights did not change: are loss.backward() and optimizer.step() called?"
         )
-    expect_decreasing(
+    common.expect_decreasing(
         losses, "the loss over 10 steps", "is optimizer.step() called after loss.backward()?"
     )
     for (name, p), q in zip(model.named_parameters(), expected_model.parameters(), strict=True):
-        expect_close(
+        common.expect_close(
             p, q, f"the weight {name} after 10 steps", "call optimizer.zero_grad() every step"
         )
     return f"the loss falls from {losses[0]:.3f} to {losses[-1]:.3f} in 10 steps, as it should"
@@ -202,7 +191,7 @@ def check_comparison(ctx: Context) -> str:
     X, y = datasets.make_blobs(config.n_points, seed=config.seed)
     results = m.compare_optimizers(config, X, y)
     for name, (_, history) in results.items():
-        expect_decreasing(
+        common.expect_decreasing(
             history,
             f"the loss with {name}",
             "is optimizer.step() called? is the learning rate in VARIANTS too small?",
@@ -216,14 +205,14 @@ def check_training(ctx: Context) -> str:
     accuracies = {}
     for name, (model, _) in ctx.state["results"].items():
         with torch.no_grad():
-            accuracies[name] = ((model(X) > 0.5).float() == y).float().mean().item()
+            accuracies[name] = common.binary_accuracy(model(X), y, threshold=0.5)
     best = max(accuracies, key=accuracies.get)
     if accuracies[best] < CHANCE:
         raise CheckFailed(
             f"the best accuracy, {accuracies[best]:.1%} ({best}), is below chance ({CHANCE:.0%}): "
             "the model learns the opposite of the labels; is a sign or a class swapped?"
         )
-    return expect_at_least(
+    return common.expect_at_least(
         accuracies[best],
         ACCURACY_TARGET,
         f"accuracy ({best})",
@@ -235,7 +224,7 @@ def check_figures(ctx: Context) -> str:
     paths = ctx.module.write_figures(
         ctx.state["results"], ctx.state["X"], ctx.state["y"], ctx.out_dir
     )
-    return expect_pngs(paths, ["decision_boundary.png", "optimizers.png"])
+    return common.expect_pngs(paths, ["decision_boundary.png", "optimizers.png"])
 
 
 MODEL = ("LogisticRegression", "sigmoid")

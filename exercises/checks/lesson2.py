@@ -16,18 +16,7 @@ from torch import nn
 
 from exercises import datasets
 from exercises.checker import CheckFailed, Context, Step
-from exercises.checks.common import (
-    compare_to_reference,
-    expect_at_least,
-    expect_close,
-    expect_decreasing,
-    expect_module,
-    expect_non_negative_loss,
-    expect_pngs,
-    expect_tensor,
-    parameters_changed,
-    snapshot,
-)
+from exercises.checks import common
 
 ACCURACY_TARGET = 0.95  # on the held-out test points; the moons overlap a little
 BY_HAND_TARGET = 0.95  # validation accuracy of the network trained with hand-made gradients
@@ -73,7 +62,7 @@ def check_forward(ctx: Context) -> str:
     expected = ctx.reference.forward(params, X)
     got = ctx.module.forward({k: v.copy() for k, v in params.items()}, X)
     for key in ("h", "y"):
-        compare_to_reference(
+        common.compare_to_reference(
             torch.as_tensor(np.asarray(got[key])),
             torch.as_tensor(expected[key]),
             f"forward's {key!r} for 7 points",
@@ -90,7 +79,7 @@ def check_backward(ctx: Context) -> str:
     got = ctx.module.backward({k: v.copy() for k, v in params.items()}, cache, t)
     expected = _autograd(params, X, t)
     for name, grad in expected.items():
-        compare_to_reference(
+        common.compare_to_reference(
             torch.as_tensor(np.asarray(got[name])),
             grad,
             f"the gradient of {name}",
@@ -116,7 +105,7 @@ def check_numerical_gradient(ctx: Context) -> str:
     if any(not np.array_equal(params[k], kept[k]) for k in params):
         raise CheckFailed("numerical_gradient changed the weights: put each one back after use")
     for name, grad in _autograd(params, X, t).items():
-        compare_to_reference(
+        common.compare_to_reference(
             torch.as_tensor(np.asarray(got[name])),
             grad,
             f"the finite-difference gradient of {name}",
@@ -132,10 +121,12 @@ def check_train_by_hand(ctx: Context) -> str:
     params, history = ctx.module.train_by_hand(
         X, t, hidden=config.bp_hidden, lr=config.bp_lr, steps=config.bp_steps, seed=config.seed
     )
-    expect_decreasing(history, "the squared error", "subtract lr x gradient from each weight")
+    common.expect_decreasing(
+        history, "the squared error", "subtract lr x gradient from each weight"
+    )
     y = ctx.reference.forward(params, split.X_val.double().numpy())["y"]
     accuracy = float(np.mean((y > 0.5) == split.y_val.numpy()))
-    return expect_at_least(
+    return common.expect_at_least(
         accuracy,
         BY_HAND_TARGET,
         "validation accuracy with your gradients",
@@ -154,7 +145,9 @@ def check_activations(ctx: Context) -> str:
 
 
 def check_mlp(ctx: Context) -> str:
-    model = expect_module(ctx.module.make_mlp((16, 8), "tanh", 0.2), "make_mlp((16, 8), ...)")
+    model = common.expect_module(
+        ctx.module.make_mlp((16, 8), "tanh", 0.2), "make_mlp((16, 8), ...)"
+    )
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     shapes = [(m.in_features, m.out_features) for m in linears]
     if shapes != [(2, 16), (16, 8), (8, 1)]:
@@ -170,7 +163,7 @@ def check_mlp(ctx: Context) -> str:
             f"{n_tanh} Tanh and dropout rates {dropouts}"
         )
     model.eval()
-    expect_tensor(model(torch.zeros(5, 2)), "the MLP's output for 5 points", (5,))
+    common.expect_tensor(model(torch.zeros(5, 2)), "the MLP's output for 5 points", (5,))
     return "2 -> 16 -> 8 -> 1 with tanh and dropout"
 
 
@@ -202,10 +195,10 @@ def check_train_step(ctx: Context) -> str:
     expected_model = copy.deepcopy(model)  # train_step itself is checked here
     with torch.no_grad():
         logits = model(X)
-    before = snapshot(model)
+    before = common.snapshot(model)
     losses = _train_steps(ctx.module.train_step, model, X, y, 30)
     expected = _train_steps(ctx.reference.train_step, expected_model, X, y, 30)
-    compare_to_reference(
+    common.compare_to_reference(
         losses[0],
         torch.tensor(expected[0]),
         "the loss train_step returns",
@@ -219,14 +212,14 @@ def check_train_step(ctx: Context) -> str:
         },
         atol=1e-4,
     )
-    expect_non_negative_loss(losses[0], "the loss train_step returns")
-    if not parameters_changed(before, model):
+    common.expect_non_negative_loss(losses[0], "the loss train_step returns")
+    if not common.parameters_changed(before, model):
         raise CheckFailed(
             "the weights did not change: are loss.backward() and optimizer.step() called?"
         )
-    expect_decreasing(losses, "the loss over 30 steps", "is optimizer.step() called?")
+    common.expect_decreasing(losses, "the loss over 30 steps", "is optimizer.step() called?")
     for (name, p), q in zip(model.named_parameters(), expected_model.parameters(), strict=True):
-        expect_close(
+        common.expect_close(
             p, q, f"the weight {name} after 30 steps", "call optimizer.zero_grad() every step"
         )
     return f"the loss falls from {losses[0]:.3f} to {losses[-1]:.3f} in 30 steps, as it should"
@@ -248,7 +241,7 @@ def check_dropout_off(ctx: Context) -> str:
     X = torch.randn(200, 2, generator=torch.Generator().manual_seed(0))
     expected = ctx.reference.predict_proba(copy.deepcopy(model), X)
     model.train()
-    first = expect_tensor(
+    first = common.expect_tensor(
         ctx.module.predict_proba(model, X), "predict_proba for 200 points", (200,)
     )
     model.train()
@@ -258,7 +251,7 @@ def check_dropout_off(ctx: Context) -> str:
             "two predictions of the same points differ: a missing eval mode, so dropout is "
             "still on; call model.eval() in predict_proba"
         )
-    compare_to_reference(
+    common.compare_to_reference(
         first,
         expected,
         "predict_proba",
@@ -303,10 +296,9 @@ def check_test_accuracy(ctx: Context) -> str:
     model, split = ctx.state["best"]["model"], ctx.state["split"]
     model.eval()
     with torch.no_grad():
-        predicted = (model(split.X_test) > 0).float()
-    accuracy = (predicted == split.y_test).float().mean().item()
-    return expect_at_least(
-        accuracy,
+        logits = model(split.X_test)
+    return common.expect_at_least(
+        common.binary_accuracy(logits, split.y_test, threshold=0.0),
         ACCURACY_TARGET,
         "held-out test accuracy",
         "train longer, or try other settings in SEARCH_GRID",
@@ -316,7 +308,7 @@ def check_test_accuracy(ctx: Context) -> str:
 def check_figures(ctx: Context) -> str:
     state = ctx.state
     paths = ctx.module.write_figures(state["rows"], state["best"], state["split"], ctx.out_dir)
-    return expect_pngs(paths, ["mlp_decision_map.png", "search_losses.png"])
+    return common.expect_pngs(paths, ["mlp_decision_map.png", "search_losses.png"])
 
 
 TRAINING = (

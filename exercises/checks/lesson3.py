@@ -12,17 +12,7 @@ from torch import nn
 
 from exercises import datasets
 from exercises.checker import CheckFailed, Context, Step
-from exercises.checks.common import (
-    classifier_accuracy,
-    compare_to_reference,
-    expect_at_least,
-    expect_close,
-    expect_decreasing,
-    expect_module,
-    expect_non_negative_loss,
-    expect_pngs,
-    expect_tensor,
-)
+from exercises.checks import common
 
 ACCURACY_TARGET = 0.98  # on the test part of the bundled digits (and of MNIST, with --mnist)
 
@@ -36,7 +26,7 @@ def _config(ctx: Context):
 
 def check_softmax(ctx: Context) -> str:
     z = torch.randn(6, 10, generator=torch.Generator().manual_seed(0)) * 5
-    expect_close(
+    common.expect_close(
         ctx.module.softmax(z),
         torch.softmax(z, dim=1),
         "softmax(z)",
@@ -49,7 +39,7 @@ def check_softmax(ctx: Context) -> str:
             "softmax of [1000, 0, -1000] gives NaN: exp(1000) overflows to inf, and inf / inf "
             "is NaN; subtract each row's maximum before exp()"
         )
-    expect_close(
+    common.expect_close(
         ctx.module.softmax(big),
         torch.tensor([[1.0, 0.0, 0.0]]),
         "softmax of [1000, 0, -1000]",
@@ -60,7 +50,7 @@ def check_softmax(ctx: Context) -> str:
 
 def check_layers(ctx: Context) -> str:
     torch.manual_seed(0)
-    model = expect_module(ctx.module.Net(8, (4, 6), 0.25), "Net(8, (4, 6), 0.25)")
+    model = common.expect_module(ctx.module.Net(8, (4, 6), 0.25), "Net(8, (4, 6), 0.25)")
     kinds = {type(m) for m in model.modules()}
     for needed in (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d):
         if needed not in kinds:
@@ -69,8 +59,8 @@ def check_layers(ctx: Context) -> str:
     if convs[:2] != [(1, 4), (4, 6)]:
         raise CheckFailed(f"Net(channels=(4, 6)) has convolutions {convs}; expected 1 -> 4 -> 6")
     model.eval()
-    expect_tensor(model(torch.rand(5, 1, 8, 8)), "Net(8)'s output for 5 images", (5, 10))
-    expect_tensor(
+    common.expect_tensor(model(torch.rand(5, 1, 8, 8)), "Net(8)'s output for 5 images", (5, 10))
+    common.expect_tensor(
         ctx.module.Net(28).eval()(torch.rand(2, 1, 28, 28)),
         "Net(28)'s output for 2 MNIST-sized images",
         (2, 10),
@@ -93,7 +83,7 @@ def check_train_epoch(ctx: Context) -> str:
     # An epoch of one batch returns the loss before its update: exactly comparable.
     one_batch = _epochs(ctx.module.train_epoch, copy.deepcopy(model), X[:64], y[:64], 1, 64)
     expected = _epochs(ctx.reference.train_epoch, copy.deepcopy(model), X[:64], y[:64], 1, 64)
-    compare_to_reference(
+    common.compare_to_reference(
         one_batch[0],
         torch.tensor(expected[0]),
         "the mean loss of an epoch of one batch",
@@ -106,15 +96,15 @@ def check_train_epoch(ctx: Context) -> str:
     )
     losses = _epochs(ctx.module.train_epoch, model, X, y, 4)
     expected = _epochs(ctx.reference.train_epoch, expected_model, X, y, 4)
-    expect_close(
+    common.expect_close(
         torch.tensor(losses),
         torch.tensor(expected),
         "the mean losses of 4 epochs",
         "shuffle with the generator given, and call optimizer.zero_grad() for every batch",
         atol=1e-3,
     )
-    expect_non_negative_loss(losses[0], "the mean loss of the first epoch")
-    expect_decreasing(
+    common.expect_non_negative_loss(losses[0], "the mean loss of the first epoch")
+    common.expect_decreasing(
         losses,
         "the mean loss over 4 epochs on 256 digits",
         "is optimizer.step() called after loss.backward()?",
@@ -131,7 +121,7 @@ def check_predict(ctx: Context) -> str:
     model(X)  # one training pass moves batch norm's running averages away from their start
     expected = ctx.reference.predict_logits(copy.deepcopy(model), X, 8)
     model.train()  # as left by training
-    first = expect_tensor(
+    first = common.expect_tensor(
         ctx.module.predict_logits(model, X, 8), "predict_logits for 20 images", (20, 10)
     )
     model.train()
@@ -141,7 +131,7 @@ def check_predict(ctx: Context) -> str:
             "two predictions of the same images differ: a missing eval mode, so dropout is "
             "on and batch norm uses each batch's statistics; call model.eval() first"
         )
-    compare_to_reference(
+    common.compare_to_reference(
         first, expected, "predict_logits", "the model's logits for X, a batch at a time"
     )
     return "deterministic (20, 10) logits in evaluation mode"
@@ -158,8 +148,8 @@ def check_accuracy(ctx: Context) -> str:
         )
     ctx.state.update(model=model, history=history, split=split)
     data = "MNIST" if config.mnist_dir else "bundled digits"
-    return expect_at_least(
-        classifier_accuracy(logits, split.y_test),
+    return common.expect_at_least(
+        common.classifier_accuracy(logits, split.y_test),
         ACCURACY_TARGET,
         f"test accuracy ({data})",
         "train longer, add channels, or tune the learning rate in Config",
@@ -169,7 +159,9 @@ def check_accuracy(ctx: Context) -> str:
 def check_figures(ctx: Context) -> str:
     state = ctx.state
     paths = ctx.module.write_figures(state["model"], state["history"], state["split"], ctx.out_dir)
-    return expect_pngs(paths, ["confusion_matrix.png", "misclassified.png", "training_loss.png"])
+    return common.expect_pngs(
+        paths, ["confusion_matrix.png", "misclassified.png", "training_loss.png"]
+    )
 
 
 UNITS = ("CNN layers", "training epoch", "prediction in eval mode")

@@ -15,15 +15,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from exercises import datasets
 from exercises.checker import CheckFailed, Context, Step
-from exercises.checks.common import (
-    compare_to_reference,
-    expect_at_least,
-    expect_module,
-    expect_pngs,
-    expect_tensor,
-    parameters_changed,
-    snapshot,
-)
+from exercises.checks import common
 
 RECONSTRUCTION_TARGET = 0.35  # the autoencoder's test MSE, as a fraction of the average digit's
 CVAE_CLASS_TARGET = 0.80  # fraction of CVAE samples the reference classifier reads as their class
@@ -54,12 +46,12 @@ def _reference_classifier(split: datasets.Split) -> KNeighborsClassifier:
 
 def check_autoencoder_shapes(ctx: Context) -> str:
     torch.manual_seed(0)
-    model = expect_module(ctx.module.AutoEncoder(64, 3, 16), "AutoEncoder(64, 3, 16)")
+    model = common.expect_module(ctx.module.AutoEncoder(64, 3, 16), "AutoEncoder(64, 3, 16)")
     x = torch.rand(5, 1, 8, 8)
-    out = expect_tensor(model(x), "the autoencoder's output for 5 images", (5, 1, 8, 8))
+    out = common.expect_tensor(model(x), "the autoencoder's output for 5 images", (5, 1, 8, 8))
     if out.min() < 0 or out.max() > 1:
         raise CheckFailed("reconstructed pixels fall outside [0, 1]: end the decoder with Sigmoid")
-    code = expect_tensor(model.encoder(x.flatten(1)), "encoder(5 flattened images)", (5, 3))
+    code = common.expect_tensor(model.encoder(x.flatten(1)), "encoder(5 flattened images)", (5, 3))
     return f"images -> code {tuple(code.shape)} -> images in [0, 1]"
 
 
@@ -67,7 +59,9 @@ def check_reparameterize(ctx: Context) -> str:
     mu = torch.full((20000, 2), 1.5)
     logvar = torch.full((20000, 2), float(np.log(0.25)))  # σ = 0.5
     torch.manual_seed(0)
-    z = expect_tensor(ctx.module.reparameterize(mu, logvar), "reparameterize(μ, log σ²)", mu.shape)
+    z = common.expect_tensor(
+        ctx.module.reparameterize(mu, logvar), "reparameterize(μ, log σ²)", mu.shape
+    )
     mean, std = z.mean().item(), z.std().item()
     if abs(mean - 1.5) > 0.02 or abs(std - 0.5) > 0.02:
         raise CheckFailed(
@@ -89,7 +83,7 @@ def check_vae_loss(ctx: Context) -> str:
     kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum()  # KL(N(μ, σ²) || N(0, 1))
     reconstruction = F.binary_cross_entropy(recon, x, reduction="sum")
     expected = (reconstruction + kl) / 4
-    compare_to_reference(
+    common.compare_to_reference(
         ctx.module.vae_loss(recon, x, mu, logvar),
         expected,
         "vae_loss",
@@ -142,10 +136,10 @@ def check_gan_step(ctx: Context) -> str:
     stepped = copy.deepcopy(discriminator)
     expected = _gan_step(ctx.reference.gan_step, copy.deepcopy(generator), stepped, real, 4)
     mistakes = _gan_mistakes(generator, discriminator, stepped, real, 4)
-    before_g, before_d = snapshot(generator), snapshot(discriminator)
+    before_g, before_d = common.snapshot(generator), common.snapshot(discriminator)
     d_loss, g_loss = _gan_step(m.gan_step, generator, discriminator, real, 4)
     for i, (name, value) in enumerate((("d_loss", d_loss), ("g_loss", g_loss))):
-        compare_to_reference(
+        common.compare_to_reference(
             value,
             torch.tensor(expected[i]),
             f"the {name} gan_step returns",
@@ -167,9 +161,9 @@ def check_gan_step(ctx: Context) -> str:
             f"the first discriminator loss is {d_loss:.3f}; with two BCE terms "
             "(real against ones, fake against zeros) it should be near 2 ln 2 = 1.39"
         )
-    if not parameters_changed(before_d, discriminator):
+    if not common.parameters_changed(before_d, discriminator):
         raise CheckFailed("the discriminator did not change: call d_loss.backward(), opt_d.step()")
-    if not parameters_changed(before_g, generator):
+    if not common.parameters_changed(before_g, generator):
         raise CheckFailed("the generator did not change: call g_loss.backward(), opt_g.step()")
     return "both networks take a step"
 
@@ -201,7 +195,7 @@ def check_cvae(ctx: Context) -> str:
     model, history = ctx.module.train_cvae(config, split.X_train, split.y_train)
     labels = torch.arange(10).repeat_interleave(N_SAMPLES // 10)
     torch.manual_seed(1)
-    images = expect_tensor(
+    images = common.expect_tensor(
         ctx.module.sample_cvae(model, labels, tuple(split.X_test.shape[1:])),
         "sample_cvae's images",
         (len(labels), *split.X_test.shape[1:]),
@@ -209,7 +203,7 @@ def check_cvae(ctx: Context) -> str:
     classifier = ctx.state.setdefault("classifier", _reference_classifier(split))
     read_as = classifier.predict(images.flatten(1).numpy())
     ctx.state.update(cvae=model, cvae_history=history)
-    return expect_at_least(
+    return common.expect_at_least(
         float((read_as == labels.numpy()).mean()),
         CVAE_CLASS_TARGET,
         "samples read as their class",
@@ -225,7 +219,7 @@ def check_gan(ctx: Context) -> str:
     fake = ctx.module.sample_gan(
         generator, N_SAMPLES, config.noise_size, tuple(split.X_test.shape[1:])
     )
-    fake = expect_tensor(fake, "sample_gan's images").flatten(1)
+    fake = common.expect_tensor(fake, "sample_gan's images").flatten(1)
     real = split.X_train.flatten(1)
     spread = (fake.std(0).mean() / real.std(0).mean()).item()
     classifier = ctx.state.setdefault("classifier", _reference_classifier(split))
@@ -248,7 +242,7 @@ def check_figures(ctx: Context) -> str:
         for key in ("autoencoder", "ae_history", "cvae", "cvae_history", "gan", "gan_history")
     }
     paths = ctx.module.write_figures(results, _split(ctx), _config(ctx), ctx.out_dir)
-    return expect_pngs(
+    return common.expect_pngs(
         paths, ["reconstructions.png", "cvae_samples.png", "gan_samples.png", "training_losses.png"]
     )
 

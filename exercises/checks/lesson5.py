@@ -6,15 +6,7 @@ import torch
 from torch import nn
 
 from exercises.checker import CheckFailed, Context, Step
-from exercises.checks.common import (
-    classifier_accuracy,
-    compare_to_reference,
-    expect_at_least,
-    expect_close,
-    expect_module,
-    expect_pngs,
-    expect_tensor,
-)
+from exercises.checks import common
 
 MC_ACCURACY_TARGET = 0.95  # digits, mean of the MC-dropout probabilities
 UNCERTAINTY_RATIO_TARGET = 1.5  # spread on misclassified digits / spread on the right ones
@@ -28,12 +20,12 @@ def check_mc_dropout(ctx: Context) -> str:
     torch.manual_seed(0)
     plain = ctx.module.make_classifier(64, 32, 0.0)
     mean, std = predict(plain, X, 5)
-    expect_tensor(mean, "the mean probabilities for 30 images", (30, 10))
-    expect_tensor(std, "their standard deviation", (30, 10))
+    common.expect_tensor(mean, "the mean probabilities for 30 images", (30, 10))
+    common.expect_tensor(std, "their standard deviation", (30, 10))
     plain.eval()
     with torch.no_grad():
         expected = torch.softmax(plain(X), dim=1)
-    expect_close(
+    common.expect_close(
         mean,
         expected,
         "the mean without dropout",
@@ -56,11 +48,13 @@ def check_saliency(ctx: Context) -> str:
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
     x = torch.rand(4, 1, 8, 8)
     target = torch.tensor([3, 0, 9, 3])
-    got = expect_tensor(ctx.module.saliency(model, x, target), "saliency for 4 images", (4, 8, 8))
+    got = common.expect_tensor(
+        ctx.module.saliency(model, x, target), "saliency for 4 images", (4, 8, 8)
+    )
     weights = model[1].weight.detach()
     expected = (weights[target] ** 2).view(4, 8, 8)  # d(w_c·x)/dx = w_c
     predicted = model(x).argmax(dim=1)
-    compare_to_reference(
+    common.compare_to_reference(
         got,
         expected,
         "the saliency of a linear model",
@@ -81,12 +75,12 @@ def check_saliency(ctx: Context) -> str:
 
 def check_rnn_layers(ctx: Context) -> str:
     torch.manual_seed(0)
-    model = expect_module(ctx.module.PulseRNN(8), "PulseRNN(8)")
+    model = common.expect_module(ctx.module.PulseRNN(8), "PulseRNN(8)")
     if not any(isinstance(m, RECURRENT) for m in model.modules()):
         raise CheckFailed("PulseRNN has no recurrent layer: use nn.GRU, nn.LSTM or nn.RNN")
     model.eval()
     for length in (48, 20):
-        expect_tensor(
+        common.expect_tensor(
             model(torch.randn(5, length, 1)), f"the output for 5 pulses of {length} steps", (5, 2)
         )
     return "a recurrent layer, (n, 2) logits for pulses of any length"
@@ -106,8 +100,10 @@ def check_uncertainty(ctx: Context) -> str:
     mean, std = ctx.module.mc_dropout_predict(
         results["classifier"], digits.X_test, config.mc_samples
     )
-    message = expect_at_least(
-        classifier_accuracy(mean, digits.y_test), MC_ACCURACY_TARGET, "MC-dropout test accuracy"
+    message = common.expect_at_least(
+        common.classifier_accuracy(mean, digits.y_test),
+        MC_ACCURACY_TARGET,
+        "MC-dropout test accuracy",
     )
     predicted = mean.argmax(dim=1)
     spread = std.gather(1, predicted[:, None]).squeeze(1)
@@ -130,8 +126,8 @@ def check_rnn_accuracy(ctx: Context) -> str:
     model.eval()
     with torch.no_grad():
         logits = model(pulses.X_test)
-    return expect_at_least(
-        classifier_accuracy(logits, pulses.y_test),
+    return common.expect_at_least(
+        common.classifier_accuracy(logits, pulses.y_test),
         RNN_ACCURACY_TARGET,
         "pulse test accuracy",
         "train longer or raise rnn_lr in Config",
@@ -140,7 +136,7 @@ def check_rnn_accuracy(ctx: Context) -> str:
 
 def check_figures(ctx: Context) -> str:
     paths = ctx.module.write_figures(ctx.state["results"], ctx.state["config"], ctx.out_dir)
-    return expect_pngs(
+    return common.expect_pngs(
         paths, ["mc_dropout_uncertainty.png", "saliency.png", "pulses.png", "rnn_loss.png"]
     )
 
