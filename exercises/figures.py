@@ -8,8 +8,10 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+LEGEND_FONTSIZE = 8
 _CLASS_COLOURS = ("#d6604d", "#4393c3")  # label 0 red, label 1 blue, as on the lecture's slides
 
 
@@ -51,8 +53,7 @@ def plot_decision_map(
         )
     fig.colorbar(mesh, ax=ax, label="p(class 1)")
     ax.set(xlabel="$x_1$", ylabel="$x_2$", title=title)
-    ax.legend(loc="upper right", fontsize=8)
-    return _save(fig, path)
+    return _save_with_legend(ax, path, loc="upper right")
 
 
 def plot_loss_curves(
@@ -74,8 +75,7 @@ def plot_loss_curves(
         ax.plot(first_epoch + np.arange(len(losses)), losses, label=name)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title, yscale="log")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+    return _save_with_legend(ax, path)
 
 
 def plot_confusion_matrix(
@@ -185,8 +185,7 @@ def plot_histograms(
             v, bins=edges, density=True, histtype="step", linewidth=1.5, label=f"{name} ({len(v)})"
         )
     ax.set(xlabel=xlabel, ylabel="density", title=title)
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+    return _save_with_legend(ax, path)
 
 
 def plot_sequences(
@@ -232,8 +231,13 @@ def plot_roc_curves(
         aspect="equal",
     )
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    return _save(fig, path)
+    return _save_with_legend(ax, path, loc="lower right")
+
+
+def _save_with_legend(ax: Axes, path: str | Path, loc: str = "best") -> Path:
+    """Adds the legend of the labelled lines to ``ax`` and saves its figure."""
+    ax.legend(loc=loc, fontsize=LEGEND_FONTSIZE)
+    return _save(ax.figure, path)
 
 
 def _save(fig: Figure, path: str | Path) -> Path:
