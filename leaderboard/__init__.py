@@ -39,6 +39,7 @@ from werkzeug.exceptions import (
 from werkzeug.routing import IntegerConverter
 
 from leaderboard import config as settings
+from leaderboard.forms import retry_after_headers
 
 csrf = CSRFProtect()
 
@@ -185,9 +186,7 @@ def _error_response(error: HTTPException):
     else:
         response = render_template("error.html", error=error, message=message)
     response = make_response(response, error.code)
-    retry_after = getattr(error, "retry_after", None)
-    if retry_after:
-        response.headers["Retry-After"] = str(retry_after)
+    response.headers.update(retry_after_headers(error))
     return response
 
 

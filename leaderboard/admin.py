@@ -3,7 +3,9 @@ and CSV exports. Reached with the organizer token (login form, or a bearer heade
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from flask import (
     Blueprint,
@@ -16,13 +18,16 @@ from flask import (
     request,
     url_for,
 )
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.orm import Session
 
 from leaderboard import actions, auth, export, final, grading, queries, ranking
 from leaderboard.db import session_scope
-from leaderboard.forms import errors_shown_on
+from leaderboard.forms import errors_shown_on, token_login
+from leaderboard.models import Submission, Team
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+Target = TypeVar("Target", Submission, Team)
 
 
 @bp.before_request
@@ -38,20 +43,15 @@ def require_organizer():
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    if request.method == "GET":
-        return render_template("admin_login.html")
-    token = request.form.get("token", "").strip()
-    try:
-        if not token:
-            abort(401, "enter the organizer token")
-        auth.check_organizer_token(token)
-    except HTTPException as error:
-        headers = (
-            {"Retry-After": str(error.retry_after)} if getattr(error, "retry_after", 0) else {}
-        )
-        return render_template("admin_login.html", error=error.description), error.code, headers
-    auth.login_organizer()
-    return redirect(url_for("admin.dashboard"))
+    return token_login(
+        "admin_login.html", _check_organizer, lambda _: auth.login_organizer(), "admin.dashboard"
+    )
+
+
+def _check_organizer(token: str) -> None:
+    if not token:
+        abort(401, "enter the organizer token")
+    auth.check_organizer_token(token)
 
 
 @bp.post("/logout")
@@ -105,29 +105,36 @@ def _rerank_hint() -> str:
 @bp.post("/submissions/<int:submission_id>/disqualify")
 @errors_shown_on(lambda: dashboard())
 def disqualify_submission(submission_id: int):
-    reason = _reason()
-    with session_scope(write=True) as db:
-        submission = queries.get_submission(db, submission_id)
-        if submission is None:
-            abort(404, f"no submission #{submission_id}")
-        queries.disqualify(db, submission, reason)
-    flash(
-        f"Submission #{submission_id} {'disqualified' if reason else 'reinstated'}.{_rerank_hint()}"
+    return _disqualify(
+        lambda db: queries.get_submission(db, submission_id),
+        missing=f"no submission #{submission_id}",
+        named=lambda _: f"Submission #{submission_id}",
     )
-    return redirect(url_for("admin.dashboard")), 303
 
 
 @bp.post("/teams/<int:team_id>/disqualify")
 @errors_shown_on(lambda: dashboard())
 def disqualify_team(team_id: int):
+    return _disqualify(
+        lambda db: queries.get_team(db, team_id),
+        missing=f"no team with id {team_id}",
+        named=lambda team: f"Team {team.name}",
+    )
+
+
+def _disqualify(
+    find: Callable[[Session], Target | None], missing: str, named: Callable[[Target], str]
+):
+    """Disqualify what ``find`` returns with the form's reason (or reinstate it), 404 ``missing``
+    if there is none, and flash what was done to the target ``named``."""
     reason = _reason()
     with session_scope(write=True) as db:
-        team = queries.get_team(db, team_id)
-        if team is None:
-            abort(404, f"no team with id {team_id}")
-        queries.disqualify(db, team, reason)
-        name = team.name
-    flash(f"Team {name} {'disqualified' if reason else 'reinstated'}.{_rerank_hint()}")
+        target = find(db)
+        if target is None:
+            abort(404, missing)
+        queries.disqualify(db, target, reason)
+        name = named(target)
+    flash(f"{name} {'disqualified' if reason else 'reinstated'}.{_rerank_hint()}")
     return redirect(url_for("admin.dashboard")), 303
 
 

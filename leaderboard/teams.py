@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from flask import (
-    Blueprint,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from leaderboard import actions, auth, grading, queries, uploads
 from leaderboard.db import session_scope
-from leaderboard.forms import errors_shown_on
+from leaderboard.forms import errors_shown_on, form_error_page, token_login
 
 bp = Blueprint("teams", __name__)
 
@@ -32,29 +24,14 @@ def register():
             address=auth.client_address(),
         )
     except HTTPException as error:
-        page = render_template(
-            "register.html", mode=mode, error=error.description,
-            name=request.form.get("name", ""),
-        )  # fmt: skip
-        retry_after = getattr(error, "retry_after", None)
-        return page, error.code, {"Retry-After": str(retry_after)} if retry_after else {}
+        return form_error_page("register.html", error, mode=mode, name=request.form.get("name", ""))
     auth.mark_private()
     return render_template("registered.html", team=name, token=token), 201
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    if request.method == "GET":
-        return render_template("login.html")
-    try:
-        team = auth.team_from_token(request.form.get("token", "").strip())
-    except HTTPException as error:
-        response = render_template("login.html", error=error.description), error.code
-        if getattr(error, "retry_after", None):
-            response = (*response, {"Retry-After": str(error.retry_after)})
-        return response
-    auth.login_team(team)
-    return redirect(url_for("teams.submit"))
+    return token_login("login.html", auth.team_from_token, auth.login_team, "teams.submit")
 
 
 @bp.post("/logout")
