@@ -13,7 +13,7 @@ import numpy as np
 
 from baselines.models import MODELS
 from baselines.train import DEVICES, TrainConfig, resolve_device, validation_split
-from challenge.cli_conventions import CONTEXT_SETTINGS, Group, version_option
+from challenge import cli_conventions as conventions
 
 
 @dataclass
@@ -91,26 +91,21 @@ def _summary(result) -> str:
     )
 
 
-@click.group(cls=Group, context_settings=CONTEXT_SETTINGS)
-@version_option()
+@click.group(cls=conventions.Group, context_settings=conventions.CONTEXT_SETTINGS)
+@conventions.version_option()
 def main() -> None:
     """Baselines of the dark-matter pulse challenge: train, predict, compare, export."""
 
 
-data_option = click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data"),
-    show_default=True,
-    help="Challenge folder made by `challenge generate`.",
+challenge_data_option = conventions.data_option(
+    help="Challenge folder made by `challenge generate`.", dest="data_dir"
 )
 
 
 def _training_options(command):
     """The options that `train` and `compare` share."""
     options = [
-        data_option,
+        challenge_data_option,
         click.option(
             "--epochs",
             type=click.IntRange(min=1),
@@ -136,7 +131,7 @@ def _training_options(command):
             is_flag=True,
             help="One epoch of two batches: checks the pipeline in seconds.",
         ),
-        click.option("--quiet", is_flag=True, help="No progress bar."),
+        conventions.quiet_option(),
     ]
     for option in reversed(options):
         command = option(command)
@@ -146,13 +141,7 @@ def _training_options(command):
 @main.command(renamed={"--out": "--out-dir"})
 @click.argument("model", type=click.Choice(list(MODELS)))
 @_training_options
-@click.option(
-    "--out-dir",
-    "out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Output folder  [default: runs/MODEL]",
-)
+@conventions.out_dir_option(help="Output folder  [default: runs/MODEL]")
 def train(model, data_dir, epochs, device, seed, dry_run, quiet, out) -> None:
     """Train MODEL; write checkpoint, validation report and a test-set submission."""
     config = _training_config(seed, device, epochs, dry_run, quiet)
@@ -170,10 +159,9 @@ def _checkpoint_command(output: str, what: str):
         options = [
             main.command(renamed={"--out": "--output"}),
             click.argument("checkpoint", type=click.Path(path_type=Path)),
-            data_option,
-            click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path),
-                         default=Path(output), show_default=True, help=f"{what} to write."),
-        ]  # fmt: skip
+            challenge_data_option,
+            conventions.output_option(output, help=f"{what} to write."),
+        ]
         for option in reversed(options):
             command = option(command)
         return command
@@ -240,13 +228,8 @@ def export(checkpoint, data_dir, out) -> None:
     help="Comma-separated models to train and compare.",
 )
 @_training_options
-@click.option(
-    "--out-dir",
-    "out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("runs/compare"),
-    show_default=True,
-    help="Folder for one run per model, table.md and roc_all.png.",
+@conventions.out_dir_option(
+    default=Path("runs/compare"), help="Folder for one run per model, table.md and roc_all.png."
 )
 def compare(names, data_dir, epochs, device, seed, dry_run, quiet, out) -> None:
     """Train the models on one validation split; print a markdown table, plot all ROC curves."""

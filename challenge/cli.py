@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from challenge.cli_conventions import CONTEXT_SETTINGS, Group, version_option
+from challenge import cli_conventions as conventions
 from challenge.metrics import DEFAULT_SCORE_TYPE, score_type
 from challenge.scoring import AnswerKeyError
 from challenge.submission import DEFAULT_MAX_BYTES, SubmissionError
@@ -27,6 +27,27 @@ def _user_errors():
         raise click.ClickException(str(err)) from None
 
 
+def _seed_option(help: str):
+    """``--seed``: a public seed (practice data); without it a fresh secret is drawn."""
+    return click.option("--seed", type=click.IntRange(min=0), default=None, help=help)
+
+
+# FILE: the file a command reads (a submission, or the records to import).
+_file_argument = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+OUT_DIR_HELP = "Folder that receives public/ and private/."
+
+
+def _package(make, *where, quiet: bool, **options) -> None:
+    """Write a challenge with ``make`` (generate or import), then list the files it wrote.
+
+    The command's options are ``make``'s keyword arguments; ``--quiet`` turns off its progress bar.
+    """
+    with _user_errors():
+        written = make(*where, progress=not quiet, **options)
+    for what, path in written.items():
+        click.echo(f"{what:>18}: {path}")
+
+
 def _check_metric(ctx, param, name: str) -> str:
     try:
         score_type(name)
@@ -35,8 +56,8 @@ def _check_metric(ctx, param, name: str) -> str:
     return name
 
 
-@click.group(cls=Group, context_settings=CONTEXT_SETTINGS)
-@version_option()
+@click.group(cls=conventions.Group, context_settings=conventions.CONTEXT_SETTINGS)
+@conventions.version_option()
 def main() -> None:
     """The dark-matter pulse challenge: data, submissions and their score."""
 
@@ -49,21 +70,11 @@ def main() -> None:
     show_default=True,
     help="Size of the challenge: demo = 2,000 + 2,000 records, full = 10,000 + 20,000.",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=None,
-    help="A public seed, for practice data, tests and teaching: anyone can recompute the labels. "
-    "Without it a fresh 128-bit secret is drawn and kept in OUT/private/ (a real event).",
+@_seed_option(
+    "A public seed, for practice data, tests and teaching: anyone can recompute the labels. "
+    "Without it a fresh 128-bit secret is drawn and kept in OUT/private/ (a real event)."
 )
-@click.option(
-    "--out-dir",
-    "out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data"),
-    show_default=True,
-    help="Folder that receives public/ and private/.",
-)
+@conventions.out_dir_option(default=Path("data"), help=OUT_DIR_HELP)
 @click.option(
     "--n-train",
     type=click.IntRange(min=1),
@@ -98,10 +109,8 @@ def main() -> None:
     help="Your rule on training data that teams simulate themselves with the public simulator; "
     "written to the data card and public/challenge.json (the leaderboard's rules page).",
 )
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-def generate(
-    preset, seed, out, n_train, n_test, record_length, metric, simulated_training_data, quiet
-) -> None:
+@conventions.quiet_option()
+def generate(out, quiet, **options) -> None:
     """Simulate a challenge: train and test ROOT files, sample submission, data card, answer key.
 
     Prints on stderr the smallest AUC difference that each split of the test set can resolve.
@@ -109,26 +118,13 @@ def generate(
     from challenge.generate import generate_challenge
     from challenge.package import read_settings, resolution_lines
 
-    with _user_errors():
-        written = generate_challenge(
-            out,
-            preset=preset,
-            seed=seed,
-            n_train=n_train,
-            n_test=n_test,
-            record_length=record_length,
-            metric=metric,
-            simulated_training_data=simulated_training_data,
-            progress=not quiet,
-        )
-    for what, path in written.items():
-        click.echo(f"{what:>18}: {path}")
+    _package(generate_challenge, out, quiet=quiet, **options)
     for line in resolution_lines(read_settings(out)):
         click.echo(line, err=True)
-    if seed is not None:
+    if options["seed"] is not None:
         from challenge.secret import Secret
 
-        click.echo(f"warning: {Secret.from_seed(seed).warning()}", err=True)
+        click.echo(f"warning: {Secret.from_seed(options['seed']).warning()}", err=True)
 
 
 @main.command()
@@ -198,7 +194,7 @@ def plan(auc, delta, public_fraction, carrier_fraction) -> None:
 
 
 @main.command("import", renamed={"--out": "--out-dir"})
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_file_argument
 @click.option(
     "--format",
     "fmt",
@@ -222,6 +218,7 @@ def plan(auc, delta, public_fraction, carrier_fraction) -> None:
 )
 @click.option(
     "--sampling-rate",
+    "sampling_rate_hz",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
     help="Sampling rate in Hz, when the file does not record it.",
@@ -233,50 +230,22 @@ def plan(auc, delta, public_fraction, carrier_fraction) -> None:
     show_default=True,
     help="Fraction of the records that make the test set.",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=None,
-    help="A public seed for the shuffle and the ids (practice data only); without it a fresh "
-    "secret is drawn and kept in OUT/private/.",
+@_seed_option(
+    "A public seed for the shuffle and the ids (practice data only); without it a fresh "
+    "secret is drawn and kept in OUT/private/."
 )
-@click.option(
-    "--out-dir",
-    "out",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder that receives public/ and private/.",
-)
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-def import_(file, fmt, channel, labels, sampling_rate, test_fraction, seed, out, quiet) -> None:
+@conventions.out_dir_option(required=True, help=OUT_DIR_HELP)
+@conventions.quiet_option()
+def import_(file, out, quiet, **options) -> None:
     """Package the labelled records of FILE (cait HDF5, torch, npz, HDF5) as a challenge."""
     from challenge.importer import import_challenge
 
-    with _user_errors():
-        written = import_challenge(
-            file,
-            out,
-            fmt=fmt,
-            channel=channel,
-            labels=labels,
-            sampling_rate_hz=sampling_rate,
-            test_fraction=test_fraction,
-            seed=seed,
-            progress=not quiet,
-        )
-    for what, path in written.items():
-        click.echo(f"{what:>18}: {path}")
+    _package(import_challenge, file, out, quiet=quiet, **options)
 
 
 @main.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--data",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data"),
-    show_default=True,
-    help="Challenge folder whose public/test.root lists the test events.",
-)
+@_file_argument
+@conventions.data_option(help="Challenge folder whose public/test.root lists the test events.")
 @click.option(
     "--max-mb",
     type=click.FloatRange(min=0),
@@ -303,13 +272,7 @@ def validate(file, data, max_mb) -> None:
 
 @main.command("check-model")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--data",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data"),
-    show_default=True,
-    help="Challenge folder whose training records the model is run on.",
-)
+@conventions.data_option(help="Challenge folder whose training records the model is run on.")
 def check_model(model, data) -> None:
     """Run the leaderboard's checks of an ONNX MODEL on the training records in --data.
 
@@ -332,7 +295,7 @@ def check_model(model, data) -> None:
 
 
 @main.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_file_argument
 @click.option(
     "--answers",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -410,13 +373,7 @@ def submit(file, url, token, note, timeout) -> None:
 
 
 @main.command(renamed={"--out": "--output"})
-@click.option(
-    "--data",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data"),
-    show_default=True,
-    help="Challenge folder.",
-)
+@conventions.data_option(help="Challenge folder.")
 @click.option(
     "--n",
     "n_per_class",
@@ -425,15 +382,7 @@ def submit(file, url, token, note, timeout) -> None:
     show_default=True,
     help="Pulses per class.",
 )
-@click.option(
-    "-o",
-    "--output",
-    "out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("pulses.png"),
-    show_default=True,
-    help="PNG file to write.",
-)
+@conventions.output_option("pulses.png", help="PNG file to write.")
 def plot(data, n_per_class, out) -> None:
     """Plot a few training pulses of each class to a PNG."""
     from challenge.data import load

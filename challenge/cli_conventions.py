@@ -8,6 +8,7 @@ A command renames an option with ``@main.command(renamed={"--out": "--out-dir"})
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import click
 
@@ -25,6 +26,52 @@ def project_version() -> str:
 def version_option():
     """``--version``: the project's version, the same for all four commands."""
     return click.version_option(project_version(), "--version", message="%(prog)s %(version)s")
+
+
+def out_dir_option(*, help: str, default: Path | None = None, required: bool = False):
+    """``--out-dir DIR``: the folder a command writes into, passed to it as ``out``.
+
+    The default is shown in the help when there is one; ``help`` says what goes in the folder.
+    """
+    return click.option(
+        "--out-dir",
+        "out",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=default,
+        required=required,
+        show_default=True if default is not None else None,  # None: click's own default
+        help=help,
+    )
+
+
+def output_option(default: str, *, help: str):
+    """``-o/--output FILE``: the one file a command writes, passed to it as ``out``."""
+    return click.option(
+        "-o",
+        "--output",
+        "out",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=Path(default),
+        show_default=True,
+        help=help,
+    )
+
+
+def data_option(*, help: str, dest: str = "data"):
+    """``--data DIR``: a challenge folder made by ``challenge generate`` (default ``data``)."""
+    return click.option(
+        "--data",
+        dest,
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("data"),
+        show_default=True,
+        help=help,
+    )
+
+
+def quiet_option():
+    """``--quiet``: no progress bar."""
+    return click.option("--quiet", is_flag=True, help="No progress bar.")
 
 
 class Command(click.Command):

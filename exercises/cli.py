@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from challenge.cli_conventions import CONTEXT_SETTINGS, Group, version_option
+from challenge.cli_conventions import CONTEXT_SETTINGS, Group, out_dir_option, version_option
 from exercises import progress
 from exercises.checker import (
     LearnerError,
@@ -34,13 +34,7 @@ lesson_file = click.argument(
 solution_flag = click.option(
     "--solution", is_flag=True, default=False, help="Use the reference solution instead of FILE."
 )
-out_option = click.option(
-    "--out-dir",
-    "out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Folder for the figures [default: figures/lessonN].",
-)
+out_option = out_dir_option(help="Folder for the figures [default: figures/lessonN].")
 mnist_option = click.option(
     "--mnist",
     "mnist_dir",
