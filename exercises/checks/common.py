@@ -122,6 +122,36 @@ def expect_decreasing(history: Sequence[float], what: str, hint: str) -> None:
         raise CheckFailed(f"{what} does not decrease ({shown}): {hint}")
 
 
+def expect_steps_like_reference(
+    losses: Sequence[float],
+    before: dict[str, torch.Tensor],
+    model: nn.Module,
+    expected_model: nn.Module,
+    decreasing_hint: str,
+) -> str:
+    """The checks after ``len(losses)`` train_steps of ``model``, the reference's ``expected_model``
+    given the same steps from the same start (``before``): the loss is >= 0 and falls, the weights
+    moved and equal the reference's.
+    """
+    n_steps = len(losses)
+    expect_non_negative_loss(losses[0], "the loss train_step returns")
+    if not parameters_changed(before, model):
+        raise CheckFailed(
+            "the weights did not change: are loss.backward() and optimizer.step() called?"
+        )
+    expect_decreasing(losses, f"the loss over {n_steps} steps", decreasing_hint)
+    for (name, p), q in zip(model.named_parameters(), expected_model.parameters(), strict=True):
+        expect_close(
+            p,
+            q,
+            f"the weight {name} after {n_steps} steps",
+            "call optimizer.zero_grad() every step",
+        )
+    return (
+        f"the loss falls from {losses[0]:.3f} to {losses[-1]:.3f} in {n_steps} steps, as it should"
+    )
+
+
 def classifier_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     """Fraction of rows whose largest logit is at the label; computed here, not by the learner."""
     return (logits.argmax(dim=1) == labels).float().mean().item()
