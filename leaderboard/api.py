@@ -36,8 +36,20 @@ def json_body() -> dict:
     return body
 
 
+def scores_json(scored: Submission | ranking.Row | ranking.Late, *, revealed: bool) -> dict:
+    """The public AUC and its interval; the private ones too, but only once ``revealed``."""
+    scores = {
+        "public_auc": scored.public_auc,
+        "public_auc_ci": [scored.public_lo, scored.public_hi],
+    }
+    if revealed:
+        scores["private_auc"] = scored.private_auc
+        scores["private_auc_ci"] = [scored.private_lo, scored.private_hi]
+    return scores
+
+
 def submission_json(s: Submission, *, revealed: bool) -> dict:
-    item = {
+    return {
         "id": s.id,
         "created_at": iso(s.created_at),
         "filename": s.filename,
@@ -45,15 +57,9 @@ def submission_json(s: Submission, *, revealed: bool) -> dict:
         "sha256": s.sha256,
         "size_bytes": s.size_bytes,
         "rows": s.n_rows,
-        "public_auc": s.public_auc,
-        "public_auc_ci": [s.public_lo, s.public_hi],
         "final": s.is_final,
         "disqualified_reason": s.disqualified_reason,
-    }
-    if revealed:
-        item["private_auc"] = s.private_auc
-        item["private_auc_ci"] = [s.private_lo, s.private_hi]
-    return item
+    } | scores_json(s, revealed=revealed)
 
 
 def row_json(row: ranking.Row, *, revealed: bool) -> dict:
@@ -64,17 +70,14 @@ def row_json(row: ranking.Row, *, revealed: bool) -> dict:
         "team": row.team,
         "team_id": row.team_id,
         "reference": row.is_reference,
-        # After the reveal: the public AUC of the submission that counted, not the team's best.
-        "public_auc": row.public_auc,
-        "public_auc_ci": [row.public_lo, row.public_hi],
         "entries": row.entries,
         "last_submission": iso(row.last_submission),
     }
+    # After the reveal: the public AUC of the submission that counted, not the team's best.
+    item |= scores_json(row, revealed=revealed)
     if revealed:
         item.update(
             public_rank=row.public_rank,
-            private_auc=row.private_auc,
-            private_auc_ci=[row.private_lo, row.private_hi],
             rank_change=row.rank_change,
             p_value_vs_next=row.p_value_vs_next,
             counted_submission=row.submission_id,
@@ -83,17 +86,12 @@ def row_json(row: ranking.Row, *, revealed: bool) -> dict:
 
 
 def late_json(late: ranking.Late, *, revealed: bool) -> dict:
-    item = {
+    return {
         "id": late.submission_id,
         "team": late.team,
         "team_id": late.team_id,
         "created_at": iso(late.created_at),
-        "public_auc": late.public_auc,
-        "public_auc_ci": [late.public_lo, late.public_hi],
-    }
-    if revealed:
-        item.update(private_auc=late.private_auc, private_auc_ci=[late.private_lo, late.private_hi])
-    return item
+    } | scores_json(late, revealed=revealed)
 
 
 @bp.post("/teams")
@@ -126,11 +124,10 @@ def create_submission():
         "id": s.id,
         "team": team.name,
         "metric": grading.answer_key().metric.name,  # what public_auc holds (roc_auc, bkg_eff@E)
-        "public_auc": s.public_auc,
-        "public_auc_ci": [s.public_lo, s.public_hi],
         "remaining_today": accepted.remaining_today,
         "sha256": s.sha256,
         "rows": s.n_rows,
+        **scores_json(s, revealed=False),  # the private score never travels with an upload
     }
     return jsonify(body), 201
 

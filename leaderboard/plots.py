@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import ParamSpec
 
 import matplotlib.dates as mdates
 import numpy as np
@@ -16,6 +17,7 @@ from sklearn.metrics import roc_curve
 from challenge.metrics import DEFAULT_SCORE_TYPE, ScoreType, score_type
 
 ROC_AUC = score_type(DEFAULT_SCORE_TYPE)
+Arguments = ParamSpec("Arguments")
 
 
 # Longest team name drawn whole in a legend or on an axis; longer ones end in "…", so that one
@@ -41,6 +43,16 @@ def _png(figure: Figure) -> bytes:
         warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
         figure.savefig(buffer, format="png", dpi=100)
     return buffer.getvalue()
+
+
+def _as_png(draw: Callable[Arguments, Figure]) -> Callable[Arguments, bytes]:
+    """``draw``, with the same arguments, returning its figure as PNG bytes."""
+
+    def draw_png(*args: Arguments.args, **kwargs: Arguments.kwargs) -> bytes:
+        return _png(draw(*args, **kwargs))
+
+    draw_png.__doc__ = f"``{draw.__name__}`` as PNG bytes."
+    return draw_png
 
 
 def roc_curves_png(
@@ -85,26 +97,6 @@ def time_limits(times: Sequence[datetime]) -> tuple[datetime, datetime]:
     return first - pad, last + pad
 
 
-def score_history_png(
-    team: str,
-    times: Sequence[datetime],
-    public: Sequence[tuple[float, float, float]],
-    private: Sequence[float] | None = None,
-    metric: ScoreType = ROC_AUC,
-    *,
-    finals: Sequence[bool] | None = None,
-    counted: int | None = None,
-    counted_label: str = "shown on the leaderboard",
-) -> bytes:
-    """A team's public score (with its CI) per submission over time; private score once revealed.
-
-    ``finals`` (one flag per submission) marks the submissions marked final with a star, and
-    ``counted`` (an index) rings the one whose score the leaderboard shows.
-    """
-    return _png(score_history_figure(team, times, public, private, metric, finals=finals,
-                                     counted=counted, counted_label=counted_label))  # fmt: skip
-
-
 def score_history_figure(
     team: str,
     times: Sequence[datetime],
@@ -116,7 +108,11 @@ def score_history_figure(
     counted: int | None = None,
     counted_label: str = "shown on the leaderboard",
 ) -> Figure:
-    """The figure of ``score_history_png``."""
+    """A team's public score (with its CI) per submission over time; private score once revealed.
+
+    ``finals`` (one flag per submission) marks the submissions marked final with a star, and
+    ``counted`` (an index) rings the one whose score the leaderboard shows.
+    """
     figure = Figure(figsize=(6, 3.5), layout="constrained")
     axes = figure.add_subplot()
     if times:
@@ -143,6 +139,9 @@ def score_history_figure(
     axes.set(ylabel=metric.label,
              title=f"{_plain(_short(team, LEGEND_CHARS))}: score over time (UTC)")  # fmt: skip
     return figure
+
+
+score_history_png = _as_png(score_history_figure)
 
 
 def rank_stability_png(
