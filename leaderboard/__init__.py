@@ -20,14 +20,23 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from challenge.extras import require_extra
 
 require_extra("leaderboard")  # before flask: a host without the extra gets the pip command
 
-from flask import Flask, current_app, g, jsonify, make_response, render_template, request
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+)
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import (
@@ -190,6 +199,29 @@ def _error_response(error: HTTPException):
     return response
 
 
+# The failures of what the server stands on, each answered 503 with what is unavailable.
+UNAVAILABLE: dict[type[Exception], tuple[str, str]] = {
+    OperationalError: (
+        "database",
+        "the database is unavailable (read-only, full or locked); try again later",
+    ),
+    OSError: (
+        "storage",
+        "the submission folder is unavailable (read-only or full); try again later",
+    ),
+}
+
+
+def _unavailable(app: Flask, what: str, message: str) -> Callable[[Exception], Response]:
+    """An error handler that logs the ``what`` failure and answers 503 with ``message``."""
+
+    def handler(error: Exception) -> Response:
+        app.logger.error("%s error: %s", what, error)
+        return _error_response(ServiceUnavailable(message))
+
+    return handler
+
+
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
@@ -212,23 +244,8 @@ def _register_error_handlers(app: Flask) -> None:
     def http_error(error: HTTPException):
         return _error_response(error)
 
-    @app.errorhandler(OperationalError)
-    def database_unavailable(error: OperationalError):
-        app.logger.error("database error: %s", error)
-        return _error_response(
-            ServiceUnavailable(
-                "the database is unavailable (read-only, full or locked); try again later"
-            )
-        )
-
-    @app.errorhandler(OSError)
-    def storage_unavailable(error: OSError):
-        app.logger.error("storage error: %s", error)
-        return _error_response(
-            ServiceUnavailable(
-                "the submission folder is unavailable (read-only or full); try again later"
-            )
-        )
+    for failure, (what, message) in UNAVAILABLE.items():
+        app.register_error_handler(failure, _unavailable(app, what, message))
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
