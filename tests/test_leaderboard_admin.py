@@ -96,6 +96,35 @@ def test_disqualify_a_team(api, client):
     assert len(client.get("/api/leaderboard").get_json()["rows"]) == 2
 
 
+def _dashboard_forms(client) -> dict[tuple[str, int], str]:
+    """The dashboard's disqualify forms by (teams or submissions, id), whitespace folded."""
+    page = client.get("/admin/").get_data(as_text=True)
+    pattern = r'<form method="post" action="/admin/(\w+)/(\d+)/disqualify">(.*?)</form>'
+    forms = re.findall(pattern, page, flags=re.S)
+    return {(kind, int(id_)): " ".join(body.split()) for kind, id_, body in forms}
+
+
+def test_the_dashboard_offers_disqualify_or_reinstate_as_fits(api, client):
+    """A row that counts offers Disqualify with a reason field, a disqualified one Reinstate; a
+    submission's reason stands beside its button (a team's has its own Status column)."""
+    token = api.register("alpha")
+    api.submit(token, api.submission(seed=1))
+    api.submit(api.register("beta"), api.submission(seed=2))
+    admin_login(client)
+    client.post("/admin/submissions/1/disqualify", data={"reason": "hand labelled"})
+    client.post("/admin/teams/2/disqualify", data={"reason": "two accounts"})
+    forms = _dashboard_forms(client)
+    assert sorted(forms) == [("submissions", 1), ("submissions", 2), ("teams", 1), ("teams", 2)]
+    offer = (
+        '<input name="reason" placeholder="reason the team sees" required>'
+        ' <button type="submit">Disqualify</button>'
+    )
+    reinstate = '<button type="submit" name="action" value="reinstate">Reinstate</button>'
+    assert forms["teams", 1].endswith(offer) and forms["submissions", 2].endswith(offer)
+    assert forms["submissions", 1].endswith(f"hand labelled {reinstate}")
+    assert forms["teams", 2].endswith(f'"> {reinstate}')  # the hidden CSRF field, then the button
+
+
 def test_reveal_from_the_dashboard(api, client):
     api.submit(api.register("alpha"), api.submission())
     admin_login(client)

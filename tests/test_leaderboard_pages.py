@@ -320,3 +320,16 @@ def test_the_board_highlights_the_viewers_team(api, client, app):
                       re.S)  # fmt: skip
     assert len(mine) == 1 and '>beta</a> <span class="tag you">your team</span>' in mine[0]
     assert " mine" not in app.test_client().get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("path", "heading", "label"),
+    [("/login", "Log in with your team token", "Team token"),
+     ("/admin/login", "Organizer log in", "Organizer token")],
+)  # fmt: skip
+def test_each_log_in_page_names_its_token(client, path, heading, label):
+    page = " ".join(client.get(path).get_data(as_text=True).split())
+    assert f"<h1>{heading}</h1>" in page
+    assert (
+        f'<label>{label} <input name="token" type="password" autocomplete="off" required>' in page
+    )
