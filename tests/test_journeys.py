@@ -23,7 +23,7 @@ import requests
 from sklearn.metrics import roc_auc_score
 
 from tests.hostile.harness import BIN, live_server, make_site, run_cli
-from tests.test_reliability_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.test_reliability_browser import CHROMIUM, chromium
 
 pytestmark = [
     pytest.mark.browser,
@@ -60,13 +60,8 @@ def matched_filter(challenge, tmp_path_factory) -> Path:
 
 @pytest.fixture
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright for Python")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser
 
 
 def auc(challenge: Path, submission: Path, split: str) -> float:

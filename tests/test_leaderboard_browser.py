@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from tests.hostile.harness import BIN, live_server, make_site, register, run_cli, upload
-from tests.test_reliability_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.test_reliability_browser import CHROMIUM, chromium
 
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 TEAMS = [  # name -> skill of its submissions
@@ -83,13 +83,8 @@ BROKEN_WORDS_JS = """() => {
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright for Python")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ against a real `leaderboard serve` on 127.0.0.1. Skips when /usr/bin/chromium is
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -32,8 +33,9 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def browser():
+@contextlib.contextmanager
+def chromium():
+    """Debian's chromium driven by Playwright, closed afterwards; every browser test starts it here."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright for Python")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -41,6 +43,12 @@ def browser():
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture(scope="module")
