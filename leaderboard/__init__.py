@@ -7,6 +7,8 @@
 - ``leaderboard.storage``: accepted files, gzip-compressed and named by their sha256.
 - ``leaderboard.grading``: the answer key in memory; scoring with ``challenge``'s validator and metric.
 - ``leaderboard.uploads``: one upload from the form or the API, checked, scored, stored, recorded.
+- ``leaderboard.queue``: the job queue (huey, on SQLite or Redis) that hands models to workers.
+- ``leaderboard.jobs``: a worker's job: score one queued model in the sandbox, record the result.
 - ``leaderboard.ranking``: public and final rankings, rank changes, DeLong tests between ranks.
 - ``leaderboard.plots``: PNG figures (ROC curves of the top teams, a team's score over time).
 - ``leaderboard.export``: CSV exports that are safe to open in a spreadsheet.
@@ -89,11 +91,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     settings.finish(app.config)
 
-    from leaderboard import db, grading, ranking
+    from leaderboard import db, grading, queue, ranking
 
     grading.init_app(app)
     db.init_app(app)
     ranking.init_app(app)
+    queue.init_app(app)
     _tidy_upload_folder(app)
     csrf.init_app(app)
 

@@ -7,6 +7,7 @@ Configuration comes from the same places as for the web app (``LEADERBOARD_*`` v
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -108,6 +109,35 @@ def _safe_url(app: Flask) -> str:
     from sqlalchemy import make_url
 
     return make_url(app.config["DATABASE_URL"]).render_as_string(hide_password=True)
+
+
+@main.command()
+@with_app
+def worker(app: Flask) -> None:
+    """Score queued model submissions, one at a time, until Ctrl-C (finishes the running one).
+
+    Start as many as the machine has cores for, here or on other machines with the same
+    settings (LEADERBOARD_QUEUE_URL, the database, the submission folder, the answer key and
+    test.root); see the organizer guide.
+    """
+    from leaderboard import jobs, queue
+
+    if app.config["SUBMISSIONS"] != "models":
+        raise click.ClickException(
+            "this leaderboard takes prediction files (LEADERBOARD_SUBMISSIONS=predictions), "
+            "which are scored on upload: there is nothing for a worker to do"
+        )
+    jobs.check_worker(app)  # the sandbox, test.root and its events, before taking any task
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    click.echo(f"worker on queue {_safe_queue_url(app)}; Ctrl-C stops it", err=True)
+    queue.run_worker(app)
+
+
+def _safe_queue_url(app: Flask) -> str:
+    from sqlalchemy import make_url
+
+    url = app.config["QUEUE_URL"]
+    return url if url.startswith("sqlite") else make_url(url).render_as_string(hide_password=True)
 
 
 @main.command("init-db")

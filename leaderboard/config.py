@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from challenge.model import ModelLimits
+from challenge.sandbox import SandboxLimits
 from challenge.submission import DEFAULT_MAX_BYTES
 
 DEFAULT_SECRET_KEY = "dev"
@@ -93,6 +95,21 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Reverse proxies in front (nginx: 1); their X-Forwarded-For then names the client,
         # so that throttling counts each client, not the proxy.
         "PROXY_FIX": 0,
+        # What teams upload: "predictions" (a score per event of the published test.root) or
+        # "models" (an ONNX model that the workers run on test.root, which stays on the server).
+        "SUBMISSIONS": "predictions",
+        "TEST_RECORDS": None,  # models: test.root; None: the one beside the answer key
+        # The job queue of model scoring (huey): sqlite:///PATH, embedded, for one machine, or
+        # redis://HOST:PORT/DB for workers on several machines. None: sqlite in the instance.
+        "QUEUE_URL": None,
+        # One model's run (challenge.sandbox.SandboxLimits) and its file (challenge.model).
+        "MODEL_MAX_BYTES": ModelLimits.max_bytes,
+        "MODEL_WALL_S": SandboxLimits.wall_seconds,
+        "MODEL_CPU_S": SandboxLimits.cpu_seconds,
+        "MODEL_MEMORY_BYTES": SandboxLimits.memory_bytes,
+        "MODEL_THREADS": SandboxLimits.threads,
+        # A worker refuses to start where bubblewrap or python3-seccomp is missing, unless False.
+        "MODEL_REQUIRE_ISOLATION": True,
         "NOW": utc_now,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -148,6 +165,15 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LEADERBOARD_MAX_TEAM_SIZE": ("MAX_TEAM_SIZE", int),
     "LEADERBOARD_SIMULATED_TRAINING_DATA": ("SIMULATED_TRAINING_DATA", str),
     "LEADERBOARD_PUBLIC_DATA": ("PUBLIC_DATA", os.path.abspath),
+    "LEADERBOARD_SUBMISSIONS": ("SUBMISSIONS", str),
+    "LEADERBOARD_TEST_RECORDS": ("TEST_RECORDS", os.path.abspath),
+    "LEADERBOARD_QUEUE_URL": ("QUEUE_URL", str),
+    "LEADERBOARD_MODEL_MAX_BYTES": ("MODEL_MAX_BYTES", int),
+    "LEADERBOARD_MODEL_WALL_S": ("MODEL_WALL_S", float),
+    "LEADERBOARD_MODEL_CPU_S": ("MODEL_CPU_S", int),
+    "LEADERBOARD_MODEL_MEMORY_BYTES": ("MODEL_MEMORY_BYTES", int),
+    "LEADERBOARD_MODEL_THREADS": ("MODEL_THREADS", int),
+    "LEADERBOARD_MODEL_REQUIRE_ISOLATION": ("MODEL_REQUIRE_ISOLATION", _bool),
 }
 
 
@@ -202,6 +228,35 @@ def finish(config: dict[str, Any]) -> None:
         )
     if config["PUBLIC_DATA"]:
         _check_public_data(config["PUBLIC_DATA"], config["ANSWER_KEY"])
+    _check_submissions(config)
+
+
+SUBMISSION_KINDS = ("predictions", "models")
+QUEUE_SCHEMES = ("sqlite:///", "redis://", "rediss://")
+
+
+def _check_submissions(config: dict[str, Any]) -> None:
+    """The submission kind, the queue's URL and, for models, the limits and where test.root is."""
+    if config["SUBMISSIONS"] not in SUBMISSION_KINDS:
+        raise ConfigError(
+            f"LEADERBOARD_SUBMISSIONS={config['SUBMISSIONS']!r}: expected "
+            + " or ".join(map(repr, SUBMISSION_KINDS))
+        )
+    if not config["QUEUE_URL"]:
+        config["QUEUE_URL"] = "sqlite:///" + os.path.join(config["INSTANCE_PATH"], "queue.sqlite")
+    if not config["QUEUE_URL"].startswith(QUEUE_SCHEMES):
+        raise ConfigError(
+            f"LEADERBOARD_QUEUE_URL={config['QUEUE_URL']!r}: expected sqlite:///PATH (one "
+            "machine) or redis://HOST:PORT/DB (workers on several machines)"
+        )
+    if not config["TEST_RECORDS"]:
+        config["TEST_RECORDS"] = os.path.join(
+            os.path.dirname(os.path.abspath(config["ANSWER_KEY"])), "test.root"
+        )
+    for key in ("MODEL_MAX_BYTES", "MODEL_WALL_S", "MODEL_CPU_S", "MODEL_MEMORY_BYTES",
+                "MODEL_THREADS"):  # fmt: skip
+        if not float(config[key]) > 0:
+            raise ConfigError(f"{key}={config[key]!r} must be positive")
 
 
 def _check_public_data(folder: str, answer_key: str) -> None:

@@ -63,8 +63,15 @@ class Team(Base):
     )
 
 
+# What a submission is: a prediction file (scored as it is uploaded) or a model (scored by a worker).
+KINDS = ("predictions", "model")
+# queued -> running -> scored | failed; a prediction file is scored on upload.
+STATUSES = ("queued", "running", "scored", "failed")
+
+
 class Submission(Base):
-    """One accepted file: where it is stored, what it was, and its scores on both splits."""
+    """One accepted file: where it is stored, what it was, and, once scored, its scores on both
+    splits. Only ``status == "scored"`` rows have scores; the others have None there."""
 
     __tablename__ = "submissions"
 
@@ -73,15 +80,23 @@ class Submission(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     filename: Mapped[str] = mapped_column(String(200))  # as uploaded, for display only
     note: Mapped[str] = mapped_column(String(400), default="")
-    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)  # of the uploaded file
     size_bytes: Mapped[int] = mapped_column(BigInteger)
-    n_rows: Mapped[int] = mapped_column(Integer)
-    public_auc: Mapped[float] = mapped_column(Float)
-    public_lo: Mapped[float] = mapped_column(Float)
-    public_hi: Mapped[float] = mapped_column(Float)
-    private_auc: Mapped[float] = mapped_column(Float)
-    private_lo: Mapped[float] = mapped_column(Float)
-    private_hi: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(16), default="predictions")  # one of KINDS
+    status: Mapped[str] = mapped_column(String(16), default="scored", index=True)  # of STATUSES
+    # Why a model failed, in words that name only the model's own content and the limits.
+    failure_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # The stored prediction file the scores come from: the upload itself, or what the worker
+    # wrote from a model's output (event_id, score); None until scored.
+    scores_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    scored_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    n_rows: Mapped[int | None] = mapped_column(Integer, default=None)
+    public_auc: Mapped[float | None] = mapped_column(Float, default=None)
+    public_lo: Mapped[float | None] = mapped_column(Float, default=None)
+    public_hi: Mapped[float | None] = mapped_column(Float, default=None)
+    private_auc: Mapped[float | None] = mapped_column(Float, default=None)
+    private_lo: Mapped[float | None] = mapped_column(Float, default=None)
+    private_hi: Mapped[float | None] = mapped_column(Float, default=None)
     is_final: Mapped[bool] = mapped_column(Boolean, default=False)
     disqualified_reason: Mapped[str | None] = mapped_column(Text, default=None)
     # Uploaded after the close (LEADERBOARD_LATE_SUBMISSIONS=1): scored, listed apart, never ranked.

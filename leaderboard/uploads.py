@@ -169,6 +169,8 @@ def record(team: Team | str, data: bytes, *, name: str, note: str) -> Accepted:
             note=note,
             sha256=sha256,
             size_bytes=len(data),
+            scores_sha256=sha256,  # a prediction file is its own scores
+            scored_at=created_at,
             **scored.columns(),
         )
     return Accepted(submission, None if remaining is None else remaining - 1, scored)

@@ -1,0 +1,94 @@
+"""The job queue of model scoring, from huey: a model upload is a row (``queued``) and a task
+naming its id; a worker (``leaderboard worker``) takes the task and scores the model.
+
+``LEADERBOARD_QUEUE_URL`` picks the broker: ``sqlite:///PATH`` keeps the queue in a file, with
+no server, for one machine (the default, in the instance folder); ``redis://HOST:PORT/DB``
+serves workers on several machines. The queue carries only submission ids: the database row
+is the record of a submission's status, so a lost message loses no upload
+(``leaderboard requeue`` sends every queued row again) and a message delivered twice scores once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+
+from flask import Flask, current_app
+from huey import Huey, RedisHuey, SqliteHuey
+
+from leaderboard import storage
+
+QUEUE_NAME = "leaderboard-scoring"
+# An idle SQLite-backed worker looks for work at most this long after it arrives (huey polls).
+SQLITE_MAX_POLL_S = 0.25
+
+logger = logging.getLogger(__name__)
+
+
+def make_huey(url: str) -> Huey:
+    """The huey instance of ``url``: sqlite:///PATH or redis://HOST:PORT/DB (rediss:// too).
+
+    The SQLite file holds only submission ids; it is made owner-only all the same.
+    """
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        storage.private_dir(os.path.dirname(os.path.abspath(path)))
+        storage.private_file(path)
+        return SqliteHuey(QUEUE_NAME, filename=path, results=False)
+    return RedisHuey(QUEUE_NAME, url=url, results=False)
+
+
+def init_app(app: Flask) -> None:
+    """In models mode, give the app its queue and the one task on it, which scores a
+    submission in an app context; prediction files are scored on upload and need no queue."""
+    if app.config["SUBMISSIONS"] != "models":
+        return
+    huey = make_huey(app.config["QUEUE_URL"])
+
+    @huey.task(name="score_submission")
+    def score_submission(submission_id: int) -> None:
+        from leaderboard import jobs
+
+        with app.app_context():
+            jobs.score_submission(submission_id)
+
+    app.extensions["leaderboard.queue"] = huey
+    app.extensions["leaderboard.score_task"] = score_submission
+
+
+def huey_of(app: Flask | None = None) -> Huey:
+    return (app or current_app).extensions["leaderboard.queue"]
+
+
+def enqueue_scoring(submission_id: int, app: Flask | None = None) -> bool:
+    """Put the scoring of a queued submission on the queue; False (logged) when the broker is
+    unreachable: the row stays ``queued`` until ``leaderboard requeue`` sends it again."""
+    task: Callable[[int], object] = (app or current_app).extensions["leaderboard.score_task"]
+    try:
+        task(submission_id)
+    except Exception as err:  # the broker's own errors (redis, sqlite3) have no common base
+        logger.error("could not queue submission #%d for scoring: %s", submission_id, err)
+        return False
+    return True
+
+
+def pending(app: Flask | None = None) -> int:
+    """How many tasks wait on the queue (not the ones a worker is running)."""
+    return huey_of(app).pending_count()
+
+
+def run_worker(app: Flask, *, threads: int = 1) -> None:
+    """Take tasks from the queue until SIGINT (finish the running task) or SIGTERM (stop now).
+
+    One thread scores one model at a time; the model itself runs in its own sandboxed process.
+    """
+    consumer = huey_of(app).create_consumer(
+        workers=threads,
+        worker_type="thread",
+        periodic=False,
+        initial_delay=0.05,
+        backoff=1.5,
+        max_delay=SQLITE_MAX_POLL_S,
+    )
+    consumer.run()
