@@ -1,15 +1,18 @@
-# Services the reliability tests need: a PostgreSQL server on loopback, Debian's chromium,
-# Debian's nginx (the slow-client test runs it on loopback in front of gunicorn; not started here),
-# and the model sandbox's bubblewrap and python3-seccomp (challenge/sandbox.py).
+# Services the reliability tests need: a PostgreSQL server on loopback, a Redis server on loopback
+# (the model-scoring queue of workers on several machines), Debian's chromium, Debian's nginx (the
+# slow-client test runs it on loopback in front of gunicorn; not started here), and the model
+# sandbox's bubblewrap and python3-seccomp (challenge/sandbox.py).
 # Sourced by .ci/run before `make test` (`source .ci/services.sh`); safe to source again.
-# Exports LEADERBOARD_TEST_POSTGRES_URL for the tests that run the leaderboard on PostgreSQL.
+# Exports LEADERBOARD_TEST_POSTGRES_URL for the tests that run the leaderboard on PostgreSQL and
+# LEADERBOARD_TEST_REDIS_URL for the tests that run `leaderboard worker`s on Redis; both servers
+# are stopped, and their folders removed, when the sourcing shell exits.
 # Nothing here is fatal: when a service cannot be had, its tests skip and say why.
 
 _services_log() { echo "services.sh: $*" >&2; }
 
 _services_install() {
     local missing=() package
-    for package in postgresql chromium nginx bubblewrap python3-seccomp; do
+    for package in postgresql redis-server chromium nginx bubblewrap python3-seccomp; do
         if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
             missing+=("$package")
         fi
@@ -22,7 +25,8 @@ _services_install() {
         return 1
     fi
     _services_log "installing ${missing[*]} from the OS packages"
-    # The Debian package would start its own cluster on port 5432; we start ours below.
+    # The Debian packages would start their own servers on ports 5432 and 6379 where they can;
+    # we start ours below, on free ports.
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq &&
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
@@ -68,10 +72,46 @@ _services_start_postgres() {
     _services_log "PostgreSQL on 127.0.0.1:$port, database leaderboard_test (data in $LEADERBOARD_PG_DIR)"
 }
 
+_services_start_redis() {
+    local port password
+    if ! command -v redis-server >/dev/null; then
+        _services_log "no redis-server; the Redis queue tests will skip"
+        return 1
+    fi
+    LEADERBOARD_REDIS_DIR=$(mktemp -d /tmp/leaderboard-redis.XXXXXX)
+    port=$(_services_free_port)
+    password=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+    # Loopback only, with a password; no persistence (no RDB snapshots, no append-only file).
+    redis-server --bind 127.0.0.1 --port "$port" --requirepass "$password" --save "" \
+        --appendonly no --dir "$LEADERBOARD_REDIS_DIR" --daemonize yes \
+        --pidfile "$LEADERBOARD_REDIS_DIR/redis.pid" --logfile "$LEADERBOARD_REDIS_DIR/redis.log" &&
+        for _ in $(seq 50); do
+            REDISCLI_AUTH="$password" redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG && break
+            sleep 0.1
+        done &&
+        REDISCLI_AUTH="$password" redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG || {
+        _services_log "Redis did not start; see $LEADERBOARD_REDIS_DIR/redis.log"
+        return 1
+    }
+    export LEADERBOARD_TEST_REDIS_URL="redis://:$password@127.0.0.1:$port/0"
+    _services_log "Redis on 127.0.0.1:$port (folder $LEADERBOARD_REDIS_DIR)"
+}
+
 leaderboard_services_stop() {
     if [ -n "${LEADERBOARD_PG_DIR:-}" ] && [ -d "$LEADERBOARD_PG_DIR/data" ]; then
         _services_as_pg "$LEADERBOARD_PG_CTL" -D "$LEADERBOARD_PG_DIR/data" -m fast stop >/dev/null 2>&1 || true
         rm -rf "$LEADERBOARD_PG_DIR"
+    fi
+    if [ -n "${LEADERBOARD_REDIS_DIR:-}" ] && [ -f "$LEADERBOARD_REDIS_DIR/redis.pid" ]; then
+        # SIGTERM: Redis exits within a second (nothing to save), then its folder goes
+        local pid
+        pid=$(cat "$LEADERBOARD_REDIS_DIR/redis.pid")
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        rm -rf "$LEADERBOARD_REDIS_DIR"
     fi
 }
 
@@ -79,10 +119,15 @@ if ! _services_install; then
     _services_log "could not install the OS packages; PostgreSQL and browser tests may skip"
 fi
 # A URL given from outside (a developer's own server) is used as it is.
+_services_started=0
 if [ -z "${LEADERBOARD_TEST_POSTGRES_URL:-}" ]; then
-    if _services_start_postgres; then
-        trap leaderboard_services_stop EXIT
-    fi
+    _services_start_postgres && _services_started=1
+fi
+if [ -z "${LEADERBOARD_TEST_REDIS_URL:-}" ]; then
+    _services_start_redis && _services_started=1
+fi
+if [ "$_services_started" -eq 1 ]; then
+    trap leaderboard_services_stop EXIT
 fi
 if [ ! -x /usr/bin/chromium ]; then
     _services_log "no /usr/bin/chromium; the browser tests will skip"
