@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 
+import redis
 from flask import Flask, current_app
 from huey import Huey, RedisHuey, SqliteHuey
 
@@ -22,6 +24,12 @@ from leaderboard import storage
 QUEUE_NAME = "leaderboard-scoring"
 # An idle SQLite-backed worker looks for work at most this long after it arrives (huey polls).
 SQLITE_MAX_POLL_S = 0.25
+# A broker that does not answer fails an upload's enqueue (the row stays queued) in seconds
+# instead of holding the request; reads wait longer than huey's 1 s blocking pop.
+REDIS_CONNECT_TIMEOUT_S = 2.0
+REDIS_READ_TIMEOUT_S = 10.0
+# After Ctrl-C a worker waits this much longer than a model's wall limit for its run to end.
+SHUTDOWN_MARGIN_S = 30.0
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +44,10 @@ def make_huey(url: str) -> Huey:
         storage.private_dir(os.path.dirname(os.path.abspath(path)))
         storage.private_file(path)
         return SqliteHuey(QUEUE_NAME, filename=path, results=False)
-    return RedisHuey(QUEUE_NAME, url=url, results=False)
+    pool = redis.ConnectionPool.from_url(
+        url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S, socket_timeout=REDIS_READ_TIMEOUT_S
+    )
+    return RedisHuey(QUEUE_NAME, connection_pool=pool, results=False)
 
 
 def init_app(app: Flask) -> None:
@@ -50,8 +61,11 @@ def init_app(app: Flask) -> None:
     def score_submission(submission_id: int) -> None:
         from leaderboard import jobs
 
+        logger.info("submission #%d: scoring in worker %d", submission_id, os.getpid())
+        start = time.perf_counter()
         with app.app_context():
             jobs.score_submission(submission_id)
+        logger.info("submission #%d: done in %.2f s", submission_id, time.perf_counter() - start)
 
     app.extensions["leaderboard.queue"] = huey
     app.extensions["leaderboard.score_task"] = score_submission
@@ -79,16 +93,27 @@ def pending(app: Flask | None = None) -> int:
 
 
 def run_worker(app: Flask, *, threads: int = 1) -> None:
-    """Take tasks from the queue until SIGINT (finish the running task) or SIGTERM (stop now).
+    """Take tasks from the queue until SIGINT (finish the running task, at most the model's
+    wall limit plus SHUTDOWN_MARGIN_S; a second SIGINT stops at once) or SIGTERM (stop now).
 
     One thread scores one model at a time; the model itself runs in its own sandboxed process.
     """
-    consumer = huey_of(app).create_consumer(
+    huey = huey_of(app)
+    # huey's own line per task repeats the two logged above; its warnings and errors still show
+    logging.getLogger("huey").setLevel(logging.WARNING)
+    logging.getLogger("huey.consumer").setLevel(logging.INFO)  # start, signals, shutdown
+
+    @huey.on_startup("leaderboard.ready")
+    def ready() -> None:  # in each consumer thread, as it starts taking tasks
+        logger.info("worker ready: process %d takes tasks from the queue", os.getpid())
+
+    consumer = huey.create_consumer(
         workers=threads,
         worker_type="thread",
         periodic=False,
         initial_delay=0.05,
         backoff=1.5,
         max_delay=SQLITE_MAX_POLL_S,
+        shutdown_timeout=float(app.config["MODEL_WALL_S"]) + SHUTDOWN_MARGIN_S,
     )
     consumer.run()

@@ -8,6 +8,7 @@ on PostgreSQL as well: each PostgreSQL test gets its own schema, dropped afterwa
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import uuid
@@ -113,21 +114,29 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'leaderboard.sqlite'}"
         return
-    base = POSTGRES_URL
+    with postgres_schema() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def postgres_schema():
+    """The URL of a fresh schema on LEADERBOARD_TEST_POSTGRES_URL's server, dropped at the end."""
     from sqlalchemy import create_engine, make_url, text
 
     schema = "test_" + uuid.uuid4().hex[:12]
-    admin = create_engine(base)
+    admin = create_engine(POSTGRES_URL)
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    yield (
-        make_url(base)
-        .update_query_dict({"options": f"-csearch_path={schema}"})
-        .render_as_string(hide_password=False)
-    )
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        yield (
+            make_url(POSTGRES_URL)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 @pytest.fixture
@@ -217,3 +226,39 @@ class Api:
 @pytest.fixture
 def api(client, answer_key) -> Api:
     return Api(client, answer_key)
+
+
+# The model-scoring queue's backends. Redis needs a server: .ci/services.sh starts one and sets
+# LEADERBOARD_TEST_REDIS_URL (redis://[:PASSWORD@]HOST:PORT/DB); without it those tests skip.
+REDIS_URL = os.environ.get("LEADERBOARD_TEST_REDIS_URL")
+QUEUES = ["sqlite", pytest.param("redis", marks=pytest.mark.redis)]
+REDIS_DATABASES = 16  # a Redis server's default count; database 0 is left to people
+
+
+def redis_test_url() -> str:
+    """LEADERBOARD_TEST_REDIS_URL on a database of this xdist worker's own (1, 2, ...), so that
+    tests running in parallel never share a queue; skips when the variable is not set."""
+    if not REDIS_URL:
+        pytest.skip("LEADERBOARD_TEST_REDIS_URL is not set (.ci/services.sh starts a Redis server)")
+    from sqlalchemy import make_url
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    database = 1 + int(worker.removeprefix("gw")) % (REDIS_DATABASES - 1)
+    return make_url(REDIS_URL).set(database=str(database)).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=QUEUES)
+def queue_url(request, tmp_path):
+    """The queue of model scoring on each backend: a SQLite file in tmp_path, or Redis (the
+    queue's keys are deleted before and after the test: tests of one xdist worker run in turn)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'queue.sqlite'}"
+        return
+    from leaderboard.queue import make_huey
+
+    url = redis_test_url()
+    huey = make_huey(url)
+    huey.storage.flush_all()
+    yield url
+    huey.storage.flush_all()
+    huey.storage.pool.disconnect()

@@ -1,0 +1,221 @@
+"""Real `leaderboard worker` processes for the tests and benchmarks of model scoring: a small
+challenge whose test.root stays private, the settings a worker reads from ``LEADERBOARD_*``
+variables, workers started as subprocesses and always stopped (SIGINT, then SIGKILL), and a
+throwaway Redis server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from leaderboard.config import ENVIRONMENT
+
+# The `leaderboard` script of this interpreter's environment (PYTHONPATH picks the checkout).
+LEADERBOARD = str(Path(sys.executable).with_name("leaderboard"))
+READY_LINE = "worker ready"  # logged by leaderboard.queue once the consumer takes tasks
+START_TIMEOUT_S = 60.0  # imports, the sandbox check and test.root's records on a busy machine
+STOP_TIMEOUT_S = 15.0  # after SIGINT (the running model finishes), then SIGKILL
+SETTING_VARIABLES = {key: variable for variable, (key, _) in ENVIRONMENT.items()}
+
+
+def make_challenge(folder: Path, *, n_test: int = 300, record_length: int = 256) -> Path:
+    """A small simulated challenge under ``folder`` laid out for model submissions: test.root
+    beside the answer key in private/, not in public/. Returns the private folder."""
+    import warnings
+
+    from challenge.generate import generate_challenge
+
+    with warnings.catch_warnings():  # a seed makes practice data: that is what a test wants
+        warnings.simplefilter("ignore")
+        paths = generate_challenge(folder, n_train=20, n_test=n_test, seed=16,
+                                   record_length=record_length, progress=False)  # fmt: skip
+    private = paths["answer_key"].parent
+    shutil.move(paths["test"], private / "test.root")
+    return private
+
+
+def worker_environment(config: dict[str, Any]) -> dict[str, str]:
+    """This process's environment without its ``LEADERBOARD_*`` settings, plus ``config`` (the
+    same settings as the test app's) as ``LEADERBOARD_*`` variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADERBOARD_")}
+    for key, value in config.items():
+        if key not in SETTING_VARIABLES:
+            raise KeyError(f"{key} has no LEADERBOARD_* variable; a worker cannot be given it")
+        env[SETTING_VARIABLES[key]] = str(int(value) if isinstance(value, bool) else value)
+    return env
+
+
+@dataclass
+class Worker:
+    """One `leaderboard worker` process and the file its output goes to."""
+
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL, as an out-of-memory killer or a pulled plug would."""
+        _kill_group(self.process)
+
+
+@contextmanager
+def running_workers(config: dict[str, Any], folder: Path, n: int = 1) -> Iterator[list[Worker]]:
+    """``n`` worker processes on the settings ``config``, ready when the block starts and gone
+    when it ends, with nothing they started left running (checked: the sandbox's children name
+    their scratch folder, under ``folder``, on their command line)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    env = worker_environment(config)
+    env["TMPDIR"] = str(folder / "tmp")  # the sandbox's scratch folders, found again below
+    (folder / "tmp").mkdir(exist_ok=True)
+    workers: list[Worker] = []
+    try:
+        first = len(list(folder.glob("worker-*.log")))  # a folder may see several groups
+        for i in range(first, first + n):
+            workers.append(_start(env, folder / f"worker-{i}.log"))
+        for worker in workers:
+            wait_for_log(worker, READY_LINE)
+        yield workers
+    finally:
+        for worker in workers:
+            stop(worker)
+        _no_process_left(str(folder))
+
+
+def _start(env: dict[str, str], log_path: Path) -> Worker:
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [LEADERBOARD, "worker"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group: killed whole, never hit by the test's ^C
+        )
+    return Worker(process, log_path)
+
+
+def wait_for_log(worker: Worker, text: str, *, timeout_s: float = START_TIMEOUT_S) -> None:
+    """Wait until the worker's output holds ``text``; AssertionError with the output if it ends
+    or takes longer."""
+    deadline = time.monotonic() + timeout_s
+    while text not in worker.log():
+        if not worker.alive() or time.monotonic() > deadline:
+            state = "ended" if not worker.alive() else f"took over {timeout_s:g} s"
+            raise AssertionError(f"worker {worker.pid} {state} before {text!r}:\n{worker.log()}")
+        time.sleep(0.05)
+
+
+def stop(worker: Worker, *, timeout_s: float = STOP_TIMEOUT_S) -> int:
+    """SIGINT (the worker finishes its model and exits), SIGKILL after ``timeout_s``; returns
+    its exit status."""
+    if worker.alive():
+        worker.process.send_signal(signal.SIGINT)
+        try:
+            return worker.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            pass
+    _kill_group(worker.process)
+    return worker.process.wait()
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+def _no_process_left(marker: str, *, grace_s: float = 5.0) -> None:
+    """Fail (after killing them) if processes naming ``marker`` outlive their worker by
+    ``grace_s`` (bubblewrap's --die-with-parent ends a sandbox with its worker)."""
+    deadline = time.monotonic() + grace_s
+    while (left := _processes_naming(marker)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert not left, f"processes left behind by the workers: {left}"
+
+
+def _processes_naming(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:  # it ended meanwhile
+            continue
+        if marker in command and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def redis_server(port: int, folder: Path) -> Iterator[str]:
+    """A Redis server of its own on 127.0.0.1:``port`` (no persistence), yielding its URL;
+    stopped at the end. Needs Debian's redis-server."""
+    folder.mkdir(parents=True, exist_ok=True)
+    command = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+               "--appendonly", "no", "--dir", str(folder)]  # fmt: skip
+    with (folder / "redis.log").open("wb") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        _wait_for_redis(url, server)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _wait_for_redis(url: str, server: subprocess.Popen, timeout_s: float = 10.0) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            client.ping()
+            return
+        except redis.ConnectionError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"redis-server on {url} did not start") from None
+            time.sleep(0.05)
+        finally:
+            client.close()
