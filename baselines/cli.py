@@ -23,8 +23,8 @@ class ChallengeData:
     data_dir: Path
     X: np.ndarray  # (n, L) volts, training records
     y: np.ndarray  # (n,) labels
-    test_ids: np.ndarray  # (m,) event ids of the test records
-    X_test: np.ndarray  # (m, L) volts
+    test_ids: np.ndarray | None  # (m,) event ids of the test records; None: not here (models)
+    X_test: np.ndarray | None  # (m, L) volts
     metadata: dict
 
 
@@ -53,17 +53,24 @@ def _training_config(seed: int, device: str, epochs, dry_run: bool, quiet: bool)
 
 
 def load_challenge(data_dir: Path) -> ChallengeData:
-    from challenge.data import load, read_metadata
+    """The training records, and the test records where this copy has them: a team's copy of a
+    challenge of model submissions has no test.root (the organizers' copy has it in private/)."""
+    from challenge.data import has_split, load, read_metadata, submissions_kind
 
     with _user_errors(data_dir):
-        train, test = load("train", data_dir=data_dir), load("test", data_dir=data_dir)
+        train = load("train", data_dir=data_dir)
         metadata = read_metadata("train", data_dir=data_dir)
+        models = submissions_kind(data_dir) == "models"
+        test = None if models and not has_split("test", data_dir) else load("test", data_dir)
+    if test is None:
+        return ChallengeData(data_dir, train.X, train.y, None, None, metadata)
     return ChallengeData(data_dir, train.X, train.y, test.event_id, test.X, metadata)
 
 
 def train_model(name: str, data: ChallengeData, out_dir: Path, config: TrainConfig):
     """Train, then write checkpoint.pt, report.json, roc.png, training_curve.png, figures and
-    submission.csv to out_dir; returns the ValidationResult and the validation (y, scores)."""
+    submission.csv (where the test records are here) to out_dir; returns the ValidationResult
+    and the validation (y, scores)."""
     from baselines.report import write_report
     from baselines.train import train
     from challenge.submission import write_submission
@@ -78,7 +85,8 @@ def train_model(name: str, data: ChallengeData, out_dir: Path, config: TrainConf
         pre = trained.preprocessor
         period_s = pre.config.downsample / data.metadata["sampling_rate_hz"]
         trained.model.write_figures(out_dir, pre.transform(data.X[val_idx]), y_val, period_s)
-    write_submission(out_dir / "submission.csv", data.test_ids, trained.predict(data.X_test))
+    if data.X_test is not None:
+        write_submission(out_dir / "submission.csv", data.test_ids, trained.predict(data.X_test))
     return result, (y_val, scores)
 
 
@@ -149,7 +157,14 @@ def train(model, data_dir, epochs, device, seed, dry_run, quiet, out) -> None:
     out = out or Path("runs") / model
     result, _ = train_model(model, data, out, config)
     click.echo(_summary(result))
-    click.echo(f"wrote {out}/checkpoint.pt, report.json, roc.png and submission.csv")
+    if data.X_test is None:
+        click.echo(
+            f"wrote {out}/checkpoint.pt, report.json and roc.png; no submission.csv, since the "
+            "test records of this challenge stay on the leaderboard's server: submit a model "
+            f"(baselines export {out}/checkpoint.pt -o model.onnx --data {data_dir})"
+        )
+    else:
+        click.echo(f"wrote {out}/checkpoint.pt, report.json, roc.png and submission.csv")
 
 
 def _checkpoint_command(output: str, what: str):

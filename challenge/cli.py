@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from challenge import cli_conventions as conventions
+from challenge.data import SUBMISSION_KINDS
 from challenge.metrics import DEFAULT_SCORE_TYPE, score_type
 from challenge.scoring import AnswerKeyError
 from challenge.submission import DEFAULT_MAX_BYTES, SubmissionError
@@ -46,6 +47,31 @@ def _package(make, *where, quiet: bool, **options) -> None:
         written = make(*where, progress=not quiet, **options)
     for what, path in written.items():
         click.echo(f"{what:>18}: {path}")
+    if options["submissions"] == "models":
+        click.echo(_models_note(written["test"], written["answer_key"]))
+
+
+def _models_note(test_records: Path, answer_key: Path) -> str:
+    """Where test.root went in a challenge of model submissions, and the leaderboard's settings."""
+    return (
+        f"\nModel submissions: the test records went to {test_records} (owner-only), beside the "
+        "answer key; they never leave the server. Give teams public/ only (it has no test.root "
+        "and no sample submission). On the leaderboard set:\n"
+        f"  export LEADERBOARD_ANSWER_KEY={answer_key.resolve()}\n"
+        "  export LEADERBOARD_SUBMISSIONS=models\n"
+        "(LEADERBOARD_TEST_RECORDS defaults to the test.root beside the answer key), and start "
+        "workers with `leaderboard worker` (see leaderboard/README.md)."
+    )
+
+
+_submissions_option = click.option(
+    "--submissions",
+    type=click.Choice(SUBMISSION_KINDS),
+    default="predictions",
+    show_default=True,
+    help="What teams upload: predictions (a score per event of the public test.root) or models "
+    "(an ONNX model that the leaderboard runs on test.root, which then goes to OUT/private/).",
+)
 
 
 def _check_metric(ctx, param, name: str) -> str:
@@ -109,6 +135,7 @@ def main() -> None:
     help="Your rule on training data that teams simulate themselves with the public simulator; "
     "written to the data card and public/challenge.json (the leaderboard's rules page).",
 )
+@_submissions_option
 @conventions.quiet_option()
 def generate(out, quiet, **options) -> None:
     """Simulate a challenge: train and test ROOT files, sample submission, data card, answer key.
@@ -235,6 +262,7 @@ def plan(auc, delta, public_fraction, carrier_fraction) -> None:
     "secret is drawn and kept in OUT/private/."
 )
 @conventions.out_dir_option(required=True, help=OUT_DIR_HELP)
+@_submissions_option
 @conventions.quiet_option()
 def import_(file, out, quiet, **options) -> None:
     """Package the labelled records of FILE (cait HDF5, torch, npz, HDF5) as a challenge."""

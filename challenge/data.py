@@ -9,6 +9,10 @@ Layout of ``{train,test}.root``:
   volts per ADC count, trigger index, seed (null unless a public seed made the data), generator
   version and the full detector description.
 Baskets are zstd-compressed (ROOT >= 6.20 and uproot read them).
+
+Where the files are: ``DIR/public/{train,test}.root``; a challenge of model submissions
+(``public/challenge.json`` says ``"submissions": "models"``) keeps test.root in ``DIR/private/``,
+with the organizers, since teams upload a model that the leaderboard runs on it.
 """
 
 from __future__ import annotations
@@ -37,6 +41,15 @@ METADATA_KEYS = (
 WRITE_BATCH = 250  # events per basket: bounds the memory of writing and reading
 # zstd level 1: nine times faster to write than zlib and 6% larger; ROOT reads it since 6.20.
 COMPRESSION_LEVEL = 1
+SETTINGS_FILE = "challenge.json"  # in public/: the challenge's machine-readable settings
+# What teams upload: a score per test event, or an ONNX model that the leaderboard runs on the
+# test records, which then stay in private/ (challenge.model holds the model's contract).
+SUBMISSION_KINDS = ("predictions", "models")
+MODELS_HINT = (
+    "the test records of a challenge of model submissions stay with the organizers: export a "
+    "model with `baselines export`, check it with `challenge check-model`, upload it with "
+    "`challenge submit model.onnx`"
+)
 
 
 class DataError(FileNotFoundError, ValueError):
@@ -49,10 +62,38 @@ class Events(NamedTuple):
     y: np.ndarray | None  # int8 (n,), 1 = carrier; None for the test split
 
 
-def split_path(split: str, data_dir: str | Path = "data") -> Path:
+def submissions_kind(data_dir: str | Path = "data") -> str:
+    """What the teams of the challenge in ``data_dir`` upload, from ``public/challenge.json``:
+    "predictions" or "models"; "predictions" without the file or the key (older challenges)."""
+    path = Path(data_dir) / "public" / SETTINGS_FILE
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return "predictions"
+    except (OSError, ValueError) as err:
+        raise DataError(f"{path}: not a readable JSON file ({err})") from None
+    kind = settings.get("submissions", "predictions") if isinstance(settings, dict) else None
+    if kind not in SUBMISSION_KINDS:
+        raise DataError(f"{path}: 'submissions' is {kind!r}; expected one of {SUBMISSION_KINDS}")
+    return kind
+
+
+def split_path(
+    split: str, data_dir: str | Path = "data", *, submissions: str | None = None
+) -> Path:
+    """The ROOT file of a split: ``public/`` for both, except test.root of a challenge of model
+    submissions, in ``private/``. ``submissions`` defaults to what the challenge says."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
+    if split == "test" and (submissions or submissions_kind(data_dir)) == "models":
+        return Path(data_dir) / "private" / "test.root"
     return Path(data_dir) / "public" / f"{split}.root"
+
+
+def has_split(split: str, data_dir: str | Path = "data") -> bool:
+    """Whether this copy of the challenge holds the split: a team's copy of a challenge of model
+    submissions has no test.root."""
+    return split_path(split, data_dir).is_file()
 
 
 def _branch_types(record_length: int, pulse_dtype: str, branches: Iterable[str]) -> dict:
@@ -100,6 +141,8 @@ def _open_tree(path: Path):
     import uproot
 
     if not path.exists():
+        if path.parent.name == "private":
+            raise DataError(f"{path}: no such file; {MODELS_HINT}")
         raise DataError(
             f"{path}: no such file; run `challenge generate --out-dir {path.parent.parent}` to make the data"
         )

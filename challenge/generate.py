@@ -8,6 +8,7 @@ from pathlib import Path
 from challenge import data
 from challenge.metrics import DEFAULT_SCORE_TYPE, score_type
 from challenge.package import (
+    DEFAULT_SUBMISSIONS,
     DEFAULT_TRAINING_DATA,
     RecordBatch,
     RecordFormat,
@@ -74,6 +75,7 @@ def generate_challenge(
     record_length: int | None = None,
     metric: str = DEFAULT_SCORE_TYPE,
     simulated_training_data: str = DEFAULT_TRAINING_DATA,
+    submissions: str = DEFAULT_SUBMISSIONS,
     progress: bool = True,
 ) -> dict[str, Path]:
     """Simulates and writes a challenge under ``out_dir``; returns the written paths by name.
@@ -81,6 +83,7 @@ def generate_challenge(
     Without ``seed`` a fresh 128-bit secret is drawn and kept in ``out_dir/private/``; a seed
     makes practice data that anyone can recompute (a warning says so). ``metric`` names the
     leaderboard's score type (``challenge.metrics.score_type``), recorded in private/metric.json.
+    ``submissions="models"`` keeps test.root in ``out_dir/private/`` (``package_challenge``).
     """
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}; got {preset!r}")
@@ -99,6 +102,7 @@ def generate_challenge(
         description=describe_simulation(config),
         metric=scored_by,
         simulated_training_data=simulated_training_data,
+        submissions=submissions,
         progress=progress,
     )
 

@@ -16,7 +16,13 @@ import numpy as np
 import pandas as pd
 
 from challenge.detector import Detector, trigger_index
-from challenge.package import PackagingError, RecordFormat, package_challenge, split_records
+from challenge.package import (
+    DEFAULT_SUBMISSIONS,
+    PackagingError,
+    RecordFormat,
+    package_challenge,
+    split_records,
+)
 from challenge.secret import Secret
 
 FORMATS = ("cait", "torch", "npz", "hdf5")
@@ -296,6 +302,7 @@ def import_challenge(
     sampling_rate_hz: float | None = None,
     test_fraction: float = DEFAULT_TEST_FRACTION,
     seed: int | None = None,
+    submissions: str = DEFAULT_SUBMISSIONS,
     progress: bool = True,
 ) -> dict[str, Path]:
     """Reads labelled records and packages them as a challenge under ``out_dir``.
@@ -336,6 +343,7 @@ def import_challenge(
         secret=secret,
         title="Data card: imported detector records",
         description=describe_import(records, fmt, n_test),
+        submissions=submissions,
         progress=progress,
     )
 

@@ -1,5 +1,8 @@
 """Packages labelled records as a challenge: public ROOT files, sample submission, data card, private answer key.
 
+A challenge takes prediction files (the default: test.root is public) or model submissions (test.root
+goes to ``DIR/private/`` and the leaderboard runs each team's ONNX model on it).
+
 Any source of records can be packaged: the simulator (``challenge.generate``) or records imported
 from a file. Everything random here (event ids, the public/private split of the answer key, the
 sample submission's scores, the order of imported records) is drawn from the challenge's
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +39,7 @@ from challenge.metrics import (
     roc_auc_ci,
     score_type,
 )
+from challenge.model import ModelLimits
 from challenge.planning import (
     BASELINE_AUC_CORRELATION,
     CONFIDENCE,
@@ -44,7 +49,7 @@ from challenge.planning import (
     resolution_by_split,
 )
 from challenge.scoring import write_metric
-from challenge.secret import Secret, open_private, write_secret
+from challenge.secret import PRIVATE_FILE_MODE, Secret, open_private, write_secret
 from challenge.submission import write_submission
 
 PUBLIC_FRACTION = 0.3  # of the test events, scored on the public leaderboard
@@ -63,7 +68,9 @@ TRAINING_DATA_RULES = {
     "public simulator (`challenge/simulate.py`) or any other generator are not allowed.",
 }
 DEFAULT_TRAINING_DATA = "allowed"
-CHALLENGE_FILE = "challenge.json"  # public, machine-readable settings: the leaderboard reads it
+CHALLENGE_FILE = data.SETTINGS_FILE  # public, machine-readable settings: the leaderboard reads it
+DEFAULT_SUBMISSIONS = "predictions"
+SAMPLE_SUBMISSION = "sample_submission.csv"  # prediction files only: it lists the test ids
 
 
 class PackagingError(ValueError):
@@ -394,6 +401,7 @@ def package_challenge(
     title: str = "Data card",
     metric: ScoreType | None = None,
     simulated_training_data: str = DEFAULT_TRAINING_DATA,
+    submissions: str = DEFAULT_SUBMISSIONS,
     progress: bool = True,
 ) -> dict[str, Path]:
     """Writes a challenge from labelled records under ``out_dir``; returns the paths by name.
@@ -404,6 +412,9 @@ def package_challenge(
     and private/{answer_key.csv, metric.json, secret.json, CEILING.md}; private/ is 0700, its
     files 0600.
     ``metric`` scores the leaderboard (ROC AUC by default); metric.json records it.
+    ``submissions`` is what teams upload: "predictions", or "models", where test.root goes to
+    private/ (owner-only) and public/ has no sample submission, so that no test pulse and no
+    test event id is published.
     """
     if train.n < 2 or test.n < 2:
         raise PackagingError(
@@ -414,10 +425,16 @@ def package_challenge(
             f"simulated_training_data must be one of {sorted(TRAINING_DATA_RULES)}; "
             f"got {simulated_training_data!r}"
         )
+    if submissions not in data.SUBMISSION_KINDS:
+        raise PackagingError(
+            f"submissions must be one of {data.SUBMISSION_KINDS}; got {submissions!r}"
+        )
     out = Path(out_dir)
     public, private = out / "public", out / "private"
     paths = {"secret": write_secret(secret, private)}
-    written = _write_records(train, test, out, fmt=fmt, secret=secret, progress=progress)
+    _remove_other_layout(out, submissions)
+    written = _write_records(train, test, out, fmt=fmt, secret=secret, submissions=submissions,
+                             progress=progress)  # fmt: skip
     paths.update(written.paths)
     test_labels = np.concatenate(written.references.scores["label"])
     split = draw_public_split(secret, test_labels)
@@ -430,14 +447,15 @@ def package_challenge(
     aucs = written.references.aucs()
     paths["ceiling"] = write_ceiling(private / "CEILING.md", written.references.ceiling(),
                                      aucs[_References.NAMES["physics"]])  # fmt: skip
-    score = secret.rng(SAMPLE_STREAM).random(test.n)  # valid but uninformative
-    paths["sample_submission"] = write_submission(
-        public / "sample_submission.csv", written.test_ids, score
-    )
+    if submissions == "predictions":  # a model submission needs no ids; they stay private
+        score = secret.rng(SAMPLE_STREAM).random(test.n)  # valid but uninformative
+        paths["sample_submission"] = write_submission(
+            public / SAMPLE_SUBMISSION, written.test_ids, score
+        )
     auc, auc_source = written.references.reference_auc()
     resolution = resolution_by_split(test_labels, split, auc=auc)
     settings = challenge_settings(train.n, test.n, secret, metric, simulated_training_data,
-                                  resolution, auc_source)  # fmt: skip
+                                  resolution, auc_source, submissions)  # fmt: skip
     paths["challenge"] = write_settings(public / CHALLENGE_FILE, settings)
     paths["datacard"] = write_datacard(
         public / "DATACARD.md",
@@ -463,10 +481,23 @@ class _Written(NamedTuple):
     references: _References  # with the test labels and the reference scores
 
 
-def _write_records(train, test, out: Path, *, fmt, secret, progress) -> _Written:
-    """public/train.root and public/test.root, with event ids from the secret."""
+def _remove_other_layout(out: Path, submissions: str) -> None:
+    """Delete what an earlier package of the other kind left in ``out``: a public test.root or
+    sample submission of prediction files in a challenge of models, and the reverse."""
+    other = "predictions" if submissions == "models" else "models"
+    stale = [data.split_path("test", out, submissions=other)]
+    if submissions == "models":
+        stale.append(out / "public" / SAMPLE_SUBMISSION)
+    for path in stale:
+        path.unlink(missing_ok=True)
+
+
+def _write_records(train, test, out: Path, *, fmt, secret, submissions, progress) -> _Written:
+    """train.root and test.root (public/, or private/ for models), event ids from the secret."""
     train_ids, test_ids = draw_event_ids(secret, train.n, test.n)
-    paths = {split: data.split_path(split, out) for split in ("train", "test")}
+    paths = {
+        split: data.split_path(split, out, submissions=submissions) for split in ("train", "test")
+    }
     train_labels: list[np.ndarray] = []
     train_meta = build_metadata("train", train.n, fmt, secret)
     truth_columns = _write_root(paths["train"], train, train_ids, fmt, train_meta, with_truth=True,
@@ -475,6 +506,8 @@ def _write_records(train, test, out: Path, *, fmt, secret, progress) -> _Written
     references = _References(test_meta, learned_reference(out, train_meta))
     _write_root(paths["test"], test, test_ids, fmt, test_meta, with_truth=False,
                 progress=progress, on_batch=references)  # fmt: skip
+    if submissions == "models":  # in private/, which is 0700 already: no one else saw it
+        os.chmod(paths["test"], PRIVATE_FILE_MODE)
     return _Written(paths, test_ids, np.concatenate(train_labels), truth_columns, references)
 
 
@@ -486,9 +519,11 @@ def challenge_settings(
     simulated_training_data: str,
     resolution: list[SplitResolution],
     auc_source: str,
+    submissions: str = DEFAULT_SUBMISSIONS,
 ) -> dict:
     """The public, machine-readable description of the challenge (public/challenge.json)."""
     return {
+        "submissions": submissions,
         "n_train": int(n_train),
         "n_test": int(n_test),
         "public_fraction": PUBLIC_FRACTION,
@@ -563,7 +598,7 @@ def write_datacard(
         f"# {title}\n",
         _provenance_section(secret),
         "## What the data are\n" + description.strip() + "\n",
-        _files_section(fmt, truth_columns),
+        _files_section(fmt, truth_columns, settings["submissions"]),
         _balance_section(train_labels, test_labels),
         _references_section(references),
         f"## The metric\nThe leaderboard ranks by {metric.label} (`{metric.name}`, "
@@ -585,7 +620,7 @@ def _provenance_section(secret: Secret) -> str:
     )
 
 
-def _files_section(fmt: RecordFormat, truth_columns: list[str]) -> str:
+def _files_section(fmt: RecordFormat, truth_columns: list[str], submissions: str) -> str:
     length = fmt.record_length
     if fmt.pulse_dtype == "int16":
         pulse = f"`pulse` (int16[{length}], ADC counts; volts = counts x {fmt.volts_per_count:.9g})"
@@ -595,6 +630,8 @@ def _files_section(fmt: RecordFormat, truth_columns: list[str]) -> str:
              "onset": "`onset` (float32, ms from the record start)"}  # fmt: skip
     extras = [truth.get(name, f"`{name}` (float32)") for name in truth_columns]
     train_has = "`label` (int8)" + "".join(f", {e}" for e in extras)
+    if submissions == "models":
+        return _models_files_section(pulse, train_has, fmt.record_length)
     return f"""## Files and units
 - `train.root`, `test.root` (ROOT, zstd-compressed): TTree `events` with
   `event_id` (int64, random and unique; row order carries no information) and
@@ -605,6 +642,30 @@ def _files_section(fmt: RecordFormat, truth_columns: list[str]) -> str:
 - `sample_submission.csv`: `event_id,score`, one row per test event; higher score = more carrier-like.
   Its scores are random, so it scores about 0.5.
 - Read with `challenge.data.load("train")` (event_id, X in volts as float32, y) or with plain uproot.
+"""
+
+
+def _models_files_section(pulse: str, train_has: str, length: int) -> str:
+    return f"""## Files and units
+- `train.root` (ROOT, zstd-compressed): TTree `events` with `event_id` (int64, random and
+  unique; row order carries no information), {pulse} and {train_has}.
+  A TObjString `metadata` holds a JSON object: sampling rate, record length, volts per count,
+  trigger index and the description of the source.
+- Read with `challenge.data.load("train")` (event_id, X in volts as float32, y) or with plain uproot.
+
+## Submissions: a model, run on test pulses you never see
+The test pulses stay on the leaderboard's server: there is no test.root to download. Teams
+upload a model, which the server's workers run in a sandbox on the test records and score.
+The contract (`challenge/model.py`): one ONNX file with one input, float32 volts of shape
+(batch, {length}), and one output, a score of shape (batch,) or (batch, 1), higher =
+more carrier-like; the preprocessing is part of the graph; only the standard ONNX operator
+domains, no external data, at most {ModelLimits.max_bytes // 2**20} MiB (by default).
+
+1. `baselines export runs/cnn/checkpoint.pt -o model.onnx` exports a trained baseline
+   (checked against torch on its validation records).
+2. `challenge check-model model.onnx --data DIR` runs the server's checks and limits on the
+   training records and prints the time per 1,000 records and the training AUC.
+3. `challenge submit model.onnx --url URL --token TOKEN` uploads it and waits for its public score.
 """
 
 

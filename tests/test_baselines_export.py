@@ -105,3 +105,37 @@ def test_bdt_is_refused_with_the_reason(tmp_path, tiny_data):
     assert result.exit_code == 1
     assert result.output.startswith("Error: bdt cannot be exported: its trees would convert")
     assert not (tmp_path / "model.onnx").exists()
+
+
+def test_a_team_without_test_records_trains_exports_and_checks_a_model(tmp_path):
+    """A challenge of model submissions: the team's copy (public/) has no test.root, so train
+    writes no submission and says to export; the organizers' copy predicts private/test.root."""
+    import shutil
+
+    from challenge.cli import main as challenge_main
+    from challenge.generate import generate_challenge
+
+    organizers, team = tmp_path / "organizers", tmp_path / "team"
+    generate_challenge(organizers, n_train=160, n_test=60, record_length=1024, seed=5,
+                       submissions="models", progress=False)  # fmt: skip
+    shutil.copytree(organizers / "public", team / "public")
+    run = tmp_path / "logit"
+    trained = CliRunner().invoke(main, ["train", "logit", "--data", str(team), "--dry-run",
+                                        "--quiet", "--out-dir", str(run)])  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    assert "no submission.csv" in trained.output and "baselines export" in trained.output
+    assert sorted(p.name for p in run.iterdir() if p.suffix == ".csv") == []
+    out = tmp_path / "model.onnx"
+    exported = CliRunner().invoke(
+        main, ["export", str(run / "checkpoint.pt"), "--data", str(team), "-o", str(out)]
+    )
+    assert exported.exit_code == 0, exported.output
+    checked = CliRunner().invoke(challenge_main, ["check-model", str(out), "--data", str(team)])
+    assert checked.exit_code == 0, checked.output
+    predicted = CliRunner().invoke(main, ["predict", str(run / "checkpoint.pt"), "--data",
+                                          str(organizers), "-o", str(tmp_path / "ref.csv")])  # fmt: skip
+    assert predicted.exit_code == 0, predicted.output
+    key = np.loadtxt(organizers / "private" / "answer_key.csv", delimiter=",", skiprows=1,
+                     usecols=0, dtype=np.int64)  # fmt: skip
+    ids = np.loadtxt(tmp_path / "ref.csv", delimiter=",", skiprows=1, usecols=0, dtype=np.int64)
+    np.testing.assert_array_equal(ids, key)

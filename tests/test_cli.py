@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import stat
 import threading
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 import pytest
+import uproot
 from click.testing import CliRunner
 from sklearn.metrics import roc_auc_score
 from werkzeug.serving import make_server
 
+from challenge import data
 from challenge.cli import main
 from challenge.metrics import background_efficiency, score_type
 from challenge.scoring import write_metric
@@ -190,3 +197,120 @@ def test_generate_refuses_an_unknown_metric_before_simulating(tmp_path):
     assert result.exit_code == 2
     assert "unknown metric 'bkg_eff@90'" in result.stderr and "Traceback" not in result.output
     assert not (tmp_path / "x").exists()
+
+
+# A challenge of model submissions: test.root stays in private/, nothing public names a test event.
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("models-challenge")
+    args = ["--n-train", 60, "--n-test", 80, "--record-length", 512, "--seed", 3, "--quiet"]
+    result = run("generate", *args, "--submissions", "models", "--out-dir", out)
+    assert result.exit_code == 0, result.output
+    return out, result.stdout
+
+
+def _numbers(value) -> Iterator[float]:
+    """Every number in a JSON value, however deep."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        for item in value:
+            yield from _numbers(item)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield value
+
+
+def _root_contents(path) -> tuple[set[float], set[bytes]]:
+    """The numbers (every scalar branch, the metadata's numbers) and the pulse rows (as bytes)
+    of every object in a ROOT file."""
+    numbers, rows = set(), set()
+    with uproot.open(path) as f:
+        for key in f.keys(cycle=False):
+            item = f[key]
+            if isinstance(item, uproot.behaviors.TTree.TTree):
+                for array in item.arrays(library="np").values():
+                    if array.ndim == 2:
+                        rows.update(row.tobytes() for row in array)
+                    else:
+                        numbers.update(array.tolist())
+            else:
+                numbers.update(_numbers(json.loads(str(item))))
+    return numbers, rows
+
+
+def public_contents(folder) -> tuple[set[float], set[bytes]]:
+    """Every number and every pulse row that the files under ``folder`` hold, read with uproot,
+    pandas and json, or as text (any integer in it)."""
+    numbers, rows = set(), set()
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        if path.suffix == ".root":
+            found, pulses = _root_contents(path)
+            numbers |= found
+            rows |= pulses
+        elif path.suffix == ".csv":
+            numbers.update(pd.read_csv(path).select_dtypes("number").to_numpy().ravel().tolist())
+        elif path.suffix == ".json":
+            numbers.update(_numbers(json.loads(path.read_text())))
+        else:
+            numbers.update(int(n) for n in re.findall(r"\d+", path.read_text()))
+    return numbers, rows
+
+
+def test_a_model_challenge_publishes_no_test_pulse_and_no_test_event_id(models_dir):
+    out, _ = models_dir
+    key = pd.read_csv(out / "private" / "answer_key.csv")
+    with uproot.open(out / "private" / "test.root") as f:
+        test = f["events"].arrays(["event_id", "pulse"], library="np")
+    np.testing.assert_array_equal(test["event_id"], key["event_id"])  # the key's ids, in order
+    numbers, rows = public_contents(out / "public")
+    assert not numbers & set(key["event_id"].tolist())
+    assert not rows & {row.tobytes() for row in test["pulse"]}
+    train_ids = data.load_event_ids("train", out)  # the walk does see the train file's ids
+    assert set(train_ids.tolist()) <= numbers and len(rows) == len(train_ids)
+    assert sorted(p.name for p in (out / "public").iterdir()) == [
+        "DATACARD.md", "challenge.json", "train.root",
+    ]  # fmt: skip
+
+
+def test_a_model_challenge_keeps_test_root_owner_only_and_says_so(models_dir):
+    out, stdout = models_dir
+    test_root = out / "private" / "test.root"
+    assert stat.S_IMODE(os.stat(test_root).st_mode) == 0o600
+    assert f"test: {test_root}" in stdout
+    assert "LEADERBOARD_SUBMISSIONS=models" in stdout and str(test_root) in stdout
+    assert json.loads((out / "public" / "challenge.json").read_text())["submissions"] == "models"
+    card = (out / "public" / "DATACARD.md").read_text()
+    assert "there is no test.root to download" in card and "sample_submission" not in card
+    for command in ("baselines export", "challenge check-model", "challenge submit model.onnx"):
+        assert command in card
+
+
+def test_a_teams_copy_of_a_model_challenge_says_where_the_test_records_are(models_dir, tmp_path):
+    out, _ = models_dir
+    shutil.copytree(out / "public", tmp_path / "public")
+    (tmp_path / "s.csv").write_text("event_id,score\n1,0.5\n")
+    result = run("validate", tmp_path / "s.csv", "--data", tmp_path)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "stay with the organizers" in result.stderr and "baselines export" in result.stderr
+    assert run("plot", "--data", tmp_path, "-o", tmp_path / "p.png").exit_code == 0
+
+
+def test_generating_again_in_the_other_mode_leaves_nothing_of_the_first(tmp_path):
+    args = ["--n-train", 20, "--n-test", 40, "--record-length", 64, "--seed", 1, "--quiet",
+            "--out-dir", tmp_path]  # fmt: skip
+    assert run("generate", *args).exit_code == 0
+    assert (tmp_path / "public" / "test.root").exists()
+    assert run("generate", *args, "--submissions", "models").exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "public").iterdir()) == [
+        "DATACARD.md", "challenge.json", "train.root",
+    ]  # fmt: skip
+    assert run("generate", *args, "--submissions", "predictions").exit_code == 0
+    assert not (tmp_path / "private" / "test.root").exists()
+    assert (tmp_path / "public" / "test.root").exists()
+    assert json.loads((tmp_path / "public" / "challenge.json").read_text())["submissions"] == (
+        "predictions"
+    )

@@ -243,3 +243,24 @@ def test_file_written_by_cait_itself(tmp_path):
     np.testing.assert_array_equal(_sorted_rows(both), _sorted_rows(written))
     card = paths["datacard"].read_text()
     assert "| physics reference: likelihood ratio marginalised" in card
+
+
+def test_an_imported_challenge_of_model_submissions_keeps_test_root_private(tmp_path):
+    counts, label = simulated(60, seed=3)
+    np.savez(tmp_path / "x.npz", X=counts, y=label, sampling_rate_hz=RATE)
+    result = CliRunner().invoke(main, ["import", str(tmp_path / "x.npz"), "--format", "npz",
+                                       "--out-dir", str(tmp_path / "ch"), "--seed", "3",
+                                       "--submissions", "models", "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "LEADERBOARD_SUBMISSIONS=models" in result.output
+    public = tmp_path / "ch" / "public"
+    assert sorted(p.name for p in public.iterdir()) == [
+        "DATACARD.md",
+        "challenge.json",
+        "train.root",
+    ]
+    test = data.load("test", tmp_path / "ch")  # the organizers' copy reads it from private/
+    key = pd.read_csv(tmp_path / "ch" / "private" / "answer_key.csv")
+    np.testing.assert_array_equal(test.event_id, key["event_id"])
+    both = np.concatenate([data.load("train", tmp_path / "ch").X, test.X])
+    np.testing.assert_array_equal(_sorted_rows(both), _sorted_rows(counts.astype(np.float32)))
