@@ -6,6 +6,7 @@ instance file ``config.py``, and a test config overrides both.
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections.abc import Callable, Mapping
@@ -13,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from challenge.data import SETTINGS_FILE, SUBMISSION_KINDS
 from challenge.model import ModelLimits
 from challenge.sandbox import SandboxLimits
 from challenge.submission import DEFAULT_MAX_BYTES
@@ -231,7 +233,6 @@ def finish(config: dict[str, Any]) -> None:
     _check_submissions(config)
 
 
-SUBMISSION_KINDS = ("predictions", "models")
 QUEUE_SCHEMES = ("sqlite:///", "redis://", "rediss://")
 
 
@@ -257,6 +258,65 @@ def _check_submissions(config: dict[str, Any]) -> None:
                 "MODEL_THREADS"):  # fmt: skip
         if not float(config[key]) > 0:
             raise ConfigError(f"{key}={config[key]!r} must be positive")
+    _check_challenge_kind(config)
+    if config["SUBMISSIONS"] == "models":
+        _check_test_records(config["TEST_RECORDS"])
+        if config["PUBLIC_DATA"]:
+            _check_public_data_of_models(config["PUBLIC_DATA"], config["TEST_RECORDS"])
+
+
+# Files of a challenge of prediction files that a challenge of models keeps private: the test
+# pulses, and the sample submission that lists every test event id.
+PREDICTION_FILES = ("test.root", "sample_submission.csv")
+MODELS_HOW_TO = (
+    "`challenge generate --submissions models` (or `challenge import --submissions models`) "
+    "writes it as private/test.root beside the answer key"
+)
+
+
+def _check_challenge_kind(config: dict[str, Any]) -> None:
+    """The challenge's public/challenge.json (``PUBLIC_DATA``, else the public/ beside the answer
+    key's private/) must name the kind of submissions the leaderboard takes, where it names one."""
+    folder = config["PUBLIC_DATA"] or Path(config["ANSWER_KEY"]).resolve().parent.parent / "public"
+    path = Path(folder) / SETTINGS_FILE
+    try:
+        kind = json.loads(path.read_text(encoding="utf-8")).get("submissions")
+    except (OSError, ValueError, AttributeError):
+        return  # no challenge.json, or not one of ours: nothing to compare
+    if kind in SUBMISSION_KINDS and kind != config["SUBMISSIONS"]:
+        raise ConfigError(
+            f"{path} says the challenge takes {kind}, but LEADERBOARD_SUBMISSIONS is "
+            f"{config['SUBMISSIONS']!r}: set LEADERBOARD_SUBMISSIONS={kind}, or generate the "
+            f"challenge again with --submissions {config['SUBMISSIONS']}"
+        )
+
+
+def _check_test_records(path: str) -> None:
+    """In models mode the workers run each model on test.root: it must be there."""
+    if not os.path.isfile(path):
+        raise ConfigError(
+            f"LEADERBOARD_TEST_RECORDS={path!r}: no such file. Model submissions are run on the "
+            f"test records: {MODELS_HOW_TO} (the default place), or set LEADERBOARD_TEST_RECORDS "
+            "to the test.root of the challenge"
+        )
+
+
+def _check_public_data_of_models(folder: str, test_records: str) -> None:
+    """A challenge of models publishes no test pulse and no test event id: the download folder
+    must not hold test.root (the settings' or any file of that name) or a sample submission."""
+    public = Path(folder).resolve()
+    if public in Path(test_records).resolve().parents:
+        raise ConfigError(
+            f"LEADERBOARD_PUBLIC_DATA={folder!r} holds the test records {test_records}, which "
+            "model submissions keep on the server: give the public/ folder, never private/"
+        )
+    found = sorted(str(p) for name in PREDICTION_FILES for p in public.rglob(name))
+    if found:
+        raise ConfigError(
+            f"LEADERBOARD_PUBLIC_DATA={folder!r} holds {', '.join(found)}: the test pulses and "
+            "ids of a challenge of model submissions stay on the server. Give the public/ folder "
+            f"of a challenge made for models ({MODELS_HOW_TO}), or delete those files"
+        )
 
 
 def _check_public_data(folder: str, answer_key: str) -> None:

@@ -16,7 +16,7 @@ from flask import current_app, render_template
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from leaderboard.config import TRAINING_DATA_RULES
+from leaderboard.config import PREDICTION_FILES, TRAINING_DATA_RULES
 
 PAGES = {  # endpoint name -> title, in the order of the navigation
     "overview": "Overview",
@@ -34,6 +34,26 @@ FILE_ROLES = {  # public file -> what it is
     DATACARD: "the data card: what the data are, units, class balance, reference scores",
     CHALLENGE_JSON: "the challenge's public facts, machine-readable",
 }
+
+
+def file_roles() -> dict[str, str]:
+    """The public files of this challenge and what each is: with model submissions the test
+    records and the sample submission (which lists the test ids) stay on the server."""
+    if current_app.config["SUBMISSIONS"] == "models":
+        return {k: v for k, v in FILE_ROLES.items() if k not in PREDICTION_FILES}
+    return FILE_ROLES
+
+
+def submission_facts() -> dict:
+    """What the pages say about the kind of submission: prediction files or models, and a
+    model's limits on the server."""
+    config = current_app.config
+    return {
+        "models": config["SUBMISSIONS"] == "models",
+        "model_max": file_size(config["MODEL_MAX_BYTES"]),
+        "model_wall_s": f"{config['MODEL_WALL_S']:g}",
+        "model_memory": file_size(config["MODEL_MEMORY_BYTES"]),
+    }
 
 
 @lru_cache(maxsize=1)
@@ -91,10 +111,13 @@ def downloads() -> list[PublicFile]:
     if not current_app.config["PUBLIC_DATA"]:
         return []
     folder = Path(current_app.config["PUBLIC_DATA"])
+    # with models, the settings refuse a folder holding the test files at start; this keeps
+    # them out of reach if one is copied there later
+    hidden = PREDICTION_FILES if current_app.config["SUBMISSIONS"] == "models" else ()
     return [
         PublicFile(path.name, path.stat().st_size, FILE_ROLES.get(path.name, ""))
         for path in sorted(folder.iterdir())
-        if path.is_file() and not path.name.startswith(".")
+        if path.is_file() and not path.name.startswith(".") and path.name not in hidden
     ]
 
 

@@ -175,6 +175,7 @@ def challenge_context() -> dict:
         "simulated_training_data": content.simulated_training_data(),
         "simulated_training_data_rule": content.simulated_training_data_rule(),
         "top": config["ROC_TOP_TEAMS"],
+        **content.submission_facts(),
     }
 
 
@@ -198,7 +199,7 @@ def overview():
 def data():
     return content_page(
         "data", downloads=content.downloads(), datacard=content.datacard(),
-        file_size=content.file_size, roles=content.FILE_ROLES,
+        file_size=content.file_size, roles=content.file_roles(),
     )  # fmt: skip
 
 

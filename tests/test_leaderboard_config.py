@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import errno
+import shutil
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -157,3 +159,85 @@ def test_unexpected_errors_are_500_without_details(api, monkeypatch):
     response = api.client.get("/api/leaderboard")
     assert response.status_code == 500
     assert response.get_json() == {"error": "internal error; the organizers have been told"}
+
+
+# Model submissions: test.root on the server, nowhere in the public files.
+
+
+@pytest.fixture(scope="module")
+def models_challenge(tmp_path_factory):
+    """A tiny challenge of model submissions, and the same challenge made for prediction files."""
+    from challenge.generate import generate_challenge
+
+    folders = {}
+    for kind in ("models", "predictions"):
+        folders[kind] = tmp_path_factory.mktemp(kind)
+        generate_challenge(folders[kind], n_train=20, n_test=40, record_length=64, seed=1,
+                           submissions=kind, progress=False)  # fmt: skip
+    return folders
+
+
+def models_config(app_config, folder, tmp_path, **settings) -> dict:
+    return {**app_config, "SUBMISSIONS": "models",
+            "ANSWER_KEY": str(folder / "private" / "answer_key.csv"),
+            "QUEUE_URL": f"sqlite:///{tmp_path / 'queue.sqlite'}", **settings}  # fmt: skip
+
+
+def test_models_take_test_root_beside_the_answer_key(app_config, models_challenge, tmp_path):
+    folder = models_challenge["models"]
+    app = create_app(
+        models_config(app_config, folder, tmp_path, PUBLIC_DATA=str(folder / "public"))
+    )
+    assert app.config["TEST_RECORDS"] == str(folder / "private" / "test.root")
+    engine_of(app).dispose()
+
+
+def test_models_without_test_records_say_how_to_make_them(app_config, models_challenge, tmp_path):
+    folder = models_challenge["models"]
+    missing = tmp_path / "nowhere" / "test.root"
+    with pytest.raises(ConfigError) as refused:
+        create_app(models_config(app_config, folder, tmp_path, TEST_RECORDS=str(missing)))
+    assert str(refused.value).startswith(f"LEADERBOARD_TEST_RECORDS='{missing}': no such file.")
+    assert "challenge generate --submissions models" in str(refused.value)
+
+
+@pytest.mark.parametrize("name", ["test.root", "deeper/test.root", "sample_submission.csv"])
+def test_models_refuse_public_data_with_test_pulses_or_ids(app_config, models_challenge, tmp_path,
+                                                           name):  # fmt: skip
+    """The public/ of prediction files (test.root, the sample submission listing the test ids),
+    copied whole or in part, is never offered for download in models mode."""
+    folder = models_challenge["models"]
+    public = tmp_path / "public"
+    shutil.copytree(folder / "public", public)
+    create_app(models_config(app_config, folder, tmp_path, PUBLIC_DATA=str(public)))
+    (public / name).parent.mkdir(exist_ok=True)
+    shutil.copy(models_challenge["predictions"] / "public" / Path(name).name, public / name)
+    with pytest.raises(ConfigError, match=f"holds {public / name}: the test pulses and ids"):
+        create_app(models_config(app_config, folder, tmp_path, PUBLIC_DATA=str(public)))
+
+
+def test_models_refuse_public_data_that_holds_the_test_records(app_config, models_challenge,
+                                                               tmp_path):  # fmt: skip
+    folder = models_challenge["models"]
+    public = tmp_path / "public"
+    shutil.copytree(folder / "public", public)
+    records = public / "records" / "events.root"  # under any name
+    records.parent.mkdir()
+    shutil.copy(folder / "private" / "test.root", records)
+    with pytest.raises(ConfigError, match=f"holds the test records {records}, which model"):
+        create_app(models_config(app_config, folder, tmp_path, PUBLIC_DATA=str(public),
+                                 TEST_RECORDS=str(records)))  # fmt: skip
+
+
+def test_the_challenge_and_the_leaderboard_agree_on_the_kind(app_config, models_challenge,
+                                                             tmp_path):  # fmt: skip
+    models, predictions = models_challenge["models"], models_challenge["predictions"]
+    forgot = {**app_config, "ANSWER_KEY": str(models / "private" / "answer_key.csv")}
+    with pytest.raises(ConfigError, match="says the challenge takes models, but LEADERBOARD_SUB"
+                                          "MISSIONS is 'predictions': set LEADERBOARD_SUBMISSIONS=models"):  # fmt: skip
+        create_app(forgot)
+    with pytest.raises(
+        ConfigError, match="takes predictions, but LEADERBOARD_SUBMISSIONS is 'models'"
+    ):
+        create_app(models_config(app_config, predictions, tmp_path,
+                                 TEST_RECORDS=str(models / "private" / "test.root")))  # fmt: skip

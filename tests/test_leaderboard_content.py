@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import pytest
 
@@ -268,3 +269,69 @@ def test_scripts_come_only_from_this_site(client):
     assert '<script src="/static/localtime.js" defer></script>' in response.get_data(as_text=True)
     with client.get("/static/localtime.js") as script:
         assert script.status_code == 200 and "time.local" in script.get_data(as_text=True)
+
+
+@pytest.fixture(scope="module")
+def models_folder(tmp_path_factory):
+    """A tiny challenge of model submissions, as `challenge generate --submissions models` makes it."""
+    from challenge.generate import generate_challenge
+
+    out = tmp_path_factory.mktemp("models")
+    generate_challenge(out, n_train=20, n_test=40, record_length=64, seed=1,
+                       submissions="models", progress=False)  # fmt: skip
+    return out
+
+
+@pytest.fixture
+def models_client(app_config, make_app, models_folder, tmp_path):
+    app = make_app({**app_config, "SUBMISSIONS": "models",
+                    "ANSWER_KEY": str(models_folder / "private" / "answer_key.csv"),
+                    "PUBLIC_DATA": str(models_folder / "public"),
+                    "QUEUE_URL": f"sqlite:///{tmp_path / 'queue.sqlite'}"})  # fmt: skip
+    return app.test_client()
+
+
+def test_with_models_the_pages_say_to_upload_a_model_and_how(models_client, client):
+    overview = text_of(models_client.get("/overview").get_data(as_text=True))
+    for words in ("The test records stay on this server: you upload the model itself",
+                  "baselines export runs/cnn/checkpoint.pt -o model.onnx",
+                  "challenge check-model model.onnx --data DIR",
+                  "challenge submit model.onnx --url"):  # fmt: skip
+        assert words in overview
+    assert "event_id,score" not in overview and "challenge validate" not in overview
+    evaluation = text_of(models_client.get("/evaluation").get_data(as_text=True))
+    assert "How a model is scored" in evaluation
+    assert "at most 52 MB" in evaluation and "at most 60 s of wall time and 4.3 GB of memory" in (
+        evaluation
+    )  # the settings' defaults: 50 MiB and 4 GiB
+    for page in ("/overview", "/evaluation", "/data"):  # prediction files: as before
+        text = text_of(client.get(page).get_data(as_text=True))
+        assert "check-model" not in text and "How a model is scored" not in text
+
+
+def test_with_models_the_data_page_offers_no_test_file(models_client, models_folder):
+    html = models_client.get("/data").get_data(as_text=True)
+    links = re.findall(r'href="(/data/files/[^"]+)"', html)
+    assert links == [
+        f"/data/files/{name}" for name in ("DATACARD.md", "challenge.json", "train.root")
+    ]
+    text = text_of(html)
+    assert "there is no test file to download" in text and "challenge check-model" in text
+    copied = models_folder / "public" / "test.root"  # copied there while the server runs
+    shutil.copy(models_folder / "private" / "test.root", copied)
+    try:
+        assert models_client.get("/data/files/test.root").status_code == 404
+        assert "/data/files/test.root" not in models_client.get("/data").get_data(as_text=True)
+    finally:
+        copied.unlink()
+
+
+def test_with_models_and_no_downloads_the_data_page_lists_no_test_file(app_config, make_app,
+                                                                      models_folder, tmp_path):  # fmt: skip
+    app = make_app({**app_config, "SUBMISSIONS": "models",
+                    "ANSWER_KEY": str(models_folder / "private" / "answer_key.csv"),
+                    "QUEUE_URL": f"sqlite:///{tmp_path / 'queue.sqlite'}"})  # fmt: skip
+    html = app.test_client().get("/data").get_data(as_text=True)
+    assert "The organizers hand out these files: train.root" in text_of(html)
+    listed = re.findall(r"<li><code>([^<]+)</code>", html.split('id="datacard"')[0])
+    assert listed == ["train.root", "DATACARD.md", "challenge.json"]
