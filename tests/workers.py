@@ -6,7 +6,6 @@ throwaway Redis server."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -37,10 +36,9 @@ def make_challenge(folder: Path, *, n_test: int = 300, record_length: int = 256)
     with warnings.catch_warnings():  # a seed makes practice data: that is what a test wants
         warnings.simplefilter("ignore")
         paths = generate_challenge(folder, n_train=20, n_test=n_test, seed=16,
-                                   record_length=record_length, progress=False)  # fmt: skip
-    private = paths["answer_key"].parent
-    shutil.move(paths["test"], private / "test.root")
-    return private
+                                   record_length=record_length, submissions="models",
+                                   progress=False)  # fmt: skip
+    return paths["answer_key"].parent
 
 
 def worker_environment(config: dict[str, Any]) -> dict[str, str]:
