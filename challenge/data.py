@@ -167,7 +167,13 @@ def _check_branches(path: Path, tree, wanted: Iterable[str]) -> None:
 
 def read_metadata(split: str, data_dir: str | Path = "data") -> dict:
     """The metadata dict of a split (keys METADATA_KEYS)."""
-    path = split_path(split, data_dir)
+    return read_file_metadata(split_path(split, data_dir))
+
+
+def read_file_metadata(path: str | Path) -> dict:
+    """The metadata dict of the split file at ``path`` (keys METADATA_KEYS), wherever it is
+    (the leaderboard's private test.root in model-submission mode)."""
+    path = Path(path)
     f, _ = _open_tree(path)
     if METADATA_KEY not in f:
         raise DataError(
@@ -191,10 +197,16 @@ def _to_events(arrays: dict, volts_per_count: float, with_label: bool) -> Events
 
 def iterate(split: str, data_dir: str | Path = "data", step_size: int = 1000) -> Iterator[Events]:
     """Yields the events of a split in chunks of ``step_size`` events (memory bounded)."""
-    metadata = read_metadata(split, data_dir)
-    path = split_path(split, data_dir)
+    yield from iterate_file(split_path(split, data_dir), step_size, with_label=split == "train")
+
+
+def iterate_file(
+    path: str | Path, step_size: int = 1000, *, with_label: bool = False
+) -> Iterator[Events]:
+    """Yields the events of the split file at ``path`` in chunks of ``step_size`` events."""
+    path = Path(path)
+    metadata = read_file_metadata(path)
     _, tree = _open_tree(path)
-    with_label = split == "train"
     branches = ["event_id", "pulse"] + (["label"] if with_label else [])
     _check_branches(path, tree, branches)
     for arrays in tree.iterate(branches, step_size=step_size, library="np"):
@@ -203,15 +215,20 @@ def iterate(split: str, data_dir: str | Path = "data", step_size: int = 1000) ->
 
 def load(split: str, data_dir: str | Path = "data") -> Events:
     """All events of a split: event_id int64 (n,), X float32 (n, L) in volts, y int8 (n,) or None."""
-    parts = list(iterate(split, data_dir, step_size=10_000))
+    return load_file(split_path(split, data_dir), with_label=split == "train")
+
+
+def load_file(path: str | Path, *, with_label: bool = False) -> Events:
+    """All events of the split file at ``path``; y is None unless ``with_label``."""
+    parts = list(iterate_file(path, step_size=10_000, with_label=with_label))
     if not parts:
-        length = read_metadata(split, data_dir)["record_length"]
+        length = read_file_metadata(path)["record_length"]
         return Events(
             np.empty(0, np.int64),
             np.empty((0, length), np.float32),
-            np.empty(0, np.int8) if split == "train" else None,
+            np.empty(0, np.int8) if with_label else None,
         )
-    y = np.concatenate([p.y for p in parts]) if split == "train" else None
+    y = np.concatenate([p.y for p in parts]) if with_label else None
     return Events(
         np.concatenate([p.event_id for p in parts]), np.concatenate([p.X for p in parts]), y
     )

@@ -48,6 +48,8 @@ class ModelInfo:
     record_length: int | None  # None: the file accepts any length
     opset: int
     n_bytes: int
+    # the output's dimensions as the file declares them (None: symbolic); None: no shape declared
+    output_dims: tuple[int | None, ...] | None = None
 
 
 def require_onnx(module: str = "onnx"):
@@ -57,40 +59,59 @@ def require_onnx(module: str = "onnx"):
 
 
 def check_model_file(
-    path: str | os.PathLike, *, record_length: int | None = None, limits: ModelLimits | None = None
+    path: str | os.PathLike,
+    *,
+    record_length: int | None = None,
+    limits: ModelLimits | None = None,
+    name: str | None = None,
 ) -> ModelInfo:
     """Check the file at `path` against the contract without running it; ModelError if not.
 
-    The size is checked before a byte is read, so a huge file costs a `stat`.
+    The size is checked before a byte is read, so a huge file costs a `stat`. Messages name the
+    file `name` (default: the file's own name), e.g. the name a team uploaded it under.
     """
     limits = limits or ModelLimits()
     path = Path(path)
-    n_bytes = _check_size(path, limits.max_bytes)
-    model = _parse(path.read_bytes(), path.name)
+    name = name or path.name
+    n_bytes = _check_size(path, limits.max_bytes, name)
+    model = _parse(path.read_bytes(), name)
     # before onnx's checker, which would follow an external-data path to a file
     _check_domains(model, limits.domains)
     _check_no_external_data(model)
-    _check_valid(model, path.name)
+    _check_valid(model, name)
     input_name, length = _check_input(model, record_length)
-    output_name = _check_output(model)
+    output_name, output_dims = _check_output(model)
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
-    return ModelInfo(input_name, output_name, length, opset, n_bytes)
+    return ModelInfo(input_name, output_name, length, opset, n_bytes, output_dims)
 
 
-def check_scores(output: np.ndarray, n_records: int) -> np.ndarray:
+# A private record set (the leaderboard's test pulses): a failure reason may not hold a number
+# computed from the records, so sizes the file does not declare are shown as this.
+UNDECLARED_DIM = "?"
+
+
+def check_scores(
+    output: np.ndarray, n_records: int, *, private: ModelInfo | None = None
+) -> np.ndarray:
     """The model's output for `n_records` records as float64 scores (n,); ModelError if it is
-    not (n,) or (n, 1) of finite numbers."""
+    not (n,) or (n, 1) of finite numbers.
+
+    The records are the caller's own (training records) unless `private` is given: then they
+    are private (the test pulses) and the message holds nothing computed from them, only n and
+    what the model file `private` declares.
+    """
     output = np.asarray(output)
     shape = output.shape
     if shape not in ((n_records,), (n_records, 1)):
-        raise ModelError(
-            f"output has shape {_shape_text(shape, n_records)}, expected (n,) or (n, 1) "
-            f"for n = {n_records} records"
-        )
-    if output.dtype.kind != "f":
+        raise ModelError(_shape_message(shape, n_records, private))
+    if output.dtype.kind != "f":  # the declared type: onnxruntime returns what the file says
         raise ModelError(f"output has type {output.dtype}, expected float32 or float64 scores")
     scores = output.reshape(n_records).astype(np.float64)
     bad = np.flatnonzero(~np.isfinite(scores))
+    if len(bad) and private is not None:
+        raise ModelError(
+            "output has non-finite scores (NaN or inf); every score must be a finite number"
+        )
     if len(bad):
         raise ModelError(
             f"output has {len(bad)} non-finite scores (NaN or inf) among {n_records} records, "
@@ -99,23 +120,43 @@ def check_scores(output: np.ndarray, n_records: int) -> np.ndarray:
     return scores
 
 
+def _shape_message(shape: tuple, n: int, private: ModelInfo | None) -> str:
+    expected = "expected (n,) or (n, 1)"
+    if private is None:
+        return f"output has shape {_shape_text(shape, n)}, {expected} for n = {n} records"
+    declared = private.output_dims
+    if declared is None:
+        return "output does not have the shape (n,) or (n, 1); the model file declares none"
+    if len(declared) != len(shape):  # the rank itself may have been computed from the records
+        return (
+            f"output does not have the {len(declared)} dimensions its model file declares; "
+            f"{expected}"
+        )
+    dims = [
+        d if d in (n, want) else UNDECLARED_DIM for d, want in zip(shape, declared, strict=True)
+    ]
+    note = f" ({UNDECLARED_DIM}: a size the model file does not declare)"
+    note = note if UNDECLARED_DIM in dims else ""
+    return f"output has shape {_shape_text(tuple(dims), n)}, {expected}{note}"
+
+
 def _shape_text(shape: tuple, n: int) -> str:
     dims = ["n" if d == n else str(d) for d in shape]
     return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
-def _check_size(path: Path, max_bytes: int) -> int:
+def _check_size(path: Path, max_bytes: int, name: str) -> int:
     try:
         n_bytes = path.stat().st_size
     except OSError as err:
-        raise ModelError(f"{path.name}: cannot read the model file ({err.strerror})") from None
+        raise ModelError(f"{name}: cannot read the model file ({err.strerror})") from None
     if n_bytes > max_bytes:
         raise ModelError(
-            f"{path.name}: {n_bytes / 2**20:,.1f} MB, over the {max_bytes / 2**20:g} MB limit "
+            f"{name}: {n_bytes / 2**20:,.1f} MB, over the {max_bytes / 2**20:g} MB limit "
             "of a model file"
         )
     if n_bytes == 0:
-        raise ModelError(f"{path.name}: the file is empty, expected an ONNX model")
+        raise ModelError(f"{name}: the file is empty, expected an ONNX model")
     return n_bytes
 
 
@@ -247,7 +288,7 @@ def _check_input(model, record_length: int | None) -> tuple[str, int | None]:
     return value.name, length
 
 
-def _check_output(model) -> str:
+def _check_output(model) -> tuple[str, tuple[int | None, ...] | None]:
     if len(model.graph.output) != 1:
         raise ModelError(
             f"the model has {len(model.graph.output)} outputs, expected one: a score per record"
@@ -256,4 +297,5 @@ def _check_output(model) -> str:
     elem = value.type.tensor_type.elem_type
     if elem not in SCORE_TYPES:
         raise ModelError(f"output {value.name!r} is not float32 or float64 scores")
-    return value.name
+    has_shape = value.type.HasField("tensor_type") and value.type.tensor_type.HasField("shape")
+    return value.name, tuple(_dims(value)) if has_shape else None

@@ -15,9 +15,10 @@ import sys
 
 import numpy as np
 
-EXIT_MODEL_FAILED = 3  # onnxruntime refused or failed to run the model; the reason is on stderr
+EXIT_MODEL_FAILED = 3  # onnxruntime failed to run the model on the records; reason on stderr
 EXIT_OUT_OF_MEMORY = 4
 EXIT_OUTPUT_TOO_LARGE = 5  # Python ignores SIGXFSZ: past RLIMIT_FSIZE a write fails instead
+EXIT_MODEL_REFUSED = 6  # onnxruntime refused to load the model (before any record reached it)
 HEADER_BYTES = 16  # the records file on stdin: int64 n and record_length, then float32 (n, L)
 # the calls a model never needs; any of them fails with EPERM once the filter is loaded
 DENIED_SYSCALLS = (
@@ -99,19 +100,28 @@ def child_main(argv: list[str]) -> int:
     try:
         with open(job["model"], "rb") as f:
             session = make_session(f.read(), threads=job["threads"])
-        output = run_batches(session, X, batch_size=job["batch_size"])
     except MemoryError:
         return EXIT_OUT_OF_MEMORY
     except Exception as err:  # onnxruntime raises its own types; the parent reads the reason
-        text = str(err).strip().replace("\n", " ")
-        sys.stderr.write(f"{type(err).__name__}: {text}\n")
-        return EXIT_MODEL_FAILED
+        return _report(err, EXIT_MODEL_REFUSED)
+    try:
+        output = run_batches(session, X, batch_size=job["batch_size"])
+    except MemoryError:
+        return EXIT_OUT_OF_MEMORY
+    except Exception as err:
+        return _report(err, EXIT_MODEL_FAILED)
     try:
         with open(job["output"], "wb") as f:
             np.save(f, output, allow_pickle=False)
     except OSError:  # EFBIG, or numpy's short write, at RLIMIT_FSIZE
         return EXIT_OUTPUT_TOO_LARGE
     return 0
+
+
+def _report(err: Exception, code: int) -> int:
+    text = str(err).strip().replace("\n", " ")
+    sys.stderr.write(f"{type(err).__name__}: {text}\n")
+    return code
 
 
 if __name__ == "__main__":

@@ -94,15 +94,19 @@ def score_model(
     *,
     limits: SandboxLimits | None = None,
     model_limits: ModelLimits | None = None,
+    private: bool = False,
 ) -> SandboxResult:
     """Scores float64 (n,) by the model file at `path` of records (n, L) (an array, or a file
     written once by `RecordsFile.write`), run in the sandbox.
 
-    ModelError if the file breaks the contract, SandboxError if running it fails.
+    ModelError if the file breaks the contract, SandboxError if running it fails. With
+    `private` (the leaderboard's test pulses) no message holds anything computed from the
+    records: no counts, no sizes the file does not declare, no text of onnxruntime's run-time
+    errors, which can quote values computed from its input.
     """
     limits = limits or SandboxLimits()
     length = records.record_length if isinstance(records, RecordsFile) else records.shape[1]
-    check_model_file(path, record_length=length, limits=model_limits)
+    info = check_model_file(path, record_length=length, limits=model_limits)
     with tempfile.TemporaryDirectory(prefix="model-sandbox-") as run:  # mode 0700
         scratch = Path(run, "scratch")  # the child's only writable folder
         scratch.mkdir()
@@ -111,11 +115,12 @@ def score_model(
             records = RecordsFile.write(records, Path(run, "records"))
         start = time.perf_counter()
         with records.path.open("rb") as stdin:  # a file, which the child maps without a copy
-            output = _run_child(scratch, stdin, limits)
+            output = _run_child(scratch, stdin, limits, private)
         seconds = time.perf_counter() - start
     bwrap, seccomp = isolation(limits)
     used = ["rlimits"] + (["bubblewrap"] if bwrap else []) + (["seccomp"] if seccomp else [])
-    return SandboxResult(check_scores(output, records.n), seconds, " + ".join(used))
+    scores = check_scores(output, records.n, private=info if private else None)
+    return SandboxResult(scores, seconds, " + ".join(used))
 
 
 def _job(limits: SandboxLimits, seccomp: str | None, folder: str) -> dict:
@@ -157,7 +162,7 @@ def _bwrap_prefix(bwrap: str, scratch: Path) -> list[str]:
     return command
 
 
-def _run_child(scratch: Path, stdin, limits: SandboxLimits) -> np.ndarray:
+def _run_child(scratch: Path, stdin, limits: SandboxLimits, private: bool) -> np.ndarray:
     child = subprocess.Popen(
         _command(scratch, limits),
         stdin=stdin,
@@ -176,14 +181,25 @@ def _run_child(scratch: Path, stdin, limits: SandboxLimits) -> np.ndarray:
     code = child.returncode
     if code > 128 and isolation(limits)[0]:  # bwrap reports a signal N as status 128 + N
         code = 128 - code
-    _raise_for_exit(code, stderr.decode(errors="replace"), scratch, limits)
+    _raise_for_exit(code, stderr.decode(errors="replace"), scratch, limits, private)
     try:
         return np.load(scratch / "output.npy", allow_pickle=False)
     except (OSError, ValueError) as err:
-        raise SandboxError(f"the model's output could not be read back ({err})") from None
+        detail = "" if private else f" ({err})"
+        raise SandboxError(f"the model's output could not be read back{detail}") from None
 
 
-def _raise_for_exit(code: int, stderr: str, scratch: Path, limits: SandboxLimits) -> None:
+# Instead of onnxruntime's run-time error on private records, whose text can quote values
+# computed from them (a Reshape to a shape derived from the pulses)
+PRIVATE_RUN_FAILURE = (
+    "onnxruntime could not run the model on the test records; run `challenge check-model` on "
+    "the training records to see its error"
+)
+
+
+def _raise_for_exit(
+    code: int, stderr: str, scratch: Path, limits: SandboxLimits, private: bool = False
+) -> None:
     if code == 0:
         return
     gb = limits.memory_bytes / 2**30
@@ -191,8 +207,12 @@ def _raise_for_exit(code: int, stderr: str, scratch: Path, limits: SandboxLimits
     reason = reason.replace(str(scratch), ".").replace(SCRATCH_IN_SANDBOX, ".")[:STDERR_CHARS]
     if code == onnx_runner.EXIT_OUT_OF_MEMORY or _is_allocation_failure(reason):
         raise SandboxError(f"exceeded the memory limit of {gb:g} GB")
+    if code == onnx_runner.EXIT_MODEL_REFUSED:  # the file alone: no record has reached it
+        raise SandboxError(f"onnxruntime could not load the model: {reason}")
     if code == onnx_runner.EXIT_MODEL_FAILED:
-        raise SandboxError(f"onnxruntime could not run the model: {reason}")
+        raise SandboxError(
+            PRIVATE_RUN_FAILURE if private else f"onnxruntime could not run the model: {reason}"
+        )
     if code in (-signal.SIGXCPU, -signal.SIGKILL):
         raise SandboxError(f"exceeded the CPU time of {limits.cpu_seconds} s")
     if code in (-signal.SIGXFSZ, onnx_runner.EXIT_OUTPUT_TOO_LARGE):
