@@ -120,6 +120,10 @@ def create_submission():
     uploads.check_open(team)  # before reading the body: a closed window answers 403 at once
     accepted = uploads.receive(team, request.files.get("file"), request.form.get("note", ""))
     s = accepted.submission
+    if accepted.scored is None:  # a model: queued for a worker; GET /api/submissions follows it
+        queued = {"id": s.id, "team": team.name, "status": s.status, "kind": s.kind}
+        queued |= {"remaining_today": accepted.remaining_today, "sha256": s.sha256}
+        return jsonify(queued), 202
     body = {
         "id": s.id,
         "team": team.name,

@@ -15,7 +15,7 @@ from flask import Flask
 from sqlalchemy import make_url
 
 from leaderboard.db import engine_of
-from leaderboard.storage import private_dir, private_file
+from leaderboard.storage import private_dir, private_file, stored_files
 
 SQLITE_FILE = "leaderboard.sqlite"
 POSTGRES_FILE = "leaderboard.pgdump"
@@ -121,7 +121,7 @@ def _copy_files(source: Path, target: Path) -> int:
     if not source.is_dir():
         return 0
     private_dir(target)
-    for path in sorted(source.glob("??/*.csv.gz")):
+    for path in stored_files(source):
         destination = target / path.parent.name / path.name
         if destination.exists():
             continue

@@ -122,15 +122,46 @@ def worker(app: Flask) -> None:
     """
     from leaderboard import jobs, queue
 
+    _require_models(app)
+    jobs.check_worker(app)  # the sandbox, test.root and its events, before taking any task
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    click.echo(f"worker on queue {_safe_queue_url(app)}; Ctrl-C stops it", err=True)
+    queue.run_worker(app)
+
+
+@main.command()
+@click.option("--stale-after", type=float, default=None, metavar="SECONDS",
+              help="Put back running models claimed longer ago than this "
+                   "[default: LEADERBOARD_MODEL_WALL_S + 300].")  # fmt: skip
+@with_app
+def requeue(app: Flask, stale_after: float | None) -> None:
+    """Send every queued model to the queue again (after the broker was down), and put back the
+    running ones whose worker died."""
+    from leaderboard import jobs
+
+    _require_models(app)
+    done = jobs.requeue(app, stale_after_s=stale_after)
+    if done.stale:
+        click.echo(f"put back {len(done.stale)} running models whose worker is gone: "
+                   f"{_ids(done.stale)}")  # fmt: skip
+    click.echo(f"sent {len(done.sent)} queued models to the queue: {_ids(done.sent)}")
+    if done.unsent:
+        raise click.ClickException(
+            f"the queue {_safe_queue_url(app)} did not take {_ids(done.unsent)} (see the log "
+            "above); they stay queued: run `leaderboard requeue` again once it answers"
+        )
+
+
+def _ids(ids: list[int]) -> str:
+    return ", ".join(f"#{i}" for i in ids) or "none"
+
+
+def _require_models(app: Flask) -> None:
     if app.config["SUBMISSIONS"] != "models":
         raise click.ClickException(
             "this leaderboard takes prediction files (LEADERBOARD_SUBMISSIONS=predictions), "
             "which are scored on upload: there is nothing for a worker to do"
         )
-    jobs.check_worker(app)  # the sandbox, test.root and its events, before taking any task
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    click.echo(f"worker on queue {_safe_queue_url(app)}; Ctrl-C stops it", err=True)
-    queue.run_worker(app)
 
 
 def _safe_queue_url(app: Flask) -> str:
@@ -192,14 +223,21 @@ def rotate_token(app: Flask, team: str) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_app
 def add_reference(app: Flask, name: str, file: Path) -> None:
-    """Score FILE and show it as reference row NAME (a baseline), never ranked among teams."""
+    """Score FILE and show it as reference row NAME (a baseline), never ranked among teams.
+
+    In models mode a .onnx FILE is queued for the workers like a team's model; a prediction
+    file is scored at once.
+    """
     init_db(app)
     with open(file, "rb") as stream:
-        scored = uploads.add_reference(name, stream, filename=file.name).scored
+        accepted = uploads.add_reference(name, stream, filename=file.name)
+    if accepted.scored is None:
+        click.echo(f"reference {name!r}: model queued as submission #{accepted.submission.id}; "
+                   "`leaderboard worker` scores it")  # fmt: skip
+        return
     metric = grading.answer_key(app).metric
-    click.echo(
-        f"reference {name!r}: public {metric.short_label} {metric.format(scored.public.value)}"
-    )
+    value = accepted.scored.public.value
+    click.echo(f"reference {name!r}: public {metric.short_label} {metric.format(value)}")
 
 
 def describe_window(open_at: datetime | None, close_at: datetime | None) -> str:

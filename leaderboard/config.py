@@ -216,8 +216,6 @@ def finish(config: dict[str, Any]) -> None:
     for key in ("DAILY_QUOTA", "MAX_UPLOAD_BYTES", "MAX_FINALS", "REGISTRATIONS_PER_HOUR"):
         if int(config[key]) < 0:
             raise ConfigError(f"{key}={config[key]!r} must not be negative")
-    # The multipart body carries the file plus a note and the form's boundaries.
-    config["MAX_CONTENT_LENGTH"] = int(config["MAX_UPLOAD_BYTES"]) + MB
     if not config["ANSWER_KEY"]:
         raise ConfigError(
             "no answer key: set LEADERBOARD_ANSWER_KEY to the private/answer_key.csv that "
@@ -231,6 +229,14 @@ def finish(config: dict[str, Any]) -> None:
     if config["PUBLIC_DATA"]:
         _check_public_data(config["PUBLIC_DATA"], config["ANSWER_KEY"])
     _check_submissions(config)
+    # The multipart body carries the file plus a note and the form's boundaries.
+    config["MAX_CONTENT_LENGTH"] = upload_limit(config) + MB
+
+
+def upload_limit(config: Mapping[str, Any]) -> int:
+    """The largest file a team may upload: a model file in models mode, else a prediction file."""
+    models = config["SUBMISSIONS"] == "models"
+    return int(config["MODEL_MAX_BYTES"] if models else config["MAX_UPLOAD_BYTES"])
 
 
 QUEUE_SCHEMES = ("sqlite:///", "redis://", "rediss://")

@@ -89,10 +89,31 @@ def init_app(app: Flask) -> None:
         maxsize=app.config["BOOTSTRAP_CACHE_SIZE"]
     )
     app.extensions["leaderboard.resamples"] = {}
+    if app.config["SUBMISSIONS"] == "models":
+        app.extensions["leaderboard.record_length"] = read_record_length(app.config["TEST_RECORDS"])
     metric = app.extensions["leaderboard.answer_key"].metric
     # Pages show the metric's name and digits: {{ metric.short_label }}, {{ value|score }}.
     app.context_processor(lambda: {"metric": metric})
     app.add_template_filter(metric.format, "score")
+
+
+def read_record_length(path: str) -> int:
+    """The record length of the test records (models mode), from their metadata; ConfigError
+    when they cannot be read, so that a server never takes models it cannot check."""
+    from challenge.data import DataError, read_file_metadata
+
+    try:
+        return int(read_file_metadata(path)["record_length"])
+    except DataError as err:
+        raise ConfigError(
+            f"cannot use the test records (LEADERBOARD_TEST_RECORDS): {err}; in models mode the "
+            "leaderboard holds test.root, by default beside the answer key"
+        ) from None
+
+
+def record_length(app: Flask | None = None) -> int:
+    """The samples in a test record (models mode): what a model's input must take."""
+    return (app or current_app).extensions["leaderboard.record_length"]
 
 
 def answer_key(app: Flask | None = None) -> AnswerKey:

@@ -90,6 +90,9 @@ class Submission(Base):
     # wrote from a model's output (event_id, score); None until scored.
     scores_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     scored_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # When a worker claimed a model (status "running"): `leaderboard requeue` puts a row back
+    # on the queue when its worker has been at it far longer than a model may run (it died).
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     n_rows: Mapped[int | None] = mapped_column(Integer, default=None)
     public_auc: Mapped[float | None] = mapped_column(Float, default=None)
     public_lo: Mapped[float | None] = mapped_column(Float, default=None)

@@ -205,8 +205,11 @@ def submissions_by_id(session: Session, ids: list[int]) -> list[Submission]:
 
 
 def recorded_hashes(session: Session) -> set[str]:
-    """The sha256 of every stored file that a submission row refers to."""
-    return set(session.scalars(select(Submission.sha256).distinct()))
+    """The sha256 of every stored file that a submission row refers to: the upload (a prediction
+    file or a model) and the scores a worker wrote from a model."""
+    uploaded = set(session.scalars(select(Submission.sha256).distinct()))
+    scores = session.scalars(select(Submission.scores_sha256).distinct())
+    return uploaded | {sha256 for sha256 in scores if sha256 is not None}
 
 
 def team_submissions(session: Session, team_id: int) -> list[Submission]:

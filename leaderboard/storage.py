@@ -1,4 +1,6 @@
-"""Accepted submission files on disk: gzip-compressed, named by the sha256 of what was uploaded.
+"""Accepted submission files on disk: gzip-compressed, named by the sha256 of what was uploaded
+(``.csv.gz`` for prediction files, the scores a worker wrote from a model included; ``.onnx.gz``
+for model files).
 
 A file is written to a temporary name in the same folder and moved into place with
 ``os.replace``, so a crash leaves either the whole file or none, never half of one. Everything
@@ -21,6 +23,9 @@ PARTIAL_PREFIX = ".incoming-"
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 ORPHANED = "orphaned"  # stored files without a database row are moved here, never deleted
+PREDICTIONS = ".csv.gz"  # prediction files, and the scores a worker computed from a model
+MODEL = ".onnx.gz"  # model files
+SUFFIXES = (PREDICTIONS, MODEL)
 
 
 class StorageError(OSError):
@@ -52,17 +57,19 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def stored_path(folder: str | os.PathLike, sha256: str) -> str:
-    """Where the file with this hash lives: ``folder/ab/abcdef....csv.gz``."""
+def stored_path(folder: str | os.PathLike, sha256: str, suffix: str = PREDICTIONS) -> str:
+    """Where the file with this hash lives: ``folder/ab/abcdef....csv.gz`` (or ``.onnx.gz``)."""
     if not SHA256_PATTERN.fullmatch(sha256):
         raise ValueError(f"not a sha256 hex digest: {sha256!r}")
-    return os.path.join(os.fspath(folder), sha256[:2], sha256 + ".csv.gz")
+    if suffix not in SUFFIXES:
+        raise ValueError(f"not a stored file's suffix: {suffix!r}; expected one of {SUFFIXES}")
+    return os.path.join(os.fspath(folder), sha256[:2], sha256 + suffix)
 
 
-def store(folder: str | os.PathLike, data: bytes) -> str:
+def store(folder: str | os.PathLike, data: bytes, suffix: str = PREDICTIONS) -> str:
     """Keep ``data`` compressed under its sha256 and return the hash; storing twice is a no-op."""
     sha256 = sha256_of(data)
-    path = stored_path(folder, sha256)
+    path = stored_path(folder, sha256, suffix)
     if os.path.exists(path):
         os.utime(path)  # fresh again: the orphan clean-up leaves young files alone
         return sha256
@@ -87,9 +94,9 @@ def store(folder: str | os.PathLike, data: bytes) -> str:
     return sha256
 
 
-def load(folder: str | os.PathLike, sha256: str) -> bytes:
+def load(folder: str | os.PathLike, sha256: str, suffix: str = PREDICTIONS) -> bytes:
     """The bytes that were uploaded, checked against their hash."""
-    path = stored_path(folder, sha256)
+    path = stored_path(folder, sha256, suffix)
     try:
         with gzip.open(path, "rb") as compressed:
             data = compressed.read()
@@ -119,6 +126,11 @@ def remove_partial(folder: str | os.PathLike, *, older_than_s: float = 0.0) -> i
     return removed
 
 
+def stored_files(folder: str | os.PathLike) -> list[Path]:
+    """Every stored file in ``folder`` (prediction files and models), sorted by name."""
+    return sorted(p for suffix in SUFFIXES for p in Path(folder).glob(f"??/*{suffix}"))
+
+
 def remove_orphans(folder: str | os.PathLike, recorded: set[str], *, older_than_s: float) -> int:
     """Move stored files whose hash is not in ``recorded`` to ``folder/orphaned``; returns how many.
 
@@ -128,8 +140,8 @@ def remove_orphans(folder: str | os.PathLike, recorded: set[str], *, older_than_
     loses nothing.
     """
     moved, limit = 0, time.time() - older_than_s
-    for path in Path(folder).glob("??/*.csv.gz"):
-        if path.name.removesuffix(".csv.gz") in recorded:
+    for path in stored_files(folder):
+        if path.name.split(".", 1)[0] in recorded:
             continue
         try:
             if path.stat().st_mtime <= limit:

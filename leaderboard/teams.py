@@ -74,6 +74,13 @@ def submit():
         flash(error.description, "error")
         return submit_page(team), error.code
     s, metric = accepted.submission, grading.answer_key().metric
+    if accepted.scored is None:
+        flash(
+            f"Submission #{s.id} accepted and queued: a worker runs the model on the test "
+            f"records; your team page shows its status and, once scored, its public "
+            f"{metric.short_label}. {accepted.remaining_today} left today."
+        )
+        return redirect(url_for("public.team_page", team_id=team.id)), 303
     flash(
         f"Submission #{s.id} accepted: public {metric.short_label} {metric.format(s.public_auc)} "
         f"(95% CI {metric.format(s.public_lo)} to {metric.format(s.public_hi)}); "
@@ -86,7 +93,9 @@ def submit_page(team) -> str:
     """The upload form with the uploads left today, after a refused upload too."""
     with session_scope() as db:
         remaining = actions.remaining_today(db, team.id)
-    return render_template("submit.html", team=team, remaining=remaining)
+    return render_template(
+        "submit.html", team=team, remaining=remaining, models=uploads.takes_models()
+    )
 
 
 def own_team_page():

@@ -1,22 +1,31 @@
 """Receiving a submission, the same way for the web form, the API and ``leaderboard
 add-reference``: window, quota, size, a file already sent, validation, storage, and the
-database row, in that order (reference rows skip the window and the quota)."""
+database row, in that order (reference rows skip the window and the quota).
+
+A prediction file is scored on the spot. In models mode (``LEADERBOARD_SUBMISSIONS=models``)
+an upload is an ONNX model: its file is checked without running it, stored, recorded as
+``queued`` and handed to the queue, where a worker scores it (``leaderboard.jobs``).
+"""
 
 from __future__ import annotations
 
 import os
+import tempfile
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import BinaryIO
 
 from flask import abort, current_app
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
+from challenge.model import ModelError, ModelLimits, check_model_file
 from challenge.submission import SubmissionError, format_size
-from leaderboard import final, grading, queries, storage
+from leaderboard import final, grading, queries, queue, storage
 from leaderboard.actions import now, remaining_today
+from leaderboard.config import upload_limit
 from leaderboard.db import session_scope
 from leaderboard.models import Submission, Team
 
@@ -27,7 +36,7 @@ REFERENCE_NAME_MAX_CHARS = 200  # a reference row names a method, which may take
 class Accepted:
     submission: Submission
     remaining_today: int | None  # None for a reference row, which has no quota
-    scored: grading.Scored
+    scored: grading.Scored | None  # None for a model, which a worker scores later
 
 
 def check_open(team: Team) -> None:
@@ -66,7 +75,12 @@ def check_quota(db, team: Team) -> int:
 
 def too_large_message(config) -> str:
     """What every oversized request is told, by the app or by waitress in front of it."""
-    return f"the upload is larger than the limit of {format_size(config['MAX_UPLOAD_BYTES'])}"
+    return f"the upload is larger than the limit of {format_size(upload_limit(config))}"
+
+
+def takes_models() -> bool:
+    """Whether teams upload ONNX models (scored by workers) rather than prediction files."""
+    return current_app.config["SUBMISSIONS"] == "models"
 
 
 def check_new_file(db, team: Team, sha256: str) -> None:
@@ -84,17 +98,20 @@ def check_new_file(db, team: Team, sha256: str) -> None:
 
 def read_upload(upload: FileStorage | None) -> tuple[bytes, str]:
     """The bytes and a display name of the uploaded file, or 400/413."""
+    what, default = ("ONNX model", "model.onnx") if takes_models() else ("CSV", "submission.csv")
     if upload is None:
-        abort(400, "no file: send the submission CSV in the multipart field 'file'")
+        abort(400, f"no file: send the submission {what} in the multipart field 'file'")
     # Only the base name, for display; the file is stored under its hash, never under this name.
-    name = os.path.basename((upload.filename or "").replace("\\", "/")) or "submission.csv"
+    name = os.path.basename((upload.filename or "").replace("\\", "/")) or default
     name = "".join(c for c in name if unicodedata.category(c) not in queries.REFUSED_CATEGORIES)
-    return read_limited(upload.stream), name.strip()[:200] or "submission.csv"
+    data = read_limited(upload.stream, upload_limit(current_app.config))
+    return data, name.strip()[:200] or default
 
 
-def read_limited(stream: BinaryIO) -> bytes:
-    """At most the upload limit from ``stream``; 413 when there is more."""
-    limit = current_app.config["MAX_UPLOAD_BYTES"]
+def read_limited(stream: BinaryIO, limit: int | None = None) -> bytes:
+    """At most ``limit`` bytes (the prediction files' limit by default) from ``stream``; 413
+    when there is more."""
+    limit = current_app.config["MAX_UPLOAD_BYTES"] if limit is None else limit
     data = stream.read(limit + 1)  # one byte more than allowed tells "over" from "at"
     if len(data) > limit:
         abort(413, f"the file is larger than the limit of {format_size(limit)}")
@@ -113,6 +130,8 @@ def receive(team: Team, upload: FileStorage | None, note: str) -> Accepted:
     except ValueError as err:
         abort(400, str(err))
     data, name = read_upload(upload)
+    if takes_models():
+        return record_model(team, data, name=name, note=note)
     return record(team, data, name=name, note=note)
 
 
@@ -120,8 +139,13 @@ def add_reference(name: str, stream: BinaryIO, *, filename: str) -> Accepted:
     """Score a file as reference row ``name`` (a baseline, shown but never ranked), made if new.
 
     The same path as a team's upload: size limit, a file already sent, validator, storage; the
-    row is made with the submission, so a refused file leaves nothing behind.
+    row is made with the submission, so a refused file leaves nothing behind. In models mode a
+    ``.onnx`` file is queued like a team's model; a prediction file is still scored at once
+    (the organizers hold the test records, so they can make one).
     """
+    if takes_models() and filename.lower().endswith(".onnx"):
+        data = read_limited(stream, current_app.config["MODEL_MAX_BYTES"])
+        return record_model(name, data, name=filename, note="reference")
     return record(name, read_limited(stream), name=filename, note="reference")
 
 
@@ -152,25 +176,87 @@ def record(team: Team | str, data: bytes, *, name: str, note: str) -> Accepted:
     except SubmissionError as err:
         abort(400, str(err))
     storage.store(current_app.config["UPLOAD_FOLDER"], data)
+    submission, remaining = _add_row(
+        team,
+        scored=True,
+        filename=name,
+        note=note,
+        sha256=sha256,
+        size_bytes=len(data),
+        scores_sha256=sha256,  # a prediction file is its own scores
+        **scored.columns(),
+    )
+    return Accepted(submission, remaining, scored)
+
+
+def record_model(team: Team | str, data: bytes, *, name: str, note: str) -> Accepted:
+    """Check, store and record the model file ``data`` for ``team`` (or the reference row of
+    that name) as ``queued``, then queue its scoring; 409 for a file it already sent, 400 for
+    a file that breaks the model contract, 429 over the quota."""
+    sha256 = storage.sha256_of(data)
+    if isinstance(team, Team):
+        with session_scope() as db:
+            check_new_file(db, team, sha256)
+    check_model_upload(data, name=name)
+    storage.store(current_app.config["UPLOAD_FOLDER"], data, storage.MODEL)
+    submission, remaining = _add_row(
+        team, scored=False, filename=name, note=note, sha256=sha256, size_bytes=len(data),
+        kind="model", status="queued",
+    )  # fmt: skip
+    # After the commit: a worker that takes the task at once finds the row. A broker that is
+    # down loses nothing: the row stays queued until `leaderboard requeue`.
+    queue.enqueue_scoring(submission.id)
+    return Accepted(submission, remaining, None)
+
+
+def _add_row(team: Team | str, *, scored: bool, **fields) -> tuple[Submission, int | None]:
+    """The submission row of an accepted file (``scored`` now, or queued) and the uploads the
+    team has left today (None for a reference row), made under the write lock."""
     with session_scope(write=True) as db:
         if not isinstance(team, Team):
             team = _reference_row(db, team)
-        check_new_file(db, team, sha256)  # again: the same file may have been sent twice at once
+        check_new_file(db, team, fields["sha256"])  # again: the same file sent twice at once
         # Again, under the write lock: a parallel upload of the same team may have won, and the
         # reveal may have closed submissions since the first check.
         remaining = None if team.is_reference else check_quota(db, team)
         created_at = now()
+        if scored:
+            fields["scored_at"] = created_at
         submission = queries.add_submission(
             db,
             team,
             created_at=created_at,
             is_late=not team.is_reference and is_late(db, created_at),
-            filename=name,
-            note=note,
-            sha256=sha256,
-            size_bytes=len(data),
-            scores_sha256=sha256,  # a prediction file is its own scores
-            scored_at=created_at,
-            **scored.columns(),
+            **fields,
         )
-    return Accepted(submission, None if remaining is None else remaining - 1, scored)
+    return submission, None if remaining is None else remaining - 1
+
+
+HOW_TO_MAKE_A_MODEL = (
+    "export your trained model with `baselines export CHECKPOINT -o model.onnx` (or "
+    "torch.onnx.export), check it with `challenge check-model model.onnx --data DIR`, and "
+    "upload model.onnx"
+)
+
+
+def check_model_upload(data: bytes, *, name: str) -> None:
+    """400 with the reason when ``data`` is not a model this challenge can run: a prediction
+    file, or a file that breaks the contract of ``challenge.model`` (checked without running)."""
+    if _looks_like_predictions(data, name):
+        abort(400, f"{name}: this challenge takes ONNX models, not prediction files: "
+                   f"{HOW_TO_MAKE_A_MODEL}")  # fmt: skip
+    limits = ModelLimits(max_bytes=current_app.config["MODEL_MAX_BYTES"])
+    # A private folder of its own: the file is read by name, and nobody else may swap it.
+    with tempfile.TemporaryDirectory(prefix="leaderboard-upload-") as folder:
+        path = Path(folder, "model.onnx")
+        path.write_bytes(data)
+        try:
+            check_model_file(path, record_length=grading.record_length(), limits=limits, name=name)
+        except ModelError as err:
+            abort(400, str(err))
+
+
+def _looks_like_predictions(data: bytes, name: str) -> bool:
+    """A CSV (plain or gzip) named so, or text that starts with the submission header."""
+    start = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return name.lower().endswith((".csv", ".csv.gz")) or start.startswith(b"event_id")

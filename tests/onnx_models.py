@@ -1,8 +1,11 @@
 """Small ONNX models built with onnx.helper for the model-submission tests: one that follows the
-contract (its score is the record's mean, an exact reference) and hostile ones."""
+contract (its score is the record's mean, an exact reference) and hostile ones: HOSTILE_UPLOADS
+lists them with what the leaderboard must answer, for the upload path and the workers alike."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +16,14 @@ OPSET = 17
 INT64_MAX = 2**63 - 1
 
 
-def _model(nodes, *, output_shape=("n",), initializers=(), opsets=(), out_type=TensorProto.FLOAT):
+def _model(
+    nodes, *, output_shape=("n",), initializers=(), opsets=(), out_type=TensorProto.FLOAT,
+    length=None,
+):  # fmt: skip
     graph = helper.make_graph(
         nodes,
         "hostile",
-        [helper.make_tensor_value_info("volts", TensorProto.FLOAT, ["n", None])],
+        [helper.make_tensor_value_info("volts", TensorProto.FLOAT, ["n", length])],
         [helper.make_tensor_value_info("score", out_type, list(output_shape))],
         initializer=list(initializers),
     )
@@ -30,9 +36,11 @@ def save(model: onnx.ModelProto, path: Path) -> Path:
     return path
 
 
-def mean_model() -> onnx.ModelProto:
-    """score = the mean of each record: follows the contract."""
-    return _model([helper.make_node("ReduceMean", ["volts"], ["score"], axes=[1], keepdims=0)])
+def mean_model(length: int | None = None) -> onnx.ModelProto:
+    """score = the mean of each record: follows the contract (records of `length` samples, or
+    any length)."""
+    node = helper.make_node("ReduceMean", ["volts"], ["score"], axes=[1], keepdims=0)
+    return _model([node], length=length)
 
 
 def two_column_model() -> onnx.ModelProto:
@@ -124,3 +132,104 @@ def records(n: int = 50, length: int = 64, *, seed: int = 0) -> np.ndarray:
 
 def _ints(name: str, values: list[int]):
     return helper.make_tensor(name, TensorProto.INT64, [len(values)], values)
+
+
+def _mean_of_positive_count(nodes_out: str) -> list:
+    """Nodes computing `nodes_out`: int64 [1], the number of records whose mean is positive, a
+    number computed from the records (what a model may try to smuggle out in an error)."""
+    zero = helper.make_tensor("zero_f", TensorProto.FLOAT, [], [0.0])
+    return [
+        helper.make_node("ReduceMean", ["volts"], ["means"], axes=[1], keepdims=0),
+        helper.make_node("Constant", [], ["zero_f"], value=zero),
+        helper.make_node("Greater", ["means", "zero_f"], ["positive"]),
+        helper.make_node("Cast", ["positive"], ["positive_i"], to=TensorProto.INT64),
+        helper.make_node("ReduceSum", ["positive_i"], [nodes_out], keepdims=1),
+    ]
+
+
+def leaky_error_model() -> onnx.ModelProto:
+    """Gathers the record mean at index 1,000,000 + k, k the count of positive records:
+    onnxruntime's error quotes the index, so its text would carry k."""
+    nodes = _mean_of_positive_count("k")
+    nodes += [
+        helper.make_node("Add", ["k", "far"], ["index"]),
+        helper.make_node("Gather", ["means", "index"], ["picked"], axis=0),
+        helper.make_node("Add", ["means", "picked"], ["score"]),
+    ]
+    return _model(nodes, initializers=[_ints("far", [1_000_000])])
+
+
+def leaky_shape_model() -> onnx.ModelProto:
+    """Outputs the means of the first k records only, k the count of positive records: the
+    output's shape would carry k."""
+    nodes = _mean_of_positive_count("k")
+    nodes.append(helper.make_node("Slice", ["means", "start", "k"], ["score"]))
+    return _model(nodes, initializers=[_ints("start", [0])])
+
+
+def leaky_nan_model() -> onnx.ModelProto:
+    """NaN for each record whose mean is positive: a count of NaN would carry their number."""
+    nan = helper.make_tensor("nan", TensorProto.FLOAT, [], [float("nan")])
+    zero = helper.make_tensor("zero_f", TensorProto.FLOAT, [], [0.0])
+    nodes = [
+        helper.make_node("ReduceMean", ["volts"], ["means"], axes=[1], keepdims=0),
+        helper.make_node("Constant", [], ["zero_f"], value=zero),
+        helper.make_node("Greater", ["means", "zero_f"], ["positive"]),
+        helper.make_node("Where", ["positive", "nan", "means"], ["score"]),
+    ]
+    return _model(nodes, initializers=[nan])
+
+
+def positive_count(X: np.ndarray) -> int:
+    """What the leaky models compute: the records whose mean is positive."""
+    return int((X.mean(axis=1) > 0).sum())
+
+
+# The limits that the reasons of HOSTILE_UPLOADS assume (leaderboard settings), small so that
+# each case takes seconds.
+HOSTILE_LIMITS = {"MODEL_MEMORY_BYTES": 2**30, "MODEL_CPU_S": 2, "MODEL_WALL_S": 20}
+
+
+@dataclass(frozen=True)
+class HostileUpload:
+    """A hostile model upload and what the leaderboard must answer: 400 with `reason` at upload
+    (``status`` 400), or 202 and then a failed row whose public reason matches `reason`."""
+
+    name: str
+    data: Callable[[], bytes]
+    status: int
+    reason: str  # a regular expression for re.search
+
+
+def _bytes(build: Callable[[], onnx.ModelProto]) -> Callable[[], bytes]:
+    return lambda: build().SerializeToString()
+
+
+def _truncated() -> bytes:
+    data = mean_model().SerializeToString()
+    return data[: len(data) // 2]
+
+
+HOSTILE_UPLOADS = [
+    HostileUpload("huge_allocation.onnx", _bytes(huge_allocation_model), 202,
+                  "^exceeded the memory limit of 1 GB$"),
+    HostileUpload("endless_loop.onnx", _bytes(endless_loop_model), 202,
+                  "^exceeded the (CPU time of 2 s|wall time of 20 s)$"),
+    HostileUpload("external_data.onnx", _bytes(external_data_model), 400,
+                  r"external file \('../../etc/passwd'\)"),
+    HostileUpload("custom_domain.onnx", _bytes(custom_domain_model), 400,
+                  "operator domain 'com.evil'"),
+    HostileUpload("two_columns.onnx", _bytes(two_column_model), 202,
+                  r"^output has shape \(n, 2\), expected \(n,\) or \(n, 1\)$"),
+    HostileUpload("nan.onnx", _bytes(nan_model), 202,
+                  r"^output has non-finite scores \(NaN or inf\); every score must be a finite"),
+    HostileUpload("truncated.onnx", _truncated, 400, "^truncated.onnx: not an ONNX model"),
+    HostileUpload("not_onnx.onnx", lambda: b"\x7fELF\x02\x01\x01" + bytes(200), 400,
+                  "^not_onnx.onnx: not an ONNX model"),
+    HostileUpload("predictions.csv", lambda: b"event_id,score\n1,0.5\n", 400,
+                  "^predictions.csv: this challenge takes ONNX models, not prediction files: "
+                  "export .*`baselines export"),
+]  # fmt: skip
+# The last hostile case, a 2 GB file, is refused from its Content-Length before a byte of it is
+# read (413); a test sends only the headers of such an upload.
+HUGE_UPLOAD_BYTES = 2 * 2**30

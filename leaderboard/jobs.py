@@ -1,0 +1,238 @@
+"""A worker's job: score one queued model in the sandbox on the test records and record the result.
+
+The child process that runs the model sees only the records; this process holds the answer key,
+turns the model's scores into a prediction file and grades it with the code that grades an
+upload. A failure gets a public reason that names only the model and the limits, never anything
+computed from the test pulses.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+import weakref
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from flask import Flask, current_app
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from challenge.data import DataError, load_file
+from challenge.model import ModelError, ModelLimits
+from challenge.sandbox import RecordsFile, SandboxLimits, isolation, score_model
+from challenge.submission import write_submission
+from leaderboard import grading, queue, storage
+from leaderboard.config import ConfigError
+from leaderboard.db import session_scope
+from leaderboard.models import Submission
+
+logger = logging.getLogger(__name__)
+
+INTERNAL_FAILURE = "internal error while scoring; the organizers have been told"
+ISOLATION_PACKAGES = "apt-get install bubblewrap python3-seccomp"
+# A job runs its model for at most MODEL_WALL_S; loading it and recording the scores take
+# seconds. A row running for this much longer than that belongs to a worker that died.
+STALE_MARGIN_S = 300
+
+
+@dataclass(frozen=True)
+class TestRecords:
+    """The test records as a worker holds them: read once from test.root, written once where
+    every model's child maps them."""
+
+    event_ids: np.ndarray  # int64 (n,), in the order of the records
+    records: RecordsFile  # float32 (n, L), in a private temporary folder, removed with this
+
+
+_loading = threading.Lock()
+
+
+def test_records(app: Flask | None = None) -> TestRecords:
+    """The worker's test records, read on first use; ConfigError when test.root is unusable."""
+    app = app or current_app
+    with _loading:
+        held = app.extensions.get("leaderboard.test_records")
+        if held is None:
+            held = _read_test_records(app.config["TEST_RECORDS"])
+            app.extensions["leaderboard.test_records"] = held
+    return held
+
+
+def _read_test_records(path: str) -> TestRecords:
+    try:
+        events = load_file(path)
+    except DataError as err:
+        raise ConfigError(
+            f"cannot use the test records (LEADERBOARD_TEST_RECORDS): {err}"
+        ) from None
+    folder = tempfile.mkdtemp(prefix="leaderboard-test-records-")  # mode 0700
+    held = TestRecords(events.event_id, RecordsFile.write(events.X, Path(folder, "records")))
+    weakref.finalize(held, shutil.rmtree, folder, ignore_errors=True)
+    return held
+
+
+def sandbox_limits(config) -> SandboxLimits:
+    """One model's run, from the MODEL_* settings."""
+    return SandboxLimits(
+        wall_seconds=float(config["MODEL_WALL_S"]),
+        cpu_seconds=int(config["MODEL_CPU_S"]),
+        memory_bytes=int(config["MODEL_MEMORY_BYTES"]),
+        threads=int(config["MODEL_THREADS"]),
+    )
+
+
+def check_worker(app: Flask) -> None:
+    """Refuse to take tasks (ConfigError) where models cannot be scored safely and right: no
+    bubblewrap or seccomp while MODEL_REQUIRE_ISOLATION is on, no readable test.root, or test
+    events that are not exactly the answer key's."""
+    if app.config["MODEL_REQUIRE_ISOLATION"]:
+        bwrap, seccomp = isolation(sandbox_limits(app.config))
+        missing = [n for n, f in (("bubblewrap", bwrap), ("python3-seccomp", seccomp)) if not f]
+        if missing:
+            raise ConfigError(
+                f"the model sandbox needs {' and '.join(missing)}, missing on this machine: "
+                f"install with `{ISOLATION_PACKAGES}` (Debian, Ubuntu), or set "
+                "LEADERBOARD_MODEL_REQUIRE_ISOLATION=0 to run models under resource limits alone"
+            )
+    ids = test_records(app).event_ids
+    expected = grading.answer_key(app).table["event_id"].to_numpy(np.int64)
+    missing_ids = np.setdiff1d(expected, ids)
+    extra_ids = np.setdiff1d(ids, expected)
+    if len(missing_ids) or len(extra_ids) or len(ids) != len(np.unique(ids)):
+        raise ConfigError(
+            f"the test records {app.config['TEST_RECORDS']} do not match the answer key "
+            f"{app.config['ANSWER_KEY']}: {len(ids):,} records ({len(ids) - len(np.unique(ids))} "
+            f"repeated ids) for {len(expected):,} events, {len(missing_ids):,} of the key's "
+            f"events missing, {len(extra_ids):,} not in the key; give the test.root made with "
+            "this answer key (LEADERBOARD_TEST_RECORDS)"
+        )
+
+
+def score_submission(submission_id: int) -> str | None:
+    """Score queued model ``submission_id`` and record it as scored or failed; returns that
+    status, or None when the row was not queued (a message delivered twice, a scored row)."""
+    started = claim(submission_id)
+    if started is None:
+        logger.info("submission #%d is not queued (already taken or done); skipped", submission_id)
+        return None
+    try:
+        fields = _score(current_app._get_current_object(), submission_id)
+    except ModelError as err:  # SandboxError too: the model's own fault, in public words
+        logger.info("submission #%d failed: %s", submission_id, err)
+        fields = {"status": "failed", "failure_reason": str(err)}
+    except Exception:
+        logger.exception("submission #%d: internal error while scoring", submission_id)
+        fields = {"status": "failed", "failure_reason": INTERNAL_FAILURE}
+    return _record(submission_id, started, fields)
+
+
+def claim(submission_id: int) -> datetime | None:
+    """Take a queued model for this worker (status ``running``); the claim's time, or None when
+    another worker has it or it is not queued. One conditional UPDATE: two workers that get
+    the same message cannot both win."""
+    started = current_app.config["NOW"]()
+    with session_scope() as db:
+        taken = db.execute(
+            update(Submission)
+            .where(Submission.id == submission_id, Submission.status == "queued")
+            .where(Submission.kind == "model")
+            .values(status="running", started_at=started)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    return started if taken == 1 else None
+
+
+def _score(app: Flask, submission_id: int) -> dict:
+    """The scored row's columns: run the model, write its scores as a prediction file, grade
+    and store that file. ModelError for the model's faults; anything else is ours."""
+    with session_scope(app) as db:
+        submission = db.get(Submission, submission_id)
+        sha256 = submission.sha256
+    folder = app.config["UPLOAD_FOLDER"]
+    test = test_records(app)
+    with tempfile.TemporaryDirectory(prefix="leaderboard-model-") as work:
+        model = Path(work, "model.onnx")
+        model.write_bytes(storage.load(folder, sha256, storage.MODEL))
+        result = score_model(
+            model,
+            test.records,
+            limits=sandbox_limits(app.config),
+            model_limits=ModelLimits(max_bytes=int(app.config["MODEL_MAX_BYTES"])),
+            private=True,
+        )
+        # pandas writes each float64 as its shortest exact repr: the file holds the scores
+        scores = write_submission(Path(work, "scores.csv"), test.event_ids, result.scores)
+        data = scores.read_bytes()
+    _, scored = grading.grade(data, name=f"scores of submission #{submission_id}", app=app)
+    logger.info("submission #%d scored in %.2f s (%s)", submission_id, result.seconds,
+                result.isolation)  # fmt: skip
+    return {
+        "status": "scored",
+        "scores_sha256": storage.store(folder, data),
+        "scored_at": app.config["NOW"](),
+        **scored.columns(),
+    }
+
+
+def _record(submission_id: int, started: datetime, fields: dict) -> str | None:
+    """Write the result if the row is still this worker's claim (``leaderboard requeue`` may
+    have handed a stale one to another worker); the ORM change bumps the board version in the
+    same transaction."""
+    with session_scope(write=True) as db:
+        submission = db.get(Submission, submission_id)
+        if submission is None or submission.status != "running" or submission.started_at != started:
+            logger.warning("submission #%d was claimed again meanwhile; result dropped",
+                           submission_id)  # fmt: skip
+            return None
+        for name, value in fields.items():
+            setattr(submission, name, value)
+    return fields["status"]
+
+
+@dataclass(frozen=True)
+class Requeued:
+    stale: list[int]  # running rows whose worker is gone, put back to queued
+    sent: list[int]  # queued rows sent to the queue again
+    unsent: list[int]  # queued rows the broker did not take
+
+
+def requeue(app: Flask, *, stale_after_s: float | None = None) -> Requeued:
+    """Send every queued model to the queue again, after putting back the running ones claimed
+    more than ``stale_after_s`` ago (default: MODEL_WALL_S + STALE_MARGIN_S)."""
+    if stale_after_s is None:
+        stale_after_s = float(app.config["MODEL_WALL_S"]) + STALE_MARGIN_S
+    cutoff = app.config["NOW"]() - timedelta(seconds=stale_after_s)
+    with session_scope(app, write=True) as db:
+        stale = _put_back_stale(db, cutoff)
+        queued = list(
+            db.scalars(
+                select(Submission.id)
+                .where(Submission.status == "queued", Submission.kind == "model")
+                .order_by(Submission.id)
+            )
+        )
+    sent = [i for i in queued if queue.enqueue_scoring(i, app)]
+    return Requeued(stale, sent, [i for i in queued if i not in sent])
+
+
+def _put_back_stale(db: Session, cutoff: datetime) -> list[int]:
+    stale = list(
+        db.scalars(
+            select(Submission.id)
+            .where(Submission.status == "running", Submission.started_at < cutoff)
+            .order_by(Submission.id)
+        )
+    )
+    if stale:
+        db.execute(
+            update(Submission)
+            .where(Submission.id.in_(stale), Submission.status == "running")
+            .values(status="queued", started_at=None)
+            .execution_options(synchronize_session=False)
+        )
+    return stale

@@ -1,0 +1,395 @@
+"""Model submissions end to end: a model uploaded through the app is checked, stored and queued
+(202); the queue's task runs leaderboard.jobs, which scores it in the sandbox on the private
+test records and records it, or fails it with a public reason that leaks nothing of the pulses."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import socket
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from challenge.data import load_file, write_split
+from challenge.metrics import roc_auc_score
+from challenge.onnx_runner import make_session, run_batches
+from challenge.sandbox import PRIVATE_RUN_FAILURE, score_model
+from challenge.submission import read_submission
+from leaderboard import jobs, queries, queue, serving, storage
+from leaderboard.cli import main
+from leaderboard.config import ConfigError
+from leaderboard.db import board_version, session_scope
+from leaderboard.models import Submission
+from tests import onnx_models as m
+from tests.conftest import make_answer_key
+
+LENGTH = 64  # samples per test record
+N_PUBLIC, N_PRIVATE = 120, 180
+
+
+def write_test_records(folder, key: pd.DataFrame, *, seed: int = 1):
+    """test.root for ``key``: carriers' pulses sit higher, so a record's mean ranks them; the
+    events are in an order of their own, not the key's."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(key))
+    ids, labels = key["event_id"].to_numpy()[order], key["label"].to_numpy()[order]
+    counts = rng.normal(size=(len(key), LENGTH)) * 40 + labels[:, None] * 12
+    metadata = {
+        "split": "test", "n_events": len(key), "sampling_rate_hz": 1e6, "record_length": LENGTH,
+        "volts_per_count": 0.001, "trigger_index": 8, "seed": None, "generator_version": "test",
+        "detector": {},
+    }  # fmt: skip
+    batch = {"event_id": ids, "pulse": np.round(counts).astype(np.int16)}
+    write_split(folder / "test.root", [batch], metadata=metadata)
+    return folder / "test.root"
+
+
+@pytest.fixture(scope="module")
+def private_data(tmp_path_factory):
+    """A private/ folder: an answer key of 300 events and the test.root beside it."""
+    folder = tmp_path_factory.mktemp("private")
+    key = make_answer_key(N_PUBLIC, N_PRIVATE, seed=5)
+    key.to_csv(folder / "answer_key.csv", index=False)
+    write_test_records(folder, key)
+    return folder
+
+
+@pytest.fixture
+def models_config(app_config, private_data, tmp_path) -> dict:
+    return app_config | m.HOSTILE_LIMITS | {
+        "SUBMISSIONS": "models",
+        "ANSWER_KEY": str(private_data / "answer_key.csv"),  # test.root beside it: the default
+        "QUEUE_URL": f"sqlite:///{tmp_path / 'queue.sqlite'}",
+        "DAILY_QUOTA": 50,
+    }  # fmt: skip
+
+
+@pytest.fixture
+def models_app(models_config, make_app):
+    return make_app(models_config)
+
+
+@pytest.fixture
+def client(models_app):
+    return models_app.test_client()
+
+
+def register(client, name: str = "onnx team") -> str:
+    response = client.post("/api/teams", json={"name": name})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["token"]
+
+
+def upload(client, token: str, data: bytes, filename: str = "model.onnx"):
+    return client.post(
+        "/api/submissions",
+        data={"file": (io.BytesIO(data), filename)},
+        headers={"Authorization": f"Bearer {token}"},
+        content_type="multipart/form-data",
+    )
+
+
+def drain(app) -> int:
+    """Run every task on the queue here, as a worker would (huey's own dequeue and execute)."""
+    huey, ran = queue.huey_of(app), 0
+    while (task := huey.dequeue()) is not None:
+        huey.execute(task)
+        ran += 1
+    return ran
+
+
+def row(app, submission_id: int) -> Submission:
+    with session_scope(app) as db:
+        return queries.get_submission(db, submission_id)
+
+
+def reference_scores(model_bytes: bytes, test_root) -> pd.Series:
+    """onnxruntime in this process on the same records: float64 scores by event id."""
+    events = load_file(test_root)
+    output = run_batches(make_session(model_bytes), events.X).astype(np.float64)
+    return pd.Series(output.reshape(-1), index=events.event_id)
+
+
+@pytest.mark.timeout(120)
+def test_an_uploaded_model_is_queued_then_scored_as_onnxruntime_scores_it(
+    models_app, client, private_data
+):
+    token = register(client)
+    data = m.mean_model(LENGTH).SerializeToString()
+    response = upload(client, token, data)
+    assert response.status_code == 202, response.get_json()
+    assert response.get_json() == {
+        "id": 1, "team": "onnx team", "status": "queued", "remaining_today": 49,
+        "sha256": storage.sha256_of(data), "kind": "model",
+    }  # fmt: skip
+    queued = row(models_app, 1)
+    assert (queued.kind, queued.status, queued.public_auc, queued.scores_sha256) == (
+        "model",
+        "queued",
+        None,
+        None,
+    )
+    assert queue.pending(models_app) == 1
+    with session_scope(models_app) as db:
+        version = board_version(db)
+
+    assert drain(models_app) == 1
+
+    scored = row(models_app, 1)
+    assert scored.status == "scored" and scored.failure_reason is None
+    key = pd.read_csv(private_data / "answer_key.csv")
+    expected = reference_scores(data, private_data / "test.root")
+    for split in ("public", "private"):
+        part = key[key["split"] == split]
+        auc = roc_auc_score(part["label"].to_numpy(), expected[part["event_id"]].to_numpy())
+        assert getattr(scored, f"{split}_auc") == pytest.approx(auc, abs=1e-6)
+    assert scored.n_rows == N_PUBLIC + N_PRIVATE
+    # The stored scores file holds onnxruntime's scores exactly, one per test event.
+    folder = models_app.config["UPLOAD_FOLDER"]
+    table = read_submission(storage.load(folder, scored.scores_sha256), expected_ids=key.event_id)
+    written = table.set_index("event_id")["score"]
+    np.testing.assert_array_equal(written[expected.index].to_numpy(), expected.to_numpy())
+    assert storage.load(folder, scored.sha256, storage.MODEL) == data
+    with session_scope(models_app) as db:
+        assert board_version(db) > version  # the scored row changes the board
+        recorded = queries.recorded_hashes(db)
+    # The orphan clean-up keeps the model and the scores file the worker wrote.
+    assert storage.remove_orphans(folder, recorded, older_than_s=0) == 0
+
+
+def test_a_message_delivered_twice_or_for_a_scored_row_does_nothing(models_app, client):
+    token = register(client)
+    upload(client, token, m.mean_model().SerializeToString())
+    with models_app.app_context():
+        assert jobs.score_submission(1) == "scored"
+        scored_at = row(models_app, 1).scored_at
+        assert jobs.score_submission(1) is None  # already scored
+        assert jobs.score_submission(99) is None  # no such row
+    assert row(models_app, 1).scored_at == scored_at
+    # Two workers that got the same message: one claim wins.
+    upload(client, token, m.mean_model(LENGTH).SerializeToString())
+    with models_app.app_context():
+        first, second = jobs.claim(2), jobs.claim(2)
+    assert first is not None and second is None
+    assert row(models_app, 2).status == "running"
+
+
+@pytest.mark.timeout(180)
+def test_hostile_models_are_refused_or_fail_with_a_public_reason_then_a_good_one_scores(
+    models_app, client, tmp_path
+):
+    token = register(client)
+    for case in m.HOSTILE_UPLOADS:
+        response = upload(client, token, case.data(), case.name)
+        assert response.status_code == case.status, (case.name, response.get_json())
+        if case.status == 400:
+            assert re.search(case.reason, response.get_json()["error"]), case.name
+            continue
+        assert drain(models_app) == 1
+        failed = row(models_app, response.get_json()["id"])
+        assert failed.status == "failed", case.name
+        assert re.search(case.reason, failed.failure_reason), (case.name, failed.failure_reason)
+        assert str(tmp_path) not in failed.failure_reason
+    good = upload(client, token, m.mean_model().SerializeToString())
+    assert good.status_code == 202
+    assert drain(models_app) == 1
+    assert row(models_app, good.get_json()["id"]).status == "scored"
+    with session_scope(models_app) as db:  # refused uploads left no row and cost no quota
+        assert len(queries.team_submissions(db, 1)) == 5
+
+
+def detailed_errors(model, X: np.ndarray, tmp_path) -> str:
+    """The errors of a model on records of one's own: the sandbox's detailed message and
+    onnxruntime's full text in this process."""
+    with pytest.raises(Exception) as sandboxed:
+        score_model(m.save(model, tmp_path / "own.onnx"), X)
+    try:
+        run_batches(make_session(model.SerializeToString()), X)
+        in_process = ""
+    except Exception as err:  # onnxruntime's own types
+        in_process = str(err)
+    return f"{sandboxed.value} {in_process}"
+
+
+@pytest.mark.parametrize(
+    ("build", "reason"),
+    [
+        (m.leaky_error_model, re.escape(PRIVATE_RUN_FAILURE)),
+        (m.leaky_shape_model, r"output has shape \(\?,\), expected \(n,\) or \(n, 1\) \(\?: a "),
+        (m.leaky_nan_model, r"output has non-finite scores \(NaN or inf\); every score must"),
+    ],
+)
+def test_a_failure_reason_reveals_nothing_computed_from_the_test_pulses(
+    models_app, client, private_data, tmp_path, build, reason
+):
+    """A model that makes onnxruntime's error, its output's shape or its count of NaN carry a
+    number computed from the pulses (the positive records): the team sees a fixed reason,
+    though `challenge check-model` on records of one's own gives the detailed one."""
+    X = load_file(private_data / "test.root").X
+    secret = m.positive_count(X)
+    assert 0 < secret < len(X)
+    assert str(secret) in detailed_errors(build(), X, tmp_path)  # the channel exists
+
+    response = upload(client, register(client), build().SerializeToString())
+    assert response.status_code == 202
+    drain(models_app)
+    failed = row(models_app, response.get_json()["id"])
+    assert failed.status == "failed"
+    assert re.fullmatch(reason + ".*", failed.failure_reason)
+    assert not re.search(r"\d", failed.failure_reason.replace("(n, 1)", ""))
+
+
+def test_a_model_for_records_of_another_length_is_refused_at_upload(client):
+    response = upload(client, register(client), m.mean_model(32).SerializeToString())
+    assert response.status_code == 400
+    assert response.get_json()["error"] == (
+        "input 'volts' takes records of 32 samples, this challenge's records have 64"
+    )
+
+
+def _send_headers_only(port: int, token: str, length: int) -> tuple[int, dict]:
+    head = (f"POST /api/submissions HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n"
+            f"Authorization: Bearer {token}\r\n"
+            "Content-Type: multipart/form-data; boundary=b\r\n\r\n")  # fmt: skip
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head.encode())
+        reply = b""
+        while not reply.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    status, body = reply.split(b"\r\n\r\n", 1)
+    return int(status.split()[1]), json.loads(body[body.index(b"{") :])
+
+
+def test_a_2_gb_model_is_refused_from_its_length_and_a_large_one_past_the_limit(
+    models_config, make_app
+):
+    app = make_app(models_config | {"MODEL_MAX_BYTES": 100_000})
+    assert app.config["MAX_CONTENT_LENGTH"] == 100_000 + 2**20  # the model limit, not the CSV's
+    token = register(app.test_client())
+    server = serving.make_server(app, host="127.0.0.1", port=0)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        status, body = _send_headers_only(server.effective_port, token, m.HUGE_UPLOAD_BYTES)
+    finally:
+        server.close()
+        thread.join(timeout=10)
+    assert (status, body) == (
+        413,
+        {"error": "the upload is larger than the limit of 100,000 bytes"},
+    )
+    over = upload(app.test_client(), token, bytes(100_001))
+    assert over.status_code == 413
+    assert over.get_json() == {"error": "the file is larger than the limit of 100,000 bytes"}
+
+
+def test_the_form_says_the_model_is_queued_and_where_its_status_shows(models_app, client):
+    token = register(client)
+    assert client.post("/login", data={"token": token}).status_code in (302, 303)
+    page = client.get("/submit").get_data(as_text=True)
+    assert 'accept=".onnx"' in page and "baselines export" in page
+    response = client.post(
+        "/submit",
+        data={"file": (io.BytesIO(m.mean_model().SerializeToString()), "model.onnx")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 303
+    with client.session_transaction() as session:
+        (flashed,) = [text for _, text in session["_flashes"]]
+    assert flashed == (
+        "Submission #1 accepted and queued: a worker runs the model on the test records; your "
+        "team page shows its status and, once scored, its public AUC. 49 left today."
+    )
+
+
+def test_requeue_sends_queued_rows_again_and_puts_back_stale_running_ones(
+    models_app, client, clock
+):
+    token = register(client)
+    for length in (None, LENGTH, 63):
+        model = m.mean_model(length) if length != 63 else m.nan_model()
+        assert upload(client, token, model.SerializeToString()).status_code == 202
+    queue.huey_of(models_app).flush()  # the broker lost its messages
+    with models_app.app_context():
+        stale_claim = jobs.claim(1)
+    clock.advance(seconds=models_app.config["MODEL_WALL_S"] + jobs.STALE_MARGIN_S + 1)
+    with models_app.app_context():
+        assert jobs.claim(2) is not None  # a live worker's, just now
+    result = CliRunner().invoke(main, ["requeue"], obj=models_app)
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        "put back 1 running models whose worker is gone: #1\n"
+        "sent 2 queued models to the queue: #1, #3\n"
+    )
+    assert [row(models_app, i).status for i in (1, 2, 3)] == ["queued", "running", "queued"]
+    assert drain(models_app) == 2
+    assert [row(models_app, i).status for i in (1, 2, 3)] == ["scored", "running", "failed"]
+    with models_app.app_context():  # the dead worker's late result is dropped
+        assert jobs._record(1, stale_claim, {"status": "failed"}) is None
+    assert row(models_app, 1).status == "scored"
+
+
+def test_add_reference_queues_a_model_and_scores_a_prediction_file_at_once(
+    models_app, private_data, tmp_path
+):
+    model = m.save(m.mean_model(), tmp_path / "reference.onnx")
+    result = CliRunner().invoke(main, ["add-reference", "mean", str(model)], obj=models_app)
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        "reference 'mean': model queued as submission #1; `leaderboard worker` scores it\n"
+    )
+    key = pd.read_csv(private_data / "answer_key.csv")
+    csv = tmp_path / "perfect.csv"
+    key[["event_id"]].assign(score=key["label"]).to_csv(csv, index=False)
+    result = CliRunner().invoke(main, ["add-reference", "labels", str(csv)], obj=models_app)
+    assert result.exit_code == 0, result.output
+    assert result.output == "reference 'labels': public AUC 1.0000\n"
+    assert drain(models_app) == 1
+    assert row(models_app, 1).status == "scored"
+
+
+def _worker(app) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["worker"], obj=app)
+    return result.exit_code, result.output
+
+
+def test_check_worker_refuses_a_machine_without_isolation(models_app, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on the path
+    with pytest.raises(ConfigError) as refused:
+        jobs.check_worker(models_app)
+    assert "needs bubblewrap" in str(refused.value)
+    assert "`apt-get install bubblewrap python3-seccomp`" in str(refused.value)
+    assert "LEADERBOARD_MODEL_REQUIRE_ISOLATION=0" in str(refused.value)
+    code, output = _worker(models_app)
+    assert code == 1 and output.startswith("Error: the model sandbox needs bubblewrap")
+    models_app.config["MODEL_REQUIRE_ISOLATION"] = False
+    jobs.check_worker(models_app)  # rlimits alone are allowed when asked for
+
+
+def test_check_worker_refuses_test_records_of_another_key_or_none(
+    models_config, make_app, tmp_path
+):
+    other = tmp_path / "other"
+    other.mkdir()
+    key = make_answer_key(N_PUBLIC, N_PRIVATE, seed=5)
+    key.to_csv(other / "answer_key.csv", index=False)
+    shifted = key.assign(event_id=key["event_id"] + 1)  # none of the key's ids but one or two
+    write_test_records(other, shifted)
+    app = make_app(models_config | {"ANSWER_KEY": str(other / "answer_key.csv")})
+    with pytest.raises(ConfigError, match=r"do not match the answer key .*: 300 records "):
+        jobs.check_worker(app)
+
+    app = make_app(models_config | {"TEST_RECORDS": str(other / "test.root")})
+    (other / "test.root").unlink()  # after the app started: the worker reads it at its start
+    with pytest.raises(ConfigError, match=r"cannot use the test records .*test.root: no such file"):
+        jobs.check_worker(app)
+    with pytest.raises(ConfigError, match=r"cannot use the test records .*no such file"):
+        make_app(models_config | {"ANSWER_KEY": str(other / "answer_key.csv")})
