@@ -25,7 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from challenge import onnx_runner
-from challenge.model import ModelError, ModelLimits, check_model_file, check_scores
+from challenge.model import (
+    INPUT_TYPE,
+    ModelError,
+    ModelLimits,
+    check_model_file,
+    check_scores,
+    require_onnx,
+)
 
 RUNNER = Path(onnx_runner.__file__).resolve()
 # Debian's python3-seccomp, built for Debian's Python; usable by another build of the same
@@ -123,6 +130,29 @@ def score_model(
     return SandboxResult(scores, seconds, " + ".join(used))
 
 
+def probe(limits: SandboxLimits | None = None) -> SandboxResult:
+    """Run a tiny model (each record's mean) on two records in the sandbox, to learn before any
+    real model whether this machine can run one (bubblewrap without user namespaces, a broken
+    onnxruntime); SandboxError with the reason if not."""
+    helper = require_onnx().helper
+    node = helper.make_node("ReduceMean", ["volts"], ["score"], axes=[1], keepdims=0)
+    graph = helper.make_graph(
+        [node],
+        "probe",
+        [helper.make_tensor_value_info("volts", INPUT_TYPE, ["n", None])],
+        [helper.make_tensor_value_info("score", INPUT_TYPE, ["n"])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    X = np.arange(16, dtype=np.float32).reshape(2, 8)
+    with tempfile.TemporaryDirectory(prefix="model-probe-") as folder:
+        path = Path(folder, "probe.onnx")
+        path.write_bytes(model.SerializeToString())
+        result = score_model(path, X, limits=limits)
+    if not np.allclose(result.scores, X.mean(axis=1)):
+        raise SandboxError(f"the probe model scored {result.scores}, expected {X.mean(axis=1)}")
+    return result
+
+
 def _job(limits: SandboxLimits, seccomp: str | None, folder: str) -> dict:
     return {
         "limits": {
@@ -218,7 +248,10 @@ def _raise_for_exit(
     if code in (-signal.SIGXFSZ, onnx_runner.EXIT_OUTPUT_TOO_LARGE):
         raise SandboxError(f"wrote more than {limits.file_bytes / 2**20:g} MB of output")
     signame = signal.Signals(-code).name if code < 0 else f"status {code}"
-    raise SandboxError(f"the model's process ended with {signame}")
+    # its last words (bubblewrap's refusal, say), unless the records are private: onnxruntime
+    # logs its run-time errors there too
+    said = f": {reason}" if reason and not private else ""
+    raise SandboxError(f"the model's process ended with {signame}{said}")
 
 
 def _is_allocation_failure(reason: str) -> bool:

@@ -123,9 +123,10 @@ def worker(app: Flask) -> None:
     from leaderboard import jobs, queue
 
     _require_models(app)
-    jobs.check_worker(app)  # the sandbox, test.root and its events, before taking any task
+    confined = jobs.check_worker(app)  # the sandbox, test.root and its events, before any task
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    click.echo(f"worker on queue {_safe_queue_url(app)}; Ctrl-C stops it", err=True)
+    click.echo(f"worker on queue {_safe_queue_url(app)}, models confined by {confined}; "
+               "Ctrl-C stops it", err=True)  # fmt: skip
     queue.run_worker(app)
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from challenge.data import DataError, load_file
 from challenge.model import ModelError, ModelLimits
-from challenge.sandbox import RecordsFile, SandboxLimits, isolation, score_model
+from challenge.sandbox import RecordsFile, SandboxLimits, isolation, probe, score_model
 from challenge.submission import write_submission
 from leaderboard import grading, queue, storage
 from leaderboard.config import ConfigError
@@ -86,12 +86,28 @@ def sandbox_limits(config) -> SandboxLimits:
     )
 
 
-def check_worker(app: Flask) -> None:
+def check_worker(app: Flask) -> str:
     """Refuse to take tasks (ConfigError) where models cannot be scored safely and right: no
-    bubblewrap or seccomp while MODEL_REQUIRE_ISOLATION is on, no readable test.root, or test
-    events that are not exactly the answer key's."""
-    if app.config["MODEL_REQUIRE_ISOLATION"]:
-        bwrap, seccomp = isolation(sandbox_limits(app.config))
+    bubblewrap or seccomp while MODEL_REQUIRE_ISOLATION is on, a sandbox that cannot run a tiny
+    model, no readable test.root, or test events that are not exactly the answer key's.
+    Returns what confines the models, e.g. "rlimits + bubblewrap + seccomp"."""
+    _check_isolation(app.config)
+    try:
+        confined = probe(sandbox_limits(app.config)).isolation
+    except ModelError as err:
+        raise ConfigError(
+            f"the model sandbox cannot run a model on this machine: {err}; where bubblewrap "
+            "fails, the kernel may forbid unprivileged user namespaces (`sysctl "
+            "kernel.unprivileged_userns_clone=1`; on Ubuntu 24.04 `sysctl "
+            "kernel.apparmor_restrict_unprivileged_userns=0`)"
+        ) from None
+    _check_test_events(app)
+    return confined
+
+
+def _check_isolation(config) -> None:
+    if config["MODEL_REQUIRE_ISOLATION"]:
+        bwrap, seccomp = isolation(sandbox_limits(config))
         missing = [n for n, f in (("bubblewrap", bwrap), ("python3-seccomp", seccomp)) if not f]
         if missing:
             raise ConfigError(
@@ -99,6 +115,9 @@ def check_worker(app: Flask) -> None:
                 f"install with `{ISOLATION_PACKAGES}` (Debian, Ubuntu), or set "
                 "LEADERBOARD_MODEL_REQUIRE_ISOLATION=0 to run models under resource limits alone"
             )
+
+
+def _check_test_events(app: Flask) -> None:
     ids = test_records(app).event_ids
     expected = grading.answer_key(app).table["event_id"].to_numpy(np.int64)
     missing_ids = np.setdiff1d(expected, ids)

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
+import shutil
 import socket
 import threading
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -393,3 +396,59 @@ def test_check_worker_refuses_test_records_of_another_key_or_none(
         jobs.check_worker(app)
     with pytest.raises(ConfigError, match=r"test.root.*: no such file"):
         make_app(models_config | {"ANSWER_KEY": str(other / "answer_key.csv")})
+
+
+def test_check_worker_runs_a_probe_model_and_refuses_a_sandbox_that_cannot(
+    models_app, monkeypatch, tmp_path
+):
+    confined = jobs.check_worker(models_app)
+    assert confined.startswith("rlimits")
+    assert ("bubblewrap" in confined) == (shutil.which("bwrap") is not None)
+    # A bubblewrap that cannot make namespaces (a kernel that forbids them) exits 1 saying so.
+    fake = tmp_path / "bin" / "bwrap"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))
+    with pytest.raises(ConfigError) as refused:
+        jobs.check_worker(models_app)
+    assert str(refused.value).startswith(
+        "the model sandbox cannot run a model on this machine: the model's process ended with "
+        "status 1: bwrap: setting up uid map: Permission denied; where bubblewrap fails"
+    )
+
+
+def test_a_model_sent_again_gets_409_and_the_quota_counts_models(models_config, make_app):
+    client = make_app(models_config | {"DAILY_QUOTA": 2}).test_client()
+    token = register(client)
+    data = m.mean_model().SerializeToString()
+    assert upload(client, token, data).status_code == 202
+    again = upload(client, token, data, "renamed.onnx")
+    assert again.status_code == 409
+    assert again.get_json()["error"].startswith("this file is the same as your submission #1 ")
+    assert upload(client, token, m.mean_model(LENGTH).SerializeToString()).status_code == 202
+    over = upload(client, token, m.nan_model().SerializeToString())
+    assert over.status_code == 429
+    assert over.get_json()["error"].startswith("daily quota reached: 2 of 2 submissions today")
+
+
+def test_an_internal_error_fails_the_model_with_a_fixed_reason_and_logs_it(
+    models_app, client, caplog
+):
+    token = register(client)
+    upload(client, token, m.mean_model().SerializeToString())
+    stored = storage.stored_path(
+        models_app.config["UPLOAD_FOLDER"], row(models_app, 1).sha256, storage.MODEL
+    )
+    Path(stored).unlink()  # the organizers' disk lost it: not the team's fault
+    with caplog.at_level(logging.ERROR, logger="leaderboard.jobs"):
+        assert drain(models_app) == 1
+    failed = row(models_app, 1)
+    assert (failed.status, failed.failure_reason) == ("failed", jobs.INTERNAL_FAILURE)
+    (record,) = [r for r in caplog.records if r.name == "leaderboard.jobs"]
+    assert record.getMessage() == "submission #1: internal error while scoring"
+    assert "stored submission file is missing" in caplog.text  # with its traceback
+    # The worker goes on: the next model is scored.
+    upload(client, token, m.mean_model(LENGTH).SerializeToString())
+    assert drain(models_app) == 1
+    assert row(models_app, 2).status == "scored"
