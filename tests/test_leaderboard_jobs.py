@@ -452,3 +452,46 @@ def test_an_internal_error_fails_the_model_with_a_fixed_reason_and_logs_it(
     upload(client, token, m.mean_model(LENGTH).SerializeToString())
     assert drain(models_app) == 1
     assert row(models_app, 2).status == "scored"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(150)
+def test_a_team_exports_a_trained_baseline_uploads_it_and_sees_it_scored(make_app, clock, tmp_path):
+    """The issue's journey: `challenge generate --submissions models`, `baselines train` and
+    `baselines export` on the team's side, the upload (202), the worker's job; the public and
+    private scores equal what onnxruntime in this process and challenge.metrics give. On SQLite
+    only: the rows' path is the same as above, run on both databases."""
+    from baselines.cli import main as baselines
+    from challenge.generate import generate_challenge
+    from challenge.scoring import load_answer_key
+
+    challenge = tmp_path / "challenge"
+    generate_challenge(challenge, n_train=160, n_test=200, record_length=1024, seed=5,
+                       submissions="models", progress=False)  # fmt: skip
+    run, model = tmp_path / "run", tmp_path / "model.onnx"
+    for args in (
+        ["train", "cnn", "--data", str(challenge), "--dry-run", "--quiet", "--out-dir", str(run)],
+        ["export", str(run / "checkpoint.pt"), "--data", str(challenge), "-o", str(model)],
+    ):
+        result = CliRunner().invoke(baselines, args)
+        assert result.exit_code == 0, result.output
+    app = make_app({
+        "TESTING": True, "SECRET_KEY": "test-secret", "NOW": clock, "REGISTRATIONS_PER_HOUR": 0,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'leaderboard.sqlite'}",
+        "UPLOAD_FOLDER": str(tmp_path / "submissions"),
+        "SUBMISSIONS": "models", "QUEUE_URL": f"sqlite:///{tmp_path / 'queue.sqlite'}",
+        "ANSWER_KEY": str(challenge / "private" / "answer_key.csv"),
+    })  # fmt: skip
+    client = app.test_client()
+    response = upload(client, register(client), model.read_bytes())
+    assert response.status_code == 202, response.get_json()
+    assert drain(app) == 1
+
+    scored = row(app, response.get_json()["id"])
+    assert scored.status == "scored", scored.failure_reason
+    key = load_answer_key(challenge / "private" / "answer_key.csv")
+    expected = reference_scores(model.read_bytes(), challenge / "private" / "test.root")
+    for split in ("public", "private"):
+        part = key[key["split"] == split]
+        auc = roc_auc_score(part["label"].to_numpy(), expected[part["event_id"]].to_numpy())
+        assert getattr(scored, f"{split}_auc") == pytest.approx(auc, abs=1e-6)
