@@ -136,8 +136,17 @@ def rotate_token(team_id: int) -> str:
         return queries.set_token(db, team)
 
 
+# Why a submission that is not scored cannot be marked final, by its status.
+NOT_SCORED = {
+    "queued": "is queued: mark it final once it is scored",
+    "running": "is being scored: mark it final once it is scored",
+    "failed": "failed: it has no score and cannot count",
+}
+
+
 def set_final(team_id: int, submission_id: int, final: bool) -> None:
-    """Mark or unmark a team's own submission; 404 for another team's, 409 over the limit."""
+    """Mark or unmark a team's own submission; 404 for another team's, 409 over the limit, for
+    a late one or one without a score (queued, running or failed); unmarking always works."""
     with session_scope(write=True) as db:
         submission = queries.get_submission(db, submission_id)
         if submission is None or submission.team_id != team_id:
@@ -146,6 +155,8 @@ def set_final(team_id: int, submission_id: int, final: bool) -> None:
             abort(403, "the final ranking is revealed; finals can no longer change")
         if final and submission.is_late:
             abort(409, f"submission #{submission_id} came after the close; late ones never count")
+        if final and submission.status in NOT_SCORED:
+            abort(409, f"submission #{submission_id} {NOT_SCORED[submission.status]}")
         try:
             queries.set_final(db, submission, final, max_finals=current_app.config["MAX_FINALS"])
         except queries.TooManyFinals as err:

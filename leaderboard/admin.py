@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from leaderboard import actions, auth, export, final, grading, queries, ranking
 from leaderboard.db import session_scope
 from leaderboard.forms import errors_shown_on, token_login
-from leaderboard.models import Submission, Team
+from leaderboard.models import PENDING, Submission, Team
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -66,11 +66,14 @@ def dashboard():
         revealed = queries.is_revealed(db)
         # What the reveal would show now, for the organizers' eyes only (never cached, never public).
         preview = None if revealed else ranking.final_board(db, now=actions.now())
+        status_counts = queries.status_counts(db)
         return render_template(
             "admin.html",
             preview=preview,
             metric=grading.answer_key().metric,
             submissions=queries.all_submissions(db),
+            status_counts=status_counts,
+            pending=sum(status_counts[status] for status in PENDING),
             teams=queries.all_teams(db),
             revealed=queries.is_revealed(db),
             audit_log=queries.audit_log(db),

@@ -37,15 +37,20 @@ def json_body() -> dict:
 
 
 def scores_json(scored: Submission | ranking.Row | ranking.Late, *, revealed: bool) -> dict:
-    """The public AUC and its interval; the private ones too, but only once ``revealed``."""
+    """The public AUC and its interval; the private ones too, but only once ``revealed``. A
+    submission not scored yet (or failed) has null there, intervals included."""
     scores = {
         "public_auc": scored.public_auc,
-        "public_auc_ci": [scored.public_lo, scored.public_hi],
+        "public_auc_ci": _interval(scored.public_lo, scored.public_hi),
     }
     if revealed:
         scores["private_auc"] = scored.private_auc
-        scores["private_auc_ci"] = [scored.private_lo, scored.private_hi]
+        scores["private_auc_ci"] = _interval(scored.private_lo, scored.private_hi)
     return scores
+
+
+def _interval(lo: float | None, hi: float | None) -> list[float] | None:
+    return None if lo is None else [lo, hi]
 
 
 def submission_json(s: Submission, *, revealed: bool) -> dict:
@@ -57,6 +62,11 @@ def submission_json(s: Submission, *, revealed: bool) -> dict:
         "sha256": s.sha256,
         "size_bytes": s.size_bytes,
         "rows": s.n_rows,
+        "kind": s.kind,  # "predictions" or "model"
+        "status": s.status,  # queued, running, scored or failed; scores are null until scored
+        "failure_reason": s.failure_reason,
+        "scored_at": iso(s.scored_at),
+        "late": s.is_late,
         "final": s.is_final,
         "disqualified_reason": s.disqualified_reason,
     } | scores_json(s, revealed=revealed)

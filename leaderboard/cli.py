@@ -32,6 +32,7 @@ from leaderboard import (
 from leaderboard import backup as backups
 from leaderboard.config import ConfigError
 from leaderboard.db import engine_of, init_db, missing_tables, session_scope
+from leaderboard.models import SCORED
 
 # Commands that make the tables themselves (or put a database back); every other command
 # refuses to run on a database without them, with what to do, instead of a SQL traceback.
@@ -264,7 +265,7 @@ def status(app: Flask) -> None:
         today = sum(queries.submissions_today(db, t.id, now=now) for t in teams)
         used, invites = queries.invite_counts(db)
         close_at = final.close_time(db, app.config)  # the reveal may have closed it early
-    entries = sum(len(t.submissions) for t in teams)
+        statuses = queries.status_counts(db)
     window = describe_window(app.config["OPEN_AT"], close_at)
     registration = app.config["REGISTRATION"]
     if registration == "invite":
@@ -277,8 +278,14 @@ def status(app: Flask) -> None:
     click.echo(f"database:     {_safe_url(app)}")
     click.echo(f"window:       {window}; registration {registration}")
     click.echo(f"teams:        {len(teams) - references} (+ {references} references)")
-    click.echo(f"submissions:  {entries} in all, {today} today (UTC)")
+    click.echo(f"submissions:  {sum(statuses.values())} in all, {today} today (UTC)")
+    click.echo(f"scoring:      {describe_statuses(statuses)}")
     click.echo(f"revealed:     {'yes' if revealed else 'no'}")
+
+
+def describe_statuses(counts: dict[str, int]) -> str:
+    """Submissions per status in words: "12 scored, 2 queued, 1 running, 0 failed"."""
+    return ", ".join(f"{count} {status}" for status, count in counts.items())
 
 
 @main.command()
@@ -340,10 +347,15 @@ def export_command(app: Flask, what: str, out: Path | None) -> None:
 @main.command()
 @with_app
 def rescore(app: Flask) -> None:
-    """Score every stored file again with the current answer key (after correcting it)."""
+    """Score every scored submission again with the current answer key (after correcting it),
+    from its stored scores: the prediction file, or the CSV a worker wrote from a model."""
     # Score first, outside any transaction, so that a running server keeps taking uploads.
     with session_scope(app) as db:
-        stored = [(s.id, s.sha256, s.filename) for s in queries.all_submissions(db)]
+        stored = [
+            (s.id, s.scores_sha256, s.filename)
+            for s in queries.all_submissions(db)
+            if s.status == SCORED
+        ]
     scores, failed = {}, []
     for submission_id, sha256, filename in stored:
         try:

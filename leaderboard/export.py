@@ -56,8 +56,10 @@ def leaderboard_csv(board: Board) -> str:
 
 
 def submissions_csv(submissions: Iterable[Submission]) -> str:
-    """Every submission with both scores: for organizers only."""
+    """Every submission with its status and both scores: for organizers only. A submission not
+    scored (queued, running, failed) has empty score cells, and a failed one its reason."""
     header = ["id", "team", "reference", "created_at", "filename", "note", "sha256", "size_bytes",
+              "kind", "status", "failure_reason", "scored_at", "scores_sha256",
               "n_rows", "public_auc", "public_lo", "public_hi", "private_auc", "private_lo",
               "private_hi", "final", "disqualified_reason", "team_disqualified_reason"]  # fmt: skip
     rows = (
@@ -70,6 +72,11 @@ def submissions_csv(submissions: Iterable[Submission]) -> str:
             s.note,
             s.sha256,
             s.size_bytes,
+            s.kind,
+            s.status,
+            s.failure_reason,
+            s.scored_at,
+            s.scores_sha256,
             s.n_rows,
             s.public_auc,
             s.public_lo,

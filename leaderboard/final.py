@@ -2,8 +2,10 @@
 organizer's command, and the audit log of these.
 
 Submissions close at the configured close time or at the reveal, whichever comes first. The
-reveal saves the final ranking with every number it shows; pages and the API serve that record,
-so a later disqualification or rescore changes it only through ``rerank``, which says why.
+reveal waits until every on-time model is scored or failed, then saves the final ranking with
+every number it shows; pages and the API serve that record, so a later disqualification or
+rescore changes it only through ``rerank``, which says why (and leaves out anything scored after
+the reveal).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from leaderboard import grading, queries, ranking
+from leaderboard.models import PENDING
 
 
 class RevealError(RuntimeError):
@@ -38,6 +41,7 @@ def reveal(session: Session, config: Mapping[str, Any], *, now: datetime) -> str
     """
     if queries.is_revealed(session):
         raise RevealError("the final ranking is revealed already; `leaderboard rerank` re-ranks")
+    _check_all_scored(session)
     close = close_time(session, config)
     if close is None or close > now:
         queries.set_closed_at(session, now)
@@ -53,6 +57,34 @@ def reveal(session: Session, config: Mapping[str, Any], *, now: datetime) -> str
     detail = f"{closing}; {ranked} teams ranked"
     queries.add_audit_entry(session, "reveal", now=now, detail=detail)
     return f"final ranking revealed; {detail}"
+
+
+# The most submission ids that a refused reveal names; it counts the rest.
+SHOWN_IDS = 20
+
+
+def _check_all_scored(session: Session) -> None:
+    """RevealError while an on-time submission that could count is still queued or running: a
+    model uploaded a second before the close must be scored before the ranking is final."""
+    pending = queries.pending_on_time(session)
+    if not pending:
+        return
+    ids = ", ".join(f"#{s.id}" for s in pending[:SHOWN_IDS])
+    if len(pending) > SHOWN_IDS:
+        ids += f" and {len(pending) - SHOWN_IDS} more"
+    counts = ", ".join(
+        f"{sum(s.status == status for s in pending)} {status}"
+        for status in PENDING
+        if any(s.status == status for s in pending)
+    )
+    many = len(pending) > 1
+    raise RevealError(
+        f"{len(pending)} submission{'s' if many else ''} made before the close "
+        f"{'are' if many else 'is'} not scored yet ({counts}: {ids}); "
+        "the final ranking must include them. Start workers (`leaderboard worker`) or wait for "
+        "the running ones, and reveal once `leaderboard status` shows none queued or running "
+        "(`leaderboard requeue` sends queued ones again if the queue lost them)"
+    )
 
 
 def undo_reveal(session: Session, config: Mapping[str, Any], *, now: datetime) -> str:

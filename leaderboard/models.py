@@ -67,6 +67,8 @@ class Team(Base):
 KINDS = ("predictions", "model")
 # queued -> running -> scored | failed; a prediction file is scored on upload.
 STATUSES = ("queued", "running", "scored", "failed")
+SCORED = "scored"  # the only status with scores: what boards, finals and exports read
+PENDING = ("queued", "running")  # not scored yet, and may still be: the reveal waits for these
 
 
 class Submission(Base):

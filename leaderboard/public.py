@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from leaderboard import actions, auth, content, grading, queries, ranking
 from leaderboard.db import session_scope
-from leaderboard.models import Submission, Team
+from leaderboard.models import PENDING, SCORED, Submission, Team
 
 bp = Blueprint("public", __name__)
 
@@ -75,7 +75,13 @@ def team_page(team_id: int):
         counted_id=history.counted_id,
         remaining=remaining,
         max_finals=current_app.config["MAX_FINALS"],
+        refresh_s=TEAM_PAGE_REFRESH_S if history.scoring else None,
     )
+
+
+# While a submission of the team is queued or running, its page reloads itself this often (a
+# <meta> refresh: the Content-Security-Policy forbids inline script), so the score shows up.
+TEAM_PAGE_REFRESH_S = 5
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,16 @@ class TeamHistory:
     own: bool  # the viewer is this team
     revealed: bool
     counted_id: int | None  # the submission whose score the board shows for the team
+
+    @property
+    def scored(self) -> list[Submission]:
+        """The submissions with scores, the ones the score history draws."""
+        return [s for s in self.submissions if s.status == SCORED]
+
+    @property
+    def scoring(self) -> bool:
+        """A submission is queued or running: its score is still to come."""
+        return any(s.status in PENDING for s in self.submissions)
 
     @property
     def show_finals(self) -> bool:
@@ -114,7 +130,7 @@ def team_scores_png(team_id: int):
         history = team_history(db, team_id)
     from leaderboard import plots  # matplotlib loads only when a figure is asked for
 
-    submissions = history.submissions
+    submissions = history.scored
     ids = [s.id for s in submissions]
     response = png(
         plots.score_history_png(

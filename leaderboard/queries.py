@@ -19,6 +19,9 @@ from sqlalchemy.orm import Session, selectinload
 from leaderboard import names
 from leaderboard.db import CLOSED_AT, REVEALED
 from leaderboard.models import (
+    PENDING,
+    SCORED,
+    STATUSES,
     AuditEntry,
     FinalRanking,
     Invite,
@@ -182,7 +185,9 @@ def utc_day_start(now: datetime) -> datetime:
 
 
 def submissions_today(session: Session, team_id: int, *, now: datetime) -> int:
-    """Accepted submissions of a team since midnight UTC (rejected files are never stored)."""
+    """Accepted submissions of a team since midnight UTC (rejected files are never stored),
+    whatever their status: a queued, running or failed model costs the server as much as a
+    scored one, so it counts against the quota too."""
     start = utc_day_start(now)
     return session.scalar(
         select(func.count(Submission.id)).where(
@@ -210,6 +215,34 @@ def recorded_hashes(session: Session) -> set[str]:
     uploaded = set(session.scalars(select(Submission.sha256).distinct()))
     scores = session.scalars(select(Submission.scores_sha256).distinct())
     return uploaded | {sha256 for sha256 in scores if sha256 is not None}
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    """How many submissions are in each status (every one of ``STATUSES``, zeros included)."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for status, count in session.execute(
+        select(Submission.status, func.count(Submission.id)).group_by(Submission.status)
+    ):
+        counts[status] = count
+    return counts
+
+
+def pending_on_time(session: Session) -> list[Submission]:
+    """On-time submissions still queued or running that could count in the final ranking (not
+    disqualified, nor of a disqualified team), oldest first: the reveal waits for them."""
+    return list(
+        session.scalars(
+            select(Submission)
+            .join(Team)
+            .where(
+                Submission.status.in_(PENDING),
+                Submission.is_late.is_(False),
+                Submission.disqualified_reason.is_(None),
+                Team.disqualified_reason.is_(None),
+            )
+            .order_by(Submission.id)
+        )
+    )
 
 
 def team_submissions(session: Session, team_id: int) -> list[Submission]:
@@ -249,14 +282,18 @@ class TeamSubmissions:
 
 RANKING_COLUMNS = (
     Submission.id, Submission.team_id, Submission.created_at, Submission.filename,
-    Submission.sha256, Submission.public_auc, Submission.public_lo, Submission.public_hi,
+    Submission.status, Submission.scores_sha256, Submission.scored_at, Submission.public_auc, Submission.public_lo, Submission.public_hi,
     Submission.private_auc, Submission.private_lo, Submission.private_hi, Submission.is_final,
     Submission.disqualified_reason, Submission.is_late,
 )  # fmt: skip
 
 
-def ranking_teams(session: Session) -> list[TeamSubmissions]:
-    """Every team and reference with its submissions as plain rows, in order of registration."""
+def ranking_teams(session: Session, *, scored_by: datetime | None = None) -> list[TeamSubmissions]:
+    """Every team and reference with its submissions as plain rows, in order of registration.
+
+    Only scored submissions are read; with ``scored_by``, only those scored by then (a
+    re-ranking leaves out what a worker scored after the reveal).
+    """
     teams = {
         row.id: TeamSubmissions(row.id, row.name, row.is_reference, row.disqualified_reason)
         for row in session.execute(
@@ -265,7 +302,10 @@ def ranking_teams(session: Session) -> list[TeamSubmissions]:
             )
         )
     }
-    for row in session.execute(select(*RANKING_COLUMNS).order_by(Submission.id)):
+    query = select(*RANKING_COLUMNS).where(Submission.status == SCORED)
+    if scored_by is not None:
+        query = query.where(Submission.scored_at <= scored_by)
+    for row in session.execute(query.order_by(Submission.id)):
         teams[row.team_id].submissions.append(row)
     return list(teams.values())
 
@@ -342,12 +382,13 @@ def audit_log(session: Session) -> list[AuditEntry]:
 
 
 def late_submissions(session: Session) -> list[Submission]:
-    """Uploads after the close, oldest first, with their teams: listed apart, never ranked."""
+    """Scored uploads after the close, oldest first, with their teams: listed apart, never
+    ranked (a late model waits in the queue, or failed, unlisted)."""
     return list(
         session.scalars(
             select(Submission)
             .options(selectinload(Submission.team))
-            .where(Submission.is_late.is_(True))
+            .where(Submission.is_late.is_(True), Submission.status == SCORED)
             .order_by(Submission.id)
         )
     )

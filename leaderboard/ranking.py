@@ -4,7 +4,9 @@ Before the reveal a team is ranked by its best public AUC. After it, by the best
 among the submissions it marked final (at most two), or of its best public one if it marked
 none (the Kaggle rule); each rank then carries the paired DeLong test against the next team.
 Reference rows are placed by score but never ranked; late uploads (after the close) are listed
-apart and never ranked. The functions take anything with the columns of ``Team`` and
+apart and never ranked. Only scored submissions (``status == "scored"``) take part: a model
+still queued, running or failed has no score, and its scores file (``scores_sha256``) is what
+per-event scores are read from, never the uploaded file. The functions take anything with the columns of ``Team`` and
 ``Submission`` (ORM objects, or the plain rows of ``queries.ranking_teams``). Once revealed, the
 board is the stored record that the reveal (or an organizer's re-ranking) saved: see ``final``.
 """
@@ -24,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from challenge.metrics import DEFAULT_SCORE_TYPE, ScoreType, score_type
 from leaderboard import bootstrap, db, grading, queries
-from leaderboard.models import Submission, Team
+from leaderboard.models import SCORED, Submission, Team
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,8 @@ class Row:
     team_id: int
     team: str
     is_reference: bool
-    entries: int  # submissions made before the close, disqualified ones included
-    last_submission: datetime
+    entries: int  # scored submissions made before the close, disqualified ones included
+    last_submission: datetime  # of the latest of those
     submission_id: int
     public_auc: float
     public_lo: float
@@ -55,7 +57,8 @@ class Row:
 
 @dataclass(frozen=True)
 class Late:
-    """An upload after the close (``LEADERBOARD_LATE_SUBMISSIONS=1``): scored, never ranked."""
+    """A scored upload after the close (``LEADERBOARD_LATE_SUBMISSIONS=1``): listed, never
+    ranked."""
 
     submission_id: int
     team_id: int
@@ -87,8 +90,13 @@ class Board:
         return [row.team for row in self.rows if row.rank_lo == 1]
 
 
+def _scored_on_time(team: Team) -> list[Submission]:
+    """The team's submissions that have scores and came before the close."""
+    return [s for s in team.submissions if s.status == SCORED and not s.is_late]
+
+
 def _eligible(team: Team) -> list[Submission]:
-    return [s for s in team.submissions if s.disqualified_reason is None and not s.is_late]
+    return [s for s in _scored_on_time(team) if s.disqualified_reason is None]
 
 
 ROC_AUC = score_type(DEFAULT_SCORE_TYPE)
@@ -109,7 +117,9 @@ def counted_submissions(team: Team, metric: ScoreType = ROC_AUC) -> list[Submiss
 
 
 def _row(team: Team, shown: Submission) -> Row:
-    on_time = [s for s in team.submissions if not s.is_late]
+    # Like the ranks, the count is of scored submissions: a queued model joins it once scored,
+    # a failed one never does (the quota counts both: ``queries.submissions_today``).
+    on_time = _scored_on_time(team)
     return Row(
         team_id=team.id,
         team=team.name,
@@ -253,8 +263,12 @@ def late_rows(session: Session) -> list[Late]:
 
 def final_board(session: Session, *, now: datetime) -> Board:
     """The final ranking computed now from the stored submissions (for the reveal and re-ranking),
-    with rank intervals on the private split."""
-    teams = queries.ranking_teams(session)
+    with rank intervals on the private split.
+
+    Once revealed (a re-ranking), submissions scored after the reveal stay out: the ranking is of
+    what was scored when it was revealed, whatever a worker records later.
+    """
+    teams = queries.ranking_teams(session, scored_by=queries.revealed_at(session))
     key = grading.answer_key()
     rows, counted = _private(teams, _private_scores, key.private_labels, key.metric)
     board = Board(True, rows, ranked_at=now)
@@ -371,11 +385,12 @@ def board_from_json(body: str) -> Board:
 
 
 def _samples(split: str) -> Callable[[Submission], np.ndarray]:
-    return lambda s: grading.metric_samples(s.sha256, s.filename, split)
+    return lambda s: grading.metric_samples(s.scores_sha256, s.filename, split)
 
 
 def _private_scores(submission: Submission) -> np.ndarray:
-    return grading.private_scores(submission.sha256, submission.filename)
+    """The per-event scores behind a scored submission: its scores file, not its upload."""
+    return grading.private_scores(submission.scores_sha256, submission.filename)
 
 
 def roc_rows(board: Board, top: int) -> list[Row]:

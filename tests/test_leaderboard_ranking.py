@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import numpy as np
@@ -17,15 +17,16 @@ from challenge.submission import read_submission
 from leaderboard.db import session_scope
 from leaderboard.models import Submission
 from leaderboard.ranking import counted_submissions, private_rows, public_rows
+from tests.test_leaderboard_statuses import add_model
 
 T0 = datetime(2026, 3, 2, tzinfo=timezone.utc)
 
 
-def sub(id, public, private, *, final=False, minute=0, dq=None, late=False):
+def sub(id, public, private, *, final=False, minute=0, dq=None, late=False, status="scored"):
     return SimpleNamespace(
         id=id, public_auc=public, private_auc=private, is_final=final, disqualified_reason=dq,
         created_at=T0.replace(minute=minute), is_late=late, public_lo=public - 0.1,
-        public_hi=public + 0.1, private_lo=private - 0.1, private_hi=private + 0.1,
+        public_hi=public + 0.1, private_lo=private - 0.1, private_hi=private + 0.1, status=status,
     )  # fmt: skip
 
 
@@ -209,8 +210,13 @@ def test_no_private_number_anywhere_before_the_reveal(app, api, client, clock, r
     tokens = upload_all(api, clock, plan)
     result = runner.invoke(["add-reference", "baseline", str(write(app, api, 2.0, 24))])
     assert result.exit_code == 0, result.output
+    # alpha's models of yesterday (outside today's quota): #5 queued, #6 failed, #7 scored.
+    yesterday = clock.now - timedelta(days=1)
+    for status, seed in (("queued", None), ("failed", None), ("scored", 25)):
+        scores = None if seed is None else api.submission(skill=1.2, seed=seed)
+        add_model(app, 1, status, at=yesterday, scores=scores)
     with session_scope(app) as db:
-        subs = list(db.query(Submission))
+        subs = [s for s in db.query(Submission) if s.status == "scored"]
     private = set().union(*(number_forms(v) for s in subs
                             for v in (s.private_auc, s.private_lo, s.private_hi)))  # fmt: skip
     public = set().union(*(number_forms(v) for s in subs
@@ -253,7 +259,8 @@ def test_no_private_number_anywhere_before_the_reveal(app, api, client, clock, r
     visit("form bad upload", form_upload(b"x"))
     visit("form final", team.post("/submissions/1/final", data={"final": "1"}))
     visit("form final 2", team.post("/submissions/2/final", data={"final": "1"}))
-    visit("form final 409", team.post("/submissions/5/final", data={"final": "1"}))
+    visit("form final 409", team.post("/submissions/8/final", data={"final": "1"}))
+    visit("form final queued", team.post("/submissions/5/final", data={"final": "1"}))
     visit("team page after", team.get("/teams/1"))
     visit("register", client.post("/register", data={"name": "gamma"}))
     visit("register 409", client.post("/register", data={"name": "gamma"}))
@@ -280,6 +287,7 @@ def test_no_private_number_anywhere_before_the_reveal(app, api, client, clock, r
                       "/api/submissions/<int:submission_id>/final", "/admin/reveal",
                       "/admin/logout", "/admin/export/<what>.csv"}  # fmt: skip
     assert seen["api submit 429"].status_code == 429 and seen["form final 409"].status_code == 409
+    assert seen["form final queued"].status_code == 409 and seen["api final 409"].status_code == 409
     assert seen["admin post anonymous"].status_code == 302
     assert seen["admin export as team"].status_code == 403  # a team token is no guess
     for label, response in seen.items():
@@ -293,6 +301,8 @@ def test_no_private_number_anywhere_before_the_reveal(app, api, client, clock, r
     organizer_only = {r for r in every_route if r.startswith("/admin/") and "<" in r}
     assert every_route - organizer_only <= visited_rules
     # And the same walk finds them once revealed: the check above can see a leak.
+    with session_scope(app, write=True) as db:
+        db.get(Submission, 5).status = "failed"  # a worker's verdict: the reveal waits for it
     assert runner.invoke(["reveal"]).exit_code == 0
     text = client.get("/api/leaderboard").get_data(as_text=True)
     text += client.get("/").get_data(as_text=True)

@@ -1,0 +1,349 @@
+"""Every reader of submissions copes with rows that are not scored: a model ``queued``,
+``running`` or ``failed`` has no score, and a scored model's per-event scores are the CSV a worker
+wrote (``scores_sha256``), never the uploaded model. Rows are made here as a worker leaves them
+(``queries.add_submission``), on SQLite and PostgreSQL, and then the board, the API, the team
+page, the exports, the finals, the reveal and the CLI are read back."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import time
+from datetime import timedelta
+
+import pytest
+
+from challenge.metrics import delong_test
+from challenge.submission import read_submission
+from leaderboard import grading, queries, storage
+from leaderboard.db import session_scope
+from leaderboard.models import Submission
+from tests.conftest import ADMIN_TOKEN, submission_bytes
+
+BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+FAILURE = "output has shape (n, 2), expected (n,)"
+
+
+def add_model(app, team_id, status, *, at, scores=None, late=False, decoy=None):
+    """A model submission as the upload and a worker leave it: the model file (``decoy``, a valid
+    CSV of other scores, so that reading it instead of the scores file gives wrong numbers), and
+    once scored the worker's scores CSV and the six scores computed from it."""
+    model = decoy if decoy is not None else f"onnx model {status} {at}".encode()
+    folder = app.config["UPLOAD_FOLDER"]
+    fields = dict(created_at=at, filename="model.onnx", note="", sha256=storage.store(folder, model),
+                  size_bytes=len(model), kind="model", status=status, is_late=late)  # fmt: skip
+    if status == "scored":
+        fields |= scores_columns(app, scores, at=at + timedelta(seconds=30))
+    if status == "failed":
+        fields |= {"failure_reason": FAILURE, "scored_at": at + timedelta(seconds=30)}
+    with session_scope(app, write=True) as db:
+        return queries.add_submission(db, queries.get_team(db, team_id), **fields).id
+
+
+def scores_columns(app, scores: bytes, *, at) -> dict:
+    """What a worker records once it has scored a model that output ``scores`` (a CSV)."""
+    _, scored = grading.grade(scores, name="scores.csv", app=app)
+    return scored.columns() | {
+        "status": "scored",
+        "scores_sha256": storage.store(app.config["UPLOAD_FOLDER"], scores),
+        "scored_at": at,
+    }
+
+
+def upload(api, token, *, skill, seed):
+    response = api.submit(token, api.submission(skill=skill, seed=seed))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+@pytest.fixture
+def league(app, api, clock, answer_key):
+    """alpha: a scored prediction file, then a queued, a running and a failed model;
+    beta: only a queued model; gamma: a scored model (better than alpha) whose model file is a
+    decoy CSV. Returns tokens and submission ids."""
+    tokens = {name: api.register(name) for name in ("alpha", "beta", "gamma")}
+    ids = {"alpha file": upload(api, tokens["alpha"], skill=1.0, seed=1)}
+    for name, team_id, status in [("alpha queued", 1, "queued"), ("alpha running", 1, "running"),
+                                  ("alpha failed", 1, "failed"), ("beta queued", 2, "queued")]:  # fmt: skip
+        ids[name] = add_model(app, team_id, status, at=clock.advance(minutes=1))
+    ids["gamma model"] = add_model(
+        app, 3, "scored", at=clock.advance(minutes=1),
+        scores=submission_bytes(answer_key, skill=3.0, seed=2),
+        decoy=submission_bytes(answer_key, skill=0.2, seed=3),
+    )  # fmt: skip
+    clock.advance(minutes=1)
+    return tokens, ids
+
+
+def auth(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_the_board_ranks_and_counts_only_scored_submissions(client, league, clock):
+    tokens, ids = league
+    body = client.get("/api/leaderboard").get_json()
+    rows = {row["team"]: row for row in body["rows"]}
+    assert [row["team"] for row in body["rows"]] == ["gamma", "alpha"]  # beta has no score
+    assert (rows["alpha"]["entries"], rows["gamma"]["entries"]) == (1, 1)
+    # The last submission of the row is the last scored one, not the queued or failed models.
+    assert rows["alpha"]["last_submission"] == "2026-03-02T09:30:00Z"
+    assert all(row["rank_lo"] is not None for row in body["rows"])
+    page = client.get("/").get_data(as_text=True)
+    assert "gamma" in page and "beta" not in page
+
+
+def test_late_models_are_listed_only_once_scored(app, client, league, answer_key, clock):
+    add_model(app, 2, "queued", at=clock.now, late=True)
+    add_model(app, 2, "failed", at=clock.now, late=True)
+    late = add_model(app, 2, "scored", at=clock.now, late=True,
+                     scores=submission_bytes(answer_key, skill=2.0, seed=4))  # fmt: skip
+    assert [item["id"] for item in client.get("/api/leaderboard").get_json()["late"]] == [late]
+
+
+def private_part(key, data):
+    scores = read_submission(data).set_index("event_id")["score"]
+    private = key[key["split"] == "private"]
+    return private["label"].to_numpy(), scores.reindex(private["event_id"]).to_numpy()
+
+
+def test_per_event_scores_come_from_the_scores_file(app, client, league, runner, answer_key):
+    """The DeLong p-value and the ROC curves of a scored model read the worker's scores CSV; its
+    model file here is a valid CSV of other scores, which would give another p-value."""
+    _, ids = league
+    finish_pending(app, ids)
+    assert runner.invoke(["reveal"]).exit_code == 0
+    rows = client.get("/api/leaderboard").get_json()["rows"]
+    assert [row["team"] for row in rows] == ["gamma", "alpha"]
+    with session_scope(app) as db:
+        gamma, alpha = db.get(Submission, ids["gamma model"]), db.get(Submission, ids["alpha file"])
+        folder = app.config["UPLOAD_FOLDER"]
+        labels, first = private_part(answer_key, storage.load(folder, gamma.scores_sha256))
+        _, second = private_part(answer_key, storage.load(folder, alpha.scores_sha256))
+    assert rows[0]["p_value_vs_next"] == pytest.approx(delong_test(labels, first, second)[1])
+    assert rows[0]["private_auc"] == gamma.private_auc
+    assert client.get("/roc.png").status_code == 200
+    assert client.get("/rank_stability.png").status_code == 200
+
+
+def finish_pending(app, ids):
+    """What workers do before the reveal: the queued and running models end (failed here)."""
+    with session_scope(app, write=True) as db:
+        for submission in db.query(Submission).filter(Submission.status.in_(("queued", "running"))):
+            submission.status, submission.failure_reason = "failed", "exceeded 60 s"
+
+
+@pytest.mark.parametrize(
+    ("which", "message"),
+    [
+        ("alpha queued", "submission #{id} is queued: mark it final once it is scored"),
+        ("alpha running", "submission #{id} is being scored: mark it final once it is scored"),
+        ("alpha failed", "submission #{id} failed: it has no score and cannot count"),
+    ],
+)
+def test_only_scored_submissions_can_be_marked_final(client, league, which, message):
+    tokens, ids = league
+    response = client.post(f"/api/submissions/{ids[which]}/final", json={"final": True},
+                           headers=auth(tokens["alpha"]))  # fmt: skip
+    assert response.status_code == 409
+    assert response.get_json() == {"error": message.format(id=ids[which])}
+
+
+def test_a_scored_model_can_be_marked_final(client, league):
+    tokens, ids = league
+    response = client.post(f"/api/submissions/{ids['gamma model']}/final", json={"final": True},
+                           headers=auth(tokens["gamma"]))  # fmt: skip
+    assert response.status_code == 200
+
+
+def team_client(app, token):
+    browser = app.test_client()
+    assert browser.post("/login", data={"token": token}).status_code == 302
+    return browser
+
+
+def final_buttons(page: str) -> list[int]:
+    return [int(i) for i in re.findall(r'action="/submissions/(\d+)/final"', page)]
+
+
+REFRESH = '<meta http-equiv="refresh" content="5">'
+
+
+def test_the_team_page_shows_each_status(app, client, league, clock, answer_key):
+    tokens, ids = league
+    late = upload_late(app, clock, answer_key)
+    page = team_client(app, tokens["alpha"]).get("/teams/1").get_data(as_text=True)
+    cells = re.findall(r'<td class="status (\w+)">(\w+)', page)
+    assert cells == [("scored", "scored"), ("queued", "queued"), ("running", "running"),
+                     ("failed", "failed"), ("scored", "scored")]  # fmt: skip
+    assert FAILURE in page
+    # Mark final: only the scored, on-time rows; "once scored", "cannot count" and "late" else.
+    assert final_buttons(page) == [ids["alpha file"]]
+    assert "once scored" in page and "no score: cannot count" in page and late in page
+    assert page.count(REFRESH) == 1  # queued and running: the page reloads itself
+    # Others see the status, not the team's failure reason; gamma's page has nothing pending.
+    public = client.get("/teams/1").get_data(as_text=True)
+    assert ">failed" in public and FAILURE not in public
+    assert REFRESH not in client.get("/teams/3").get_data(as_text=True)
+
+
+def upload_late(app, clock, answer_key) -> str:
+    """alpha's scored late model (after the configured close); returns the page's late note."""
+    app.config["CLOSE_AT"] = clock.now
+    add_model(app, 1, "scored", at=clock.advance(minutes=1), late=True,
+              scores=submission_bytes(answer_key, skill=2.0, seed=5))  # fmt: skip
+    return "late: never counts"
+
+
+def test_the_page_stops_refreshing_once_nothing_is_pending(app, league):
+    tokens, ids = league
+    finish_pending(app, ids)
+    page = team_client(app, tokens["alpha"]).get("/teams/1").get_data(as_text=True)
+    assert "http-equiv" not in page
+
+
+def test_the_api_lists_status_and_null_scores(app, client, league, runner):
+    tokens, ids = league
+    items = client.get("/api/submissions", headers=auth(tokens["alpha"])).get_json()["submissions"]
+    by_id = {item["id"]: item for item in items}
+    assert [by_id[ids[k]]["status"] for k in ("alpha file", "alpha queued", "alpha running",
+                                              "alpha failed")] == ["scored", "queued", "running",
+                                                                   "failed"]  # fmt: skip
+    file, failed = by_id[ids["alpha file"]], by_id[ids["alpha failed"]]
+    assert (file["kind"], failed["kind"]) == ("predictions", "model")
+    assert failed["failure_reason"] == FAILURE and file["failure_reason"] is None
+    assert failed["scored_at"] == "2026-03-02T09:33:30Z" and file["scored_at"] == file["created_at"]
+    for item in items[1:]:
+        assert item["public_auc"] is None and item["public_auc_ci"] is None and item["rows"] is None
+    assert not any("private" in key for item in items for key in item)
+    finish_pending(app, ids)
+    assert runner.invoke(["reveal"]).exit_code == 0
+    items = client.get("/api/submissions", headers=auth(tokens["alpha"])).get_json()["submissions"]
+    assert items[0]["private_auc"] is not None and items[0]["private_auc_ci"] is not None
+    assert all(item["private_auc"] is None and item["private_auc_ci"] is None for item in items[1:])
+
+
+def test_the_reveal_waits_for_queued_and_running_models(app, client, league, runner):
+    tokens, ids = league
+    result = runner.invoke(["reveal"])
+    assert result.exit_code == 1
+    assert (
+        f"3 submissions made before the close are not scored yet (2 queued, 1 running: "
+        f"#{ids['alpha queued']}, #{ids['alpha running']}, #{ids['beta queued']}); the final "
+        "ranking must include them. Start workers (`leaderboard worker`)"
+    ) in " ".join(result.output.split())
+    form = client.post("/admin/reveal", data={"confirm": "reveal"}, headers=BEARER)
+    assert form.status_code == 409 and "not scored yet" in form.get_data(as_text=True)
+    with session_scope(app) as db:
+        assert not queries.is_revealed(db) and queries.closed_at(db) is None
+    # A disqualified model and a late one cannot count: the reveal does not wait for those.
+    disqualify = ["disqualify", "--submission", str(ids["beta queued"]), "--reason", "copied"]
+    assert runner.invoke(disqualify).exit_code == 0
+    with session_scope(app, write=True) as db:
+        db.get(Submission, ids["alpha running"]).is_late = True
+        db.get(Submission, ids["alpha queued"]).status = "failed"
+    result = runner.invoke(["reveal"])
+    assert result.exit_code == 0, result.output
+    # Failed models never count: alpha is ranked by its prediction file.
+    rows = client.get("/api/leaderboard").get_json()["rows"]
+    assert {row["team"]: row["counted_submission"] for row in rows} == {
+        "gamma": ids["gamma model"], "alpha": ids["alpha file"]}  # fmt: skip
+
+
+def test_a_model_scored_after_the_reveal_changes_no_revealed_ranking(
+    app, client, league, runner, clock, answer_key
+):
+    """beta's model, queued before the close, is disqualified so that the reveal goes ahead,
+    then reinstated and scored (excellently) after it: neither the revealed ranking nor a
+    re-ranking takes it in, because the ranking is of what was scored at the reveal."""
+    tokens, ids = league
+    finish_pending_except(app, ids["beta queued"])
+    assert runner.invoke(["disqualify", "--submission", str(ids["beta queued"]),
+                          "--reason", "late check"]).exit_code == 0  # fmt: skip
+    assert runner.invoke(["reveal"]).exit_code == 0
+    before = client.get("/api/leaderboard").get_data()
+    clock.advance(minutes=5)
+    reinstate = ["disqualify", "--submission", str(ids["beta queued"]), "--undo"]
+    assert runner.invoke(reinstate).exit_code == 0
+    best = scores_columns(app, submission_bytes(answer_key, skill=9.0, seed=6), at=clock.now)
+    with session_scope(app, write=True) as db:
+        model = db.get(Submission, ids["beta queued"])
+        for field, value in best.items():
+            setattr(model, field, value)
+    assert client.get("/api/leaderboard").get_data() == before
+    result = runner.invoke(["rerank", "--reason", "reinstated beta's model"])
+    assert result.exit_code == 0, result.output
+    assert "no rank or score changed" in result.output
+    assert "beta" not in [row["team"] for row in client.get("/api/leaderboard").get_json()["rows"]]
+
+
+def finish_pending_except(app, keep_id):
+    with session_scope(app, write=True) as db:
+        for submission in db.query(Submission).filter(Submission.status.in_(("queued", "running"))):
+            if submission.id != keep_id:
+                submission.status, submission.failure_reason = "failed", "exceeded 60 s"
+
+
+def test_exports_carry_kind_status_and_reason_with_empty_scores(client, league):
+    _, ids = league
+    text = client.get("/admin/export/submissions.csv", headers=BEARER).get_data(as_text=True)
+    rows = {int(row["id"]): row for row in csv.DictReader(io.StringIO(text))}
+    failed, file = rows[ids["alpha failed"]], rows[ids["alpha file"]]
+    assert (failed["kind"], failed["status"], failed["failure_reason"]) == (
+        "model", "failed", FAILURE)  # fmt: skip
+    score_columns = ["n_rows", "scores_sha256", "public_auc", "public_lo", "public_hi",
+                     "private_auc", "private_lo", "private_hi"]  # fmt: skip
+    for key in ("alpha queued", "alpha running", "alpha failed", "beta queued"):
+        assert [rows[ids[key]][c] for c in score_columns] == [""] * len(score_columns)
+    assert (file["kind"], file["status"], file["scores_sha256"]) == (
+        "predictions", "scored", file["sha256"])  # fmt: skip
+    board = client.get("/admin/export/leaderboard.csv", headers=BEARER).get_data(as_text=True)
+    assert [row["team"] for row in csv.DictReader(io.StringIO(board))] == ["gamma", "alpha"]
+
+
+def test_the_admin_page_and_status_count_each_status(client, league, runner):
+    page = client.get("/admin/", headers=BEARER).get_data(as_text=True)
+    assert "Submissions: 2 queued, 1 running, 2 scored, 1 failed." in page
+    assert "The reveal waits until none is queued or running" in page
+    assert FAILURE in page.replace("&#39;", "'")
+    result = runner.invoke(["status"])
+    assert result.exit_code == 0, result.output
+    assert "submissions:  6 in all" in result.output
+    assert "scoring:      2 queued, 1 running, 2 scored, 1 failed" in result.output
+
+
+def test_the_quota_counts_every_status(app, api, league, clock):
+    """A failed or queued model costs the server as much as a scored file: alpha has made 4
+    submissions today and the quota is 3, so its next upload is refused."""
+    tokens, _ = league
+    response = api.submit(tokens["alpha"], api.submission(seed=7))
+    assert response.status_code == 429
+
+
+def test_rescore_reads_the_scores_files_and_skips_unscored_rows(app, league, runner):
+    """Nothing changed, so nothing may change: reading gamma's model file (a decoy CSV) instead
+    of its scores would change its scores, and the unscored rows have no file to read."""
+    result = runner.invoke(["rescore"])
+    assert result.exit_code == 0, result.output
+    assert "rescored: 0 submissions changed, 0 could not be scored" in result.output
+
+
+def test_no_stored_file_of_a_row_is_orphaned(app, app_config, league, make_app, tmp_path):
+    """At start, files without a row move to orphaned/: never a model nor a worker's scores."""
+    folder = app.config["UPLOAD_FOLDER"]
+    stray = storage.store(folder, b"event_id,score\n")
+    old = time.time() - 3600
+    for path in (tmp_path / "submissions").glob("??/*.csv.gz"):
+        os.utime(path, (old, old))
+    with session_scope(app) as db:
+        recorded = queries.recorded_hashes(db)
+        kept = {s.sha256 for s in db.query(Submission)} | {
+            s.scores_sha256 for s in db.query(Submission) if s.scores_sha256
+        }
+    assert recorded == kept and stray not in recorded
+    make_app(app_config)  # a restart tidies the folder
+    orphaned = {p.name for p in (tmp_path / "submissions" / storage.ORPHANED).iterdir()}
+    assert orphaned == {stray + ".csv.gz"}
+    for sha256 in kept:
+        assert os.path.exists(storage.stored_path(folder, sha256))
