@@ -291,8 +291,8 @@ RANKING_COLUMNS = (
 def ranking_teams(session: Session, *, scored_by: datetime | None = None) -> list[TeamSubmissions]:
     """Every team and reference with its submissions as plain rows, in order of registration.
 
-    Only scored submissions are read; with ``scored_by``, only those scored by then (a
-    re-ranking leaves out what a worker scored after the reveal).
+    With ``scored_by``, only the submissions scored by then (a re-ranking leaves out what a
+    worker scored after the reveal); the ranking itself skips those not scored.
     """
     teams = {
         row.id: TeamSubmissions(row.id, row.name, row.is_reference, row.disqualified_reason)
@@ -302,7 +302,7 @@ def ranking_teams(session: Session, *, scored_by: datetime | None = None) -> lis
             )
         )
     }
-    query = select(*RANKING_COLUMNS).where(Submission.status == SCORED)
+    query = select(*RANKING_COLUMNS)
     if scored_by is not None:
         query = query.where(Submission.scored_at <= scored_by)
     for row in session.execute(query.order_by(Submission.id)):

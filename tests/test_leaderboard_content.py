@@ -62,7 +62,8 @@ def test_rules_follow_the_settings(app_config, make_app):
                     "REGISTRATION": "closed"})  # fmt: skip
     text = text_of(app.test_client().get("/rules").get_data(as_text=True))
     assert "Quota 4 accepted submissions per team per UTC day" in text
-    assert "Finals mark up to 3 submissions as final" in text
+    assert "an accepted model counts whether it is scored or fails" in text
+    assert "Finals mark up to 3 scored submissions as final" in text
     assert "Late submissions taken after the close, scored and listed apart as late" in text
     assert "Team size at most 5 people" in text
     assert "Self-simulated training data forbidden" in text

@@ -115,14 +115,28 @@ def test_rule_the_earlier_of_two_equal_scores_wins():
     assert [s.id for s in counted_submissions(c)] == [6]
 
 
-def test_rule_entries_count_every_submission_of_the_team():
-    # Entries: a team's submissions before the close, the disqualified ones included, not the late
-    # ones, and nobody else's.
+def test_rule_entries_count_every_scored_submission_of_the_team():
+    # Entries: a team's scored submissions before the close, the disqualified ones included, not
+    # the late ones, not the models still queued or running or failed, and nobody else's; the
+    # last submission is the last of those.
     a = team(1, sub(1, 0.9, 0.9), sub(2, 0.8, 0.8, dq="copied"), sub(3, 0.7, 0.7, minute=1),
-             sub(7, 0.99, 0.99, minute=30, late=True))  # fmt: skip
+             sub(7, 0.99, 0.99, minute=30, late=True), sub(8, 0.5, 0.5, minute=40, status="queued"),
+             sub(9, 0.5, 0.5, minute=41, status="failed"))  # fmt: skip
     b = team(2, sub(4, 0.6, 0.6))
     for rows in (public_rows([a, b]), final_rows(a, b)):
         assert {r.team_id: r.entries for r in rows} == {1: 3, 2: 1}
+        assert {r.team_id: r.last_submission.minute for r in rows} == {1: 1, 2: 0}
+
+
+@pytest.mark.parametrize("status", ["queued", "running", "failed"])
+def test_rule_submissions_without_a_score_never_count(status):
+    # Even marked final, and even with numbers in its columns, an unscored row is not ranked.
+    a = team(1, sub(1, 0.70, 0.70), sub(2, 0.99, 0.99, final=True, status=status))
+    b = team(2, sub(3, 0.99, 0.99, status=status))
+    assert [s.id for s in counted_submissions(a)] == [1]
+    assert counted_submissions(b) == []
+    assert [(r.team_id, r.submission_id) for r in public_rows([a, b])] == [(1, 1)]
+    assert [(r.team_id, r.submission_id) for r in final_rows(a, b)] == [(1, 1)]
 
 
 def upload_all(api, clock, plan):

@@ -186,6 +186,8 @@ def test_the_team_page_shows_each_status(app, client, league, clock, answer_key)
     public = client.get("/teams/1").get_data(as_text=True)
     assert ">failed" in public and FAILURE not in public
     assert REFRESH not in client.get("/teams/3").get_data(as_text=True)
+    # The score history draws the scored submissions (a model without a score has no point).
+    assert client.get("/teams/1/scores.png").status_code == 200
 
 
 def upload_late(app, clock, answer_key) -> str:
