@@ -27,12 +27,15 @@ FAILURE = "output has shape (n, 2), expected (n,)"
 
 
 def add_model(app, team_id, status, *, at, scores=None, late=False, decoy=None):
-    """A model submission as the upload and a worker leave it: the model file (``decoy``, a valid
-    CSV of other scores, so that reading it instead of the scores file gives wrong numbers), and
-    once scored the worker's scores CSV and the six scores computed from it."""
+    """A model submission as the upload and a worker leave it: the model file (.onnx.gz), and
+    once scored the worker's scores CSV and the six scores computed from it. A ``decoy`` model
+    is a valid CSV of other scores, stored as a prediction file too, so that reading the model's
+    hash instead of its scores file gives wrong numbers rather than a missing file."""
     model = decoy if decoy is not None else f"onnx model {status} {at}".encode()
     folder = app.config["UPLOAD_FOLDER"]
-    fields = dict(created_at=at, filename="model.onnx", note="", sha256=storage.store(folder, model),
+    if decoy is not None:
+        storage.store(folder, decoy)
+    fields = dict(created_at=at, filename="model.onnx", note="", sha256=storage.store(folder, model, storage.MODEL),
                   size_bytes=len(model), kind="model", status=status, is_late=late)  # fmt: skip
     if status == "scored":
         fields |= scores_columns(app, scores, at=at + timedelta(seconds=30))
@@ -336,7 +339,7 @@ def test_no_stored_file_of_a_row_is_orphaned(app, app_config, league, make_app, 
     folder = app.config["UPLOAD_FOLDER"]
     stray = storage.store(folder, b"event_id,score\n")
     old = time.time() - 3600
-    for path in (tmp_path / "submissions").glob("??/*.csv.gz"):
+    for path in storage.stored_files(folder):
         os.utime(path, (old, old))
     with session_scope(app) as db:
         recorded = queries.recorded_hashes(db)
@@ -347,5 +350,5 @@ def test_no_stored_file_of_a_row_is_orphaned(app, app_config, league, make_app, 
     make_app(app_config)  # a restart tidies the folder
     orphaned = {p.name for p in (tmp_path / "submissions" / storage.ORPHANED).iterdir()}
     assert orphaned == {stray + ".csv.gz"}
-    for sha256 in kept:
-        assert os.path.exists(storage.stored_path(folder, sha256))
+    assert {path.name.split(".")[0] for path in storage.stored_files(folder)} == kept
+    assert any(path.name.endswith(storage.MODEL) for path in storage.stored_files(folder))
