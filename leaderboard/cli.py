@@ -135,17 +135,23 @@ def worker(app: Flask) -> None:
 @click.option("--stale-after", type=float, default=None, metavar="SECONDS",
               help="Put back running models claimed longer ago than this "
                    "[default: LEADERBOARD_MODEL_WALL_S + 300].")  # fmt: skip
+@click.option("--internal-errors", is_flag=True,
+              help="Also put back the models that failed with an internal error (fix its cause "
+                   "first: the worker's log has the traceback).")  # fmt: skip
 @with_app
-def requeue(app: Flask, stale_after: float | None) -> None:
+def requeue(app: Flask, stale_after: float | None, internal_errors: bool) -> None:
     """Send every queued model to the queue again (after the broker was down), and put back the
     running ones whose worker died."""
     from leaderboard import jobs
 
     _require_models(app)
-    done = jobs.requeue(app, stale_after_s=stale_after)
+    done = jobs.requeue(app, stale_after_s=stale_after, internal_errors=internal_errors)
     if done.stale:
         click.echo(f"put back {len(done.stale)} running models whose worker is gone: "
                    f"{_ids(done.stale)}")  # fmt: skip
+    if internal_errors:
+        click.echo(f"put back {len(done.retried)} models that failed with an internal error: "
+                   f"{_ids(done.retried)}")  # fmt: skip
     click.echo(f"sent {len(done.sent)} queued models to the queue: {_ids(done.sent)}")
     if done.unsent:
         raise click.ClickException(

@@ -216,18 +216,28 @@ def _record(submission_id: int, started: datetime, fields: dict) -> str | None:
 @dataclass(frozen=True)
 class Requeued:
     stale: list[int]  # running rows whose worker is gone, put back to queued
+    retried: list[int]  # rows that failed by our fault (an internal error), put back to queued
     sent: list[int]  # queued rows sent to the queue again
     unsent: list[int]  # queued rows the broker did not take
 
 
-def requeue(app: Flask, *, stale_after_s: float | None = None) -> Requeued:
+def requeue(
+    app: Flask, *, stale_after_s: float | None = None, internal_errors: bool = False
+) -> Requeued:
     """Send every queued model to the queue again, after putting back the running ones claimed
-    more than ``stale_after_s`` ago (default: MODEL_WALL_S + STALE_MARGIN_S)."""
+    more than ``stale_after_s`` ago (default: MODEL_WALL_S + STALE_MARGIN_S) and, with
+    ``internal_errors``, the ones that failed with INTERNAL_FAILURE (once its cause is fixed: the
+    team cannot send the same file again)."""
     if stale_after_s is None:
         stale_after_s = float(app.config["MODEL_WALL_S"]) + STALE_MARGIN_S
     cutoff = app.config["NOW"]() - timedelta(seconds=stale_after_s)
     with session_scope(app, write=True) as db:
-        stale = _put_back_stale(db, cutoff)
+        stale = _put_back(db, Submission.status == "running", Submission.started_at < cutoff)
+        retried = []
+        if internal_errors:
+            retried = _put_back(
+                db, Submission.status == "failed", Submission.failure_reason == INTERNAL_FAILURE
+            )
         queued = list(
             db.scalars(
                 select(Submission.id)
@@ -236,22 +246,18 @@ def requeue(app: Flask, *, stale_after_s: float | None = None) -> Requeued:
             )
         )
     sent = [i for i in queued if queue.enqueue_scoring(i, app)]
-    return Requeued(stale, sent, [i for i in queued if i not in sent])
+    return Requeued(stale, retried, sent, [i for i in queued if i not in sent])
 
 
-def _put_back_stale(db: Session, cutoff: datetime) -> list[int]:
-    stale = list(
-        db.scalars(
-            select(Submission.id)
-            .where(Submission.status == "running", Submission.started_at < cutoff)
-            .order_by(Submission.id)
-        )
-    )
-    if stale:
+def _put_back(db: Session, *conditions) -> list[int]:
+    """Make the model rows that meet ``conditions`` queued again; their ids."""
+    where = (Submission.kind == "model", *conditions)
+    ids = list(db.scalars(select(Submission.id).where(*where).order_by(Submission.id)))
+    if ids:
         db.execute(
             update(Submission)
-            .where(Submission.id.in_(stale), Submission.status == "running")
-            .values(status="queued", started_at=None)
+            .where(Submission.id.in_(ids), *where)
+            .values(status="queued", started_at=None, failure_reason=None)
             .execution_options(synchronize_session=False)
         )
-    return stale
+    return ids

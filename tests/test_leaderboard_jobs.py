@@ -23,6 +23,7 @@ from challenge.metrics import roc_auc_score
 from challenge.onnx_runner import make_session, run_batches
 from challenge.sandbox import PRIVATE_RUN_FAILURE, score_model
 from challenge.submission import read_submission
+from leaderboard import backup as backups
 from leaderboard import jobs, queries, queue, serving, storage
 from leaderboard.cli import main
 from leaderboard.config import ConfigError
@@ -120,7 +121,7 @@ def reference_scores(model_bytes: bytes, test_root) -> pd.Series:
 
 @pytest.mark.timeout(120)
 def test_an_uploaded_model_is_queued_then_scored_as_onnxruntime_scores_it(
-    models_app, client, private_data
+    models_app, client, private_data, tmp_path
 ):
     token = register(client)
     data = m.mean_model(LENGTH).SerializeToString()
@@ -161,8 +162,12 @@ def test_an_uploaded_model_is_queued_then_scored_as_onnxruntime_scores_it(
     with session_scope(models_app) as db:
         assert board_version(db) > version  # the scored row changes the board
         recorded = queries.recorded_hashes(db)
-    # The orphan clean-up keeps the model and the scores file the worker wrote.
+    # The orphan clean-up keeps the model and the scores file the worker wrote; backups hold both.
     assert storage.remove_orphans(folder, recorded, older_than_s=0) == 0
+    backups.backup(models_app, tmp_path / "backup")
+    assert [p.name for p in storage.stored_files(tmp_path / "backup" / "submissions")] == sorted(
+        [f"{scored.scores_sha256}.csv.gz", f"{scored.sha256}.onnx.gz"]
+    )
 
 
 def test_a_message_delivered_twice_or_for_a_scored_row_does_nothing(models_app, client):
@@ -450,8 +455,21 @@ def test_an_internal_error_fails_the_model_with_a_fixed_reason_and_logs_it(
     assert "stored submission file is missing" in caplog.text  # with its traceback
     # The worker goes on: the next model is scored.
     upload(client, token, m.mean_model(LENGTH).SerializeToString())
+    upload(client, token, m.nan_model().SerializeToString())  # the model's own fault
+    assert drain(models_app) == 2
+    assert [row(models_app, i).status for i in (2, 3)] == ["scored", "failed"]
+    # The team cannot send that file again (409); once the organizers put it back, it scores.
+    storage.store(models_app.config["UPLOAD_FOLDER"], m.mean_model().SerializeToString(),
+                  storage.MODEL)  # fmt: skip
+    result = CliRunner().invoke(main, ["requeue", "--internal-errors"], obj=models_app)
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        "put back 1 models that failed with an internal error: #1\n"
+        "sent 1 queued models to the queue: #1\n"
+    )
     assert drain(models_app) == 1
-    assert row(models_app, 2).status == "scored"
+    assert (row(models_app, 1).status, row(models_app, 1).failure_reason) == ("scored", None)
+    assert row(models_app, 3).status == "failed"
 
 
 @pytest.mark.slow
