@@ -252,8 +252,9 @@ def check_model_upload(data: bytes, *, name: str) -> None:
         path.write_bytes(data)
         try:
             check_model_file(path, record_length=grading.record_length(), limits=limits, name=name)
-        except ModelError as err:
-            abort(400, str(err))
+        except ModelError as err:  # named by the file, as the validator's messages are
+            message = str(err)
+            abort(400, message if message.startswith(f"{name}: ") else f"{name}: {message}")
 
 
 def _looks_like_predictions(data: bytes, name: str) -> bool:

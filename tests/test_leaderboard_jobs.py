@@ -256,7 +256,7 @@ def test_a_model_for_records_of_another_length_is_refused_at_upload(client):
     response = upload(client, register(client), m.mean_model(32).SerializeToString())
     assert response.status_code == 400
     assert response.get_json()["error"] == (
-        "input 'volts' takes records of 32 samples, this challenge's records have 64"
+        "model.onnx: input 'volts' takes records of 32 samples, this challenge's records have 64"
     )
 
 
