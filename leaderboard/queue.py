@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Callable
 
@@ -28,6 +29,9 @@ SQLITE_MAX_POLL_S = 0.25
 # instead of holding the request; reads wait longer than huey's 1 s blocking pop.
 REDIS_CONNECT_TIMEOUT_S = 2.0
 REDIS_READ_TIMEOUT_S = 10.0
+# A Redis-backed worker waits for tasks in a blocking pop; while Redis is down it tries again
+# at most this long after each failure (each logged), and goes on once Redis is back.
+REDIS_RETRY_MAX_S = 2.0
 # After Ctrl-C a worker waits this much longer than a model's wall limit for its run to end.
 SHUTDOWN_MARGIN_S = 30.0
 
@@ -102,6 +106,8 @@ def run_worker(app: Flask, *, threads: int = 1) -> None:
     # huey's own line per task repeats the two logged above; its warnings and errors still show
     logging.getLogger("huey").setLevel(logging.WARNING)
     logging.getLogger("huey.consumer").setLevel(logging.INFO)  # start, signals, shutdown
+    for name in ("huey.consumer.Worker", "huey.consumer.Scheduler"):
+        logging.getLogger(name).addFilter(_broker_errors_in_one_line)
 
     @huey.on_startup("leaderboard.ready")
     def ready() -> None:  # in each consumer thread, as it starts taking tasks
@@ -113,7 +119,22 @@ def run_worker(app: Flask, *, threads: int = 1) -> None:
         periodic=False,
         initial_delay=0.05,
         backoff=1.5,
-        max_delay=SQLITE_MAX_POLL_S,
+        max_delay=SQLITE_MAX_POLL_S if isinstance(huey, SqliteHuey) else REDIS_RETRY_MAX_S,
+        scheduler_interval=60,  # no task is ever scheduled for later: its reads are idle
         shutdown_timeout=float(app.config["MODEL_WALL_S"]) + SHUTDOWN_MARGIN_S,
     )
     consumer.run()
+
+
+# What a broker that is down or locked raises while a worker reads from it.
+BROKER_ERRORS = (redis.ConnectionError, redis.TimeoutError, sqlite3.OperationalError)
+
+
+def _broker_errors_in_one_line(record: logging.LogRecord) -> bool:
+    """huey logs each failed read of the queue with a traceback, every try while the broker is
+    down; one line says the same."""
+    error = record.exc_info[1] if record.exc_info else None
+    if isinstance(error, BROKER_ERRORS):
+        record.msg, record.args = f"{record.getMessage()}: {error}; trying again", ()
+        record.exc_info = record.exc_text = None
+    return True

@@ -8,10 +8,8 @@ on PostgreSQL as well: each PostgreSQL test gets its own schema, dropped afterwa
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -114,29 +112,10 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'leaderboard.sqlite'}"
         return
-    with postgres_schema() as url:
+    from tests.hostile.harness import postgres_schema
+
+    with postgres_schema(POSTGRES_URL) as url:
         yield url
-
-
-@contextlib.contextmanager
-def postgres_schema():
-    """The URL of a fresh schema on LEADERBOARD_TEST_POSTGRES_URL's server, dropped at the end."""
-    from sqlalchemy import create_engine, make_url, text
-
-    schema = "test_" + uuid.uuid4().hex[:12]
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield (
-            make_url(POSTGRES_URL)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from leaderboard.config import ENVIRONMENT
 
 # The `leaderboard` script of this interpreter's environment (PYTHONPATH picks the checkout).
@@ -26,11 +28,26 @@ STOP_TIMEOUT_S = 15.0  # after SIGINT (the running model finishes), then SIGKILL
 SETTING_VARIABLES = {key: variable for variable, (key, _) in ENVIRONMENT.items()}
 
 
-def make_challenge(folder: Path, *, n_test: int = 300, record_length: int = 256) -> Path:
-    """A small simulated challenge under ``folder`` laid out for model submissions: test.root
-    beside the answer key in private/, not in public/. Returns the private folder."""
+@dataclass(frozen=True)
+class TinyChallenge:
+    """A challenge laid out for model submissions, and its test events read here, apart from
+    the workers (the records a test runs models on to know what the workers must find)."""
+
+    private: Path  # answer_key.csv and test.root
+    event_id: np.ndarray  # int64 (n,)
+    X: np.ndarray  # float32 (n, L), volts
+
+    @property
+    def answer_key(self) -> Path:
+        return self.private / "answer_key.csv"
+
+
+def make_challenge(folder: Path, *, n_test: int = 300, record_length: int = 256) -> TinyChallenge:
+    """A small simulated challenge of model submissions under ``folder``: test.root beside the
+    answer key in private/, none in public/."""
     import warnings
 
+    from challenge.data import load
     from challenge.generate import generate_challenge
 
     with warnings.catch_warnings():  # a seed makes practice data: that is what a test wants
@@ -38,7 +55,8 @@ def make_challenge(folder: Path, *, n_test: int = 300, record_length: int = 256)
         paths = generate_challenge(folder, n_train=20, n_test=n_test, seed=16,
                                    record_length=record_length, submissions="models",
                                    progress=False)  # fmt: skip
-    return paths["answer_key"].parent
+    events = load("test", data_dir=folder)  # from private/, where a models challenge keeps it
+    return TinyChallenge(paths["answer_key"].parent, events.event_id, events.X)
 
 
 def worker_environment(config: dict[str, Any]) -> dict[str, str]:
@@ -54,10 +72,12 @@ def worker_environment(config: dict[str, Any]) -> dict[str, str]:
 
 @dataclass
 class Worker:
-    """One `leaderboard worker` process and the file its output goes to."""
+    """One `leaderboard worker` process, the file its output goes to, and its temporary folder
+    (TMPDIR), where the sandbox makes each model's scratch folder."""
 
     process: subprocess.Popen
     log_path: Path
+    tmp: Path
 
     @property
     def pid(self) -> int:
@@ -73,6 +93,16 @@ class Worker:
         """SIGKILL, as an out-of-memory killer or a pulled plug would."""
         _kill_group(self.process)
 
+    def wait_for_sandbox(self, *, timeout_s: float = START_TIMEOUT_S) -> list[int]:
+        """The pids of the sandbox processes running a model for this worker, once there are
+        some (their command line names a scratch folder in the worker's TMPDIR)."""
+        deadline = time.monotonic() + timeout_s
+        while not (found := _processes_naming(str(self.tmp))):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"worker {self.pid} ran no model in {timeout_s:g} s")
+            time.sleep(0.02)
+        return found
+
 
 @contextmanager
 def running_workers(config: dict[str, Any], folder: Path, n: int = 1) -> Iterator[list[Worker]]:
@@ -81,13 +111,11 @@ def running_workers(config: dict[str, Any], folder: Path, n: int = 1) -> Iterato
     their scratch folder, under ``folder``, on their command line)."""
     folder.mkdir(parents=True, exist_ok=True)
     env = worker_environment(config)
-    env["TMPDIR"] = str(folder / "tmp")  # the sandbox's scratch folders, found again below
-    (folder / "tmp").mkdir(exist_ok=True)
     workers: list[Worker] = []
     try:
         first = len(list(folder.glob("worker-*.log")))  # a folder may see several groups
         for i in range(first, first + n):
-            workers.append(_start(env, folder / f"worker-{i}.log"))
+            workers.append(_start(env, folder / f"worker-{i}.log", folder / f"tmp-{i}"))
         for worker in workers:
             wait_for_log(worker, READY_LINE)
         yield workers
@@ -97,17 +125,18 @@ def running_workers(config: dict[str, Any], folder: Path, n: int = 1) -> Iterato
         _no_process_left(str(folder))
 
 
-def _start(env: dict[str, str], log_path: Path) -> Worker:
+def _start(env: dict[str, str], log_path: Path, tmp: Path) -> Worker:
+    tmp.mkdir()  # the sandbox's scratch folders go there: found again by their path
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [LEADERBOARD, "worker"],
-            env=env,
+            env={**env, "TMPDIR": str(tmp)},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own group: killed whole, never hit by the test's ^C
         )
-    return Worker(process, log_path)
+    return Worker(process, log_path, tmp)
 
 
 def wait_for_log(worker: Worker, text: str, *, timeout_s: float = START_TIMEOUT_S) -> None:
@@ -142,7 +171,7 @@ def _kill_group(process: subprocess.Popen) -> None:
     process.wait()
 
 
-def _no_process_left(marker: str, *, grace_s: float = 5.0) -> None:
+def _no_process_left(marker: str, *, grace_s: float = 2.0) -> None:
     """Fail (after killing them) if processes naming ``marker`` outlive their worker by
     ``grace_s`` (bubblewrap's --die-with-parent ends a sandbox with its worker)."""
     deadline = time.monotonic() + grace_s
