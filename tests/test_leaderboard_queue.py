@@ -1,0 +1,411 @@
+"""The queue of model scoring (leaderboard.queue) through real `leaderboard worker` processes, on
+the embedded SQLite queue and on a Redis server: models uploaded through the app, scored by
+workers that read the same database, queue and submission folder, as on one machine (SQLite
+database and queue) or on several (PostgreSQL, where given, and Redis)."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from onnx import TensorProto, helper
+
+from tests import onnx_models
+from tests.conftest import ADMIN_TOKEN, POSTGRES_URL
+from tests.hostile.harness import postgres_schema
+from tests.workers import (
+    TinyChallenge,
+    free_port,
+    make_challenge,
+    redis_server,
+    running_workers,
+    stop,
+    wait_for_log,
+)
+
+SCORE_TIMEOUT_S = 90.0  # a few small models on a shared machine; a hang fails, it never stalls
+# The sandbox's limits in these tests: HOSTILE_UPLOADS's (tight, so that hostile models fail
+# fast), and model files of 2 MB at most.
+LIMITS = {**onnx_models.HOSTILE_LIMITS, "MODEL_MAX_BYTES": 2 * 2**20}
+DONE = ("scored", "failed")
+
+
+@pytest.fixture(scope="session")
+def challenge(tmp_path_factory) -> TinyChallenge:
+    """300 test events of 256 samples, test.root beside the answer key."""
+    return make_challenge(tmp_path_factory.mktemp("challenge"))
+
+
+@pytest.fixture
+def worker_database_url(queue_url, tmp_path):
+    """SQLite beside the SQLite queue (one machine); PostgreSQL, where given, beside Redis
+    (the database that workers on several machines share)."""
+    if queue_url.startswith("redis") and POSTGRES_URL:
+        with postgres_schema(POSTGRES_URL) as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp_path / 'leaderboard.sqlite'}"
+
+
+def shared_settings(folder: Path, challenge: TinyChallenge, queue_url: str, database_url: str):
+    """The settings that the app and its workers share (LEADERBOARD_* variables for workers)."""
+    return {
+        "INSTANCE_PATH": str(folder / "instance"),
+        "DATABASE_URL": database_url,
+        "ANSWER_KEY": str(challenge.answer_key),
+        "UPLOAD_FOLDER": str(folder / "submissions"),
+        "ADMIN_TOKEN": ADMIN_TOKEN,
+        "SUBMISSIONS": "models",
+        "QUEUE_URL": queue_url,
+        "REGISTRATIONS_PER_HOUR": 0,
+        "DAILY_QUOTA": 100,
+        **LIMITS,
+    }
+
+
+@pytest.fixture
+def settings(tmp_path, challenge, queue_url, worker_database_url) -> dict:
+    return shared_settings(tmp_path, challenge, queue_url, worker_database_url)
+
+
+@pytest.fixture
+def models_app(settings, make_app):
+    return make_app({**settings, "TESTING": True, "SECRET_KEY": "test-secret"})
+
+
+class Uploads:
+    """Teams and model uploads through the app's API (the Flask test client)."""
+
+    def __init__(self, app):
+        self.app, self.client, self.teams = app, app.test_client(), 0
+
+    def team(self) -> str:
+        self.teams += 1
+        response = self.client.post("/api/teams", json={"name": f"team {self.teams}"})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["token"]
+
+    def send(self, token: str, data: bytes, name: str = "model.onnx"):
+        return self.client.post(
+            "/api/submissions",
+            data={"file": (io.BytesIO(data), name)},
+            headers={"Authorization": f"Bearer {token}"},
+            content_type="multipart/form-data",
+        )
+
+    def model(self, token: str, data: bytes, name: str = "model.onnx") -> int:
+        """Upload a model; its id once the app answered 202 with the status ``queued``."""
+        response = self.send(token, data, name)
+        body = response.get_json()
+        assert (response.status_code, body["status"]) == (202, "queued"), body
+        return body["id"]
+
+
+def rows(app, ids) -> dict[int, dict]:
+    """Status, reason and scores of submissions ``ids``, read from the database."""
+    from leaderboard.db import session_scope
+    from leaderboard.models import Submission
+
+    fields = ("status", "failure_reason", "public_auc", "private_auc", "scores_sha256")
+    with session_scope(app) as db:
+        return {i: {f: getattr(db.get(Submission, i), f) for f in fields} for i in ids}
+
+
+def wait_for(app, ids, *, states=DONE, timeout_s: float = SCORE_TIMEOUT_S) -> dict[int, dict]:
+    """The rows once every one of ``ids`` has a status in ``states``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = rows(app, ids)
+        if all(r["status"] in states for r in found.values()):
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not {' or '.join(states)} after {timeout_s:g} s: {found}")
+        time.sleep(0.05)
+
+
+def reference_aucs(challenge: TinyChallenge, model: bytes) -> tuple[float, float]:
+    """Public and private AUC of ``model`` by onnxruntime in this process on the test records
+    and the challenge's metric on the answer key: what the workers must find."""
+    import onnxruntime as ort
+
+    from challenge.metrics import roc_auc_score
+
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    output = session.run(None, {session.get_inputs()[0].name: challenge.X})[0]
+    scores = pd.Series(np.asarray(output, np.float64).reshape(-1), index=challenge.event_id)
+    key = pd.read_csv(challenge.answer_key)
+    return tuple(
+        roc_auc_score(part["label"], scores[part["event_id"]].to_numpy())
+        for part in (key[key["split"] == split] for split in ("public", "private"))
+    )
+
+
+def mean_model(offset: float = 0.0) -> bytes:
+    """score = the record's mean + ``offset`` (a different file, the same ranking)."""
+    shift = helper.make_tensor("offset", TensorProto.FLOAT, [], [offset])
+    nodes = [
+        helper.make_node("ReduceMean", ["volts"], ["mean"], axes=[1], keepdims=0),
+        helper.make_node("Add", ["mean", "offset"], ["score"]),
+    ]
+    return onnx_models._model(nodes, initializers=[shift]).SerializeToString()
+
+
+def slow_mean_model(trips: int) -> bytes:
+    """The record's mean after a Loop of ``trips`` steps (about 1 s per million here): a good
+    model that is still running when a test stops its worker."""
+    body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+            helper.make_node("Add", ["v_in", "one"], ["v_out"]),
+        ],
+        "slow",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("v_in", TensorProto.FLOAT, []),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("v_out", TensorProto.FLOAT, []),
+        ],
+        initializer=[helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])],
+    )
+    initializers = [
+        helper.make_tensor("trips", TensorProto.INT64, [], [trips]),
+        helper.make_tensor("true", TensorProto.BOOL, [], [True]),
+        helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+    ]
+    nodes = [
+        helper.make_node("Loop", ["trips", "true", "zero"], ["v"], body=body),
+        helper.make_node("Mul", ["v", "zero"], ["nothing"]),
+        helper.make_node("ReduceMean", ["volts"], ["mean"], axes=[1], keepdims=0),
+        helper.make_node("Add", ["mean", "nothing"], ["score"]),
+    ]
+    return onnx_models._model(nodes, initializers=initializers).SerializeToString()
+
+
+def assert_scored_like_reference(row: dict, challenge: TinyChallenge, model: bytes) -> None:
+    public, private = reference_aucs(challenge, model)
+    assert row["status"] == "scored", row
+    assert row["public_auc"] == pytest.approx(public, abs=1e-6)
+    assert row["private_auc"] == pytest.approx(private, abs=1e-6)
+
+
+def taken_by(worker, submission_id: int) -> bool:
+    return f"submission #{submission_id}: scoring in worker {worker.pid}" in worker.log()
+
+
+# --- the queue without workers ---------------------------------------------------------------
+
+
+def test_a_dead_broker_fails_the_enqueue_fast_and_says_so(challenge, tmp_path, make_app, caplog):
+    from leaderboard import queue
+
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    db = f"sqlite:///{tmp_path / 'leaderboard.sqlite'}"
+    app = make_app({**shared_settings(tmp_path, challenge, url, db), "TESTING": True})
+    start = time.perf_counter()
+    assert queue.enqueue_scoring(7, app) is False
+    assert time.perf_counter() - start < queue.REDIS_CONNECT_TIMEOUT_S + 1
+    assert "could not queue submission #7 for scoring" in caplog.text
+
+
+# --- through real workers --------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_a_model_goes_queued_then_scored_as_onnxruntime_scores_it(
+    models_app, settings, challenge, tmp_path
+):
+    uploads = Uploads(models_app)
+    model = mean_model()
+    submission = uploads.model(uploads.team(), model)
+    assert rows(models_app, [submission])[submission]["status"] == "queued"  # no worker yet
+    with running_workers(settings, tmp_path / "workers") as [worker]:
+        row = wait_for(models_app, [submission])[submission]
+    assert_scored_like_reference(row, challenge, model)
+    assert taken_by(worker, submission)
+    assert worker.process.returncode == 0  # Ctrl-C stopped it cleanly
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_two_workers_share_the_queue_and_score_every_model(
+    models_app, settings, challenge, tmp_path
+):
+    """CI runs this on its Redis server: two workers, several models, every one scored once."""
+    uploads = Uploads(models_app)
+    # six files of a model that takes a few tenths of a second: longer than an idle worker on
+    # SQLite waits between looks at the queue, so both workers find work
+    models = [slow_mean_model(300_000 + i) for i in range(6)]
+    with running_workers(settings, tmp_path / "workers", n=2) as workers:
+        token = uploads.team()
+        ids = [uploads.model(token, model) for model in models]
+        found = wait_for(models_app, ids)
+    for submission, model in zip(ids, models, strict=True):
+        assert_scored_like_reference(found[submission], challenge, model)
+        assert sum(taken_by(w, submission) for w in workers) == 1, submission
+    assert all(any(taken_by(w, i) for i in ids) for w in workers), "a worker took no model"
+
+
+HOSTILE = {h.name: h for h in onnx_models.HOSTILE_UPLOADS}
+
+
+def store_queued_model(app, data: bytes, name: str) -> int:
+    """A queued model row for ``data`` put straight into storage, the database and the queue,
+    past the upload's static check: what a worker meets if that check ever misses a file."""
+    from leaderboard import queries, queue, storage
+    from leaderboard.actions import now
+    from leaderboard.db import session_scope
+
+    with app.app_context():
+        sha256 = storage.store(app.config["UPLOAD_FOLDER"], data, storage.MODEL)
+        with session_scope(write=True) as db:
+            team = (
+                queries.team_by_name(db, "bypass")
+                or queries.create_team(db, "bypass", now=now())[0]
+            )
+            row = queries.add_submission(db, team, created_at=now(), is_late=False,
+                                         filename=name, note="", sha256=sha256,
+                                         size_bytes=len(data), kind="model", status="queued")  # fmt: skip
+            submission = row.id
+        assert queue.enqueue_scoring(submission, app)
+    return submission
+
+
+# What the worker's own check of a file that the upload would have refused says.
+WORKER_REASONS = {
+    "external_data.onnx": r"external",
+    "custom_domain.onnx": r"operator domain 'com\.evil'",
+    "truncated.onnx": r"not an ONNX model",
+    "not_onnx.onnx": r"not an ONNX model",
+    "predictions.csv": r"not an ONNX model",
+    "too_large.onnx": r"over the 2 MB limit of a model file",
+}
+
+
+def too_large_model() -> bytes:
+    """A valid mean model over MODEL_MAX_BYTES (2 MB here; 2 GB is the same rule, larger)."""
+    padding = helper.make_tensor("padding", TensorProto.FLOAT, [600_000], np.zeros(600_000))
+    nodes = [helper.make_node("ReduceMean", ["volts"], ["score"], axes=[1], keepdims=0)]
+    return onnx_models._model(nodes, initializers=[padding]).SerializeToString()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_hostile_models_fail_with_their_reason_and_the_worker_goes_on(
+    models_app, settings, challenge, tmp_path
+):
+    uploads = Uploads(models_app)
+    token = uploads.team()
+    expected: dict[int, str] = {}
+    with running_workers(settings, tmp_path / "workers") as [worker]:
+        for hostile in HOSTILE.values():
+            response = uploads.send(token, hostile.data(), hostile.name)
+            body = response.get_json()
+            assert response.status_code == hostile.status, (hostile.name, body)
+            if hostile.status == 202:
+                expected[body["id"]] = hostile.reason
+            else:
+                assert re.search(hostile.reason, body["error"]), (hostile.name, body)
+                bypass = store_queued_model(models_app, hostile.data(), hostile.name)
+                expected[bypass] = WORKER_REASONS[hostile.name]
+        oversized = store_queued_model(models_app, too_large_model(), "too_large.onnx")
+        expected[oversized] = WORKER_REASONS["too_large.onnx"]
+        good = uploads.model(token, mean_model())
+        found = wait_for(models_app, [*expected, good])
+        assert worker.alive()
+    for submission, reason in expected.items():
+        row = found[submission]
+        assert row["status"] == "failed" and row["public_auc"] is None, (submission, row)
+        assert re.search(reason, row["failure_reason"]), (submission, reason, row)
+        assert str(tmp_path) not in row["failure_reason"]  # no server path in a public reason
+        assert taken_by(worker, submission)
+    assert_scored_like_reference(found[good], challenge, mean_model())
+    assert taken_by(worker, good)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_a_killed_workers_model_is_put_back_by_requeue_and_scored_by_another(
+    models_app, settings, challenge, tmp_path
+):
+    from click.testing import CliRunner
+
+    from leaderboard.cli import main
+
+    slow = {**settings, "MODEL_CPU_S": 20}  # the slow model runs about 4 s
+    uploads = Uploads(models_app)
+    model = slow_mean_model(4_000_000)  # outlives its killed worker's 2 s grace, if it can
+    with running_workers(slow, tmp_path / "first") as [first]:
+        submission = uploads.model(uploads.team(), model)
+        first.wait_for_sandbox()  # the model is running
+        first.kill()  # SIGKILL: no clean-up of its own; its sandbox dies with it (checked)
+        assert rows(models_app, [submission])[submission]["status"] == "running"
+    result = CliRunner().invoke(main, ["requeue", "--stale-after", "0"], obj=models_app)
+    assert result.exit_code == 0, result.output
+    assert f"put back 1 running models whose worker is gone: #{submission}" in result.output
+    with running_workers(slow, tmp_path / "second") as [second]:
+        row = wait_for(models_app, [submission])[submission]
+    assert_scored_like_reference(row, challenge, model)
+    assert taken_by(second, submission)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("queue_url", ["sqlite"], indirect=True)
+def test_ctrl_c_lets_the_running_model_finish(models_app, settings, challenge, tmp_path):
+    slow = {**settings, "MODEL_CPU_S": 20}
+    uploads = Uploads(models_app)
+    model = slow_mean_model(2_000_000)
+    with running_workers(slow, tmp_path / "workers") as [worker]:
+        submission = uploads.model(uploads.team(), model)
+        worker.wait_for_sandbox()  # the model is running
+        assert stop(worker) == 0  # SIGINT: the worker waits for its model, then exits
+        row = rows(models_app, [submission])[submission]
+    assert_scored_like_reference(row, challenge, model)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_an_upload_while_redis_is_down_is_kept_and_scored_after_requeue(
+    challenge, tmp_path, make_app, caplog
+):
+    """The broker is down: the upload still gets 202 and its row stays queued, and a worker
+    started meanwhile waits; once Redis is back, `leaderboard requeue` sends the row and the
+    worker scores it."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from leaderboard import queue
+    from leaderboard.cli import main
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs Debian's redis-server (.ci/services.sh installs it)")
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    db = f"sqlite:///{tmp_path / 'leaderboard.sqlite'}"
+    settings = shared_settings(tmp_path, challenge, url, db)
+    app = make_app({**settings, "TESTING": True})
+    uploads = Uploads(app)
+    submission = uploads.model(uploads.team(), mean_model())  # 202 with nothing on the port
+    assert f"could not queue submission #{submission}" in caplog.text
+    assert rows(app, [submission])[submission]["status"] == "queued"
+    with running_workers(settings, tmp_path / "workers") as [worker]:  # Redis still down
+        time.sleep(1.0)
+        with redis_server(port, tmp_path / "redis"):
+            time.sleep(2 * queue.REDIS_RETRY_MAX_S)  # the worker is back on the queue by now
+            assert rows(app, [submission])[submission]["status"] == "queued"  # no message
+            result = CliRunner().invoke(main, ["requeue"], obj=app)
+            assert result.exit_code == 0, result.output
+            assert f"sent 1 queued models to the queue: #{submission}" in result.output
+            row = wait_for(app, [submission])[submission]
+            wait_for_log(worker, f"submission #{submission}: done")
+    assert_scored_like_reference(row, challenge, mean_model())
