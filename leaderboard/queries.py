@@ -478,19 +478,40 @@ def team_submission_of_file(session: Session, team_id: int, sha256: str) -> Subm
     )
 
 
-def files_of_several_teams(session: Session) -> list[list[Submission]]:
-    """Files (by sha256) that more than one team submitted: their submissions, oldest first."""
+@dataclass(frozen=True)
+class SharedFile:
+    """Submissions of several teams that share a file, oldest first: the uploaded file itself
+    (``what == "file"``, whatever its status), or the scores that workers computed from
+    different model files (``"scores"``: the same predictions under another model file)."""
+
+    what: str
+    sha256: str
+    submissions: list[Submission]
+
+
+def files_of_several_teams(session: Session) -> list[SharedFile]:
+    """Uploaded files, then scored models' predictions, that more than one team submitted."""
+    files = _shared(session, Submission.sha256, "file")
+    seen = {frozenset(s.id for s in group.submissions) for group in files}
+    # Only scored rows have a scores file; a prediction file is its own, so its group repeats.
+    scores = _shared(session, Submission.scores_sha256, "scores")
+    return files + [g for g in scores if frozenset(s.id for s in g.submissions) not in seen]
+
+
+def _shared(session: Session, column, what: str) -> list[SharedFile]:
+    """Groups of submissions with the same ``column`` (a hash) from several teams."""
     shared = (
-        select(Submission.sha256)
-        .group_by(Submission.sha256)
+        select(column)
+        .where(column.is_not(None))
+        .group_by(column)
         .having(func.count(func.distinct(Submission.team_id)) > 1)
     )
     groups: dict[str, list[Submission]] = {}
     for submission in session.scalars(
         select(Submission)
         .options(selectinload(Submission.team))
-        .where(Submission.sha256.in_(shared))
+        .where(column.in_(shared))
         .order_by(Submission.id)
     ):
-        groups.setdefault(submission.sha256, []).append(submission)
-    return list(groups.values())
+        groups.setdefault(getattr(submission, column.key), []).append(submission)
+    return [SharedFile(what, sha256, group) for sha256, group in groups.items()]

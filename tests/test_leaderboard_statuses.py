@@ -26,15 +26,12 @@ BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 FAILURE = "output has shape (n, 2), expected (n,)"
 
 
-def add_model(app, team_id, status, *, at, scores=None, late=False, decoy=None):
-    """A model submission as the upload and a worker leave it: the model file (.onnx.gz), and
-    once scored the worker's scores CSV and the six scores computed from it. A ``decoy`` model
-    is a valid CSV of other scores, stored as a prediction file too, so that reading the model's
-    hash instead of its scores file gives wrong numbers rather than a missing file."""
-    model = decoy if decoy is not None else f"onnx model {status} {at}".encode()
+def add_model(app, team_id, status, *, at, scores=None, late=False, model=None):
+    """A model submission as the upload and a worker leave it: the model file (.onnx.gz; bytes
+    of its own unless ``model``), and once scored the worker's scores CSV and the six scores
+    computed from it."""
+    model = model if model is not None else f"onnx model {status} {at} {team_id}".encode()
     folder = app.config["UPLOAD_FOLDER"]
-    if decoy is not None:
-        storage.store(folder, decoy)
     fields = dict(created_at=at, filename="model.onnx", note="", sha256=storage.store(folder, model, storage.MODEL),
                   size_bytes=len(model), kind="model", status=status, is_late=late)  # fmt: skip
     if status == "scored":
@@ -71,10 +68,13 @@ def league(app, api, clock, answer_key):
     for name, team_id, status in [("alpha queued", 1, "queued"), ("alpha running", 1, "running"),
                                   ("alpha failed", 1, "failed"), ("beta queued", 2, "queued")]:  # fmt: skip
         ids[name] = add_model(app, team_id, status, at=clock.advance(minutes=1))
+    # gamma's model file is a decoy: a valid CSV of other scores, stored as a prediction file
+    # too, so that reading the model's hash instead of its scores file gives wrong numbers.
+    decoy = submission_bytes(answer_key, skill=0.2, seed=3)
+    storage.store(app.config["UPLOAD_FOLDER"], decoy)
     ids["gamma model"] = add_model(
         app, 3, "scored", at=clock.advance(minutes=1),
-        scores=submission_bytes(answer_key, skill=3.0, seed=2),
-        decoy=submission_bytes(answer_key, skill=0.2, seed=3),
+        scores=submission_bytes(answer_key, skill=3.0, seed=2), model=decoy,
     )  # fmt: skip
     clock.advance(minutes=1)
     return tokens, ids
@@ -352,3 +352,43 @@ def test_no_stored_file_of_a_row_is_orphaned(app, app_config, league, make_app, 
     assert orphaned == {stray + ".csv.gz"}
     assert {path.name.split(".")[0] for path in storage.stored_files(folder)} == kept
     assert any(path.name.endswith(storage.MODEL) for path in storage.stored_files(folder))
+
+
+def test_the_same_model_or_the_same_predictions_from_two_teams_are_flagged(app, client, league):
+    """beta and gamma upload one model file (beta's still queued): the same file. alpha and beta
+    upload different model files whose scores are the same: the same predictions."""
+    _, ids = league
+    with session_scope(app) as db:
+        gamma = db.get(Submission, ids["gamma model"])
+    at = gamma.created_at + timedelta(minutes=9)
+    same_file = add_model(app, 2, "queued", at=at, model=storage.load(
+        app.config["UPLOAD_FOLDER"], gamma.sha256, storage.MODEL))  # fmt: skip
+    scores = storage.load(app.config["UPLOAD_FOLDER"], gamma.scores_sha256)
+    first, second = (add_model(app, team, "scored", at=at, scores=scores) for team in (1, 2))
+    page = client.get("/admin/", headers=BEARER).get_data(as_text=True)
+    section = page.split("The same file from several teams", 1)[1].split("<h2>", 1)[0]
+    items = [" ".join(item.split()) for item in re.findall(r"<li>(.*?)</li>", section, re.S)]
+    assert items == [
+        f"sha256 <code>{gamma.sha256[:12]}</code>: #{ids['gamma model']} (gamma, 2026-03-02 "
+        f"09:35), #{same_file} (beta, 2026-03-02 09:44)",
+        f"the same predictions from different model files, scores sha256 <code>"
+        f"{gamma.scores_sha256[:12]}</code>: #{ids['gamma model']} (gamma, 2026-03-02 09:35), "
+        f"#{first} (alpha, 2026-03-02 09:44), #{second} (beta, 2026-03-02 09:44)",
+    ]
+
+
+def test_one_model_file_scored_for_two_teams_is_flagged_once(app, client, answer_key, clock):
+    """The same model scores the same, so its scores group would repeat the file group."""
+    for name in ("alpha", "beta"):
+        queries_team(app, name)
+    scores = submission_bytes(answer_key, skill=1.0, seed=8)
+    for team in (1, 2):
+        add_model(app, team, "scored", at=clock.now, scores=scores, model=b"one model")
+    page = client.get("/admin/", headers=BEARER).get_data(as_text=True)
+    section = page.split("The same file from several teams", 1)[1].split("<h2>", 1)[0]
+    assert section.count("<li>") == 1 and "same predictions" not in section
+
+
+def queries_team(app, name):
+    with session_scope(app, write=True) as db:
+        queries.create_team(db, name, now=app.config["NOW"]())
