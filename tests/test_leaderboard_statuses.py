@@ -392,3 +392,48 @@ def test_one_model_file_scored_for_two_teams_is_flagged_once(app, client, answer
 def queries_team(app, name):
     with session_scope(app, write=True) as db:
         queries.create_team(db, name, now=app.config["NOW"]())
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_the_team_page_reloads_itself_in_chromium_until_the_model_is_scored(tmp_path):
+    """A real `leaderboard serve` and Debian's chromium: the team page of a queued model reloads
+    itself (a <meta> refresh: the Content-Security-Policy forbids inline script) and shows the
+    score once a worker recorded it, then stops reloading."""
+    from leaderboard import create_app
+    from leaderboard.db import engine_of
+    from tests.hostile.harness import live_server, make_site, register, upload
+    from tests.test_reliability_browser import CHROMIUM, chromium
+
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium")
+    site = make_site(tmp_path / "site")
+    with live_server(site) as live:
+        token = register(live.url, "alpha")
+        assert upload(live.url, token, submission_bytes(site.key, skill=1.0, seed=1)).ok
+        env = site.env()
+        app = create_app({"DATABASE_URL": site.database_url, "ANSWER_KEY": env["LEADERBOARD_ANSWER_KEY"],
+                          "UPLOAD_FOLDER": env["LEADERBOARD_UPLOAD_FOLDER"], "TESTING": True})  # fmt: skip
+        with app.app_context():
+            now = app.config["NOW"]()
+            model = add_model(app, 1, "queued", at=now)
+            scores = scores_columns(app, submission_bytes(site.key, skill=2.5, seed=2), at=now)
+        with chromium() as browser:
+            page = browser.new_page()
+            page.goto(live.url + "/login")
+            page.fill("input[name=token]", token)
+            page.locator("main form button[type=submit]").click()
+            page.goto(f"{live.url}/teams/1")
+            assert page.locator("td.status.queued").count() == 1
+            assert page.locator('meta[http-equiv="refresh"]').count() == 1
+            with session_scope(app, write=True) as db:  # what the worker records
+                submission = db.get(Submission, model)
+                for field, value in scores.items():
+                    setattr(submission, field, value)
+            page.wait_for_selector("td.status.queued", state="detached", timeout=15_000)
+            assert page.locator("td.status.scored").count() == 2
+            shown = grading.answer_key(app).metric.format(scores["public_auc"])
+            assert shown in page.locator("tbody tr").nth(1).inner_text()
+            assert page.locator('meta[http-equiv="refresh"]').count() == 0
+        engine_of(app).dispose()
