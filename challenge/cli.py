@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from challenge import cli_conventions as conventions
+from challenge.client import DEFAULT_WAIT_S
 from challenge.data import SUBMISSION_KINDS
 from challenge.metrics import DEFAULT_SCORE_TYPE, score_type
 from challenge.scoring import AnswerKeyError
@@ -347,6 +348,9 @@ def score(file, answers) -> None:
         click.echo(f"{split:>8} {metric.short_label} {value}  95% CI [{lo}, {hi}]  ({n} events)")
 
 
+STILL_WAITING_EXIT = 3  # `challenge submit`: the model was not scored before --wait ran out
+
+
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -364,40 +368,72 @@ def score(file, answers) -> None:
     type=click.FloatRange(min=1),
     default=120,
     show_default=True,
-    help="Seconds to wait.",
+    help="Seconds to wait for each request.",
 )
-def submit(file, url, token, note, timeout) -> None:
-    """Upload FILE to the leaderboard and print its public score."""
-    import requests
+@click.option(
+    "--wait",
+    "wait_s",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_WAIT_S,
+    show_default=True,
+    help="A model: seconds to wait for its score before giving up waiting (it stays queued).",
+)
+@click.option(
+    "--no-wait", is_flag=True, help="A model: return once it is queued, without its score."
+)
+def submit(file, url, token, note, timeout, wait_s, no_wait) -> None:
+    """Upload FILE (a prediction CSV, or an ONNX model) to the leaderboard; print its public score.
+
+    A model is scored by the server's workers after the upload: the command waits for the score.
+    Exit status: 0 scored (or queued, with --no-wait); 1 refused, failed or unreachable;
+    3 not scored before --wait ran out.
+    """
+    from challenge.client import Leaderboard, LeaderboardError, StillWaiting
 
     if not token:
         raise click.ClickException("no team token: pass --token or set CHALLENGE_TOKEN")
-    endpoint = url.rstrip("/") + "/api/submissions"
+    board = Leaderboard(url, token, timeout_s=timeout)
     try:
-        with open(file, "rb") as handle:
-            response = requests.post(
-                endpoint,
-                files={"file": (file.name, handle)},
-                data={"note": note},
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=timeout,
-            )
-    except requests.RequestException as err:
+        status, body = board.upload(file, note)
+        metric = score_type(body.get("metric", DEFAULT_SCORE_TYPE))
+        if status == 201:
+            click.echo(f"Submission {body['id']} accepted: {_public_score(metric, body)}"
+                       f"{_remaining(body)}")  # fmt: skip
+            return
+        click.echo(f"Model {body['id']} queued for scoring{_remaining(body)}")
+        if no_wait:
+            return
+        item = board.wait_for_score(body["id"], wait_s=wait_s, on_status=_say_running(body["id"]))
+    except StillWaiting as err:
+        click.echo(f"Error: {err}", err=True)
+        raise SystemExit(STILL_WAITING_EXIT) from None
+    except LeaderboardError as err:
+        raise click.ClickException(str(err)) from None
+    if item["status"] != "scored":
         raise click.ClickException(
-            f"could not reach the leaderboard at {endpoint}: {err}"
-        ) from None
-    try:
-        body = response.json()
-    except ValueError:
-        body = {"error": response.text[:300]}
-    if response.status_code != 201:
-        raise click.ClickException(f"rejected ({response.status_code}): {body.get('error', body)}")
-    metric = score_type(body.get("metric", DEFAULT_SCORE_TYPE))
-    value, lo, hi = (metric.format(v) for v in (body["public_auc"], *body["public_auc_ci"]))
-    click.echo(
-        f"Submission {body['id']} accepted: public {metric.short_label} {value} "
-        f"(95% CI {lo} to {hi}); {body['remaining_today']} submissions left today"
-    )
+            f"model {body['id']} failed: {item.get('failure_reason') or 'no reason given'}"
+        )
+    click.echo(f"Model {body['id']} scored: {_public_score(metric, item)}")
+
+
+def _say_running(submission_id: int):
+    """Tell, once, that the worker took the model (queued was said already; the end follows)."""
+
+    def on_status(status: str) -> None:
+        if status == "running":
+            click.echo(f"Model {submission_id} running on the test records")
+
+    return on_status
+
+
+def _public_score(metric, scored: dict) -> str:
+    value, lo, hi = (metric.format(v) for v in (scored["public_auc"], *scored["public_auc_ci"]))
+    return f"public {metric.short_label} {value} (95% CI {lo} to {hi})"
+
+
+def _remaining(body: dict) -> str:
+    left = body.get("remaining_today")
+    return "" if left is None else f"; {left} submissions left today"
 
 
 @main.command(renamed={"--out": "--output"})

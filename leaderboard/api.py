@@ -133,6 +133,7 @@ def create_submission():
     if accepted.scored is None:  # a model: queued for a worker; GET /api/submissions follows it
         queued = {"id": s.id, "team": team.name, "status": s.status, "kind": s.kind}
         queued |= {"remaining_today": accepted.remaining_today, "sha256": s.sha256}
+        queued["metric"] = grading.answer_key().metric.name  # what public_auc will hold
         return jsonify(queued), 202
     body = {
         "id": s.id,

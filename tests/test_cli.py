@@ -20,6 +20,7 @@ from werkzeug.serving import make_server
 
 from challenge import data
 from challenge.cli import main
+from challenge.client import Leaderboard, StillWaiting
 from challenge.metrics import background_efficiency, score_type
 from challenge.scoring import write_metric
 from tests.conftest import submission_bytes
@@ -314,3 +315,92 @@ def test_generating_again_in_the_other_mode_leaves_nothing_of_the_first(tmp_path
     assert json.loads((tmp_path / "public" / "challenge.json").read_text())["submissions"] == (
         "predictions"
     )
+
+
+# `challenge submit model.onnx`: queued (202), then the score from GET /api/submissions, on a real
+# WSGI server and a real `leaderboard worker` (SQLite queue).
+
+
+@pytest.fixture
+def models_board(tmp_path, database_url):
+    """A leaderboard of model submissions behind a real WSGI server; its settings, for workers."""
+    from leaderboard import create_app
+    from leaderboard.db import engine_of, init_db
+    from tests.workers import make_challenge
+
+    private = make_challenge(tmp_path / "challenge", n_test=300, record_length=256).private
+    settings = {
+        "SUBMISSIONS": "models",
+        "DATABASE_URL": database_url,
+        "ANSWER_KEY": str(private / "answer_key.csv"),
+        "UPLOAD_FOLDER": str(tmp_path / "submissions"),
+        "QUEUE_URL": f"sqlite:///{tmp_path / 'queue.sqlite'}",
+    }
+    app = create_app({**settings, "TESTING": True, "SECRET_KEY": "test-secret"})
+    init_db(app)
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    token = app.test_client().post("/api/teams", json={"name": "onnx team"}).get_json()["token"]
+    yield f"http://127.0.0.1:{httpd.server_port}", token, settings, private
+    httpd.shutdown()
+    thread.join(timeout=5)
+    engine_of(app).dispose()
+
+
+def _local_public_auc(model_path, private) -> float:
+    """What onnxruntime computes on the test records in this process, on the public split."""
+    from challenge.onnx_runner import make_session, run_batches
+
+    test = data.load_file(private / "test.root")
+    scores = run_batches(make_session(model_path.read_bytes()), test.X).reshape(-1)
+    key = pd.read_csv(private / "answer_key.csv").set_index("event_id").loc[test.event_id]
+    public = (key["split"] == "public").to_numpy()
+    return roc_auc_score(key["label"].to_numpy()[public], scores[public])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_submit_a_model_waits_for_its_score_or_its_failure(models_board, tmp_path):
+    from tests import onnx_models
+    from tests.workers import running_workers
+
+    url, token, settings, private = models_board
+    good = onnx_models.save(onnx_models.mean_model(), tmp_path / "mean.onnx")
+    bad = onnx_models.save(onnx_models.two_column_model(), tmp_path / "two.onnx")
+    with running_workers(settings, tmp_path / "workers"):
+        scored = run("submit", good, "--url", url, "--token", token, "--wait", 60)
+        failed = run("submit", bad, "--url", url, "--token", token, "--wait", 60)
+    assert scored.exit_code == 0, scored.output
+    lines = scored.stdout.splitlines()
+    assert lines[0] == "Model 1 queued for scoring; 9 submissions left today"
+    auc = re.fullmatch(r"Model 1 scored: public AUC (\S+) \(95% CI \S+ to \S+\)", lines[-1])
+    assert float(auc.group(1)) == pytest.approx(_local_public_auc(good, private), abs=5e-5)
+    assert lines[1:-1] in ([], ["Model 1 running on the test records"])  # unless missed
+    assert failed.exit_code == 1 and "Traceback" not in failed.output
+    assert failed.stderr.endswith(
+        "Error: model 2 failed: output has shape (n, 2), expected (n,) or (n, 1)\n"
+    )
+
+
+def test_submit_a_model_without_waiting_or_past_the_wait(models_board, tmp_path):
+    """No worker runs: --no-wait returns once queued; a wait that runs out says so (exit 3),
+    also when the server went away meanwhile."""
+    from tests import onnx_models
+
+    url, token, _, _ = models_board
+    model = onnx_models.save(onnx_models.mean_model(), tmp_path / "mean.onnx")
+    queued = run("submit", model, "--url", url, "--token", token, "--no-wait")
+    assert queued.exit_code == 0 and queued.stdout.startswith("Model 1 queued for scoring")
+    other = onnx_models.save(onnx_models.nan_model(), tmp_path / "nan.onnx")
+    waited = run("submit", other, "--url", url, "--token", token, "--wait", 1)
+    assert waited.exit_code == 3, waited.output
+    assert "Error: submission 2 was still queued after 1 s; it stays in the queue" in waited.stderr
+    third = onnx_models.mean_model()
+    third.doc_string = "another file"
+    status, body = Leaderboard(url, token).upload(onnx_models.save(third, tmp_path / "3.onnx"))
+    assert (status, body["status"], body["metric"]) == (202, "queued", "roc_auc")
+    gone = Leaderboard("http://127.0.0.1:9", token, timeout_s=2)  # nothing listens there
+    with pytest.raises(StillWaiting, match=r"submission 2 was not seen after 1 s \(last error: "
+                                           "could not reach the leaderboard"):  # fmt: skip
+        gone.wait_for_score(2, wait_s=1)
