@@ -3,6 +3,7 @@
     python demo.py              # what `make demo` runs; serves until Ctrl-C (SIGINT)
     python demo.py --quick      # tiny data and one epoch, for a smoke test
     python demo.py --no-serve   # for scripts: stop the server once the board is printed
+    python demo.py --models     # model submissions: teams upload ONNX models, a worker scores them
 
 Every step calls the same command lines that teams and organizers use, so the output doubles
 as a tour of them.
@@ -34,6 +35,7 @@ REFERENCES = {  # reference row -> baseline whose predictions it shows
     "starter network (baseline to beat)": "starter",
 }
 QUICK_DATA = ["--n-train", "300", "--n-test", "300", "--record-length", "2048"]
+MODELS_DATA = Path("data/models")  # the --models challenge; data/ holds the default one
 
 
 def step(message: str) -> None:
@@ -56,15 +58,14 @@ def run(*args, env: dict | None = None) -> str:
     return done.stdout
 
 
-def make_data(data: Path, *, quick: bool) -> None:
-    if (
-        not quick
-        and (data / "public" / "test.root").exists()
-        and (data / "private" / "answer_key.csv").exists()
-    ):
+def make_data(data: Path, *, quick: bool, models: bool) -> None:
+    submissions = "models" if models else "predictions"
+    test_root = data / ("private" if models else "public") / "test.root"
+    if not quick and test_root.exists() and (data / "private" / "answer_key.csv").exists():
         step(f"Using the challenge already in {data}/ (delete it to generate a new one)")
         return
-    step(f"Generating the {'tiny' if quick else 'demo'} challenge in {data}/")
+    kind = " of model submissions" if models else ""
+    step(f"Generating the {'tiny' if quick else 'demo'} challenge{kind} in {data}/")
     run(
         "challenge",
         "generate",
@@ -72,6 +73,7 @@ def make_data(data: Path, *, quick: bool) -> None:
         "demo",
         "--out-dir",
         data,
+        *(["--submissions", submissions] if models else []),
         *(QUICK_DATA + ["--quiet"] if quick else []),
     )
 
@@ -88,13 +90,13 @@ def free_port(preferred: int) -> int:
     raise RuntimeError("no free port on 127.0.0.1")
 
 
-def write_instance(instance: Path, data: Path) -> dict[str, str]:
+def write_instance(instance: Path, data: Path, *, models: bool) -> dict[str, str]:
     """Write the board's settings to ``instance/config.py``; returns them.
 
-    The server and every ``leaderboard`` command read this one file through
-    ``LEADERBOARD_INSTANCE``, so the organizer's commands reach the demo's board. The database and
-    the stored files go to the instance folder by default. The file holds the organizer token and
-    the secret key, so only its owner may read it.
+    The server, the worker and every ``leaderboard`` command read this one file through
+    ``LEADERBOARD_INSTANCE``, so the organizer's commands reach the demo's board. The database,
+    the stored files and the queue go to the instance folder by default. The file holds the
+    organizer token and the secret key, so only its owner may read it.
     """
     settings = {
         "ANSWER_KEY": str((data / "private" / "answer_key.csv").resolve()),
@@ -103,6 +105,10 @@ def write_instance(instance: Path, data: Path) -> dict[str, str]:
         "SESSION_COOKIE_SECURE": False,  # plain http on localhost
         "PUBLIC_DATA": str((data / "public").resolve()),  # downloads on /data
     }
+    if models:  # test.root stays in private/, beside the answer key, where the worker finds it
+        settings["SUBMISSIONS"] = "models"
+        if not sandbox_isolated():
+            settings["MODEL_REQUIRE_ISOLATION"] = False
     lines = [
         "# The demo's leaderboard settings, written by demo.py (it rewrites them on every run)."
     ]
@@ -122,16 +128,32 @@ def instance_env(instance: Path) -> dict[str, str]:
     return {**kept, "LEADERBOARD_INSTANCE": str(instance.resolve())}
 
 
-def start_server(env: dict, port: int, log: Path) -> subprocess.Popen:
-    """Start `leaderboard serve` in its own session, so that Ctrl-C reaches only this script."""
+def sandbox_isolated() -> bool:
+    """Whether this machine confines models as the leaderboard's workers require by default
+    (bubblewrap and python3-seccomp); without them the demo's worker runs with rlimits only."""
+    from challenge.sandbox import SandboxLimits, isolation
+
+    return all(isolation(SandboxLimits()))
+
+
+def start_process(args: list[str], env: dict, log: Path) -> subprocess.Popen:
+    """Start one of the project's commands in its own session, so that Ctrl-C reaches only this
+    script, with its output in ``log``."""
     with open(log, "w") as out:
-        server = subprocess.Popen(
-            [str(BIN / "leaderboard"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        return subprocess.Popen(
+            [str(BIN / args[0]), *args[1:]],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def start_server(env: dict, port: int, log: Path) -> subprocess.Popen:
+    """Start `leaderboard serve` and wait until it answers."""
+    server = start_process(
+        ["leaderboard", "serve", "--host", "127.0.0.1", "--port", str(port)], env, log
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -142,19 +164,36 @@ def start_server(env: dict, port: int, log: Path) -> subprocess.Popen:
                 return server
         except requests.ConnectionError:
             time.sleep(0.2)
-    stop_server(server)
+    stop(server)
     sys.exit(f"demo: the leaderboard did not answer within 60 s; see {log}")
 
 
-def stop_server(server: subprocess.Popen) -> None:
-    if server.poll() is not None:
+def start_worker(env: dict, log: Path) -> subprocess.Popen:
+    """Start `leaderboard worker` (the SQLite queue in the instance folder) and wait until it
+    takes tasks."""
+    print("$ leaderboard worker", flush=True)
+    worker = start_process(["leaderboard", "worker"], env, log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            sys.exit(f"demo: the worker did not start:\n{log.read_text()[-2000:]}")
+        if "worker ready" in log.read_text():
+            return worker
+        time.sleep(0.2)
+    stop(worker)
+    sys.exit(f"demo: the worker was not ready within 60 s; see {log}")
+
+
+def stop(process: subprocess.Popen | None, sig: int = signal.SIGTERM) -> None:
+    """Stop a server or worker and everything it started (its session)."""
+    if process is None or process.poll() is not None:
         return
-    os.killpg(server.pid, signal.SIGTERM)
+    os.killpg(process.pid, sig)
     try:
-        server.wait(timeout=10)
+        process.wait(timeout=10)
     except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def register(url: str, name: str) -> str:
@@ -200,7 +239,10 @@ def print_leaderboard(url: str) -> list[dict]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Run a whole challenge locally.")
     parser.add_argument(
-        "--data", type=Path, default=Path("data"), help="challenge folder (default: data)"
+        "--data",
+        type=Path,
+        default=None,
+        help=f"challenge folder (default: data, {MODELS_DATA} with --models)",
     )
     parser.add_argument(
         "--workdir", type=Path, default=Path("runs/demo"), help="models and leaderboard files"
@@ -210,6 +252,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--quick", action="store_true", help="tiny data and one-epoch training, for tests"
+    )
+    parser.add_argument(
+        "--models",
+        action="store_true",
+        help="model submissions: a challenge whose test records stay with the leaderboard "
+        f"(in {MODELS_DATA}/ unless --data is given); the teams export their baselines to ONNX, "
+        "check and upload them, and a `leaderboard worker` scores them",
     )
     parser.add_argument(
         "--serve",
@@ -233,14 +282,15 @@ def stop_on_signals() -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     stop_on_signals()
-    data = args.workdir / "data" if args.quick else args.data
+    data = args.data or (MODELS_DATA if args.models else Path("data"))
+    data = args.workdir / "data" if args.quick else data
     instance = args.workdir / "leaderboard"
     started = time.monotonic()
 
-    make_data(data, quick=args.quick)
+    make_data(data, quick=args.quick, models=args.models)
     shutil.rmtree(instance, ignore_errors=True)  # each run starts a fresh board
     instance.mkdir(parents=True)
-    settings = write_instance(instance, data)
+    settings = write_instance(instance, data, models=args.models)
     env = instance_env(instance)
     port = free_port(args.port)
     url = f"http://127.0.0.1:{port}"
@@ -251,8 +301,21 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(f"$ export LEADERBOARD_INSTANCE={shlex.quote(env['LEADERBOARD_INSTANCE'])}", flush=True)
     server = start_server(env, port, instance / "server.log")
+    worker = None
     try:
-        play(url, data, args, env)
+        if args.models:
+            step(
+                f"Starting a worker that scores the uploaded models (log: {instance / 'worker.log'})"
+            )
+            if "MODEL_REQUIRE_ISOLATION" in settings:
+                print(
+                    "bubblewrap or python3-seccomp is missing here: the worker confines models "
+                    "with rlimits only (MODEL_REQUIRE_ISOLATION = False in the demo's settings)"
+                )
+            worker = start_worker(env, instance / "worker.log")
+            play_models(url, data, args, env)
+        else:
+            play(url, data, args, env)
         step(f"The leaderboard after {time.monotonic() - started:.0f} s")
         print_leaderboard(url)
         print(
@@ -269,7 +332,8 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("\nStopping.", flush=True)
     finally:
-        stop_server(server)
+        stop(worker, signal.SIGINT)  # a worker finishes the model it runs, then stops
+        stop(server)
 
 
 def play(url: str, data: Path, args: argparse.Namespace, env: dict[str, str]) -> None:
@@ -285,6 +349,33 @@ def play(url: str, data: Path, args: argparse.Namespace, env: dict[str, str]) ->
             "--note", f"{model} baseline")  # fmt: skip
     for name, model in REFERENCES.items():
         step(f"The organizers add the reference row {name!r}")
+        submission = train(model, data, args.workdir, quick=args.quick)
+        run("leaderboard", "add-reference", name, submission, env=env)
+
+
+def play_models(url: str, data: Path, args: argparse.Namespace, env: dict[str, str]) -> None:
+    """Two teams train on the public files only, export their baselines to ONNX, check and upload
+    them; the worker scores them. The organizers, who hold test.root, add the reference rows."""
+    team_data = args.workdir / "team-data"  # what teams get: public/ alone, no test.root
+    shutil.rmtree(team_data, ignore_errors=True)
+    team_data.mkdir(parents=True)
+    (team_data / "public").symlink_to((data / "public").resolve())
+    step("Registering two example teams")
+    tokens = {name: register(url, name) for name in TEAMS}
+    print("\n".join(f"{name}: token {token}" for name, token in tokens.items()))
+    for name, model in TEAMS.items():
+        step(
+            f"Team {name} trains the {model} baseline, exports it to ONNX, checks it and uploads it"
+        )
+        out = args.workdir / model
+        train(model, team_data, args.workdir, quick=args.quick)
+        onnx = out / "model.onnx"
+        run("baselines", "export", out / "checkpoint.pt", "--data", team_data, "-o", onnx)
+        run("challenge", "check-model", onnx, "--data", team_data)
+        run("challenge", "submit", onnx, "--url", url, "--token", tokens[name],
+            "--note", f"{model} baseline (ONNX)")  # fmt: skip
+    for name, model in REFERENCES.items():
+        step(f"The organizers add the reference row {name!r} (prediction file on their test.root)")
         submission = train(model, data, args.workdir, quick=args.quick)
         run("leaderboard", "add-reference", name, submission, env=env)
 

@@ -119,3 +119,55 @@ def test_make_demo_serves_without_a_terminal_until_sigint(tmp_path):
     host, port = url.removeprefix("http://").split(":")
     with pytest.raises(OSError):  # the server went with the demo
         socket.create_connection((host, int(port)), timeout=2)
+
+
+def local_public_auc(model: Path, data: Path, key: pd.DataFrame) -> float:
+    """The public AUC that onnxruntime gives the model in this process on the test records."""
+    from challenge.data import load_file
+    from challenge.onnx_runner import make_session, run_batches
+
+    test = load_file(data / "private" / "test.root")
+    scores = run_batches(make_session(model.read_bytes()), test.X).reshape(-1)
+    frame = pd.DataFrame({"event_id": test.event_id, "score": scores})
+    public = key[key["split"] == "public"].merge(frame, on="event_id")
+    return roc_auc_score(public["label"], public["score"])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_demo_of_model_submissions(tmp_path):
+    """`make demo DEMO_ARGS=--models`, reduced: teams export, check and upload ONNX models that a
+    worker scores on test records they never had; the organizers' reference rows next to them."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "demo.py"), "--models", "--quick", "--no-serve", "--port", "0",
+         "--workdir", str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=380,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    echoed = [shlex.split(line[2:]) for line in done.stdout.splitlines() if line.startswith("$ ")]
+    commands = [args[:2] for args in echoed]
+    for command in (["leaderboard", "worker"], ["baselines", "export"],
+                    ["challenge", "check-model"], ["challenge", "submit"]):  # fmt: skip
+        assert command in commands, command
+    assert not (tmp_path / "team-data" / "public" / "test.root").exists()  # what teams had
+    assert [p.name for p in (tmp_path / "data" / "private").glob("*.root")] == ["test.root"]
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADERBOARD_")}
+    env["LEADERBOARD_INSTANCE"] = str(tmp_path / "leaderboard")
+    exported = tmp_path / "submissions.csv"
+    subprocess.run([str(Path(sys.executable).parent / "leaderboard"), "export", "submissions",
+                    "-o", str(exported)], env=env, check=True, timeout=60)  # fmt: skip
+    rows = pd.read_csv(exported).set_index("team")
+    key = pd.read_csv(tmp_path / "data" / "private" / "answer_key.csv")
+    for team, model in [("muon-hunters", "logit"), ("cryo-cats", "mlp")]:
+        row = rows.loc[team]
+        assert (row["kind"], row["status"]) == ("model", "scored")
+        expected = local_public_auc(tmp_path / model / "model.onnx", tmp_path / "data", key)
+        assert row["public_auc"] == pytest.approx(expected, abs=1e-6)
+        assert f"scored: public AUC {row['public_auc']:.4f}" in done.stdout
+    references = rows[rows["reference"] == 1]
+    assert sorted(references.index) == sorted(
+        ["matched filter (physics reference)", "starter network (baseline to beat)"]
+    )
+    assert set(references["kind"]) == {"predictions"} and set(references["status"]) == {"scored"}
+    assert "Consumer exiting" in (tmp_path / "leaderboard" / "worker.log").read_text()
