@@ -26,6 +26,13 @@ class StillWaiting(LeaderboardError):
     """The wait ran out before the model was scored; it stays in the queue."""
 
 
+class Refused(LeaderboardError):
+    """The leaderboard answered that asking again will not help (a 4xx, such as a bad token)."""
+
+
+RETRY_STATUSES = (408, 429)  # the client errors that a later request may get past
+
+
 @dataclass(frozen=True)
 class Leaderboard:
     """A team's view of one leaderboard: its address and the team token."""
@@ -75,7 +82,8 @@ class Leaderboard:
             raise LeaderboardError(f"could not reach the leaderboard: {err}") from None
         body = _json(response)
         if response.status_code != 200:
-            raise LeaderboardError(
+            final = 400 <= response.status_code < 500 and response.status_code not in RETRY_STATUSES
+            raise (Refused if final else LeaderboardError)(
                 f"listing the submissions failed ({response.status_code}): "
                 f"{body.get('error', body)}"
             )
@@ -96,13 +104,16 @@ class Leaderboard:
         ``failure_reason``, ``public_auc``, ``public_auc_ci``). ``on_status`` hears each new status.
 
         A network error or a server error while waiting is retried until ``wait_s`` runs out,
-        then StillWaiting says what was seen last; so is a model still queued or running.
+        then StillWaiting says what was seen last; so is a model still queued or running. A
+        refusal (Refused: a token that stopped working, say) ends the wait at once.
         """
         deadline = time.monotonic() + wait_s
         interval, seen, last_error = POLL_FIRST_S, None, None
         while True:
             try:
                 item = self.submission(submission_id)
+            except Refused:
+                raise
             except LeaderboardError as err:
                 last_error = err
             else:

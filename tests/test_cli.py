@@ -8,6 +8,7 @@ import re
 import shutil
 import stat
 import threading
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -20,7 +21,7 @@ from werkzeug.serving import make_server
 
 from challenge import data
 from challenge.cli import main
-from challenge.client import Leaderboard, StillWaiting
+from challenge.client import Leaderboard, Refused, StillWaiting
 from challenge.metrics import background_efficiency, score_type
 from challenge.scoring import write_metric
 from tests.conftest import submission_bytes
@@ -400,6 +401,10 @@ def test_submit_a_model_without_waiting_or_past_the_wait(models_board, tmp_path)
     third.doc_string = "another file"
     status, body = Leaderboard(url, token).upload(onnx_models.save(third, tmp_path / "3.onnx"))
     assert (status, body["status"], body["metric"]) == (202, "queued", "roc_auc")
+    started = time.monotonic()
+    with pytest.raises(Refused, match=r"listing the submissions failed \(401\)"):
+        Leaderboard(url, "a-token-that-stopped-working").wait_for_score(2, wait_s=30)
+    assert time.monotonic() - started < 10  # at once, not at the end of the wait
     gone = Leaderboard("http://127.0.0.1:9", token, timeout_s=2)  # nothing listens there
     with pytest.raises(StillWaiting, match=r"submission 2 was not seen after 1 s \(last error: "
                                            "could not reach the leaderboard"):  # fmt: skip
