@@ -76,6 +76,8 @@ def team_page(team_id: int):
         remaining=remaining,
         max_finals=current_app.config["MAX_FINALS"],
         refresh_s=TEAM_PAGE_REFRESH_S if history.scoring else None,
+        # Prediction files are scored as they arrive: their status says nothing until models.
+        show_status=current_app.config["SUBMISSIONS"] == "models" or history.has_models,
     )
 
 
@@ -96,6 +98,10 @@ class TeamHistory:
     def scored(self) -> list[Submission]:
         """The submissions with scores, the ones the score history draws."""
         return [s for s in self.submissions if s.status == SCORED]
+
+    @property
+    def has_models(self) -> bool:
+        return any(s.kind == "model" for s in self.submissions)
 
     @property
     def scoring(self) -> bool:

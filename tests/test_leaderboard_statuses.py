@@ -437,3 +437,12 @@ def test_the_team_page_reloads_itself_in_chromium_until_the_model_is_scored(tmp_
             assert shown in page.locator("tbody tr").nth(1).inner_text()
             assert page.locator('meta[http-equiv="refresh"]').count() == 0
         engine_of(app).dispose()
+
+
+def test_a_predictions_team_page_has_no_status_column(app, api, client):
+    """Prediction files are scored on arrival: the page of a team without models is as before."""
+    upload(api, api.register("alpha"), skill=1.0, seed=1)
+    page = client.get("/teams/1").get_data(as_text=True)
+    assert "<th>Status</th>" not in page and 'class="status' not in page
+    app.config["SUBMISSIONS"] = "models"  # a models challenge shows it on every team page
+    assert "<th>Status</th>" in client.get("/teams/1").get_data(as_text=True)
