@@ -129,7 +129,7 @@ def test_an_uploaded_model_is_queued_then_scored_as_onnxruntime_scores_it(
     assert response.status_code == 202, response.get_json()
     assert response.get_json() == {
         "id": 1, "team": "onnx team", "status": "queued", "remaining_today": 49,
-        "sha256": storage.sha256_of(data), "kind": "model",
+        "sha256": storage.sha256_of(data), "kind": "model", "metric": "roc_auc",
     }  # fmt: skip
     queued = row(models_app, 1)
     assert (queued.kind, queued.status, queued.public_auc, queued.scores_sha256) == (
