@@ -229,8 +229,8 @@ def export(checkpoint, data_dir, out) -> None:
     write_onnx(model, out)
     click.echo(
         f"wrote {out} ({len(model) / 1e6:.2f} MB): {trained.name} with its preprocessing; "
-        f"max |onnxruntime - torch| = {difference:.2g} on {len(val_idx)} validation records "
-        f"(at most {MAX_ABS_DIFFERENCE:g})"
+        f"onnxruntime and torch differ by {difference:.2g} at most on {len(val_idx)} validation "
+        f"records (allowed: {MAX_ABS_DIFFERENCE:g}, relative where |score| > 1)"
     )
 
 
