@@ -95,6 +95,7 @@ def test_the_board_ranks_and_counts_only_scored_submissions(client, league, cloc
     assert all(row["rank_lo"] is not None for row in body["rows"])
     page = client.get("/").get_data(as_text=True)
     assert "gamma" in page and "beta" not in page
+    assert 'title="scored submissions made before the close">Entries</th>' in page
 
 
 def test_late_models_are_listed_only_once_scored(app, client, league, answer_key, clock):
