@@ -43,6 +43,50 @@ def mean_model(length: int | None = None) -> onnx.ModelProto:
     return _model([node], length=length)
 
 
+def shifted_mean_model(offset: float) -> onnx.ModelProto:
+    """score = the record's mean + `offset`: a different file for each offset, the same ranking."""
+    shift = helper.make_tensor("offset", TensorProto.FLOAT, [], [offset])
+    nodes = [
+        helper.make_node("ReduceMean", ["volts"], ["mean"], axes=[1], keepdims=0),
+        helper.make_node("Add", ["mean", "offset"], ["score"]),
+    ]
+    return _model(nodes, initializers=[shift])
+
+
+def slow_mean_model(trips: int) -> onnx.ModelProto:
+    """The record's mean after a Loop of `trips` additions (about 1 s per million on one core
+    here): a model that follows the contract and is still running when a test acts."""
+    body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+            helper.make_node("Add", ["v_in", "one"], ["v_out"]),
+        ],
+        "slow",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("v_in", TensorProto.FLOAT, []),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("v_out", TensorProto.FLOAT, []),
+        ],
+        initializer=[helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])],
+    )
+    initializers = [
+        helper.make_tensor("trips", TensorProto.INT64, [], [trips]),
+        helper.make_tensor("true", TensorProto.BOOL, [], [True]),
+        helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+    ]
+    nodes = [
+        helper.make_node("Loop", ["trips", "true", "zero"], ["v"], body=body),
+        helper.make_node("Mul", ["v", "zero"], ["nothing"]),
+        helper.make_node("ReduceMean", ["volts"], ["mean"], axes=[1], keepdims=0),
+        helper.make_node("Add", ["mean", "nothing"], ["score"]),
+    ]
+    return _model(nodes, initializers=initializers)
+
+
 def two_column_model() -> onnx.ModelProto:
     """Outputs the first two samples of each record: shape (n, 2)."""
     starts, ends = _ints("starts", [0]), _ints("ends", [2])

@@ -146,47 +146,11 @@ def reference_aucs(challenge: TinyChallenge, model: bytes) -> tuple[float, float
 
 
 def mean_model(offset: float = 0.0) -> bytes:
-    """score = the record's mean + ``offset`` (a different file, the same ranking)."""
-    shift = helper.make_tensor("offset", TensorProto.FLOAT, [], [offset])
-    nodes = [
-        helper.make_node("ReduceMean", ["volts"], ["mean"], axes=[1], keepdims=0),
-        helper.make_node("Add", ["mean", "offset"], ["score"]),
-    ]
-    return onnx_models._model(nodes, initializers=[shift]).SerializeToString()
+    return onnx_models.shifted_mean_model(offset).SerializeToString()
 
 
 def slow_mean_model(trips: int) -> bytes:
-    """The record's mean after a Loop of ``trips`` steps (about 1 s per million here): a good
-    model that is still running when a test stops its worker."""
-    body = helper.make_graph(
-        [
-            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
-            helper.make_node("Add", ["v_in", "one"], ["v_out"]),
-        ],
-        "slow",
-        [
-            helper.make_tensor_value_info("i", TensorProto.INT64, []),
-            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("v_in", TensorProto.FLOAT, []),
-        ],
-        [
-            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("v_out", TensorProto.FLOAT, []),
-        ],
-        initializer=[helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])],
-    )
-    initializers = [
-        helper.make_tensor("trips", TensorProto.INT64, [], [trips]),
-        helper.make_tensor("true", TensorProto.BOOL, [], [True]),
-        helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
-    ]
-    nodes = [
-        helper.make_node("Loop", ["trips", "true", "zero"], ["v"], body=body),
-        helper.make_node("Mul", ["v", "zero"], ["nothing"]),
-        helper.make_node("ReduceMean", ["volts"], ["mean"], axes=[1], keepdims=0),
-        helper.make_node("Add", ["mean", "nothing"], ["score"]),
-    ]
-    return onnx_models._model(nodes, initializers=initializers).SerializeToString()
+    return onnx_models.slow_mean_model(trips).SerializeToString()
 
 
 def assert_scored_like_reference(row: dict, challenge: TinyChallenge, model: bytes) -> None:

@@ -94,10 +94,10 @@ class Worker:
         _kill_group(self.process)
 
     def wait_for_sandbox(self, *, timeout_s: float = START_TIMEOUT_S) -> list[int]:
-        """The pids of the sandbox processes running a model for this worker, once there are
-        some (their command line names a scratch folder in the worker's TMPDIR)."""
+        """The pids of the sandboxes running a model for this worker, once the model's process
+        runs in one (their command line names a scratch folder in the worker's TMPDIR)."""
         deadline = time.monotonic() + timeout_s
-        while not (found := _processes_naming(str(self.tmp))):
+        while not (found := _running_models(str(self.tmp))):
             if time.monotonic() > deadline:
                 raise AssertionError(f"worker {self.pid} ran no model in {timeout_s:g} s")
             time.sleep(0.02)
@@ -185,19 +185,50 @@ def _no_process_left(marker: str, *, grace_s: float = 2.0) -> None:
     assert not left, f"processes left behind by the workers: {left}"
 
 
-def _processes_naming(marker: str) -> list[int]:
+@dataclass(frozen=True)
+class _Process:
+    pid: int
+    parent: int
+    command: str
+
+
+def _processes() -> list[_Process]:
+    """Every live process but this one (zombies left out)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
         except OSError:  # it ended meanwhile
             continue
-        if marker in command and state != "Z":
-            found.append(int(entry.name))
+        if state != "Z":
+            found.append(_Process(int(entry.name), int(parent), command))
     return found
+
+
+def _processes_naming(marker: str) -> list[int]:
+    return [p.pid for p in _processes() if marker in p.command]
+
+
+def _running_models(marker: str) -> list[int]:
+    """The sandboxes naming ``marker`` in which the model's own process (onnx_runner) runs,
+    past bubblewrap's start, when --die-with-parent already holds (or that process itself,
+    where there is no bubblewrap)."""
+    processes = _processes()
+    children: dict[int, list[_Process]] = {}
+    for process in processes:
+        children.setdefault(process.parent, []).append(process)
+
+    def runs_model(pid: int) -> bool:
+        return any("onnx_runner" in c.command or runs_model(c.pid) for c in children.get(pid, []))
+
+    return [
+        p.pid
+        for p in processes
+        if marker in p.command and ("onnx_runner" in p.command or runs_model(p.pid))
+    ]
 
 
 def free_port() -> int:
