@@ -55,13 +55,13 @@ def _package(make, *where, quiet: bool, **options) -> None:
 def _models_note(test_records: Path, answer_key: Path) -> str:
     """Where test.root went in a challenge of model submissions, and the leaderboard's settings."""
     return (
-        f"\nModel submissions: the test records went to {test_records} (owner-only), beside the "
-        "answer key; they never leave the server. Give teams public/ only (it has no test.root "
-        "and no sample submission). On the leaderboard set:\n"
+        f"\nModel submissions: the test records went to {test_records}\n"
+        "(owner-only, beside the answer key); they never leave the server. Give teams public/\n"
+        "only: it has no test.root and no sample submission. On the leaderboard set\n"
         f"  export LEADERBOARD_ANSWER_KEY={answer_key.resolve()}\n"
         "  export LEADERBOARD_SUBMISSIONS=models\n"
-        "(LEADERBOARD_TEST_RECORDS defaults to the test.root beside the answer key), and start "
-        "workers with `leaderboard worker` (see leaderboard/README.md)."
+        "(LEADERBOARD_TEST_RECORDS defaults to the test.root beside the answer key) and start\n"
+        "workers with `leaderboard worker` (leaderboard/README.md, 'Model submissions: workers')."
     )
 
 
