@@ -121,6 +121,8 @@ def fill_board(app, n_teams: int, per_team: int) -> None:
                     filename="s.csv",
                     note=f"try {i}",
                     sha256=sha256,
+                    scores_sha256=sha256,  # a prediction file is its own scores
+                    scored_at=START + timedelta(minutes=10 * i),
                     size_bytes=size,
                     **columns,
                 )  # fmt: skip

@@ -280,11 +280,12 @@ class TeamSubmissions:
     submissions: list = field(default_factory=list)
 
 
+# No scored_at: ``ranking_teams`` compares it in SQL, and each datetime read is parsed per row.
 RANKING_COLUMNS = (
     Submission.id, Submission.team_id, Submission.created_at, Submission.filename,
-    Submission.status, Submission.scores_sha256, Submission.scored_at, Submission.public_auc, Submission.public_lo, Submission.public_hi,
-    Submission.private_auc, Submission.private_lo, Submission.private_hi, Submission.is_final,
-    Submission.disqualified_reason, Submission.is_late,
+    Submission.status, Submission.scores_sha256, Submission.public_auc, Submission.public_lo,
+    Submission.public_hi, Submission.private_auc, Submission.private_lo, Submission.private_hi,
+    Submission.is_final, Submission.disqualified_reason, Submission.is_late,
 )  # fmt: skip
 
 
