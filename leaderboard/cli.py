@@ -272,6 +272,7 @@ def status(app: Flask) -> None:
         used, invites = queries.invite_counts(db)
         close_at = final.close_time(db, app.config)  # the reveal may have closed it early
         statuses = queries.status_counts(db)
+        waits_for = [s.id for s in queries.pending_on_time(db)] if not revealed else []
     window = describe_window(app.config["OPEN_AT"], close_at)
     registration = app.config["REGISTRATION"]
     if registration == "invite":
@@ -286,11 +287,13 @@ def status(app: Flask) -> None:
     click.echo(f"teams:        {len(teams) - references} (+ {references} references)")
     click.echo(f"submissions:  {sum(statuses.values())} in all, {today} today (UTC)")
     click.echo(f"scoring:      {describe_statuses(statuses)}")
+    if waits_for:
+        click.echo(f"the reveal waits for {len(waits_for)} of them: {_ids(waits_for)}")
     click.echo(f"revealed:     {'yes' if revealed else 'no'}")
 
 
 def describe_statuses(counts: dict[str, int]) -> str:
-    """Submissions per status in words: "12 scored, 2 queued, 1 running, 0 failed"."""
+    """Submissions per status in words: "2 queued, 1 running, 12 scored, 0 failed"."""
     return ", ".join(f"{count} {status}" for status, count in counts.items())
 
 

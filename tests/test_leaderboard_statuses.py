@@ -36,6 +36,8 @@ def add_model(app, team_id, status, *, at, scores=None, late=False, model=None):
                   size_bytes=len(model), kind="model", status=status, is_late=late)  # fmt: skip
     if status == "scored":
         fields |= scores_columns(app, scores, at=at + timedelta(seconds=30))
+    if status == "running":
+        fields |= {"started_at": at + timedelta(seconds=10)}  # claimed by a worker
     if status == "failed":
         fields |= {"failure_reason": FAILURE, "scored_at": at + timedelta(seconds=30)}
     with session_scope(app, write=True) as db:
@@ -181,7 +183,9 @@ def test_the_team_page_shows_each_status(app, client, league, clock, answer_key)
     cells = re.findall(r'<td class="status (\w+)">(\w+)', page)
     assert cells == [("scored", "scored"), ("queued", "queued"), ("running", "running"),
                      ("failed", "failed"), ("scored", "scored")]  # fmt: skip
-    assert FAILURE in page
+    assert (
+        FAILURE in page and "running <small>(model)</small> <small>since 09:32:10</small>" in page
+    )
     # Mark final: only the scored, on-time rows; "once scored", "cannot count" and "late" else.
     assert final_buttons(page) == [ids["alpha file"]]
     assert "once scored" in page and "no score: cannot count" in page and late in page
@@ -309,6 +313,7 @@ def test_exports_carry_kind_status_and_reason_with_empty_scores(client, league):
 
 
 def test_the_admin_page_and_status_count_each_status(client, league, runner):
+    _, ids = league
     page = client.get("/admin/", headers=BEARER).get_data(as_text=True)
     assert "Submissions: 2 queued, 1 running, 2 scored, 1 failed." in page
     assert "The reveal waits until none is queued or running" in page
@@ -317,6 +322,8 @@ def test_the_admin_page_and_status_count_each_status(client, league, runner):
     assert result.exit_code == 0, result.output
     assert "submissions:  6 in all" in result.output
     assert "scoring:      2 queued, 1 running, 2 scored, 1 failed" in result.output
+    assert f"the reveal waits for 3 of them: #{ids['alpha queued']}, #{ids['alpha running']}, " \
+        f"#{ids['beta queued']}" in result.output  # fmt: skip
 
 
 def test_the_quota_counts_every_status(app, api, league, clock):
