@@ -3,13 +3,14 @@ naming its id; a worker (``leaderboard worker``) takes the task and scores the m
 
 ``LEADERBOARD_QUEUE_URL`` picks the broker: ``sqlite:///PATH`` keeps the queue in a file, with
 no server, for one machine (the default, in the instance folder); ``redis://HOST:PORT/DB``
-serves workers on several machines. The queue carries only submission ids: the database row
-is the record of a submission's status, so a lost message loses no upload
+serves workers on several machines. The queue carries only submission ids, as JSON: the
+database row is the record of a submission's status, so a lost message loses no upload
 (``leaderboard requeue`` sends every queued row again) and a message delivered twice scores once.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -19,6 +20,8 @@ from collections.abc import Callable
 import redis
 from flask import Flask, current_app
 from huey import Huey, RedisHuey, SqliteHuey
+from huey.registry import Message
+from huey.serializer import Serializer
 
 from leaderboard import storage
 
@@ -47,11 +50,26 @@ def make_huey(url: str) -> Huey:
         path = url.removeprefix("sqlite:///")
         storage.private_dir(os.path.dirname(os.path.abspath(path)))
         storage.private_file(path)
-        return SqliteHuey(QUEUE_NAME, filename=path, results=False)
+        return SqliteHuey(QUEUE_NAME, filename=path, results=False, serializer=JsonSerializer())
     pool = redis.ConnectionPool.from_url(
         url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S, socket_timeout=REDIS_READ_TIMEOUT_S
     )
-    return RedisHuey(QUEUE_NAME, connection_pool=pool, results=False)
+    return RedisHuey(QUEUE_NAME, connection_pool=pool, results=False, serializer=JsonSerializer())
+
+
+class JsonSerializer(Serializer):
+    """huey's messages as JSON instead of pickle: whoever can write to the broker can put
+    submission ids on the queue, never code for the workers (which hold the answer key) to
+    run. A message that is not JSON fails to load, logged, and the worker goes on."""
+
+    def _serialize(self, data: Message) -> bytes:
+        return json.dumps(data._asdict()).encode()
+
+    def _deserialize(self, data: bytes) -> Message:
+        fields = json.loads(data)  # ValueError for anything else, a pickle among them
+        if not isinstance(fields, dict) or set(fields) - set(Message._fields):
+            raise ValueError(f"not a task of this queue: {data[:80]!r}")
+        return Message(**{**fields, "args": tuple(fields.get("args") or ())})
 
 
 def init_app(app: Flask) -> None:

@@ -373,3 +373,36 @@ def test_an_upload_while_redis_is_down_is_kept_and_scored_after_requeue(
             row = wait_for(app, [submission])[submission]
             wait_for_log(worker, f"submission #{submission}: done")
     assert_scored_like_reference(row, challenge, mean_model())
+
+
+class _Payload:
+    """A pickle that creates ``path`` when it is loaded: code run by whoever unpickles it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (str(self.path), "w"))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_a_pickle_written_to_the_broker_never_runs_in_a_worker(
+    models_app, settings, challenge, tmp_path
+):
+    """Someone who can write to the queue (Redis on the network, the SQLite file) puts a pickle
+    on it: the worker, which holds the answer key, reads tasks as JSON, so the pickle's code
+    does not run, and the worker goes on with the next model."""
+    import pickle
+
+    from leaderboard import queue
+
+    ran = tmp_path / "the pickle ran"
+    uploads = Uploads(models_app)
+    with running_workers(settings, tmp_path / "workers") as [worker]:
+        queue.huey_of(models_app).storage.enqueue(pickle.dumps(_Payload(ran)))
+        submission = uploads.model(uploads.team(), mean_model())
+        row = wait_for(models_app, [submission])[submission]
+        assert "Error reading from queue" in worker.log()
+    assert not ran.exists()
+    assert_scored_like_reference(row, challenge, mean_model())
