@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import mmap
+import os
 import resource
 import sys
+import threading
 
 import numpy as np
 
@@ -19,6 +21,7 @@ EXIT_MODEL_FAILED = 3  # onnxruntime failed to run the model on the records; rea
 EXIT_OUT_OF_MEMORY = 4
 EXIT_OUTPUT_TOO_LARGE = 5  # Python ignores SIGXFSZ: past RLIMIT_FSIZE a write fails instead
 EXIT_MODEL_REFUSED = 6  # onnxruntime refused to load the model (before any record reached it)
+EXIT_PARENT_GONE = 7  # the process that started this one ended: nobody waits for the scores
 HEADER_BYTES = 16  # the records file on stdin: int64 n and record_length, then float32 (n, L)
 # the calls a model never needs; any of them fails with EPERM once the filter is loaded
 DENIED_SYSCALLS = (
@@ -91,8 +94,9 @@ def _map_records() -> np.ndarray:
 
 
 def child_main(argv: list[str]) -> int:
-    """argv: a JSON object with limits, seccomp, model, output, batch_size and threads."""
+    """argv: a JSON object with lifeline, limits, seccomp, model, output, batch_size, threads."""
     job = json.loads(argv[0])
+    _exit_with_parent(job["lifeline"])
     _set_limits(job["limits"])
     if job["seccomp"]:
         _load_seccomp(job["seccomp"])
@@ -116,6 +120,17 @@ def child_main(argv: list[str]) -> int:
     except OSError:  # EFBIG, or numpy's short write, at RLIMIT_FSIZE
         return EXIT_OUTPUT_TOO_LARGE
     return 0
+
+
+def _exit_with_parent(lifeline: int) -> None:
+    """Exit as soon as the process that started this one ends, however it ends: it holds the
+    other end of the pipe ``lifeline``, whose read returns only then."""
+
+    def wait() -> None:
+        os.read(lifeline, 1)
+        os._exit(EXIT_PARENT_GONE)
+
+    threading.Thread(target=wait, daemon=True).start()
 
 
 def _report(err: Exception, code: int) -> int:

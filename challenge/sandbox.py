@@ -153,8 +153,9 @@ def probe(limits: SandboxLimits | None = None) -> SandboxResult:
     return result
 
 
-def _job(limits: SandboxLimits, seccomp: str | None, folder: str) -> dict:
+def _job(limits: SandboxLimits, seccomp: str | None, folder: str, lifeline: int) -> dict:
     return {
+        "lifeline": lifeline,
         "limits": {
             # soft, hard: SIGXCPU at the soft limit names the reason; SIGKILL a second later
             "RLIMIT_CPU": (int(limits.cpu_seconds), int(limits.cpu_seconds) + 1),
@@ -170,12 +171,12 @@ def _job(limits: SandboxLimits, seccomp: str | None, folder: str) -> dict:
     }
 
 
-def _command(scratch: Path, limits: SandboxLimits) -> list[str]:
+def _command(scratch: Path, limits: SandboxLimits, lifeline: int) -> list[str]:
     bwrap, seccomp = isolation(limits)
     folder = SCRATCH_IN_SANDBOX if bwrap else str(scratch)
     runner = RUNNER_IN_SANDBOX if bwrap else str(RUNNER)
     # -I: no environment variables, no user site, not the script's folder on the path
-    python = [sys.executable, "-I", runner, json.dumps(_job(limits, seccomp, folder))]
+    python = [sys.executable, "-I", runner, json.dumps(_job(limits, seccomp, folder, lifeline))]
     return _bwrap_prefix(bwrap, scratch) + python if bwrap else python
 
 
@@ -193,21 +194,30 @@ def _bwrap_prefix(bwrap: str, scratch: Path) -> list[str]:
 
 
 def _run_child(scratch: Path, stdin, limits: SandboxLimits, private: bool) -> np.ndarray:
-    child = subprocess.Popen(
-        _command(scratch, limits),
-        stdin=stdin,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        cwd=scratch,
-        env={"OMP_NUM_THREADS": str(limits.threads)},
-        start_new_session=True,  # one process group, killed whole on a timeout
-    )
+    # The child exits when `held` closes, which this process does however it ends (a worker
+    # killed with SIGKILL too): bubblewrap's --die-with-parent misses now and then.
+    lifeline, held = os.pipe()
+    try:
+        child = subprocess.Popen(
+            _command(scratch, limits, lifeline),
+            stdin=stdin,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=scratch,
+            env={"OMP_NUM_THREADS": str(limits.threads)},
+            start_new_session=True,  # one process group, killed whole on a timeout
+            pass_fds=(lifeline,),
+        )
+    finally:
+        os.close(lifeline)
     try:
         _, stderr = child.communicate(timeout=limits.wall_seconds)
     except subprocess.TimeoutExpired:
         os.killpg(child.pid, signal.SIGKILL)
         child.communicate()
         raise SandboxError(f"exceeded the wall time of {limits.wall_seconds:g} s") from None
+    finally:
+        os.close(held)
     code = child.returncode
     if code > 128 and isolation(limits)[0]:  # bwrap reports a signal N as status 128 + N
         code = 128 - code
