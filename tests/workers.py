@@ -175,20 +175,24 @@ def _no_process_left(marker: str, *, grace_s: float = 2.0) -> None:
     """Fail (after killing them) if processes naming ``marker`` outlive their worker by
     ``grace_s`` (bubblewrap's --die-with-parent ends a sandbox with its worker)."""
     deadline = time.monotonic() + grace_s
-    while (left := _processes_naming(marker)) and time.monotonic() < deadline:
+    while (left := [p for p in _processes() if marker in p.command]) and (
+        time.monotonic() < deadline
+    ):
         time.sleep(0.1)
-    for pid in left:
+    for process in left:
         try:
-            os.kill(pid, signal.SIGKILL)
+            os.kill(process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    assert not left, f"processes left behind by the workers: {left}"
+    described = [f"{p.pid} (parent {p.parent}, {p.state}): {p.command[:300]}" for p in left]
+    assert not left, "processes left behind by the workers:\n" + "\n".join(described)
 
 
 @dataclass(frozen=True)
 class _Process:
     pid: int
     parent: int
+    state: str  # R, S, D, ... (zombies are left out)
     command: str
 
 
@@ -204,7 +208,7 @@ def _processes() -> list[_Process]:
         except OSError:  # it ended meanwhile
             continue
         if state != "Z":
-            found.append(_Process(int(entry.name), int(parent), command))
+            found.append(_Process(int(entry.name), int(parent), state, command))
     return found
 
 
