@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from challenge.extras import require_extra
+from challenge.submission import DEFAULT_MAX_BYTES, format_size
 
 # the operators of the ONNX standard ('' and 'ai.onnx' are the same default domain) and its
 # classical-ML set (tree ensembles, as converters write them); nothing else can run
@@ -27,7 +28,9 @@ INPUT_TYPE = 1  # onnx.TensorProto.FLOAT
 class ModelLimits:
     """What a model file may be; the leaderboard and `challenge check-model` use the same."""
 
-    max_bytes: int = 50 * 2**20  # the exported baselines are under 5 MB
+    # the exported baselines are under 5 MB; the same limit as a prediction file, so one
+    # proxy setting (deploy/nginx-proxy.conf) serves both kinds of challenge
+    max_bytes: int = DEFAULT_MAX_BYTES
     domains: frozenset[str] = field(default=STANDARD_DOMAINS)
 
 
@@ -152,8 +155,8 @@ def _check_size(path: Path, max_bytes: int, name: str) -> int:
         raise ModelError(f"{name}: cannot read the model file ({err.strerror})") from None
     if n_bytes > max_bytes:
         raise ModelError(
-            f"{name}: {n_bytes / 2**20:,.1f} MB, over the {max_bytes / 2**20:g} MB limit "
-            "of a model file"
+            f"{name}: {format_size(n_bytes)}, over the limit of a model file, "
+            f"{format_size(max_bytes)}"
         )
     if n_bytes == 0:
         raise ModelError(f"{name}: the file is empty, expected an ONNX model")

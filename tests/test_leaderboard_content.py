@@ -302,9 +302,9 @@ def test_with_models_the_pages_say_to_upload_a_model_and_how(models_client, clie
     assert "event_id,score" not in overview and "challenge validate" not in overview
     evaluation = text_of(models_client.get("/evaluation").get_data(as_text=True))
     assert "How a model is scored" in evaluation
-    assert "at most 52 MB" in evaluation and "at most 60 s of wall time and 4.3 GB of memory" in (
+    assert "at most 50 MB" in evaluation and "at most 60 s of wall time and 4.3 GB of memory" in (
         evaluation
-    )  # the settings' defaults: 50 MiB and 4 GiB
+    )  # the settings' defaults: 50 MB and 4 GiB
     for page in ("/overview", "/evaluation", "/data"):  # prediction files: as before
         text = text_of(client.get(page).get_data(as_text=True))
         assert "check-model" not in text and "How a model is scored" not in text

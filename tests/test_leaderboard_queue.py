@@ -250,7 +250,7 @@ WORKER_REASONS = {
     "truncated.onnx": r"not an ONNX model",
     "not_onnx.onnx": r"not an ONNX model",
     "predictions.csv": r"not an ONNX model",
-    "too_large.onnx": r"over the 2 MB limit of a model file",
+    "too_large.onnx": r"over the limit of a model file, 2,097,152 bytes",
 }
 
 

@@ -79,7 +79,7 @@ def hostile_files(folder: Path) -> list[tuple[Path, str]]:
     truncated.write_bytes(data[: len(data) // 2])
     csv.write_bytes(b"event_id,score\n1,0.5\n")
     return [
-        (huge, "^huge.onnx: 2,048.0 MB, over the 50 MB limit"),
+        (huge, r"^huge.onnx: 2,147,483,648 bytes \(2147.5 MB\), over the limit of a model file"),
         (truncated, "^truncated.onnx: not an ONNX model"),
         (csv, "^sub.onnx: not an ONNX model"),
     ]
