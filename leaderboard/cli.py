@@ -31,7 +31,7 @@ from leaderboard import (
 )
 from leaderboard import backup as backups
 from leaderboard.config import ConfigError
-from leaderboard.db import engine_of, init_db, missing_tables, session_scope
+from leaderboard.db import engine_of, init_db, missing_tables, outdated_schema, session_scope
 from leaderboard.models import SCORED
 
 # Commands that make the tables themselves (or put a database back); every other command
@@ -61,6 +61,9 @@ def with_app(command):
                     problem = missing_tables(app)
                     if problem:
                         raise click.ClickException(f"{problem}; {NO_TABLES_HINT}")
+                    problem = outdated_schema(app)
+                    if problem:
+                        raise click.ClickException(problem)
                 return command(app, *args, **kwargs)
         except (ConfigError, storage.StorageError, backups.BackupError) as err:
             raise click.ClickException(str(err)) from None

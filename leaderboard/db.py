@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from leaderboard import storage
+from leaderboard.config import ConfigError
 from leaderboard.models import Base, BoardVersion, FinalRanking, Setting, Submission, Team
 
 # The row that write transactions update first, so that checks and inserts (the daily quota)
@@ -114,6 +115,36 @@ def missing_tables(app: Flask | None = None) -> str | None:
     return None
 
 
+def outdated_schema(app: Flask | None = None) -> str | None:
+    """What to do with a database whose tables an older version made (they lack columns of
+    this one), or None; there are no migrations yet, so nothing is changed."""
+    engine = engine_of(app)
+    with engine.connect() as connection:
+        outdated = _outdated(connection)
+    if not outdated:
+        return None
+    lacks = "; ".join(f"{table} lacks {', '.join(columns)}" for table, columns in outdated.items())
+    return (
+        f"the database {engine.url.render_as_string(hide_password=True)} was made by an older "
+        f"version of the leaderboard ({lacks}); this version cannot upgrade it: finish its "
+        "challenge with the version that made it, or give this one a new database "
+        "(LEADERBOARD_DATABASE_URL)"
+    )
+
+
+def _outdated(connection) -> dict[str, list[str]]:
+    """The columns of this version that the database's existing tables lack, by table."""
+    inspector = inspect(connection)
+    outdated = {}
+    for name, table in Base.metadata.tables.items():
+        if inspector.has_table(name):
+            present = {column["name"] for column in inspector.get_columns(name)}
+            missing = [column.name for column in table.columns if column.name not in present]
+            if missing:
+                outdated[name] = missing
+    return outdated
+
+
 def engine_of(app: Flask | None = None) -> Engine:
     return (app or current_app).extensions["leaderboard.engine"]
 
@@ -141,8 +172,14 @@ def session_scope(app: Flask | None = None, *, write: bool = False) -> Iterator[
 
 
 def init_db(app: Flask | None = None) -> None:
-    """Create the tables and the settings rows if they are missing; safe to run again."""
+    """Create the tables and the settings rows if they are missing; safe to run again.
+
+    ConfigError for a database that an older version made, whose tables lack columns.
+    """
     Base.metadata.create_all(engine_of(app))
+    problem = outdated_schema(app)
+    if problem:
+        raise ConfigError(problem)
     with session_scope(app) as session:
         for name, value in ((WRITE_LOCK, ""), (REVEALED, ""), (CLOSED_AT, "")):
             if session.get(Setting, name) is None:

@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, inspect, select
+from sqlalchemy import create_engine, inspect, select, text
 
 from challenge.scoring import load_answer_key, score_submission
 from challenge.submission import read_submission
@@ -267,6 +267,30 @@ def test_a_database_without_tables_says_what_to_do(environment, database_url, ar
     engine.dispose()
     assert CliRunner().invoke(main, ["init-db"]).exit_code == 0
     assert CliRunner().invoke(main, args).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "args", [["status"], ["init-db"], ["add-team", "late comers"]], ids=" ".join
+)
+def test_a_database_of_an_older_version_is_refused_with_what_to_do(environment, database_url, args):
+    """A database whose submissions table predates model submissions (no status, no kind) is
+    refused by every command in one line, and nothing is written to it."""
+    environment.setenv("LEADERBOARD_DATABASE_URL", database_url)
+    assert CliRunner().invoke(main, ["init-db"]).exit_code == 0
+    engine = create_engine(database_url)
+    with engine.begin() as connection:  # what the tables of an older version lacked
+        connection.execute(text("DROP INDEX ix_submissions_status"))
+        for column in ("status", "kind"):
+            connection.execute(text(f"ALTER TABLE submissions DROP COLUMN {column}"))
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "was made by an older version of the leaderboard (submissions lacks kind, status)" in (
+        result.output
+    )
+    assert "give this one a new database (LEADERBOARD_DATABASE_URL)" in result.output
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM teams")).scalar() == 0
+    engine.dispose()
 
 
 def test_an_unreachable_database_is_one_line(environment):
