@@ -194,7 +194,10 @@ def _announce(port: int, token: str, length: int, *, chunked: bool = False) -> t
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(head.encode())
         if chunked:  # one chunk past the limit, then stop sending
-            sock.sendall(f"{length:x}\r\n".encode() + b"0" * length + b"\r\n")
+            try:
+                sock.sendall(f"{length:x}\r\n".encode() + b"0" * length + b"\r\n")
+            except BrokenPipeError:  # the server answered once past the limit and stopped reading
+                pass
         reply = b""
         while b"\r\n\r\n" not in reply or len(reply.split(b"\r\n\r\n", 1)[1]) < 2:
             chunk = sock.recv(65536)
