@@ -249,6 +249,18 @@ def requeue(
     return Requeued(stale, retried, sent, [i for i in queued if i not in sent])
 
 
+def put_back_interrupted(submission_id: int) -> bool:
+    """Queue again a model whose worker stopped before it finished (SIGTERM, or a Ctrl-C that
+    waited past its limit), so that another worker scores it without ``leaderboard requeue``;
+    whether it was put back and sent."""
+    with session_scope(write=True) as db:
+        put_back = _put_back(db, Submission.id == submission_id, Submission.status == "running")
+    if not put_back:
+        return False
+    logger.warning("submission #%d interrupted by the worker's stop: queued again", submission_id)
+    return queue.enqueue_scoring(submission_id)
+
+
 def _put_back(db: Session, *conditions) -> list[int]:
     """Make the model rows that meet ``conditions`` queued again; their ids."""
     where = (Submission.kind == "model", *conditions)

@@ -22,6 +22,7 @@ from flask import Flask, current_app
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.registry import Message
 from huey.serializer import Serializer
+from huey.signals import SIGNAL_INTERRUPTED
 
 from leaderboard import storage
 
@@ -116,7 +117,8 @@ def pending(app: Flask | None = None) -> int:
 
 def run_worker(app: Flask, *, threads: int = 1) -> None:
     """Take tasks from the queue until SIGINT (finish the running task, at most the model's
-    wall limit plus SHUTDOWN_MARGIN_S; a second SIGINT stops at once) or SIGTERM (stop now).
+    wall limit plus SHUTDOWN_MARGIN_S; a second SIGINT stops at once) or SIGTERM (stop now);
+    a model left unfinished by the stop is queued again for another worker.
 
     One thread scores one model at a time; the model itself runs in its own sandboxed process.
     """
@@ -126,6 +128,13 @@ def run_worker(app: Flask, *, threads: int = 1) -> None:
     logging.getLogger("huey.consumer").setLevel(logging.INFO)  # start, signals, shutdown
     for name in ("huey.consumer.Worker", "huey.consumer.Scheduler"):
         logging.getLogger(name).addFilter(_broker_errors_in_one_line)
+
+    @huey.signal(SIGNAL_INTERRUPTED)
+    def put_back(signal: str, task, *args, **kwargs) -> None:  # as the consumer stops
+        from leaderboard import jobs
+
+        with app.app_context():
+            jobs.put_back_interrupted(*task.args)
 
     @huey.on_startup("leaderboard.ready")
     def ready() -> None:  # in each consumer thread, as it starts taking tasks

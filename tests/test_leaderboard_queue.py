@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from tests import onnx_models
 from tests.conftest import ADMIN_TOKEN, POSTGRES_URL
 from tests.hostile.harness import postgres_schema
 from tests.workers import (
+    STOP_TIMEOUT_S,
     TinyChallenge,
     free_port,
     make_challenge,
@@ -324,6 +326,32 @@ def test_a_killed_workers_model_is_put_back_by_requeue_and_scored_by_another(
     result = CliRunner().invoke(main, ["requeue", "--stale-after", "0"], obj=models_app)
     assert result.exit_code == 0, result.output
     assert f"put back 1 running models whose worker is gone: #{submission}" in result.output
+    with running_workers(slow, tmp_path / "second") as [second]:
+        row = wait_for(models_app, [submission])[submission]
+    assert_scored_like_reference(row, challenge, model)
+    assert taken_by(second, submission)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("queue_url", ["redis"], indirect=True)
+def test_a_model_interrupted_by_sigterm_is_queued_again_and_scored_by_another(
+    models_app, settings, challenge, tmp_path
+):
+    """SIGTERM (systemd's and docker's stop) ends a worker at once: the model it was running
+    goes back to the queue by itself, without `leaderboard requeue`."""
+    slow = {**settings, "MODEL_CPU_S": 20}
+    uploads = Uploads(models_app)
+    model = slow_mean_model(4_000_000)
+    with running_workers(slow, tmp_path / "first") as [first]:
+        submission = uploads.model(uploads.team(), model)
+        first.wait_for_sandbox()  # the model is running
+        first.process.send_signal(signal.SIGTERM)
+        first.process.wait(STOP_TIMEOUT_S)
+        assert f"submission #{submission} interrupted by the worker's stop: queued again" in (
+            first.log()
+        )
+        assert rows(models_app, [submission])[submission]["status"] == "queued"
     with running_workers(slow, tmp_path / "second") as [second]:
         row = wait_for(models_app, [submission])[submission]
     assert_scored_like_reference(row, challenge, model)
