@@ -228,7 +228,8 @@ def test_a_cut_download_of_a_real_root_file_resumes_on_a_real_server(tmp_path):
 
     data = tmp_path / "challenge"
     generate = [str(BIN / "challenge"), "generate", "--preset", "demo", "--n-train", "40",
-                "--n-test", "40", "--record-length", "256", "--out-dir", str(data), "--quiet"]  # fmt: skip
+                "--n-test", "40", "--record-length", "256", "--seed", "1", "--out-dir", str(data),
+                "--quiet"]  # fmt: skip
     subprocess.run(generate, check=True, capture_output=True, timeout=120)
     original = (data / "public" / "train.root").read_bytes()
     site = make_site(tmp_path / "site")
