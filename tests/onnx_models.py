@@ -53,15 +53,15 @@ def shifted_mean_model(offset: float) -> onnx.ModelProto:
     return _model(nodes, initializers=[shift])
 
 
-def slow_mean_model(trips: int) -> onnx.ModelProto:
-    """The record's mean after a Loop of `trips` additions (about 1 s per million on one core
-    here): a model that follows the contract and is still running when a test acts."""
+def _counting_loop(trips: int) -> tuple[onnx.NodeProto, list[onnx.TensorProto]]:
+    """A Loop node that adds 1 to "v" `trips` times while its condition stays true, and the
+    initializers it reads ("trips", "true", "zero")."""
     body = helper.make_graph(
         [
             helper.make_node("Identity", ["cond_in"], ["cond_out"]),
             helper.make_node("Add", ["v_in", "one"], ["v_out"]),
         ],
-        "slow",
+        "count",
         [
             helper.make_tensor_value_info("i", TensorProto.INT64, []),
             helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
@@ -78,8 +78,15 @@ def slow_mean_model(trips: int) -> onnx.ModelProto:
         helper.make_tensor("true", TensorProto.BOOL, [], [True]),
         helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
     ]
+    return helper.make_node("Loop", ["trips", "true", "zero"], ["v"], body=body), initializers
+
+
+def slow_mean_model(trips: int) -> onnx.ModelProto:
+    """The record's mean after a Loop of `trips` additions (about 1 s per million on one core
+    here): a model that follows the contract and is still running when a test acts."""
+    loop, initializers = _counting_loop(trips)
     nodes = [
-        helper.make_node("Loop", ["trips", "true", "zero"], ["v"], body=body),
+        loop,
         helper.make_node("Mul", ["v", "zero"], ["nothing"]),
         helper.make_node("ReduceMean", ["volts"], ["mean"], axes=[1], keepdims=0),
         helper.make_node("Add", ["mean", "nothing"], ["score"]),
@@ -119,34 +126,13 @@ def huge_allocation_model(n_bytes: int = 50 * 2**30) -> onnx.ModelProto:
 
 def endless_loop_model() -> onnx.ModelProto:
     """A Loop whose trip count is 2**63 - 1 and whose condition stays true."""
-    body = helper.make_graph(
-        [
-            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
-            helper.make_node("Add", ["v_in", "one"], ["v_out"]),
-        ],
-        "forever",
-        [
-            helper.make_tensor_value_info("i", TensorProto.INT64, []),
-            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("v_in", TensorProto.FLOAT, []),
-        ],
-        [
-            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("v_out", TensorProto.FLOAT, []),
-        ],
-        initializer=[helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])],
-    )
-    inits = [
-        helper.make_tensor("trips", TensorProto.INT64, [], [INT64_MAX]),
-        helper.make_tensor("true", TensorProto.BOOL, [], [True]),
-        helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
-    ]
+    loop, initializers = _counting_loop(INT64_MAX)
     nodes = [
-        helper.make_node("Loop", ["trips", "true", "zero"], ["v"], body=body),
+        loop,
         helper.make_node("ReduceMean", ["volts"], ["mean"], axes=[1], keepdims=0),
         helper.make_node("Add", ["mean", "v"], ["score"]),
     ]
-    return _model(nodes, initializers=inits)
+    return _model(nodes, initializers=initializers)
 
 
 def external_data_model(location: str = "../../etc/passwd") -> onnx.ModelProto:
