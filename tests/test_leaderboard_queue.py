@@ -306,6 +306,26 @@ def test_hostile_models_fail_with_their_reason_and_the_worker_goes_on(
     assert taken_by(worker, good)
 
 
+def _stopped_mid_model_then_scored_by_another(models_app, settings, challenge, tmp_path, *,
+                                              stop_first, between=None) -> None:  # fmt: skip
+    """A slow model starts on a first worker, `stop_first(worker, submission)` stops that worker
+    mid-model, `between(submission)` runs, then a second worker must score the model as
+    onnxruntime does."""
+    slow = {**settings, "MODEL_CPU_S": 20}  # the slow model runs about 4 s
+    uploads = Uploads(models_app)
+    model = slow_mean_model(4_000_000)  # outlives its stopped worker's 2 s grace, if it can
+    with running_workers(slow, tmp_path / "first") as [first]:
+        submission = uploads.model(uploads.team(), model)
+        first.wait_for_sandbox()  # the model is running
+        stop_first(first, submission)
+    if between is not None:
+        between(submission)
+    with running_workers(slow, tmp_path / "second") as [second]:
+        row = wait_for(models_app, [submission])[submission]
+    assert_scored_like_reference(row, challenge, model)
+    assert taken_by(second, submission)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_a_killed_workers_model_is_put_back_by_requeue_and_scored_by_another(
@@ -315,21 +335,18 @@ def test_a_killed_workers_model_is_put_back_by_requeue_and_scored_by_another(
 
     from leaderboard.cli import main
 
-    slow = {**settings, "MODEL_CPU_S": 20}  # the slow model runs about 4 s
-    uploads = Uploads(models_app)
-    model = slow_mean_model(4_000_000)  # outlives its killed worker's 2 s grace, if it can
-    with running_workers(slow, tmp_path / "first") as [first]:
-        submission = uploads.model(uploads.team(), model)
-        first.wait_for_sandbox()  # the model is running
-        first.kill()  # SIGKILL: no clean-up of its own; its sandbox dies with it (checked)
+    def kill(worker, submission) -> None:
+        worker.kill()  # SIGKILL: no clean-up of its own; its sandbox dies with it (checked)
         assert rows(models_app, [submission])[submission]["status"] == "running"
-    result = CliRunner().invoke(main, ["requeue", "--stale-after", "0"], obj=models_app)
-    assert result.exit_code == 0, result.output
-    assert f"put back 1 running models whose worker is gone: #{submission}" in result.output
-    with running_workers(slow, tmp_path / "second") as [second]:
-        row = wait_for(models_app, [submission])[submission]
-    assert_scored_like_reference(row, challenge, model)
-    assert taken_by(second, submission)
+
+    def requeue(submission) -> None:
+        result = CliRunner().invoke(main, ["requeue", "--stale-after", "0"], obj=models_app)
+        assert result.exit_code == 0, result.output
+        assert f"put back 1 running models whose worker is gone: #{submission}" in result.output
+
+    _stopped_mid_model_then_scored_by_another(
+        models_app, settings, challenge, tmp_path, stop_first=kill, between=requeue
+    )
 
 
 @pytest.mark.slow
@@ -340,22 +357,18 @@ def test_a_model_interrupted_by_sigterm_is_queued_again_and_scored_by_another(
 ):
     """SIGTERM (systemd's and docker's stop) ends a worker at once: the model it was running
     goes back to the queue by itself, without `leaderboard requeue`."""
-    slow = {**settings, "MODEL_CPU_S": 20}
-    uploads = Uploads(models_app)
-    model = slow_mean_model(4_000_000)
-    with running_workers(slow, tmp_path / "first") as [first]:
-        submission = uploads.model(uploads.team(), model)
-        first.wait_for_sandbox()  # the model is running
-        first.process.send_signal(signal.SIGTERM)
-        first.process.wait(STOP_TIMEOUT_S)
+
+    def terminate(worker, submission) -> None:
+        worker.process.send_signal(signal.SIGTERM)
+        worker.process.wait(STOP_TIMEOUT_S)
         assert f"submission #{submission} interrupted by the worker's stop: queued again" in (
-            first.log()
+            worker.log()
         )
         assert rows(models_app, [submission])[submission]["status"] == "queued"
-    with running_workers(slow, tmp_path / "second") as [second]:
-        row = wait_for(models_app, [submission])[submission]
-    assert_scored_like_reference(row, challenge, model)
-    assert taken_by(second, submission)
+
+    _stopped_mid_model_then_scored_by_another(
+        models_app, settings, challenge, tmp_path, stop_first=terminate
+    )
 
 
 @pytest.mark.slow
