@@ -71,7 +71,8 @@ class IdConverter(IntegerConverter):
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``instance/config.py``, then ``LEADERBOARD_*``, then test_config.
 
-    The instance folder is ``instance/`` next to the package, or ``$LEADERBOARD_INSTANCE``.
+    The instance folder is ``$LEADERBOARD_INSTANCE``, else ``instance/`` in the current folder
+    (never one inside the installed package: two events run from one install keep apart).
 
     Raises ConfigError (with what to fix) for a default secret in production or an unusable
     answer key, so that a misconfigured server never starts.
@@ -80,7 +81,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__,
         # Where config.py, the database and the files live.
-        instance_path=environment.get("INSTANCE_PATH"),
+        instance_path=environment.get("INSTANCE_PATH") or settings.default_instance(),
         instance_relative_config=True,
     )
     app.url_map.converters["int"] = IdConverter

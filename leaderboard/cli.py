@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -30,7 +31,7 @@ from leaderboard import (
     uploads,
 )
 from leaderboard import backup as backups
-from leaderboard.config import ConfigError
+from leaderboard.config import ConfigError, describe_instance
 from leaderboard.db import engine_of, init_db, missing_tables, outdated_schema, session_scope
 from leaderboard.models import SCORED
 
@@ -285,6 +286,7 @@ def status(app: Flask) -> None:
             f" (at most {app.config['REGISTRATIONS_PER_HOUR']} teams an hour per address)"
         )
     references = sum(t.is_reference for t in teams)
+    click.echo(f"instance:     {describe_instance(app.config, os.environ)}")
     click.echo(f"database:     {_safe_url(app)}")
     click.echo(f"window:       {window}; registration {registration}")
     click.echo(f"teams:        {len(teams) - references} (+ {references} references)")

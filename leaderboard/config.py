@@ -36,6 +36,22 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# The instance folder when LEADERBOARD_INSTANCE is not set: in the folder the command runs in.
+DEFAULT_INSTANCE = "instance"
+
+
+def default_instance() -> str:
+    """``./instance`` in the current folder, as an absolute path."""
+    return os.path.abspath(DEFAULT_INSTANCE)
+
+
+def describe_instance(config: Mapping[str, Any], environ: Mapping[str, str]) -> str:
+    """Which instance folder is in use, and why: the variable, or the current folder's."""
+    if environ.get("LEADERBOARD_INSTANCE"):
+        return f"{config['INSTANCE_PATH']} (LEADERBOARD_INSTANCE)"
+    return f"{config['INSTANCE_PATH']} (./{DEFAULT_INSTANCE} in the current folder; LEADERBOARD_INSTANCE is not set)"
+
+
 def defaults(instance_path: str) -> dict[str, Any]:
     """The settings a fresh install runs with: SQLite and uploads in the instance folder."""
     return {

@@ -47,7 +47,7 @@ def test_add_reference_is_shown_but_never_ranked(app, api, runner, tmp_path, ans
     assert result.exit_code == 1 and "bad.csv" in result.output
 
 
-def test_status(api, runner, clock):
+def test_status(app, api, runner, clock):
     api.submit(api.register("alpha"), api.submission())
     clock.advance(days=1)
     api.submit(api.register("beta"), api.submission(seed=2))
@@ -56,6 +56,7 @@ def test_status(api, runner, clock):
     output = result.output
     assert "teams:        2 (+ 0 references)" in output
     assert "submissions:  2 in all, 1 today (UTC)" in output
+    assert f"instance:     {app.instance_path} (" in output
     assert "revealed:     no" in output
     assert (
         "window:       always open (no LEADERBOARD_OPEN_AT or LEADERBOARD_CLOSE_AT set)" in output
@@ -203,6 +204,21 @@ def test_serve_refuses_the_default_secret_but_management_commands_run(environmen
     result = CliRunner().invoke(main, ["init-db"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "instance" / "leaderboard.sqlite").is_file()
+    result = CliRunner().invoke(main, ["status"])
+    assert result.exit_code == 0, result.output
+    assert f"instance:     {tmp_path / 'instance'} (LEADERBOARD_INSTANCE)\n" in result.output
+
+
+def test_status_says_the_instance_is_the_current_folders(environment, tmp_path):
+    environment.delenv("LEADERBOARD_INSTANCE")
+    environment.chdir(tmp_path)
+    assert CliRunner().invoke(main, ["init-db"]).exit_code == 0
+    result = CliRunner().invoke(main, ["status"])
+    assert result.exit_code == 0, result.output
+    assert (
+        f"instance:     {tmp_path / 'instance'} (./instance in the current folder; "
+        "LEADERBOARD_INSTANCE is not set)\n"
+    ) in result.output
 
 
 @pytest.mark.parametrize(

@@ -108,6 +108,22 @@ def test_instance_and_public_url_come_from_the_settings_map(monkeypatch, tmp_pat
     assert app.config["PUBLIC_URL"] == "https://challenge.example.org/"
 
 
+def test_the_default_instance_is_in_the_current_folder(monkeypatch, tmp_path, app_config):
+    """Not the installed package's folder: two events run from one install keep apart."""
+    monkeypatch.delenv("LEADERBOARD_INSTANCE", raising=False)
+    config = {k: v for k, v in app_config.items() if k not in ("DATABASE_URL", "QUEUE_URL")}
+    for event in ("spring", "autumn"):
+        (tmp_path / event).mkdir()
+        monkeypatch.chdir(tmp_path / event)
+        app = create_app(config)
+        assert app.instance_path == str(tmp_path / event / "instance")
+        assert (
+            app.config["DATABASE_URL"]
+            == f"sqlite:///{tmp_path / event / 'instance'}/leaderboard.sqlite"
+        )
+        engine_of(app).dispose()
+
+
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app):
     if engine_of(app).dialect.name != "sqlite":
         pytest.skip("SQLite settings")
