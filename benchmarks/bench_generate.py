@@ -14,7 +14,7 @@ import numpy as np
 from benchmarks.timing import best_time, print_rows, row
 from challenge import data
 from challenge.generate import record_format
-from challenge.package import build_metadata
+from challenge.records import build_metadata
 from challenge.secret import Secret
 from challenge.simulate import SimulationConfig, iterate_events
 

@@ -25,13 +25,13 @@ from benchmarks.bench_baselines import _test_scores
 from benchmarks.timing import print_rows
 from challenge.generate import PRESETS
 from challenge.metrics import delong_test, roc_auc_ci, roc_auc_score
-from challenge.package import PUBLIC_FRACTION
 from challenge.planning import (
     BASELINE_AUC_CORRELATION,
     RESOLVE_TARGET,
     resolvable_difference,
     split_counts,
 )
+from challenge.splitting import PUBLIC_FRACTION
 
 MODELS = ("mlp", "cnn", "matched-filter")
 

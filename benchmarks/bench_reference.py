@@ -33,7 +33,7 @@ from challenge.likelihood import (
 )
 from challenge.matched_filter import _inner, _whitening, matched_filter_score
 from challenge.metrics import roc_auc_score
-from challenge.package import build_metadata
+from challenge.records import build_metadata
 from challenge.secret import Secret
 from challenge.simulate import iterate_events, simulate
 

@@ -4,7 +4,12 @@
 - ``challenge.simulate``: draws labelled pulse records, vectorised and deterministic for a seed.
 - ``challenge.data``: writes and reads the ROOT files (``load``, chunked iteration, a torch ``Dataset``).
 - ``challenge.secret``: the 128-bit secret of a challenge, from which everything random is derived.
-- ``challenge.package``: packages labelled records from any source as a challenge (files, key, card).
+- ``challenge.records``: labelled records in batches, their file format and ROOT metadata.
+- ``challenge.splitting``: event ids, the shuffle and the public/private split, drawn from the secret.
+- ``challenge.references``: the reference scores on the test records (data card AUCs, the ceiling).
+- ``challenge.settings``: the public settings (challenge.json) and the rule on training data.
+- ``challenge.datacard``: the data card (DATACARD.md).
+- ``challenge.package``: writes labelled records from any source as a challenge folder.
 - ``challenge.generate``: makes a simulated challenge: the simulator's records, packaged.
 - ``challenge.importer``: reads labelled records from cait HDF5, torch, npz and HDF5 files, packaged.
 - ``challenge.likelihood``: the physics reference, a likelihood ratio marginalised over nuisances.

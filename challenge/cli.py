@@ -21,7 +21,7 @@ def _user_errors():
     """Turn a user's mistake into a one-line message on stderr and exit status 1, no traceback."""
     from challenge.data import DataError
     from challenge.model import ModelError
-    from challenge.package import PackagingError
+    from challenge.records import PackagingError
 
     try:
         yield
@@ -144,7 +144,7 @@ def generate(out, quiet, **options) -> None:
     Prints on stderr the smallest AUC difference that each split of the test set can resolve.
     """
     from challenge.generate import generate_challenge
-    from challenge.package import read_settings, resolution_lines
+    from challenge.settings import read_settings, resolution_lines
 
     _package(generate_challenge, out, quiet=quiet, **options)
     for line in resolution_lines(read_settings(out)):
@@ -189,13 +189,13 @@ def plan(auc, delta, public_fraction, carrier_fraction) -> None:
     Paired DeLong test at 95%, Hanley & McNeil's variance, and the correlation measured between
     the project's own baselines.
     """
-    from challenge.package import PUBLIC_FRACTION
     from challenge.planning import (
         BASELINE_AUC_CORRELATION,
         events_needed,
         resolvable_difference,
         split_counts,
     )
+    from challenge.splitting import PUBLIC_FRACTION
 
     fraction = PUBLIC_FRACTION if public_fraction is None else public_fraction
     try:

@@ -7,15 +7,10 @@ from pathlib import Path
 
 from challenge import data
 from challenge.metrics import DEFAULT_SCORE_TYPE, score_type
-from challenge.package import (
-    DEFAULT_SUBMISSIONS,
-    DEFAULT_TRAINING_DATA,
-    RecordBatch,
-    RecordFormat,
-    Records,
-    package_challenge,
-)
+from challenge.package import package_challenge
+from challenge.records import RecordBatch, RecordFormat, Records
 from challenge.secret import Secret
+from challenge.settings import DEFAULT_SUBMISSIONS, DEFAULT_TRAINING_DATA
 from challenge.simulate import GENERATOR_VERSION, SimulationConfig, iterate_events
 
 # (train, test) records. The full preset's 14,000 private test events resolve an AUC difference

@@ -16,14 +16,11 @@ import numpy as np
 import pandas as pd
 
 from challenge.detector import Detector, trigger_index
-from challenge.package import (
-    DEFAULT_SUBMISSIONS,
-    PackagingError,
-    RecordFormat,
-    package_challenge,
-    split_records,
-)
+from challenge.package import package_challenge
+from challenge.records import PackagingError, RecordFormat
 from challenge.secret import Secret
+from challenge.settings import DEFAULT_SUBMISSIONS
+from challenge.splitting import split_records
 
 FORMATS = ("cait", "torch", "npz", "hdf5")
 CAIT_EVENTS = "events/event"

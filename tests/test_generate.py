@@ -13,9 +13,9 @@ from challenge.generate import PRESETS, generate_challenge, simulation_config
 from challenge.likelihood import learn_reference, log_likelihood_ratio, reference_score
 from challenge.matched_filter import matched_filter_score
 from challenge.metrics import roc_auc_score
-from challenge.package import PUBLIC_FRACTION
 from challenge.secret import Secret
 from challenge.simulate import simulate
+from challenge.splitting import PUBLIC_FRACTION
 from challenge.submission import read_submission
 
 N_TRAIN, N_TEST, LENGTH, SEED = 300, 400, 512, 3

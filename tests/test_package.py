@@ -12,14 +12,10 @@ import uproot
 
 from challenge import data
 from challenge.detector import Detector
-from challenge.package import (
-    PUBLIC_FRACTION,
-    RecordFormat,
-    Records,
-    package_challenge,
-    split_records,
-)
+from challenge.package import package_challenge
+from challenge.records import RecordFormat, Records
 from challenge.secret import Secret
+from challenge.splitting import PUBLIC_FRACTION, split_records
 
 LENGTH, N = 128, 300
 FORMAT = RecordFormat(

@@ -8,7 +8,6 @@ from click.testing import CliRunner
 
 from challenge.cli import main
 from challenge.metrics import delong_test
-from challenge.package import PUBLIC_FRACTION, draw_public_split
 from challenge.planning import (
     BASELINE_AUC_CORRELATION,
     events_needed,
@@ -17,6 +16,7 @@ from challenge.planning import (
     split_counts,
 )
 from challenge.secret import Secret
+from challenge.splitting import PUBLIC_FRACTION, draw_public_split
 
 Z95 = 1.959963984540054
 

@@ -21,9 +21,9 @@ from challenge import data
 from challenge.cli import main
 from challenge.generate import simulation_config
 from challenge.metrics import roc_auc_score
-from challenge.package import SAMPLE_STREAM, draw_event_ids
 from challenge.secret import SECRET_BITS, Secret, read_secret
 from challenge.simulate import simulate_chunk, simulated_labels
+from challenge.splitting import SAMPLE_STREAM, draw_event_ids
 
 N_TRAIN, N_TEST, LENGTH = 200, 4050, 512
 CHUNK = 500  # SimulationConfig.chunk_size: the last test chunk holds the last 50 records
