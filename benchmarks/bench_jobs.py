@@ -69,7 +69,7 @@ def make_app(folder: Path, key: Path, submissions: str):
 
     app = create_app({
         "TESTING": True, "SECRET_KEY": "bench", "DAILY_QUOTA": 1000,
-        "REGISTRATIONS_PER_HOUR": 0, "ANSWER_KEY": str(key), "SUBMISSIONS": submissions,
+        "REGISTRATIONS_PER_HOUR": 0, "REGISTRATIONS_PER_DAY": 0, "ANSWER_KEY": str(key), "SUBMISSIONS": submissions,
         "DATABASE_URL": f"sqlite:///{folder / f'{submissions}.sqlite'}",
         "UPLOAD_FOLDER": str(folder / f"{submissions}-files"),
         "QUEUE_URL": f"sqlite:///{folder / 'queue.sqlite'}",

@@ -50,6 +50,7 @@ class Site:
             "SUBMISSIONS": "models",
             "QUEUE_URL": queue_url,
             "REGISTRATIONS_PER_HOUR": 0,
+            "REGISTRATIONS_PER_DAY": 0,
             "DAILY_QUOTA": 1000,
         }
         self.engine = create_engine(self.settings["DATABASE_URL"])

@@ -21,6 +21,7 @@ from leaderboard.db import session_scope
 from leaderboard.models import Invite
 
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 
 
 def now() -> datetime:
@@ -39,7 +40,8 @@ def register_team(name: str, *, address: str, invite: str | None = None) -> tupl
 
     403 when registration is closed; in invite mode 400 without a code, 403 for an unknown one
     (counted as a wrong guess) and 409 for a used one; in open mode 429 past
-    REGISTRATIONS_PER_HOUR from the address; 409 for a taken name, 400 for a bad one.
+    REGISTRATIONS_PER_HOUR or REGISTRATIONS_PER_DAY
+    from the address (an IPv6 network of REGISTRATION_IPV6_PREFIX bits); 409 for a taken name, 400 for a bad one.
     """
     mode = current_app.config["REGISTRATION"]
     if mode == "closed":
@@ -88,21 +90,26 @@ def _take_invite(db: Session, code: str) -> Invite:
 
 
 def _check_registration_rate(db: Session, address: str) -> None:
-    """429 with the time to wait when ``address`` registered its hourly allowance of teams."""
-    limit = current_app.config["REGISTRATIONS_PER_HOUR"]
-    if limit == 0:
-        return
-    moment = now()
-    recent = queries.registrations_since(db, address, since=moment - HOUR)
-    if len(recent) < limit:
-        return
-    wait = max(1, math.ceil((recent[-limit] + HOUR - moment).total_seconds()))
-    error = TooManyRequests(
-        f"{len(recent)} teams were registered from this address in the last hour, the most "
-        f"allowed is {limit}; try again in {wait} s, or ask the organizers for an invite code"
-    )
-    error.retry_after = wait
-    raise error
+    """429 with the time to wait when ``address`` registered its allowance of teams of the last
+    hour (REGISTRATIONS_PER_HOUR) or of the last day (REGISTRATIONS_PER_DAY); 0 is no limit."""
+    config, moment = current_app.config, now()
+    for limit, window, label in (
+        (config["REGISTRATIONS_PER_HOUR"], HOUR, "hour"),
+        (config["REGISTRATIONS_PER_DAY"], DAY, "24 hours"),
+    ):
+        if limit == 0:
+            continue
+        recent = queries.registrations_since(db, address, since=moment - window)
+        if len(recent) < limit:
+            continue
+        wait = max(1, math.ceil((recent[-limit] + window - moment).total_seconds()))
+        error = TooManyRequests(
+            f"{len(recent)} teams were registered from this address in the last {label}, the "
+            f"most allowed is {limit}; try again in {wait} s, or ask the organizers for an "
+            "invite code"
+        )
+        error.retry_after = wait
+        raise error
 
 
 def create_invites(count: int) -> list[str]:

@@ -110,7 +110,7 @@ def create_team():
     name, invite = body.get("name"), body.get("invite", "")
     if not isinstance(name, str) or not isinstance(invite, str):
         abort(400, 'expected {"name": "<team name>"}, with "invite": "<code>" in invite mode')
-    team, token = actions.register_team(name, invite=invite, address=auth.client_address())
+    team, token = actions.register_team(name, invite=invite, address=auth.registering_address())
     auth.mark_private()
     return jsonify(team=team, token=token), 201
 

@@ -14,17 +14,26 @@ from leaderboard.actions import now
 from leaderboard.db import session_scope
 from leaderboard.models import Team
 
+IPV6_HOST_PREFIX = 64  # what one IPv6 host gets
 
-def client_address() -> str:
-    """The client as throttles count it: an IPv4 address, or an IPv6 /64 (what one host gets)."""
+
+def client_address(*, ipv6_prefix: int = IPV6_HOST_PREFIX) -> str:
+    """The client as throttles count it: an IPv4 address, or its IPv6 network of
+    ``ipv6_prefix`` bits (a /64 is one host; a /56 is a home's whole allocation)."""
     raw = request.remote_addr or "unknown"
     try:
         address = ipaddress.ip_address(raw)
     except ValueError:
         return raw[:64]
     if address.version == 6 and address.ipv4_mapped is None:
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+        return str(ipaddress.ip_network(f"{address}/{ipv6_prefix}", strict=False))
     return str(getattr(address, "ipv4_mapped", None) or address)
+
+
+def registering_address() -> str:
+    """The client as the registration limits count it: an IPv4 address, or an IPv6 network of
+    REGISTRATION_IPV6_PREFIX bits, since one home holds a /56 of /64s to register from."""
+    return client_address(ipv6_prefix=current_app.config["REGISTRATION_IPV6_PREFIX"])
 
 
 def bearer_token() -> str:

@@ -281,10 +281,12 @@ def status(app: Flask) -> None:
     registration = app.config["REGISTRATION"]
     if registration == "invite":
         registration += f" ({used} of {invites} codes used)"
-    elif registration == "open" and app.config["REGISTRATIONS_PER_HOUR"]:
-        registration += (
-            f" (at most {app.config['REGISTRATIONS_PER_HOUR']} teams an hour per address)"
-        )
+    elif registration == "open":
+        limits = [f"{app.config[key]} {label}" for key, label in
+                  (("REGISTRATIONS_PER_HOUR", "an hour"), ("REGISTRATIONS_PER_DAY", "a day"))
+                  if app.config[key]]  # fmt: skip
+        if limits:
+            registration += f" (at most {' and '.join(limits)} per address)"
     references = sum(t.is_reference for t in teams)
     click.echo(f"instance:     {describe_instance(app.config, os.environ)}")
     click.echo(f"database:     {_safe_url(app)}")

@@ -72,12 +72,16 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "CLOSE_AT": None,
         # After the close: refuse uploads (403), or score them and list them apart as late.
         "LATE_SUBMISSIONS": False,
-        # open: anyone registers (at most REGISTRATIONS_PER_HOUR teams per client address, 0 for
-        # no limit); invite: with a one-use code from `leaderboard invite`; closed: only
+        # open: anyone registers (at most REGISTRATIONS_PER_HOUR and REGISTRATIONS_PER_DAY teams
+        # per client address, 0 for no limit); invite: with a one-use code from `leaderboard invite`; closed: only
         # `leaderboard add-team` creates teams.
         "REGISTRATION": None,  # None: from the deprecated REGISTRATION_OPEN, else "open"
         "REGISTRATION_OPEN": None,  # deprecated: True is "open", False "closed"
         "REGISTRATIONS_PER_HOUR": 5,
+        "REGISTRATIONS_PER_DAY": 20,
+        # An IPv6 client registers from its network of this many bits: a home gets a /56
+        # (256 /64s), so counting per /64 would let one home register 256 times the limit.
+        "REGISTRATION_IPV6_PREFIX": 56,
         "MAX_UPLOAD_BYTES": DEFAULT_MAX_BYTES,  # one limit: `challenge validate` checks the same
         "MAX_JSON_BYTES": 64 * 1024,  # the API's JSON bodies are a name or a flag
         "UPLOAD_FOLDER": os.path.join(instance_path, "submissions"),
@@ -173,6 +177,8 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LEADERBOARD_REGISTRATION": ("REGISTRATION", str),
     "LEADERBOARD_REGISTRATION_OPEN": ("REGISTRATION_OPEN", _bool),
     "LEADERBOARD_REGISTRATIONS_PER_HOUR": ("REGISTRATIONS_PER_HOUR", int),
+    "LEADERBOARD_REGISTRATIONS_PER_DAY": ("REGISTRATIONS_PER_DAY", int),
+    "LEADERBOARD_REGISTRATION_IPV6_PREFIX": ("REGISTRATION_IPV6_PREFIX", int),
     "LEADERBOARD_MAX_UPLOAD_BYTES": ("MAX_UPLOAD_BYTES", int),
     "LEADERBOARD_UPLOAD_FOLDER": ("UPLOAD_FOLDER", str),
     "LEADERBOARD_COOKIE_SECURE": ("SESSION_COOKIE_SECURE", _bool),
@@ -229,9 +235,15 @@ def finish(config: dict[str, Any]) -> None:
     if config["OPEN_AT"] and config["CLOSE_AT"] and config["CLOSE_AT"] <= config["OPEN_AT"]:
         raise ConfigError(f"CLOSE_AT {config['CLOSE_AT']} is not after OPEN_AT {config['OPEN_AT']}")
     config["REGISTRATION"] = _registration_mode(config)
-    for key in ("DAILY_QUOTA", "MAX_UPLOAD_BYTES", "MAX_FINALS", "REGISTRATIONS_PER_HOUR"):
+    for key in ("DAILY_QUOTA", "MAX_UPLOAD_BYTES", "MAX_FINALS", "REGISTRATIONS_PER_HOUR",
+                "REGISTRATIONS_PER_DAY"):  # fmt: skip
         if int(config[key]) < 0:
             raise ConfigError(f"{key}={config[key]!r} must not be negative")
+    if not 16 <= int(config["REGISTRATION_IPV6_PREFIX"]) <= 128:
+        raise ConfigError(
+            f"REGISTRATION_IPV6_PREFIX={config['REGISTRATION_IPV6_PREFIX']!r}: expected the "
+            "bits of an IPv6 network prefix from 16 to 128 (56: a home's allocation)"
+        )
     if not config["ANSWER_KEY"]:
         raise ConfigError(
             "no answer key: set LEADERBOARD_ANSWER_KEY to the private/answer_key.csv that "

@@ -21,7 +21,7 @@ def register():
         name, token = actions.register_team(
             request.form.get("name", ""),
             invite=request.form.get("invite", ""),
-            address=auth.client_address(),
+            address=auth.registering_address(),
         )
     except HTTPException as error:
         return form_error_page("register.html", error, mode=mode, name=request.form.get("name", ""))

@@ -133,6 +133,7 @@ def app_config(tmp_path, answer_key, clock, database_url) -> dict:
         "DAILY_QUOTA": 3,
         # Every test team registers from one address; test_leaderboard_actions tests the limit.
         "REGISTRATIONS_PER_HOUR": 0,
+        "REGISTRATIONS_PER_DAY": 0,
     }
 
 

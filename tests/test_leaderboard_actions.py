@@ -31,11 +31,13 @@ def invites(runner, count) -> list[str]:
     return result.stdout.split()
 
 
-def test_defaults_are_open_with_five_teams_an_hour_per_address(app_config):
-    config = {k: v for k, v in app_config.items() if k != "REGISTRATIONS_PER_HOUR"}
-    app = create_app(config)
+def test_defaults_are_open_with_five_teams_an_hour_and_20_a_day_per_address(app_config):
+    limits = ("REGISTRATIONS_PER_HOUR", "REGISTRATIONS_PER_DAY")
+    app = create_app({k: v for k, v in app_config.items() if k not in limits})
     assert app.config["REGISTRATION"] == "open"
     assert app.config["REGISTRATIONS_PER_HOUR"] == 5
+    assert app.config["REGISTRATIONS_PER_DAY"] == 20
+    assert app.config["REGISTRATION_IPV6_PREFIX"] == 56
 
 
 def test_a_script_registering_a_hundred_teams_gets_five(app, client, clock):
@@ -66,6 +68,37 @@ def test_the_hour_slides(app, client, clock):
     clock.advance(minutes=20)
     assert register(client, "c").status_code == 201
     assert register(client, "d").headers["Retry-After"] == str(40 * 60)
+
+
+def test_the_day_limits_a_script_that_keeps_the_hourly_pace(app, client, clock):
+    """5 an hour would let one address register 120 teams a day; the day stops it at 20."""
+    app.config.update(REGISTRATIONS_PER_HOUR=5, REGISTRATIONS_PER_DAY=20)
+    statuses = []
+    for hour in range(6):
+        statuses += [register(client, f"bot {hour}.{n}").status_code for n in range(5)]
+        clock.advance(hours=1)
+    assert statuses == [201] * 20 + [429] * 10
+    refused = register(client, "bot late")
+    assert refused.get_json()["error"] == (
+        "20 teams were registered from this address in the last 24 hours, the most allowed is "
+        "20; try again in 64800 s, or ask the organizers for an invite code"
+    )  # the first of the 20 came 6 h ago: 18 h to wait
+    assert refused.headers["Retry-After"] == "64800"
+    assert register(client, "elsewhere", address="198.51.100.9").status_code == 201
+    clock.advance(hours=18)
+    assert register(client, "bot next day").status_code == 201
+
+
+def test_ipv6_registrations_count_per_56_network_by_default(app, client):
+    """A home's /56 holds 256 /64s: counted per /64 it registered 1,280 teams in an hour."""
+    app.config.update(REGISTRATIONS_PER_HOUR=2, REGISTRATIONS_PER_DAY=0)
+    homes_64s = [f"2001:db8:0:{n:x}::1" for n in range(0, 256, 51)]  # six /64s of one /56
+    statuses = [register(client, f"v6 {n}", address=a).status_code for n, a in enumerate(homes_64s)]
+    assert statuses == [201, 201, 429, 429, 429, 429]
+    assert register(client, "next home", address="2001:db8:0:100::1").status_code == 201
+    app.config["REGISTRATION_IPV6_PREFIX"] = 64  # the setting: one host per /64
+    assert register(client, "v6 64", address="2001:db8:0:ff::2").status_code == 201
+    assert register(client, "v4", address="192.0.2.1").status_code == 201
 
 
 def test_the_form_answers_429_with_the_time_to_retry(app, client):
@@ -177,6 +210,10 @@ def test_registration_mode_setting_and_the_deprecated_one(monkeypatch, app_confi
     monkeypatch.delenv("LEADERBOARD_REGISTRATION")
     with pytest.raises(ConfigError, match="REGISTRATIONS_PER_HOUR=-1"):
         create_app({**app_config, "REGISTRATIONS_PER_HOUR": -1})
+    with pytest.raises(ConfigError, match="REGISTRATIONS_PER_DAY=-1"):
+        create_app({**app_config, "REGISTRATIONS_PER_DAY": -1})
+    with pytest.raises(ConfigError, match="REGISTRATION_IPV6_PREFIX=129: expected the bits"):
+        create_app({**app_config, "REGISTRATION_IPV6_PREFIX": 129})
 
 
 @pytest.mark.timeout(60)

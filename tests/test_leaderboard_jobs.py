@@ -499,7 +499,7 @@ def test_a_team_exports_a_trained_baseline_uploads_it_and_sees_it_scored(make_ap
         result = CliRunner().invoke(baselines, args)
         assert result.exit_code == 0, result.output
     app = make_app({
-        "TESTING": True, "SECRET_KEY": "test-secret", "NOW": clock, "REGISTRATIONS_PER_HOUR": 0,
+        "TESTING": True, "SECRET_KEY": "test-secret", "NOW": clock, "REGISTRATIONS_PER_HOUR": 0, "REGISTRATIONS_PER_DAY": 0,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'leaderboard.sqlite'}",
         "UPLOAD_FOLDER": str(tmp_path / "submissions"),
         "SUBMISSIONS": "models", "QUEUE_URL": f"sqlite:///{tmp_path / 'queue.sqlite'}",

@@ -65,6 +65,7 @@ def shared_settings(folder: Path, challenge: TinyChallenge, queue_url: str, data
         "SUBMISSIONS": "models",
         "QUEUE_URL": queue_url,
         "REGISTRATIONS_PER_HOUR": 0,
+        "REGISTRATIONS_PER_DAY": 0,
         "DAILY_QUOTA": 100,
         **LIMITS,
     }

@@ -57,7 +57,8 @@ def hostile_app(site):
             "MAX_UPLOAD_BYTES": corpus.MAX_UPLOAD_BYTES,
             "DAILY_QUOTA": 1000,
             "BAD_TOKEN_LIMIT": 10_000,  # the token cases are not about throttling
-            "REGISTRATIONS_PER_HOUR": 0,  # nor the name cases about the hourly limit
+            "REGISTRATIONS_PER_HOUR": 0,
+            "REGISTRATIONS_PER_DAY": 0,  # nor the name cases about the hourly limit
             "WTF_CSRF_ENABLED": False,
         }
     )

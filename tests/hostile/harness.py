@@ -81,7 +81,8 @@ class Site:
             LEADERBOARD_SECRET_KEY="reliability-test-secret-0123456789",
             LEADERBOARD_ADMIN_TOKEN="reliability-admin-token-0123456789",
             LEADERBOARD_DAILY_QUOTA="1000",
-            LEADERBOARD_REGISTRATIONS_PER_HOUR="0",  # every test team registers from loopback
+            LEADERBOARD_REGISTRATIONS_PER_HOUR="0",
+            LEADERBOARD_REGISTRATIONS_PER_DAY="0",  # every test team registers from loopback
             LEADERBOARD_COOKIE_SECURE="0",  # plain http on loopback
             PYTHONUNBUFFERED="1",
         )
