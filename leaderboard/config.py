@@ -117,6 +117,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Reverse proxies in front (nginx: 1); their X-Forwarded-For then names the client,
         # so that throttling counts each client, not the proxy.
         "PROXY_FIX": 0,
+        # The address the nearest proxy connects from: `leaderboard serve` (waitress) trusts
+        # X-Forwarded-* headers from it alone, as gunicorn's forwarded_allow_ips does.
+        "TRUSTED_PROXY": "127.0.0.1",
         # What teams upload: "predictions" (a score per event of the published test.root) or
         # "models" (an ONNX model that the workers run on test.root, which stays on the server).
         "SUBMISSIONS": "predictions",
@@ -183,6 +186,7 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LEADERBOARD_UPLOAD_FOLDER": ("UPLOAD_FOLDER", str),
     "LEADERBOARD_COOKIE_SECURE": ("SESSION_COOKIE_SECURE", _bool),
     "LEADERBOARD_PROXY_FIX": ("PROXY_FIX", int),
+    "LEADERBOARD_TRUSTED_PROXY": ("TRUSTED_PROXY", str),
     "LEADERBOARD_PUBLIC_URL": ("PUBLIC_URL", str),
     "LEADERBOARD_PRIZE": ("PRIZE", str),
     "LEADERBOARD_REVEAL_AT": ("REVEAL_AT", parse_utc),

@@ -4,6 +4,8 @@ Waitress reads requests in one asynchronous loop and hands only complete ones to
 so a slow client costs a socket, not a thread: the server holds ``connection_limit`` of them
 (with ``poll``, past select's 1,024 descriptors) and goes on answering the others. A body over
 the app's limit is refused by waitress before it is buffered, with the app's JSON 413.
+Behind a proxy (``LEADERBOARD_PROXY_FIX=N``) waitress trusts the X-Forwarded-* headers of
+connections from ``LEADERBOARD_TRUSTED_PROXY`` only, as gunicorn's ``forwarded_allow_ips`` does.
 """
 
 from __future__ import annotations
@@ -58,6 +60,26 @@ def raise_open_file_limit(wanted: int) -> int:
     return soft
 
 
+# What nginx sets (deploy/nginx-proxy.conf) and the app's ProxyFix reads.
+FORWARDED_HEADERS = ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host")
+
+
+def proxy_settings(config) -> dict:
+    """waitress's settings for PROXY_FIX proxies in front: the X-Forwarded-* headers of the
+    PROXY_FIX hops, on connections from TRUSTED_PROXY only; every other copy of them is
+    dropped. Without a proxy, waitress drops them all (its default), and every client is
+    known by the address it connects from."""
+    hops = int(config["PROXY_FIX"])
+    if not hops:
+        return {}
+    return {
+        "trusted_proxy": config["TRUSTED_PROXY"],
+        "trusted_proxy_count": hops,
+        "trusted_proxy_headers": set(FORWARDED_HEADERS),
+        "clear_untrusted_proxy_headers": True,
+    }
+
+
 def make_server(
     app: Flask,
     *,
@@ -81,6 +103,7 @@ def make_server(
         asyncore_use_poll=True,  # select() stops at 1,024 descriptors
         # Waitress refuses a body of this size or more: one byte over the app's own limit.
         max_request_body_size=app.config["MAX_CONTENT_LENGTH"] + 1,
+        **proxy_settings(app.config),
     )
     server.channel_class = _json_error_channel(too_large_message(app.config))
     return server

@@ -35,3 +35,24 @@ def test_the_open_file_limit_is_raised_only_up_to_the_hard_limit():
             assert serving.raise_open_file_limit(hard + 10) == hard
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_behind_a_proxy_waitress_trusts_its_forwarded_headers_from_its_address_only(app):
+    app.config.update(PROXY_FIX=1, TRUSTED_PROXY="127.0.0.1")
+    server = serving.make_server(app, host="127.0.0.1", port=0)
+    try:
+        adjustments = server.adj
+        assert adjustments.trusted_proxy == "127.0.0.1"
+        assert adjustments.trusted_proxy_count == 1
+        assert adjustments.trusted_proxy_headers == {
+            "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"
+        }  # fmt: skip
+        assert adjustments.clear_untrusted_proxy_headers
+    finally:
+        server.close()
+    app.config["PROXY_FIX"] = 0
+    server = serving.make_server(app, host="127.0.0.1", port=0)
+    try:
+        assert server.adj.trusted_proxy is None  # no proxy: every forwarded header dropped
+    finally:
+        server.close()
