@@ -318,13 +318,7 @@ def main(argv: list[str] | None = None) -> None:
             play(url, data, args, env)
         step(f"The leaderboard after {time.monotonic() - started:.0f} s")
         print_leaderboard(url)
-        print(
-            f"\nOpen {url}/ in a browser. Organizer page: {url}/admin, "
-            f"token {settings['ADMIN_TOKEN']}\n"
-            "The organizer's commands work on this board in another terminal:\n"
-            f"  export LEADERBOARD_INSTANCE={shlex.quote(env['LEADERBOARD_INSTANCE'])}\n"
-            "  leaderboard status"
-        )
+        print(closing_words(url, settings["ADMIN_TOKEN"], env["LEADERBOARD_INSTANCE"], args.serve))
         if args.serve:
             print(f"Serving on {url} until Ctrl-C.", flush=True)
             server.wait()
@@ -334,6 +328,21 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         stop(worker, signal.SIGINT)  # a worker finishes the model it runs, then stops
         stop(server)
+
+
+def closing_words(url: str, admin_token: str, instance: str, serve: bool) -> str:
+    """What to do with the board now: browse it while it is served; with --no-serve the server
+    stops, and only the organizer's commands, which need no server, still work on its files."""
+    export = f"  export LEADERBOARD_INSTANCE={shlex.quote(instance)}\n  leaderboard status"
+    if not serve:
+        return (
+            "\nThe server stops now (--no-serve); run the demo without --no-serve to browse the "
+            "board.\nThe organizer's commands work on this board's files:\n" + export
+        )
+    return (
+        f"\nOpen {url}/ in a browser. Organizer page: {url}/admin, token {admin_token}\n"
+        "The organizer's commands work on this board in another terminal:\n" + export
+    )
 
 
 def play(url: str, data: Path, args: argparse.Namespace, env: dict[str, str]) -> None:

@@ -29,18 +29,16 @@ class ChallengeData:
 
 
 @contextlib.contextmanager
-def _user_errors(data_dir: Path | None = None):
-    """A user's mistake becomes a message on stderr and exit status 1, never a traceback."""
+def _user_errors():
+    """A user's mistake becomes a message on stderr and exit status 1, never a traceback; a
+    missing data file's message says itself how to make the data."""
     from baselines.checkpoint import CheckpointError
     from baselines.train import TrainingDataError
     from challenge.data import DataError
 
     try:
         yield
-    except DataError as err:
-        hint = f"\nMake the data first: challenge generate --out-dir {data_dir}" if data_dir else ""
-        raise click.ClickException(f"{err}{hint}") from None
-    except (CheckpointError, TrainingDataError) as err:
+    except (DataError, CheckpointError, TrainingDataError) as err:
         raise click.ClickException(str(err)) from None
 
 
@@ -57,7 +55,7 @@ def load_challenge(data_dir: Path) -> ChallengeData:
     challenge of model submissions has no test.root (the organizers' copy has it in private/)."""
     from challenge.data import has_split, load, read_metadata, submissions_kind
 
-    with _user_errors(data_dir):
+    with _user_errors():
         train = load("train", data_dir=data_dir)
         metadata = read_metadata("train", data_dir=data_dir)
         models = submissions_kind(data_dir) == "models"
@@ -76,7 +74,7 @@ def train_model(name: str, data: ChallengeData, out_dir: Path, config: TrainConf
     from challenge.submission import write_submission
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    with _user_errors(data.data_dir):
+    with _user_errors():
         trained, val_idx = train(name, data.X, data.y, data.metadata, config=config)
     trained.save(out_dir / "checkpoint.pt")
     y_val, scores = data.y[val_idx], trained.predict(data.X[val_idx])
@@ -200,7 +198,7 @@ def predict(checkpoint, data_dir, out) -> None:
     from challenge.data import load
     from challenge.submission import write_submission
 
-    with _user_errors(data_dir):
+    with _user_errors():
         trained = TrainedModel.load(checkpoint)
         test = load("test", data_dir=data_dir)
     _check_record_length(checkpoint, trained, test.X, "test", data_dir)
@@ -217,7 +215,7 @@ def export(checkpoint, data_dir, out) -> None:
     from baselines.checkpoint import TrainedModel
     from baselines.export import MAX_ABS_DIFFERENCE, ExportError, export_onnx, write_onnx
 
-    with _user_errors(data_dir):
+    with _user_errors():
         trained = TrainedModel.load(checkpoint)
     data = load_challenge(data_dir)
     _check_record_length(checkpoint, trained, data.X, "training", data_dir)

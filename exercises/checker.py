@@ -74,11 +74,16 @@ class StepResult:
     passed: bool
     message: str
     seconds: float = 0.0
-    ran: bool = True  # False for a training step left out of a quick check
+    ran: bool = True  # False for a training step left out of a quick check, or a skipped one
+    skipped: bool = False  # not run: it needs a step that failed
 
     @property
     def status(self) -> str:
-        return "passed" if self.passed else "failed" if self.ran else "not run"
+        if self.passed:
+            return "passed"
+        if self.skipped:
+            return "skipped"
+        return "failed" if self.ran else "not run"
 
 
 def run_checks(
@@ -152,7 +157,9 @@ def _run_step(
         )
     blocked = [name for name in step.needs if name in failed]
     if blocked:
-        return StepResult(step.name, False, f"skipped: needs step {', '.join(blocked)} to pass")
+        return StepResult(
+            step.name, False, f"needs step {', '.join(blocked)} to pass", ran=False, skipped=True
+        )
     start = time.perf_counter()
     limit = step.time_limit * time_scale
     try:

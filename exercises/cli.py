@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -195,12 +196,11 @@ def check(
         raise click.ClickException(str(exc)) from None
     if not solution:
         _record_progress(lesson, path, results, quick)
-    n_passed, n_run = sum(r.passed for r in results), sum(r.ran for r in results)
-    left_out = f" ({len(results) - n_run} not run: --quick)" if n_run < len(results) else ""
-    click.echo(f"{n_passed} of {len(results)} steps passed{left_out}.")
-    if n_passed < n_run:
+    click.echo(_summary_line(results))
+    counts = Counter(r.status for r in results)
+    if counts["failed"]:
         raise SystemExit(1)
-    if n_run < len(results):
+    if counts["not run"]:
         click.echo("Every function matches the reference: now check without --quick.")
     else:
         click.echo("Well done: every step passes.")
@@ -226,10 +226,7 @@ def show_progress(directory: Path) -> None:
     for lesson in LESSONS.values():
         record = records.get(lesson.number)
         if record is None:
-            click.echo(
-                f"Lesson {lesson.number}: {lesson.title}: not checked yet "
-                f"(exercises check {lesson.number} {directory / lesson.filename})"
-            )
+            click.echo(f"Lesson {lesson.number}: {lesson.title}: {_first_step(lesson, directory)}")
             continue
         changed = progress.changed_since(directory, record)
         note = {True: "; changed since", False: "", None: "; the file is gone"}[changed]
@@ -242,10 +239,34 @@ def show_progress(directory: Path) -> None:
             click.echo(_step_line(step["status"], step["name"], step["message"]))
 
 
+def _first_step(lesson: Lesson, directory: Path) -> str:
+    """What to do with a lesson that has no check yet: start it, or check the file started."""
+    path = directory / lesson.filename
+    if path.is_file():
+        return f"not checked yet (exercises check {lesson.number} {path})"
+    where = "" if directory == Path(".") else f" {directory}"
+    return f"not started (exercises start {lesson.number}{where})"
+
+
+def _summary_line(results: list[StepResult]) -> str:
+    """ "5 of 9 steps passed, 1 failed, 2 skipped (they need a step that failed), 1 not run
+    (--quick)." """
+    counts = Counter(r.status for r in results)
+    parts = [f"{counts['passed']} of {len(results)} steps passed"]
+    if counts["failed"]:
+        parts.append(f"{counts['failed']} failed")
+    if counts["skipped"]:
+        parts.append(f"{counts['skipped']} skipped (they need a step that failed)")
+    if counts["not run"]:
+        parts.append(f"{counts['not run']} not run (--quick)")
+    return ", ".join(parts) + "."
+
+
 def _step_line(status: str, name: str, message: str, seconds: float = 0.0) -> str:
     mark = {
         "passed": click.style("passed", fg="green"),
         "failed": click.style("FAILED", fg="red"),
+        "skipped": click.style("skipped", fg="yellow"),
         "not run": click.style("not run", fg="yellow"),
     }[status]
     timing = f" ({seconds:.1f} s)" if seconds >= 0.1 else ""

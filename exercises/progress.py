@@ -33,7 +33,7 @@ class LessonRecord:
     checked_at: str  # ISO 8601, UTC
     sha256: str
     quick: bool
-    steps: list[dict]  # {"name", "status": "passed" | "failed" | "not run", "message"}
+    steps: list[dict]  # {"name", "status": "passed" | "failed" | "skipped" | "not run", "message"}
 
     @property
     def n_passed(self) -> int:

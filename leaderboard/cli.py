@@ -252,15 +252,25 @@ def add_reference(app: Flask, name: str, file: Path) -> None:
     click.echo(f"reference {name!r}: public {metric.short_label} {metric.format(value)}")
 
 
-def describe_window(open_at: datetime | None, close_at: datetime | None) -> str:
-    """The submission window in words: "2026-03-02 09:00 UTC to ...", "no closing time", ..."""
+def describe_window(
+    open_at: datetime | None, close_at: datetime | None, now: datetime, *, late: bool = False
+) -> str:
+    """The submission window in words, and whether it is open at ``now``: "open: 2026-03-02 09:00
+    UTC to ...", "not open yet: opens ...", "closed since ..."; ``late``: late uploads are taken."""
     shown = [f"{t:%Y-%m-%d %H:%M} UTC" if t else None for t in (open_at, close_at)]
+    closes = f"closes {shown[1]}" if shown[1] else "no closing time"
+    if open_at and now < open_at:
+        return f"not open yet: opens {shown[0]}, {closes}"
+    if close_at and now >= close_at:
+        opened = f" (opened {shown[0]})" if shown[0] else ""
+        taken = "; late uploads are taken, listed apart, never ranked" if late else ""
+        return f"closed since {shown[1]}{opened}{taken}"
     if shown[0] and shown[1]:
-        return f"{shown[0]} to {shown[1]}"
+        return f"open: {shown[0]} to {shown[1]}"
     if shown[0]:
-        return f"from {shown[0]}, no closing time"
+        return f"open since {shown[0]}, no closing time"
     if shown[1]:
-        return f"until {shown[1]}"
+        return f"open until {shown[1]}"
     return "always open (no LEADERBOARD_OPEN_AT or LEADERBOARD_CLOSE_AT set)"
 
 
@@ -277,7 +287,9 @@ def status(app: Flask) -> None:
         close_at = final.close_time(db, app.config)  # the reveal may have closed it early
         statuses = queries.status_counts(db)
         waits_for = [s.id for s in queries.pending_on_time(db)] if not revealed else []
-    window = describe_window(app.config["OPEN_AT"], close_at)
+    window = describe_window(
+        app.config["OPEN_AT"], close_at, now, late=app.config["LATE_SUBMISSIONS"]
+    )
     registration = app.config["REGISTRATION"]
     if registration == "invite":
         registration += f" ({used} of {invites} codes used)"

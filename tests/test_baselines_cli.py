@@ -179,7 +179,12 @@ def test_compare_prints_a_table_and_plots_all_curves(tiny_data, tmp_path):
 def test_missing_data_says_to_generate(tmp_path):
     result = invoke("train", "logit", "--data", tmp_path / "nowhere", "--quiet")
     assert result.exit_code == 1
-    assert "challenge generate" in result.output and "Traceback" not in result.output
+    assert "Traceback" not in result.output
+    nowhere = tmp_path / "nowhere"
+    assert result.output == (  # the advice once
+        f"Error: {nowhere}/public/train.root: no such file; run "
+        f"`challenge generate --out-dir {nowhere}` to make the data\n"
+    )
 
 
 def test_unknown_model_and_bad_checkpoint_are_user_errors(tiny_data, tmp_path):

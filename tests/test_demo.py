@@ -144,6 +144,7 @@ def test_demo_of_model_submissions(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=380,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "in a browser" not in done.stdout  # --no-serve: the server has stopped
     echoed = [shlex.split(line[2:]) for line in done.stdout.splitlines() if line.startswith("$ ")]
     commands = [args[:2] for args in echoed]
     for command in (["leaderboard", "worker"], ["baselines", "export"],
@@ -171,3 +172,14 @@ def test_demo_of_model_submissions(tmp_path):
     )
     assert set(references["kind"]) == {"predictions"} and set(references["status"]) == {"scored"}
     assert "Consumer exiting" in (tmp_path / "leaderboard" / "worker.log").read_text()
+
+
+@pytest.mark.parametrize("serve", [True, False])
+def test_the_last_words_fit_a_served_or_a_stopped_board(serve):
+    """With --no-serve the server is gone: no "Open ... in a browser" for it."""
+    import demo
+
+    words = demo.closing_words("http://127.0.0.1:8000", "TOKEN", "/x y/leaderboard", serve)
+    assert ("Open http://127.0.0.1:8000/ in a browser" in words) is serve
+    assert ("The server stops now (--no-serve)" in words) is not serve
+    assert words.endswith("  export LEADERBOARD_INSTANCE='/x y/leaderboard'\n  leaderboard status")

@@ -8,6 +8,7 @@ import importlib
 import json
 import re
 import textwrap
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ FIGURES = {
     6: ["roc.png", "training_loss.png"],
 }
 STEP_LINE = re.compile(
-    r"^  \[(passed|FAILED|not run)\] (.+?)(?: \([\d.]+ s\))?: (.*)$", re.MULTILINE
+    r"^  \[(passed|FAILED|skipped|not run)\] (.+?)(?: \([\d.]+ s\))?: (.*)$", re.MULTILINE
 )
 
 
@@ -112,14 +113,15 @@ def test_untouched_skeleton_fails_cleanly_with_not_filled_in(number, tmp_path):
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     found = steps(result.output)
-    assert found and all(status == "FAILED" for status, _, _ in found)
-    for _, name, message in found:
-        assert message.startswith(("not filled in yet: replace the `...` in ", "skipped: needs")), (
-            name,
-            message,
-        )
+    assert found and all(status in ("FAILED", "skipped") for status, _, _ in found)
+    for status, name, message in found:
+        expected = "not filled in yet: replace the `...` in " if status == "FAILED" else "needs"
+        assert message.startswith(expected), (name, message)
     assert "not filled in yet" in result.output
-    assert f"0 of {len(found)} steps passed." in result.output
+    n_failed = sum(status == "FAILED" for status, _, _ in found)
+    n_skipped = len(found) - n_failed
+    skipped = f", {n_skipped} skipped (they need a step that failed)" if n_skipped else ""
+    assert f"0 of {len(found)} steps passed, {n_failed} failed{skipped}." in result.output
     assert not (tmp_path / "figures").exists()
 
     ran = invoke("run", number, path, "--out-dir", tmp_path / "figures")
@@ -164,13 +166,12 @@ def test_missing_optimizer_step_fails_with_a_hint(tmp_path):
         "FAILED",
         "the weights did not change: are loss.backward() and optimizer.step() called?",
     )
-    assert verdicts["optimizer comparison"] == (
-        "FAILED",
-        "skipped: needs step training step to pass",
-    )
-    assert verdicts["accuracy target"] == (
-        "FAILED",
-        "skipped: needs step optimizer comparison to pass",
+    assert verdicts["optimizer comparison"] == ("skipped", "needs step training step to pass")
+    assert verdicts["accuracy target"] == ("skipped", "needs step optimizer comparison to pass")
+    shown = Counter(status for status, _ in verdicts.values())
+    assert shown == {"passed": 5, "FAILED": 1, "skipped": 3}
+    assert "5 of 9 steps passed, 1 failed, 3 skipped (they need a step that failed)." in (
+        result.output
     )
 
 
@@ -406,7 +407,11 @@ def test_check_records_progress_that_progress_shows(tmp_path):
     )
     assert "--quick)" in shown.output and "changed since" not in shown.output
     assert "[FAILED] training step: the weights did not change" in shown.output
-    assert "Lesson 2: Multilayer perceptron" in shown.output and "not checked yet" in shown.output
+    for number, expected in [
+        (2, f"not checked yet (exercises check 2 {tmp_path / 'lesson2_mlp.py'})"),
+        (3, f"not started (exercises start 3 {tmp_path})"),  # `check 3` would fail
+    ]:
+        assert f"Lesson {number}: {get_lesson(number).title}: {expected}\n" in shown.output
 
     path.write_text(path.read_text() + "\n# an edit\n")
     changed = invoke("progress", tmp_path)

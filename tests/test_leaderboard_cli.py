@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
+from datetime import datetime
 
 import pytest
 from click.testing import CliRunner
@@ -63,20 +64,46 @@ def test_status(app, api, runner, clock):
     )
 
 
+OPENS, CLOSES = "2026-03-02T09:00Z", "2026-03-06T16:00Z"
+SPAN = "2026-03-02 09:00 UTC to 2026-03-06 16:00 UTC"
+
+
 @pytest.mark.parametrize(
-    ("open_at", "close_at", "expected"),
+    ("open_at", "close_at", "now", "late", "expected"),
     [
-        ("2026-03-02T09:00Z", "2026-03-06T16:00Z", "2026-03-02 09:00 UTC to 2026-03-06 16:00 UTC"),
-        ("2026-03-02T09:00Z", None, "from 2026-03-02 09:00 UTC, no closing time"),
-        (None, "2026-03-06T16:00+01:00", "until 2026-03-06 15:00 UTC"),
+        (OPENS, CLOSES, "2026-03-02T09:30Z", False, f"open: {SPAN}"),
+        (OPENS, CLOSES, "2026-03-02T08:59Z", False,
+         "not open yet: opens 2026-03-02 09:00 UTC, closes 2026-03-06 16:00 UTC"),
+        (OPENS, CLOSES, "2026-03-06T16:00Z", False,
+         "closed since 2026-03-06 16:00 UTC (opened 2026-03-02 09:00 UTC)"),
+        (OPENS, CLOSES, "2026-03-07T00:00Z", True,
+         "closed since 2026-03-06 16:00 UTC (opened 2026-03-02 09:00 UTC); late uploads are "
+         "taken, listed apart, never ranked"),
+        (OPENS, None, "2026-03-02T09:30Z", False, "open since 2026-03-02 09:00 UTC, no closing time"),
+        (OPENS, None, "2026-03-01T00:00Z", False,
+         "not open yet: opens 2026-03-02 09:00 UTC, no closing time"),
+        (None, "2026-03-06T16:00+01:00", "2026-03-02T09:30Z", False, "open until 2026-03-06 15:00 UTC"),
+        (None, "2026-03-06T16:00+01:00", "2026-03-06T15:00Z", False, "closed since 2026-03-06 15:00 UTC"),
     ],
-)
-def test_status_window(app_config, make_app, open_at, close_at, expected):
-    app = make_app({**app_config, "OPEN_AT": open_at, "CLOSE_AT": close_at})
-    result = CliRunner().invoke(main, ["status"], obj=app)
+)  # fmt: skip
+def test_status_says_whether_the_window_is_open(
+    app_config, make_app, clock, open_at, close_at, now, late, expected
+):
+    clock.now = datetime.fromisoformat(now)
+    config = {**app_config, "OPEN_AT": open_at, "CLOSE_AT": close_at, "LATE_SUBMISSIONS": late}
+    result = CliRunner().invoke(main, ["status"], obj=make_app(config))
     assert result.exit_code == 0, result.output
-    output = result.output
-    assert f"window:       {expected}; registration open" in output
+    assert f"window:       {expected}; registration open\n" in result.output
+
+
+def test_status_says_the_reveal_closed_the_window(api, runner, clock):
+    api.submit(api.register("alpha"), api.submission())
+    assert runner.invoke(["reveal"]).exit_code == 0
+    result = runner.invoke(["status"])
+    assert result.exit_code == 0, result.output
+    assert (
+        f"window:       closed since {clock.now:%Y-%m-%d %H:%M} UTC; registration" in result.output
+    )
 
 
 def test_reveal_and_undo(api, runner):

@@ -61,11 +61,11 @@ def test_rules_follow_the_settings(app_config, make_app):
                     "LATE_SUBMISSIONS": True, "SIMULATED_TRAINING_DATA": "forbidden",
                     "REGISTRATION": "closed"})  # fmt: skip
     text = text_of(app.test_client().get("/rules").get_data(as_text=True))
-    assert "Quota 4 accepted submissions per team per UTC day" in text
-    assert "an accepted model counts whether it is scored or fails" in text
+    assert "Quota 4 accepted submissions per team per UTC day; refused files do not count" in text
+    assert "accepted model" not in text  # predictions mode: no models to accept
     assert "Finals mark up to 3 scored submissions as final" in text
     assert "Late submissions taken after the close, scored and listed apart as late" in text
-    assert "Team size at most 5 people" in text
+    assert "Team size at most 5 people; each person joins one team only" in text
     assert "Self-simulated training data forbidden" in text
     assert "with the public simulator is forbidden" in text
     assert "Registration closed: the organizers add the teams" in text
@@ -75,7 +75,16 @@ def test_rules_defaults(client):
     text = text_of(client.get("/rules").get_data(as_text=True))
     assert "Quota 3 accepted submissions" in text  # the test config's quota
     assert "Late submissions refused after the close" in text
-    assert "Team size no limit" in text and "Self-simulated training data allowed" in text
+    assert "Team size as many people as you like; each person joins one team only" in text
+    assert "Self-simulated training data allowed" in text
+
+
+def test_the_invite_register_page_says_where_a_code_comes_from(app_config, make_app):
+    app = make_app({**app_config, "REGISTRATION": "invite"})
+    text = text_of(app.test_client().get("/register").get_data(as_text=True))
+    assert "the organizers hand one to each team" in text and "each code registers one team" in text
+    app = make_app({**app_config, "REGISTRATION": "open"})
+    assert "invite" not in app.test_client().get("/register").get_data(as_text=True).lower()
 
 
 def test_the_challenges_own_rule_on_simulated_data_wins(app_config, make_app, tmp_path):
@@ -291,6 +300,14 @@ def models_client(app_config, make_app, models_folder, tmp_path):
                     "PUBLIC_DATA": str(models_folder / "public"),
                     "QUEUE_URL": f"sqlite:///{tmp_path / 'queue.sqlite'}"})  # fmt: skip
     return app.test_client()
+
+
+def test_rules_of_model_submissions_say_a_failed_model_counts(models_client):
+    text = text_of(models_client.get("/rules").get_data(as_text=True))
+    assert (
+        "Quota 3 accepted submissions per team per UTC day; refused files do not count, an "
+        "accepted model counts whether it is scored or fails"
+    ) in text
 
 
 def test_with_models_the_pages_say_to_upload_a_model_and_how(models_client, client):

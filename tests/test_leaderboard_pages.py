@@ -333,3 +333,22 @@ def test_each_log_in_page_names_its_token(client, path, heading, label):
     assert (
         f'<label>{label} <input name="token" type="password" autocomplete="off" required>' in page
     )
+
+
+def test_the_final_ranking_explains_the_order_of_two_equal_files(api, client, runner, clock):
+    """Two teams send the same file: p = 1 between them, and the earlier upload ranks first."""
+    same = api.submission(seed=4)
+    api.submit(api.register("weaker"), api.submission(skill=0.1, seed=9))
+    api.submit(api.register("first"), same)
+    clock.advance(minutes=5)
+    late = api.register("second")
+    api.submit(late, same)
+    assert runner.invoke(["reveal"]).exit_code == 0
+    rows = client.get("/api/leaderboard").get_json()["rows"]
+    assert [r["team"] for r in rows][:2] == ["first", "second"]
+    assert rows[0]["p_value_vs_next"] == 1.0
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", client.get("/").get_data(as_text=True)))
+    assert (
+        "Equal scores (the same predictions give p = 1) rank in the order of their submissions: "
+        "the earlier one first."
+    ) in text
