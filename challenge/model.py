@@ -88,33 +88,25 @@ def check_model_file(
     return ModelInfo(input_name, output_name, length, opset, n_bytes, output_dims)
 
 
-# A private record set (the leaderboard's test pulses): a failure reason may not hold a number
-# computed from the records, so sizes the file does not declare are shown as this.
-UNDECLARED_DIM = "?"
-
-
-def check_scores(
-    output: np.ndarray, n_records: int, *, private: ModelInfo | None = None
-) -> np.ndarray:
+def check_scores(output: np.ndarray, n_records: int) -> np.ndarray:
     """The model's output for `n_records` records as float64 scores (n,); ModelError if it is
     not (n,) or (n, 1) of finite numbers.
 
-    The records are the caller's own (training records) unless `private` is given: then they
-    are private (the test pulses) and the message holds nothing computed from them, only n and
-    what the model file `private` declares.
+    The messages describe the output, so they are for records of one's own (training records,
+    `challenge check-model`); on private records the sandbox gives a fixed reason instead
+    (``sandbox.private_failure``).
     """
     output = np.asarray(output)
     shape = output.shape
     if shape not in ((n_records,), (n_records, 1)):
-        raise ModelError(_shape_message(shape, n_records, private))
+        raise ModelError(
+            f"output has shape {_shape_text(shape, n_records)}, expected (n,) or (n, 1) for "
+            f"n = {n_records} records"
+        )
     if output.dtype.kind != "f":  # the declared type: onnxruntime returns what the file says
         raise ModelError(f"output has type {output.dtype}, expected float32 or float64 scores")
     scores = output.reshape(n_records).astype(np.float64)
     bad = np.flatnonzero(~np.isfinite(scores))
-    if len(bad) and private is not None:
-        raise ModelError(
-            "output has non-finite scores (NaN or inf); every score must be a finite number"
-        )
     if len(bad):
         raise ModelError(
             f"output has {len(bad)} non-finite scores (NaN or inf) among {n_records} records, "
@@ -123,24 +115,30 @@ def check_scores(
     return scores
 
 
-def _shape_message(shape: tuple, n: int, private: ModelInfo | None) -> str:
-    expected = "expected (n,) or (n, 1)"
-    if private is None:
-        return f"output has shape {_shape_text(shape, n)}, {expected} for n = {n} records"
-    declared = private.output_dims
-    if declared is None:
-        return "output does not have the shape (n,) or (n, 1); the model file declares none"
-    if len(declared) != len(shape):  # the rank itself may have been computed from the records
-        return (
-            f"output does not have the {len(declared)} dimensions its model file declares; "
-            f"{expected}"
-        )
-    dims = [
-        d if d in (n, want) else UNDECLARED_DIM for d, want in zip(shape, declared, strict=True)
-    ]
-    note = f" ({UNDECLARED_DIM}: a size the model file does not declare)"
-    note = note if UNDECLARED_DIM in dims else ""
-    return f"output has shape {_shape_text(tuple(dims), n)}, {expected}{note}"
+DECLARED_DIMS_SHOWN = 6  # a declared output shape longer than this is shortened in messages
+
+
+def declared_output(info: ModelInfo) -> str:
+    """The output shape the model file declares, in words that depend on the file alone:
+    "(?, 1)" ("?": a size the file leaves open), shortened past DECLARED_DIMS_SHOWN dimensions."""
+    dims = info.output_dims
+    if dims is None:
+        return "no output shape"
+    shown = ["?" if d is None else str(d) for d in dims[:DECLARED_DIMS_SHOWN]]
+    if len(dims) > DECLARED_DIMS_SHOWN:
+        shown.append(f"… {len(dims)} dimensions in all")
+    return "(" + ", ".join(shown) + ("," if len(dims) == 1 else "") + ")"
+
+
+def declares_wrong_output(info: ModelInfo) -> bool:
+    """Whether the file declares an output shape other than (n,) or (n, 1) for a free batch
+    size n: another rank, a fixed batch size, or a fixed second size other than 1."""
+    dims = info.output_dims
+    if dims is None:
+        return False
+    if len(dims) not in (1, 2):
+        return True
+    return dims[0] not in (None, 0) or (len(dims) == 2 and dims[1] not in (None, 1))
 
 
 def _shape_text(shape: tuple, n: int) -> str:

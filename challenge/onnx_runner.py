@@ -22,6 +22,7 @@ EXIT_OUT_OF_MEMORY = 4
 EXIT_OUTPUT_TOO_LARGE = 5  # Python ignores SIGXFSZ: past RLIMIT_FSIZE a write fails instead
 EXIT_MODEL_REFUSED = 6  # onnxruntime refused to load the model (before any record reached it)
 EXIT_PARENT_GONE = 7  # the process that started this one ended: nobody waits for the scores
+EXIT_LOAD_OUT_OF_MEMORY = 8  # out of memory while loading the model (before any record reached it)
 HEADER_BYTES = 16  # the records file on stdin: int64 n and record_length, then float32 (n, L)
 # the calls a model never needs; any of them fails with EPERM once the filter is loaded
 DENIED_SYSCALLS = (
@@ -105,7 +106,7 @@ def child_main(argv: list[str]) -> int:
         with open(job["model"], "rb") as f:
             session = make_session(f.read(), threads=job["threads"])
     except MemoryError:
-        return EXIT_OUT_OF_MEMORY
+        return EXIT_LOAD_OUT_OF_MEMORY
     except Exception as err:  # onnxruntime raises its own types; the parent reads the reason
         return _report(err, EXIT_MODEL_REFUSED)
     try:

@@ -28,9 +28,12 @@ from challenge import onnx_runner
 from challenge.model import (
     INPUT_TYPE,
     ModelError,
+    ModelInfo,
     ModelLimits,
     check_model_file,
     check_scores,
+    declared_output,
+    declares_wrong_output,
     require_onnx,
 )
 
@@ -107,9 +110,10 @@ def score_model(
     written once by `RecordsFile.write`), run in the sandbox.
 
     ModelError if the file breaks the contract, SandboxError if running it fails. With
-    `private` (the leaderboard's test pulses) no message holds anything computed from the
-    records: no counts, no sizes the file does not declare, no text of onnxruntime's run-time
-    errors, which can quote values computed from its input.
+    `private` (the leaderboard's test pulses) every failure after the model has loaded gets the
+    one reason ``private_failure``, which depends on the file and the limits alone: not which
+    limit was hit, not the output's shape, not onnxruntime's run-time error, which can quote
+    values computed from its input.
     """
     limits = limits or SandboxLimits()
     length = records.record_length if isinstance(records, RecordsFile) else records.shape[1]
@@ -120,14 +124,47 @@ def score_model(
         shutil.copyfile(path, scratch / "model.onnx")
         if not isinstance(records, RecordsFile):  # beside the child's folder, not in it
             records = RecordsFile.write(records, Path(run, "records"))
+        hidden = private_failure(info, limits) if private else None
         start = time.perf_counter()
         with records.path.open("rb") as stdin:  # a file, which the child maps without a copy
-            output = _run_child(scratch, stdin, limits, private)
+            output = _run_child(scratch, stdin, limits, hidden)
         seconds = time.perf_counter() - start
     bwrap, seccomp = isolation(limits)
     used = ["rlimits"] + (["bubblewrap"] if bwrap else []) + (["seccomp"] if seccomp else [])
-    scores = check_scores(output, records.n, private=info if private else None)
+    try:
+        scores = check_scores(output, records.n)
+    except ModelError as err:
+        raise SandboxError(hidden or str(err)) from None
     return SandboxResult(scores, seconds, " + ".join(used))
+
+
+def private_failure(info: ModelInfo, limits: SandboxLimits) -> str:
+    """The reason of every failure of a model on private records once it has loaded.
+
+    What went wrong in the run (an error, which limit, the output's shape, a NaN) can depend on
+    the records, so it is never said: the text depends only on the model file (its declared
+    output) and the limits, and a team learns from it nothing but that the run failed.
+    """
+    declared = declared_output(info)
+    if declares_wrong_output(info):
+        return (
+            f"the model file declares its output as {declared}; expected one score per record, "
+            "(n,) or (n, 1)"
+        )
+    return (
+        "the model did not give one finite score per test record: it stopped with an error, "
+        f"went past a limit ({limits_text(limits)}) or gave output other than finite scores of "
+        f"shape (n,) or (n, 1) (its file declares {declared}); which one is not said, as it can "
+        "depend on the test pulses: `challenge check-model` on the training records shows it"
+    )
+
+
+def limits_text(limits: SandboxLimits) -> str:
+    """The limits of one run, in words."""
+    return (
+        f"{limits.wall_seconds:g} s of wall time, {limits.cpu_seconds} s of CPU time, "
+        f"{limits.memory_bytes / 2**30:g} GB of memory, {limits.file_bytes / 2**20:g} MB of output"
+    )
 
 
 def probe(limits: SandboxLimits | None = None) -> SandboxResult:
@@ -193,7 +230,9 @@ def _bwrap_prefix(bwrap: str, scratch: Path) -> list[str]:
     return command
 
 
-def _run_child(scratch: Path, stdin, limits: SandboxLimits, private: bool) -> np.ndarray:
+def _run_child(scratch: Path, stdin, limits: SandboxLimits, hidden: str | None) -> np.ndarray:
+    """The model's raw output; SandboxError with the reason, or with ``hidden`` for any failure
+    after the model loaded when the records are private."""
     # The child exits when `held` closes, which this process does however it ends (a worker
     # killed with SIGKILL too): bubblewrap's --die-with-parent misses now and then.
     lifeline, held = os.pipe()
@@ -215,52 +254,48 @@ def _run_child(scratch: Path, stdin, limits: SandboxLimits, private: bool) -> np
     except subprocess.TimeoutExpired:
         os.killpg(child.pid, signal.SIGKILL)
         child.communicate()
-        raise SandboxError(f"exceeded the wall time of {limits.wall_seconds:g} s") from None
+        raise SandboxError(
+            hidden or f"exceeded the wall time of {limits.wall_seconds:g} s"
+        ) from None
     finally:
         os.close(held)
     code = child.returncode
     if code > 128 and isolation(limits)[0]:  # bwrap reports a signal N as status 128 + N
         code = 128 - code
-    _raise_for_exit(code, stderr.decode(errors="replace"), scratch, limits, private)
+    _raise_for_exit(code, stderr.decode(errors="replace"), scratch, limits, hidden)
     try:
         return np.load(scratch / "output.npy", allow_pickle=False)
     except (OSError, ValueError) as err:
-        detail = "" if private else f" ({err})"
-        raise SandboxError(f"the model's output could not be read back{detail}") from None
-
-
-# Instead of onnxruntime's run-time error on private records, whose text can quote values
-# computed from them (a Reshape to a shape derived from the pulses)
-PRIVATE_RUN_FAILURE = (
-    "onnxruntime could not run the model on the test records; run `challenge check-model` on "
-    "the training records to see its error"
-)
+        raise SandboxError(hidden or f"the model's output could not be read back ({err})") from None
 
 
 def _raise_for_exit(
-    code: int, stderr: str, scratch: Path, limits: SandboxLimits, private: bool = False
+    code: int, stderr: str, scratch: Path, limits: SandboxLimits, hidden: str | None = None
 ) -> None:
     if code == 0:
         return
     gb = limits.memory_bytes / 2**30
     reason = stderr.strip().splitlines()[-1] if stderr.strip() else ""
     reason = reason.replace(str(scratch), ".").replace(SCRATCH_IN_SANDBOX, ".")[:STDERR_CHARS]
+    # Loading reads the file alone (no record has reached the model yet): said in full.
+    if code == onnx_runner.EXIT_LOAD_OUT_OF_MEMORY or (
+        code == onnx_runner.EXIT_MODEL_REFUSED and _is_allocation_failure(reason)
+    ):
+        raise SandboxError(f"exceeded the memory limit of {gb:g} GB while loading the model")
+    if code == onnx_runner.EXIT_MODEL_REFUSED:
+        raise SandboxError(f"onnxruntime could not load the model: {reason}")
+    if hidden:
+        raise SandboxError(hidden)
     if code == onnx_runner.EXIT_OUT_OF_MEMORY or _is_allocation_failure(reason):
         raise SandboxError(f"exceeded the memory limit of {gb:g} GB")
-    if code == onnx_runner.EXIT_MODEL_REFUSED:  # the file alone: no record has reached it
-        raise SandboxError(f"onnxruntime could not load the model: {reason}")
     if code == onnx_runner.EXIT_MODEL_FAILED:
-        raise SandboxError(
-            PRIVATE_RUN_FAILURE if private else f"onnxruntime could not run the model: {reason}"
-        )
+        raise SandboxError(f"onnxruntime could not run the model: {reason}")
     if code in (-signal.SIGXCPU, -signal.SIGKILL):
         raise SandboxError(f"exceeded the CPU time of {limits.cpu_seconds} s")
     if code in (-signal.SIGXFSZ, onnx_runner.EXIT_OUTPUT_TOO_LARGE):
         raise SandboxError(f"wrote more than {limits.file_bytes / 2**20:g} MB of output")
     signame = signal.Signals(-code).name if code < 0 else f"status {code}"
-    # its last words (bubblewrap's refusal, say), unless the records are private: onnxruntime
-    # logs its run-time errors there too
-    said = f": {reason}" if reason and not private else ""
+    said = f": {reason}" if reason else ""  # its last words (bubblewrap's refusal, say)
     raise SandboxError(f"the model's process ended with {signame}{said}")
 
 
