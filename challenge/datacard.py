@@ -25,7 +25,6 @@ def write_datacard(
     fmt: RecordFormat,
     secret: Secret,
     train_labels: np.ndarray,
-    test_labels: np.ndarray,
     truth_columns: list[str],
     references: dict,
     metric: ScoreType,
@@ -37,7 +36,7 @@ def write_datacard(
         _provenance_section(secret),
         "## What the data are\n" + description.strip() + "\n",
         _files_section(fmt, truth_columns, settings["submissions"]),
-        _balance_section(train_labels, test_labels),
+        _balance_section(train_labels),
         _references_section(references),
         f"## The metric\nThe leaderboard ranks by {metric.label} (`{metric.name}`, "
         f"{'higher' if metric.higher_is_better else 'lower'} is better) on the test events.\n",
@@ -107,15 +106,19 @@ domains, no external data, at most {ModelLimits.max_bytes // 2**20} MiB (by defa
 """
 
 
-def _balance_section(train_y: np.ndarray, test_y: np.ndarray) -> str:
-    rows = "\n".join(
-        f"| {name} | {len(y)} | {int(np.sum(y))} ({np.mean(y):.1%}) | {int(len(y) - np.sum(y))} |"
-        for name, y in (("train", train_y), ("test", test_y))
-    )
+def _balance_section(train_y: np.ndarray) -> str:
+    """The training records' class counts. The test records' stay with the organizers: the
+    public split takes a fixed share of each class, so they would give the public split's
+    counts, and with these one upload reads a few events' labels (issue 21)."""
+    row = f"| train | {len(train_y)} | {int(np.sum(train_y))} ({np.mean(train_y):.1%}) | "
+    row += f"{int(len(train_y) - np.sum(train_y))} |"
     return f"""## Class balance
 | split | events | carrier (label 1) | absorber (label 0) |
 |---|---|---|---|
-{rows}
+{row}
+
+The class counts of the test records and of their public and private splits are known to the
+organizers only.
 """
 
 

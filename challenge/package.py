@@ -129,7 +129,6 @@ def package_challenge(
         fmt=fmt,
         secret=secret,
         train_labels=written.train_labels,
-        test_labels=test_labels,
         truth_columns=written.truth_columns,
         references=aucs,
         metric=metric,

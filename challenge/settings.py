@@ -60,10 +60,11 @@ def challenge_settings(
             "reference_auc_source": auc_source,
             "auc_correlation": BASELINE_AUC_CORRELATION,
             "target": RESOLVE_TARGET,
+            # Each split's size and resolution, never its class counts: with those, one upload
+            # of a few events' tie group reads their labels from its exact AUC (issue 21).
             "splits": {
                 r.split: {
-                    "carrier": r.n_carrier,
-                    "absorber": r.n_absorber,
+                    "events": r.n_carrier + r.n_absorber,
                     "min_auc_difference": round(r.delta, 5),
                 }
                 for r in resolution
@@ -87,7 +88,7 @@ def resolution_lines(settings: dict) -> list[str]:
     """One line per split: the smallest AUC difference it resolves; and a warning if needed."""
     res = settings["resolution"]
     lines = [
-        f"the {name} split ({s['carrier']} carrier + {s['absorber']} absorber events) resolves "
+        f"the {name} split ({s['events']} events) resolves "
         f"AUC differences of {s['min_auc_difference']:.4f} and more"
         for name, s in res["splits"].items()
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -84,7 +85,23 @@ def test_datacard_reports_the_auc_measured_on_the_files(generated):
     assert _reported(card, "physics reference: likelihood") == pytest.approx(
         roc_auc_score(key.label, physics), abs=1e-4
     )
-    assert f"| test | {N_TEST} | {key.label.sum()} " in card
+    assert f"| test | {N_TEST} |" not in card  # the test records' class counts are private
+
+
+def test_the_public_files_give_each_split_s_resolution_but_not_its_class_counts(generated):
+    """With a split's class counts, one upload of a few events' tie group reads their labels
+    from its AUC (issue 21): challenge.json and the data card give sizes and resolutions only."""
+    out, _ = generated
+    key = pd.read_csv(out / "private" / "answer_key.csv")
+    splits = json.loads((out / "public" / "challenge.json").read_text())["resolution"]["splits"]
+    for name, split in splits.items():
+        members = key[key.split == name]
+        assert split["events"] == len(members)
+        assert set(split) == {"events", "min_auc_difference"}
+        counts = {str(int(members.label.sum())), str(int(len(members) - members.label.sum()))}
+        card = (out / "public" / "DATACARD.md").read_text()
+        resolution_line = next(line for line in card.splitlines() if f"the {name} split" in line)
+        assert not counts & set(re.findall(r"\d+", resolution_line)), resolution_line
 
 
 def test_ceiling_from_the_truth_is_private_and_above_the_reference(generated):
