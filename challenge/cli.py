@@ -427,7 +427,13 @@ def _say_running(submission_id: int):
 
 
 def _public_score(metric, scored: dict) -> str:
-    value, lo, hi = (metric.format(v) for v in (scored["public_auc"], *scored["public_auc_ci"]))
+    """The public score as the server lets it be read: withheld (the Ladder: not better than the
+    team's best), rounded to ``public_digits``, or in full."""
+    if scored.get("public_auc") is None:
+        return f"public {metric.short_label} {scored.get('public_withheld', 'not shown')}"
+    digits = scored.get("public_digits")
+    shown = (lambda v: f"{v:.{digits}f}") if digits is not None else metric.format
+    value, lo, hi = (shown(v) for v in (scored["public_auc"], *scored["public_auc_ci"]))
     return f"public {metric.short_label} {value} (95% CI {lo} to {hi})"
 
 

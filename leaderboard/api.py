@@ -11,7 +11,7 @@ from datetime import datetime
 from flask import Blueprint, abort, current_app, jsonify, request
 from sqlalchemy import text
 
-from leaderboard import actions, auth, grading, queries, ranking, uploads
+from leaderboard import actions, auth, grading, ladder, queries, ranking, uploads
 from leaderboard.db import session_scope
 from leaderboard.models import Submission
 
@@ -37,12 +37,19 @@ def json_body() -> dict:
 
 
 def scores_json(scored: Submission | ranking.Row | ranking.Late, *, revealed: bool) -> dict:
-    """The public AUC and its interval; the private ones too, but only once ``revealed``. A
-    submission not scored yet (or failed) has null there, intervals included."""
+    """The public AUC and its interval as ``ladder.public_score`` lets them be read; the private
+    ones too, but only once ``revealed``. A submission not scored yet (or failed) has null
+    there, intervals included; one the Ladder did not accept has null and ``public_withheld``
+    saying why; rounded numbers come with ``public_digits``."""
+    public = ladder.public_score(scored, revealed=revealed)
     scores = {
-        "public_auc": scored.public_auc,
-        "public_auc_ci": _interval(scored.public_lo, scored.public_hi),
+        "public_auc": public.value,
+        "public_auc_ci": _interval(public.lo, public.hi),
     }
+    if public.withheld:
+        scores["public_withheld"] = public.withheld
+    elif ladder.is_ladder() and not revealed and public.value is not None:
+        scores["public_digits"] = ladder.public_digits()
     if revealed:
         scores["private_auc"] = scored.private_auc
         scores["private_auc_ci"] = _interval(scored.private_lo, scored.private_hi)

@@ -110,6 +110,11 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "BOOTSTRAP_RESAMPLES": 1000,
         "BOOTSTRAP_SEED": 0,
         "STABILITY_TOP_TEAMS": 40,  # teams shown in the rank-stability figure
+        # The public board before the reveal: "ladder" shows a team's public score only when a
+        # submission beats its best by a one-sided paired test at LADDER_LEVEL, rounded to what
+        # the public split resolves (leaderboard.ladder); "plain" shows every score in full.
+        "PUBLIC_BOARD": "ladder",
+        "LADDER_LEVEL": 0.05,
         # Per process: scores of stored files (n floats each) and their bootstrap AUCs (8 kB each,
         # enough for every team's shown file on both splits at a large event).
         "SCORE_CACHE_SIZE": 256,
@@ -193,6 +198,8 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LEADERBOARD_MAX_TEAM_SIZE": ("MAX_TEAM_SIZE", int),
     "LEADERBOARD_SIMULATED_TRAINING_DATA": ("SIMULATED_TRAINING_DATA", str),
     "LEADERBOARD_PUBLIC_DATA": ("PUBLIC_DATA", os.path.abspath),
+    "LEADERBOARD_PUBLIC_BOARD": ("PUBLIC_BOARD", str),
+    "LEADERBOARD_LADDER_LEVEL": ("LADDER_LEVEL", float),
     "LEADERBOARD_SUBMISSIONS": ("SUBMISSIONS", str),
     "LEADERBOARD_TEST_RECORDS": ("TEST_RECORDS", os.path.abspath),
     "LEADERBOARD_QUEUE_URL": ("QUEUE_URL", str),
@@ -260,9 +267,26 @@ def finish(config: dict[str, Any]) -> None:
         )
     if config["PUBLIC_DATA"]:
         _check_public_data(config["PUBLIC_DATA"], config["ANSWER_KEY"])
+    _check_public_board(config)
     _check_submissions(config)
     # The multipart body carries the file plus a note and the form's boundaries.
     config["MAX_CONTENT_LENGTH"] = upload_limit(config) + MB
+
+
+PUBLIC_BOARDS = ("ladder", "plain")
+
+
+def _check_public_board(config: dict[str, Any]) -> None:
+    if config["PUBLIC_BOARD"] not in PUBLIC_BOARDS:
+        raise ConfigError(
+            f"LEADERBOARD_PUBLIC_BOARD={config['PUBLIC_BOARD']!r}: expected "
+            + " or ".join(map(repr, PUBLIC_BOARDS))
+        )
+    if not 0 < float(config["LADDER_LEVEL"]) < 1:
+        raise ConfigError(
+            f"LEADERBOARD_LADDER_LEVEL={config['LADDER_LEVEL']!r}: expected a test level "
+            "strictly between 0 and 1, such as 0.05"
+        )
 
 
 def upload_limit(config: Mapping[str, Any]) -> int:

@@ -171,9 +171,16 @@ def split_scores(sha256: str, filename: str, split: str, app: Flask | None = Non
             max_bytes=max(len(data), app.config["MAX_UPLOAD_BYTES"]),
             name=filename,
         )
-        scores = table.set_index("event_id")["score"].reindex(key.ids[split]).to_numpy(np.float64)
+        scores = table_scores(table, split, app)
         cache.put((sha256, split), scores)
     return scores
+
+
+def table_scores(table: pd.DataFrame, split: str, app: Flask | None = None) -> np.ndarray:
+    """The scores of a validated submission table on one split, float64 in the order of
+    ``AnswerKey.ids[split]``."""
+    ids = answer_key(app or current_app).ids[split]
+    return table.set_index("event_id")["score"].reindex(ids).to_numpy(np.float64)
 
 
 def private_scores(sha256: str, filename: str, app: Flask | None = None) -> np.ndarray:

@@ -9,9 +9,11 @@ computed from the test pulses.
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import tempfile
 import threading
+import time
 import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,7 +28,7 @@ from challenge.data import DataError, load_file
 from challenge.model import ModelError, ModelLimits
 from challenge.sandbox import RecordsFile, SandboxLimits, isolation, probe, score_model
 from challenge.submission import write_submission
-from leaderboard import grading, queue, storage
+from leaderboard import grading, ladder, queue, storage
 from leaderboard.config import ConfigError
 from leaderboard.db import session_scope
 from leaderboard.models import Submission
@@ -38,6 +40,10 @@ ISOLATION_PACKAGES = "apt-get install bubblewrap python3-seccomp"
 # A job runs its model for at most MODEL_WALL_S; loading it and recording the scores take
 # seconds. A row running for this much longer than that belongs to a worker that died.
 STALE_MARGIN_S = 300
+# A model's run time shows (its row turns scored or failed) only in whole tenths of the wall
+# limit: how long a model took can depend on the pulses it read, so it may carry at most
+# log2(RUN_TIME_STEPS + 2) bits of them (docs: the security section).
+RUN_TIME_STEPS = 10
 
 
 @dataclass(frozen=True)
@@ -139,15 +145,28 @@ def score_submission(submission_id: int) -> str | None:
     if started is None:
         logger.info("submission #%d is not queued (already taken or done); skipped", submission_id)
         return None
+    clock, public = time.monotonic(), None
     try:
-        fields = _score(current_app._get_current_object(), submission_id)
+        fields, public = _score(current_app._get_current_object(), submission_id)
     except ModelError as err:  # SandboxError too: the model's own fault, in public words
         logger.info("submission #%d failed: %s", submission_id, err)
         fields = {"status": "failed", "failure_reason": str(err)}
     except Exception:
         logger.exception("submission #%d: internal error while scoring", submission_id)
         fields = {"status": "failed", "failure_reason": INTERNAL_FAILURE}
-    return _record(submission_id, started, fields)
+    shown = wait_for_step(clock, float(current_app.config["MODEL_WALL_S"]))
+    if fields["status"] == "scored":
+        fields["scored_at"] = started + timedelta(seconds=shown)
+    return _record(submission_id, started, fields, public)
+
+
+def wait_for_step(since: float, wall_s: float) -> float:
+    """Sleep until the time since ``since`` (``time.monotonic``) is a whole number of tenths of
+    the wall limit, at least one; returns that time in seconds."""
+    step = wall_s / RUN_TIME_STEPS
+    steps = max(1, math.ceil((time.monotonic() - since) / step))
+    time.sleep(max(0.0, since + steps * step - time.monotonic()))
+    return steps * step
 
 
 def claim(submission_id: int) -> datetime | None:
@@ -166,9 +185,10 @@ def claim(submission_id: int) -> datetime | None:
     return started if taken == 1 else None
 
 
-def _score(app: Flask, submission_id: int) -> dict:
-    """The scored row's columns: run the model, write its scores as a prediction file, grade
-    and store that file. ModelError for the model's faults; anything else is ours."""
+def _score(app: Flask, submission_id: int) -> tuple[dict, np.ndarray]:
+    """The scored row's columns and its public scores: run the model, write its scores as a
+    prediction file, grade and store that file. ModelError for the model's faults; anything
+    else is ours."""
     with session_scope(app) as db:
         submission = db.get(Submission, submission_id)
         sha256 = submission.sha256
@@ -187,27 +207,28 @@ def _score(app: Flask, submission_id: int) -> dict:
         # pandas writes each float64 as its shortest exact repr: the file holds the scores
         scores = write_submission(Path(work, "scores.csv"), test.event_ids, result.scores)
         data = scores.read_bytes()
-    _, scored = grading.grade(data, name=f"scores of submission #{submission_id}", app=app)
+    table, scored = grading.grade(data, name=f"scores of submission #{submission_id}", app=app)
     logger.info("submission #%d scored in %.2f s (%s)", submission_id, result.seconds,
                 result.isolation)  # fmt: skip
-    return {
-        "status": "scored",
-        "scores_sha256": storage.store(folder, data),
-        "scored_at": app.config["NOW"](),
-        **scored.columns(),
-    }
+    fields = {"status": "scored", "scores_sha256": storage.store(folder, data), **scored.columns()}
+    return fields, grading.table_scores(table, "public", app)
 
 
-def _record(submission_id: int, started: datetime, fields: dict) -> str | None:
+def _record(
+    submission_id: int, started: datetime, fields: dict, public: np.ndarray | None = None
+) -> str | None:
     """Write the result if the row is still this worker's claim (``leaderboard requeue`` may
-    have handed a stale one to another worker); the ORM change bumps the board version in the
-    same transaction."""
+    have handed a stale one to another worker), and the Ladder's verdict on a scored one (its
+    ``public`` scores against the team's best so far); the ORM change bumps the board version
+    in the same transaction."""
     with session_scope(write=True) as db:
         submission = db.get(Submission, submission_id)
         if submission is None or submission.status != "running" or submission.started_at != started:
             logger.warning("submission #%d was claimed again meanwhile; result dropped",
                            submission_id)  # fmt: skip
             return None
+        if fields["status"] == "scored":
+            fields["ladder_accepted"] = ladder.accepts(db, submission.team_id, public)
         for name, value in fields.items():
             setattr(submission, name, value)
     return fields["status"]

@@ -103,6 +103,9 @@ class Submission(Base):
     private_lo: Mapped[float | None] = mapped_column(Float, default=None)
     private_hi: Mapped[float | None] = mapped_column(Float, default=None)
     is_final: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Whether it beat the team's best so far on the public split (leaderboard.ladder), decided
+    # when it was scored; None until then. A Ladder board shows only accepted public scores.
+    ladder_accepted: Mapped[bool | None] = mapped_column(Boolean, default=None)
     disqualified_reason: Mapped[str | None] = mapped_column(Text, default=None)
     # Uploaded after the close (LEADERBOARD_LATE_SUBMISSIONS=1): scored, listed apart, never ranked.
     is_late: Mapped[bool] = mapped_column(Boolean, default=False)

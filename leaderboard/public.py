@@ -11,7 +11,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, send
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from leaderboard import actions, auth, content, grading, queries, ranking
+from leaderboard import actions, auth, content, grading, ladder, queries, ranking
 from leaderboard.db import session_scope
 from leaderboard.models import PENDING, SCORED, Submission, Team
 
@@ -36,6 +36,7 @@ def index():
         close_at=config["CLOSE_AT"],
         max_finals=config["MAX_FINALS"],
         roc_caption=ranking.roc_caption(board, config["ROC_TOP_TEAMS"]) if board.revealed else "",
+        withheld=ladder.NOT_AN_IMPROVEMENT,
     )
 
 
@@ -73,6 +74,7 @@ def team_page(team_id: int):
         revealed=history.revealed,
         show_finals=history.show_finals,
         counted_id=history.counted_id,
+        public={s.id: history.public(s) for s in history.scored},
         remaining=remaining,
         max_finals=current_app.config["MAX_FINALS"],
         refresh_s=TEAM_PAGE_REFRESH_S if history.scoring else None,
@@ -98,6 +100,16 @@ class TeamHistory:
     def scored(self) -> list[Submission]:
         """The submissions with scores, the ones the score history draws."""
         return [s for s in self.submissions if s.status == SCORED]
+
+    def public(self, submission: Submission) -> ladder.PublicScore:
+        """What may be read of a submission's public score (``ladder.public_score``)."""
+        return ladder.public_score(submission, revealed=self.revealed)
+
+    @property
+    def shown(self) -> list[Submission]:
+        """The scored submissions whose public score may be read: the score history draws
+        these (on a Ladder before the reveal, those the Ladder accepted)."""
+        return [s for s in self.scored if self.public(s).value is not None]
 
     @property
     def has_models(self) -> bool:
@@ -136,13 +148,14 @@ def team_scores_png(team_id: int):
         history = team_history(db, team_id)
     from leaderboard import plots  # matplotlib loads only when a figure is asked for
 
-    submissions = history.scored
+    submissions = history.shown
     ids = [s.id for s in submissions]
+    public = [history.public(s) for s in submissions]
     response = png(
         plots.score_history_png(
             history.team.name,
             [s.created_at for s in submissions],
-            [(s.public_auc, s.public_lo, s.public_hi) for s in submissions],
+            [(p.value, p.lo, p.hi) for p in public],
             [s.private_auc for s in submissions] if history.revealed else None,
             grading.answer_key().metric,
             finals=[s.is_final for s in submissions] if history.show_finals else None,
@@ -197,6 +210,10 @@ def challenge_context() -> dict:
         "simulated_training_data": content.simulated_training_data(),
         "simulated_training_data_rule": content.simulated_training_data_rule(),
         "top": config["ROC_TOP_TEAMS"],
+        "ladder": ladder.is_ladder(),
+        "ladder_level": config["LADDER_LEVEL"],
+        "public_resolution": ladder.resolution(),
+        "public_digits": ladder.public_digits(),
         **content.submission_facts(),
     }
 
@@ -254,6 +271,12 @@ def navigation() -> dict:
         "is_organizer": auth.is_organizer_session(),
         "viewer_team_id": team.id if (team := auth.session_team()) else None,
     }
+
+
+@bp.app_template_filter("public_score")
+def public_score(value: float | None, revealed: bool = False) -> str:
+    """A public number as a page shows it (``ladder.format_public``)."""
+    return ladder.format_public(value, revealed=revealed)
 
 
 @bp.app_template_filter("utc")

@@ -286,6 +286,7 @@ RANKING_COLUMNS = (
     Submission.status, Submission.scores_sha256, Submission.public_auc, Submission.public_lo,
     Submission.public_hi, Submission.private_auc, Submission.private_lo, Submission.private_hi,
     Submission.is_final, Submission.disqualified_reason, Submission.is_late,
+    Submission.ladder_accepted,
 )  # fmt: skip
 
 

@@ -1,8 +1,10 @@
 """The leaderboard itself: which submission counts for each team, ranks, and the reveal's extras.
 
-Before the reveal a team is ranked by its best public AUC. After it, by the best private AUC
-among the submissions it marked final (at most two), or of its best public one if it marked
-none (the Kaggle rule); each rank then carries the paired DeLong test against the next team.
+Before the reveal a team is ranked by its best public AUC: on a Ladder board (the default,
+``leaderboard.ladder``) the best of its submissions that the Ladder accepted, rounded to what
+the public split resolves, and on a plain board the best of all. After it, by the best private
+AUC among the submissions it marked final (at most two), or of its shown public one if it
+marked none (the Kaggle rule); each rank then carries the paired DeLong test against the next team.
 Reference rows are placed by score but never ranked; late uploads (after the close) are listed
 apart and never ranked. Only scored submissions (``status == "scored"``) take part: a model
 still queued, running or failed has no score, and its scores file (``scores_sha256``) is what
@@ -25,7 +27,7 @@ from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from challenge.metrics import DEFAULT_SCORE_TYPE, ScoreType, score_type
-from leaderboard import bootstrap, db, grading, queries
+from leaderboard import bootstrap, db, grading, ladder, queries
 from leaderboard.models import SCORED, Submission, Team
 
 
@@ -64,9 +66,9 @@ class Late:
     team_id: int
     team: str
     created_at: datetime
-    public_auc: float
-    public_lo: float
-    public_hi: float
+    public_auc: float | None  # None: withheld by the Ladder until the reveal
+    public_lo: float | None
+    public_hi: float | None
     private_auc: float
     private_lo: float
     private_hi: float
@@ -107,13 +109,26 @@ def _best(submissions: Sequence[Submission], field: str, metric: ScoreType) -> S
     return min(submissions, key=lambda s: (metric.sort_key(getattr(s, field)), s.created_at, s.id))
 
 
-def counted_submissions(team: Team, metric: ScoreType = ROC_AUC) -> list[Submission]:
-    """The submissions that may count for the final ranking: the finals, else the best public one."""
+def _shown(team: Team, metric: ScoreType, on_ladder: bool) -> Submission:
+    """The submission whose public score the board shows for the team: its best public one, of
+    those the Ladder accepted on a Ladder board (the first eligible one if a disqualification
+    took them all)."""
+    eligible = _eligible(team)
+    if on_ladder:
+        eligible = [s for s in eligible if s.ladder_accepted] or eligible[:1]
+    return _best(eligible, "public_auc", metric)
+
+
+def counted_submissions(
+    team: Team, metric: ScoreType = ROC_AUC, *, on_ladder: bool = False
+) -> list[Submission]:
+    """The submissions that may count for the final ranking: the finals, else the one whose
+    public score the board showed."""
     eligible = _eligible(team)
     if not eligible:
         return []
     finals = [s for s in eligible if s.is_final]
-    return finals or [_best(eligible, "public_auc", metric)]
+    return finals or [_shown(team, metric, on_ladder)]
 
 
 def _row(team: Team, shown: Submission) -> Row:
@@ -137,15 +152,27 @@ def _ranked_teams(teams: Sequence[Team]) -> list[Team]:
     return [t for t in teams if t.disqualified_reason is None and _eligible(t)]
 
 
-def public_rows(teams: Sequence[Team], metric: ScoreType = ROC_AUC) -> list[Row]:
-    """Teams and references with an eligible submission, by best public score; ranks for teams
-    only. The ``*_auc`` fields hold the value of the challenge's metric."""
-    return _public(teams, metric)[0]
+def public_rows(
+    teams: Sequence[Team], metric: ScoreType = ROC_AUC, *, digits: int | None = None
+) -> list[Row]:
+    """Teams and references with an eligible submission, by shown public score; ranks for teams
+    only. The ``*_auc`` fields hold the value of the challenge's metric. With ``digits`` (a
+    Ladder board) the shown submission is the best the Ladder accepted, its numbers are rounded
+    to ``digits`` and the ranks follow the rounded values (then the earlier submission)."""
+    return _public(teams, metric, digits)[0]
 
 
-def _public(teams: Sequence[Team], metric: ScoreType) -> tuple[list[Row], dict[int, Submission]]:
-    best = {t.id: _best(_eligible(t), "public_auc", metric) for t in _ranked_teams(teams)}
+def _public(
+    teams: Sequence[Team], metric: ScoreType, digits: int | None = None
+) -> tuple[list[Row], dict[int, Submission]]:
+    best = {t.id: _shown(t, metric, digits is not None) for t in _ranked_teams(teams)}
     rows = [_row(t, best[t.id]) for t in _ranked_teams(teams)]
+    if digits is not None:
+        rows = [
+            replace(r, **{f: round(getattr(r, f), digits) for f in ("public_auc", "public_lo",
+                                                                   "public_hi")})
+            for r in rows
+        ]  # fmt: skip
     rows.sort(key=lambda r: (metric.sort_key(r.public_auc), best[r.team_id].created_at, r.team_id))
     return _number(rows, lambda row, rank: replace(row, rank=rank, public_rank=rank)), best
 
@@ -165,10 +192,14 @@ def _private(
     private_scores: Callable[[Submission], np.ndarray],
     labels: np.ndarray,
     metric: ScoreType,
+    digits: int | None = None,
 ) -> tuple[list[Row], dict[int, Submission]]:
-    public_rank = {row.team_id: row.public_rank for row in public_rows(teams, metric)}
+    public_rank = {
+        row.team_id: row.public_rank for row in public_rows(teams, metric, digits=digits)
+    }
+    on_ladder = digits is not None
     counted = {
-        t.id: _best(counted_submissions(t, metric), "private_auc", metric)
+        t.id: _best(counted_submissions(t, metric, on_ladder=on_ladder), "private_auc", metric)
         for t in _ranked_teams(teams)
     }
     rows = [
@@ -244,21 +275,17 @@ def _number(rows: list[Row], with_rank: Callable[[Row, int], Row]) -> list[Row]:
 
 
 def late_rows(session: Session) -> list[Late]:
-    return [
-        Late(
-            submission_id=s.id,
-            team_id=s.team_id,
-            team=s.team.name,
-            created_at=s.created_at,
-            public_auc=s.public_auc,
-            public_lo=s.public_lo,
-            public_hi=s.public_hi,
-            private_auc=s.private_auc,
-            private_lo=s.private_lo,
-            private_hi=s.private_hi,
-        )
-        for s in queries.late_submissions(session)
-    ]
+    """The late uploads, their public scores as ``ladder.public_score`` lets them be read."""
+    revealed = queries.is_revealed(session)
+    rows = []
+    for s in queries.late_submissions(session):
+        public = ladder.public_score(s, revealed=revealed)
+        rows.append(Late(
+            submission_id=s.id, team_id=s.team_id, team=s.team.name, created_at=s.created_at,
+            public_auc=public.value, public_lo=public.lo, public_hi=public.hi,
+            private_auc=s.private_auc, private_lo=s.private_lo, private_hi=s.private_hi,
+        ))  # fmt: skip
+    return rows
 
 
 def final_board(session: Session, *, now: datetime) -> Board:
@@ -270,7 +297,9 @@ def final_board(session: Session, *, now: datetime) -> Board:
     """
     teams = queries.ranking_teams(session, scored_by=queries.revealed_at(session))
     key = grading.answer_key()
-    rows, counted = _private(teams, _private_scores, key.private_labels, key.metric)
+    rows, counted = _private(
+        teams, _private_scores, key.private_labels, key.metric, _ladder_digits()
+    )
     board = Board(True, rows, ranked_at=now)
     return with_rank_intervals(board, counted, _samples("private"), key.metric)
 
@@ -278,8 +307,13 @@ def final_board(session: Session, *, now: datetime) -> Board:
 def public_board(session: Session) -> Board:
     """The live public ranking, with rank intervals on the public split."""
     metric = grading.answer_key().metric
-    rows, best = _public(queries.ranking_teams(session), metric)
+    rows, best = _public(queries.ranking_teams(session), metric, _ladder_digits())
     return with_rank_intervals(Board(False, rows), best, _samples("public"), metric)
+
+
+def _ladder_digits() -> int | None:
+    """The digits of a Ladder board's public numbers; None for a plain board."""
+    return ladder.public_digits() if ladder.is_ladder() else None
 
 
 def current_board(session: Session) -> Board:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from leaderboard import actions, auth, grading, queries, uploads
+from leaderboard import actions, auth, grading, ladder, queries, uploads
 from leaderboard.db import session_scope
 from leaderboard.forms import errors_shown_on, form_error_page, token_login
 
@@ -81,9 +81,11 @@ def submit():
             f"{metric.short_label}. {accepted.remaining_today} left today."
         )
         return redirect(url_for("public.team_page", team_id=team.id)), 303
+    # The upload closed nothing: the board is not revealed, or the upload would be late.
+    with session_scope() as db:
+        revealed = queries.is_revealed(db)
     flash(
-        f"Submission #{s.id} accepted: public {metric.short_label} {metric.format(s.public_auc)} "
-        f"(95% CI {metric.format(s.public_lo)} to {metric.format(s.public_hi)}); "
+        f"Submission #{s.id} accepted: {ladder.public_text(s, revealed=revealed)}; "
         f"{accepted.remaining_today} left today."
     )
     return redirect(url_for("public.team_page", team_id=team.id)), 303

@@ -23,7 +23,7 @@ from werkzeug.datastructures import FileStorage
 
 from challenge.model import ModelError, ModelLimits, check_model_file
 from challenge.submission import SubmissionError, format_size
-from leaderboard import final, grading, queries, queue, storage
+from leaderboard import final, grading, ladder, queries, queue, storage
 from leaderboard.actions import now, remaining_today
 from leaderboard.config import upload_limit
 from leaderboard.db import session_scope
@@ -172,13 +172,14 @@ def record(team: Team | str, data: bytes, *, name: str, note: str) -> Accepted:
         with session_scope() as db:
             check_new_file(db, team, sha256)  # before scoring: a resent file costs nothing
     try:
-        _, scored = grading.grade(data, name=name)
+        table, scored = grading.grade(data, name=name)
     except SubmissionError as err:
         abort(400, str(err))
     storage.store(current_app.config["UPLOAD_FOLDER"], data)
     submission, remaining = _add_row(
         team,
         scored=True,
+        public_scores=grading.table_scores(table, "public"),
         filename=name,
         note=note,
         sha256=sha256,
@@ -209,9 +210,12 @@ def record_model(team: Team | str, data: bytes, *, name: str, note: str) -> Acce
     return Accepted(submission, remaining, None)
 
 
-def _add_row(team: Team | str, *, scored: bool, **fields) -> tuple[Submission, int | None]:
-    """The submission row of an accepted file (``scored`` now, or queued) and the uploads the
-    team has left today (None for a reference row), made under the write lock."""
+def _add_row(
+    team: Team | str, *, scored: bool, public_scores=None, **fields
+) -> tuple[Submission, int | None]:
+    """The submission row of an accepted file (``scored`` now, with its ``public_scores``, or
+    queued) and the uploads the team has left today (None for a reference row), made under the
+    write lock, where the Ladder judges a scored one against the team's best so far."""
     with session_scope(write=True) as db:
         if not isinstance(team, Team):
             team = _reference_row(db, team)
@@ -222,6 +226,7 @@ def _add_row(team: Team | str, *, scored: bool, **fields) -> tuple[Submission, i
         created_at = now()
         if scored:
             fields["scored_at"] = created_at
+            fields["ladder_accepted"] = ladder.accepts(db, team.id, public_scores)
         submission = queries.add_submission(
             db,
             team,

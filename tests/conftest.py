@@ -134,6 +134,9 @@ def app_config(tmp_path, answer_key, clock, database_url) -> dict:
         # Every test team registers from one address; test_leaderboard_actions tests the limit.
         "REGISTRATIONS_PER_HOUR": 0,
         "REGISTRATIONS_PER_DAY": 0,
+        # Every public score in full, as these tests compare them with references; the Ladder
+        # (the default) has its own tests, which set "ladder" (test_leaderboard_ladder).
+        "PUBLIC_BOARD": "plain",
     }
 
 

@@ -84,6 +84,8 @@ class Site:
             LEADERBOARD_REGISTRATIONS_PER_HOUR="0",
             LEADERBOARD_REGISTRATIONS_PER_DAY="0",  # every test team registers from loopback
             LEADERBOARD_COOKIE_SECURE="0",  # plain http on loopback
+            # every public score in full; test_leaderboard_ladder runs servers with the Ladder
+            LEADERBOARD_PUBLIC_BOARD="plain",
             PYTHONUNBUFFERED="1",
         )
         env.update(extra)
