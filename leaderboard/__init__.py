@@ -136,8 +136,8 @@ def _tidy_upload_folder(app: Flask) -> None:
     try:
         storage.private_dir(folder)
         storage.remove_partial(folder, older_than_s=UPLOAD_GRACE_S)
-        if db.missing_tables(app) is not None:
-            return
+        if db.missing_tables(app) is not None or db.outdated_schema(app) is not None:
+            return  # nothing to compare with, or columns it cannot read before the upgrade
         with db.session_scope(app) as session:
             recorded = queries.recorded_hashes(session)
         moved = storage.remove_orphans(folder, recorded, older_than_s=UPLOAD_GRACE_S)

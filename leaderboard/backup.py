@@ -28,20 +28,27 @@ class BackupError(RuntimeError):
 
 def backup(app: Flask, destination: Path) -> str:
     """Write ``destination/leaderboard.sqlite`` (or ``.pgdump``) and ``destination/submissions``."""
+    database = backup_database(app, destination)
+    copied = _copy_files(Path(app.config["UPLOAD_FOLDER"]), destination / FILES_DIR)
+    return f"{database} and {copied} submission files"
+
+
+def backup_database(app: Flask, destination: Path) -> str:
+    """Write ``destination/leaderboard.sqlite`` (or ``.pgdump``) alone; returns its name.
+
+    ``leaderboard restore`` takes the folder back (it copies no files when there are none).
+    """
     private_dir(destination)  # private scores and every team's files
     url = make_url(app.config["DATABASE_URL"])
     if url.get_backend_name() == "sqlite":
         _sqlite_copy(_sqlite_path(url), destination / SQLITE_FILE)
-        database = SQLITE_FILE
-    elif url.get_backend_name() == "postgresql":
+        return SQLITE_FILE
+    if url.get_backend_name() == "postgresql":
         private_file(destination / POSTGRES_FILE)  # pg_dump keeps the mode of the file it finds
         _run(["pg_dump", "--format=custom", "--no-owner", *_schema_options(url), "--file",
               str(destination / POSTGRES_FILE), "--dbname", _libpq(url)], url)  # fmt: skip
-        database = POSTGRES_FILE
-    else:
-        raise BackupError(f"backups support SQLite and PostgreSQL, not {url.get_backend_name()}")
-    copied = _copy_files(Path(app.config["UPLOAD_FOLDER"]), destination / FILES_DIR)
-    return f"{database} and {copied} submission files"
+        return POSTGRES_FILE
+    raise BackupError(f"backups support SQLite and PostgreSQL, not {url.get_backend_name()}")
 
 
 def restore(app: Flask, source: Path) -> str:
@@ -58,6 +65,7 @@ def restore(app: Flask, source: Path) -> str:
     elif url.get_backend_name() == "postgresql":
         if not (source / POSTGRES_FILE).is_file():
             raise BackupError(f"{source}: no {POSTGRES_FILE} in this folder; is it a backup?")
+        _drop_tables_not_in(app, source / POSTGRES_FILE)
         _run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",
               *_schema_options(url), "--dbname", _libpq(url), str(source / POSTGRES_FILE)],
              url)  # fmt: skip
@@ -65,6 +73,31 @@ def restore(app: Flask, source: Path) -> str:
         raise BackupError(f"backups support SQLite and PostgreSQL, not {url.get_backend_name()}")
     copied = _copy_files(source / FILES_DIR, Path(app.config["UPLOAD_FOLDER"]))
     return f"database and {copied} submission files"
+
+
+def _drop_tables_not_in(app: Flask, dump: Path) -> None:
+    """Drop the leaderboard's tables that the dump lacks (made by a later ``leaderboard upgrade``):
+    pg_restore --clean drops only the dump's own, and theirs refer to them."""
+    from sqlalchemy import inspect
+
+    from leaderboard.migrations import VERSION_TABLE
+    from leaderboard.models import Base
+
+    if shutil.which("pg_restore") is None:
+        raise BackupError("pg_restore not found; install the PostgreSQL client tools")
+    listing = subprocess.run(["pg_restore", "--list", str(dump)], capture_output=True, text=True)
+    if listing.returncode != 0:
+        raise BackupError(f"pg_restore cannot read {dump}: {listing.stderr.strip()}")
+    in_dump = {
+        fields[5]
+        for fields in (line.split() for line in listing.stdout.splitlines())
+        if len(fields) > 5 and fields[3] == "TABLE" and fields[4] != "DATA"
+    }
+    ours = {*Base.metadata.tables, VERSION_TABLE}
+    with engine_of(app).begin() as connection:
+        quote = connection.dialect.identifier_preparer.quote
+        for name in set(inspect(connection).get_table_names()) & ours - in_dump:
+            connection.exec_driver_sql(f"DROP TABLE {quote(name)} CASCADE")
 
 
 def _sqlite_path(url) -> Path:

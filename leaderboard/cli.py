@@ -38,6 +38,8 @@ from leaderboard.models import SCORED
 # Commands that make the tables themselves (or put a database back); every other command
 # refuses to run on a database without them, with what to do, instead of a SQL traceback.
 MAKES_TABLES = {"serve", "init_db_command", "add_team", "add_reference", "restore"}
+# Commands that run on a database of an older schema: the upgrade itself, and the way back.
+TAKES_OLD_SCHEMA = {"upgrade", "restore"}
 NO_TABLES_HINT = (
     "create the tables with `leaderboard init-db` (or `leaderboard serve`), or point this command at "
     "the leaderboard's own settings: `export LEADERBOARD_INSTANCE=FOLDER` (the folder that holds "
@@ -62,6 +64,7 @@ def with_app(command):
                     problem = missing_tables(app)
                     if problem:
                         raise click.ClickException(f"{problem}; {NO_TABLES_HINT}")
+                if command.__name__ not in TAKES_OLD_SCHEMA:
                     problem = outdated_schema(app)
                     if problem:
                         raise click.ClickException(problem)
@@ -189,6 +192,40 @@ def init_db_command(app: Flask) -> None:
     """Create the tables (safe to run again; existing data are kept)."""
     init_db(app)
     click.echo(f"database ready: {_safe_url(app)}")
+
+
+@main.command()
+@click.option("--backup", "destination", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the copy of the database made first "
+                   "[default: INSTANCE/backups/before-upgrade-TIME].")  # fmt: skip
+@with_app
+def upgrade(app: Flask, destination: Path | None) -> None:
+    """Bring a database of an earlier version to this version's schema (a backup first).
+
+    Stop `serve` and every `worker` before, and start them again after.
+    """
+    from leaderboard import migrations
+
+    with engine_of(app).connect() as connection:
+        before = migrations.current_revision(connection)
+    head = migrations.head()
+    if before == head:
+        init_db(app)  # stamps a database of the last release before the migrations
+        click.echo(f"database {_safe_url(app)} already has this version's schema ({head})")
+        return
+    if destination is None:
+        stamp = app.config["NOW"]().strftime("%Y%m%dT%H%M%SZ")
+        destination = Path(app.config["INSTANCE_PATH"]) / "backups" / f"before-upgrade-{stamp}"
+    if destination.exists() and any(destination.iterdir()):
+        raise click.ClickException(f"{destination} is not empty: give another --backup folder")
+    written = backups.backup_database(app, destination)
+    click.echo(f"backup of the database: {destination / written} "
+               f"(`leaderboard restore {destination}` puts it back)")  # fmt: skip
+    migrations.upgrade(engine_of(app))
+    init_db(app)
+    click.echo(f"database {_safe_url(app)} upgraded from schema {before} to {head}:")
+    for line in migrations.between(before, head):
+        click.echo(f"  {line}")
 
 
 @main.command("add-team")

@@ -104,31 +104,48 @@ def missing_tables(app: Flask | None = None) -> str | None:
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         if not url.query.get("uri") and not os.path.exists(url.database):
             return f"there is no database at {url.database}"
+    from leaderboard import migrations
+
     try:
         with engine.connect() as connection:
             present = set(inspect(connection).get_table_names())
+            missing = sorted(set(Base.metadata.tables) - present)
+            # An older schema lacks the tables of later versions: outdated_schema says so.
+            if missing and migrations.current_revision(connection) not in (None, migrations.head()):
+                return None
     except OperationalError as err:
         return f"cannot connect to the database {shown} ({str(err.orig).strip()})"
-    missing = sorted(set(Base.metadata.tables) - present)
     if missing:
         return f"the database {shown} lacks leaderboard tables ({', '.join(missing)})"
     return None
 
 
+UPGRADE_HINT = "run `leaderboard upgrade` (it backs the database up first)"
+
+
 def outdated_schema(app: Flask | None = None) -> str | None:
-    """What to do with a database whose tables an older version made (they lack columns of
-    this one), or None; there are no migrations yet, so nothing is changed."""
+    """What to do with a database whose schema an older version made, or None when it has this
+    version's schema (or no tables yet). Nothing is written to it."""
+    from leaderboard import migrations
+
     engine = engine_of(app)
     with engine.connect() as connection:
+        revision = migrations.current_revision(connection)
         outdated = _outdated(connection)
-    if not outdated:
+    head = migrations.head()
+    shown = engine.url.render_as_string(hide_password=True)
+    if revision is None or (revision == head and not outdated):
         return None
-    lacks = "; ".join(f"{table} lacks {', '.join(columns)}" for table, columns in outdated.items())
+    if revision == head:  # the schema's revision, without all its columns: not made by us
+        lacks = "; ".join(f"{table} lacks {', '.join(cols)}" for table, cols in outdated.items())
+        return (
+            f"the database {shown} lacks columns of its schema {head} ({lacks}); put a backup "
+            "back with `leaderboard restore`, or give this version a new database "
+            "(LEADERBOARD_DATABASE_URL)"
+        )
     return (
-        f"the database {engine.url.render_as_string(hide_password=True)} was made by an older "
-        f"version of the leaderboard ({lacks}); this version cannot upgrade it: finish its "
-        "challenge with the version that made it, or give this one a new database "
-        "(LEADERBOARD_DATABASE_URL)"
+        f"the database {shown} was made by an older version of the leaderboard (schema "
+        f"{revision}, this version's is {head}): {UPGRADE_HINT}"
     )
 
 
@@ -174,12 +191,23 @@ def session_scope(app: Flask | None = None, *, write: bool = False) -> Iterator[
 def init_db(app: Flask | None = None) -> None:
     """Create the tables and the settings rows if they are missing; safe to run again.
 
-    ConfigError for a database that an older version made, whose tables lack columns.
+    A new database is stamped with this version's schema revision. ConfigError for a database
+    that an older version made: ``leaderboard upgrade`` brings it up to date.
     """
-    Base.metadata.create_all(engine_of(app))
+    from leaderboard import migrations
+
     problem = outdated_schema(app)
     if problem:
         raise ConfigError(problem)
+    with engine_of(app).begin() as connection:
+        Base.metadata.create_all(connection)
+        if not inspect(connection).has_table(migrations.VERSION_TABLE):
+            migrations.stamp_head(connection)
+    init_rows(app)
+
+
+def init_rows(app: Flask | None = None) -> None:
+    """The settings rows and the board's counter, where missing (after create_all or an upgrade)."""
     with session_scope(app) as session:
         for name, value in ((WRITE_LOCK, ""), (REVEALED, ""), (CLOSED_AT, "")):
             if session.get(Setting, name) is None:

@@ -1,0 +1,162 @@
+CREATE TABLE legacy_fixture.audit_log (
+    id integer NOT NULL,
+    at timestamp with time zone NOT NULL,
+    action character varying(40) NOT NULL,
+    reason text NOT NULL,
+    detail text NOT NULL
+);
+CREATE SEQUENCE legacy_fixture.audit_log_id_seq
+    AS integer
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+ALTER SEQUENCE legacy_fixture.audit_log_id_seq OWNED BY legacy_fixture.audit_log.id;
+CREATE TABLE legacy_fixture.bad_token_counts (
+    address character varying(64) NOT NULL,
+    window_start timestamp with time zone NOT NULL,
+    failures integer NOT NULL
+);
+CREATE TABLE legacy_fixture.board_version (
+    id integer NOT NULL,
+    version bigint NOT NULL
+);
+CREATE SEQUENCE legacy_fixture.board_version_id_seq
+    AS integer
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+ALTER SEQUENCE legacy_fixture.board_version_id_seq OWNED BY legacy_fixture.board_version.id;
+CREATE TABLE legacy_fixture.final_rankings (
+    id integer NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    body text NOT NULL
+);
+CREATE SEQUENCE legacy_fixture.final_rankings_id_seq
+    AS integer
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+ALTER SEQUENCE legacy_fixture.final_rankings_id_seq OWNED BY legacy_fixture.final_rankings.id;
+CREATE TABLE legacy_fixture.login_sessions (
+    id_hash character varying(64) NOT NULL,
+    team_id integer,
+    credential_hash character varying(64) NOT NULL,
+    created_at timestamp with time zone NOT NULL
+);
+CREATE TABLE legacy_fixture.settings (
+    name character varying(64) NOT NULL,
+    value text NOT NULL
+);
+CREATE TABLE legacy_fixture.submissions (
+    id integer NOT NULL,
+    team_id integer NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    filename character varying(200) NOT NULL,
+    note character varying(400) NOT NULL,
+    sha256 character varying(64) NOT NULL,
+    size_bytes bigint NOT NULL,
+    n_rows integer NOT NULL,
+    public_auc double precision NOT NULL,
+    public_lo double precision NOT NULL,
+    public_hi double precision NOT NULL,
+    private_auc double precision NOT NULL,
+    private_lo double precision NOT NULL,
+    private_hi double precision NOT NULL,
+    is_final boolean NOT NULL,
+    disqualified_reason text,
+    is_late boolean NOT NULL
+);
+CREATE SEQUENCE legacy_fixture.submissions_id_seq
+    AS integer
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+ALTER SEQUENCE legacy_fixture.submissions_id_seq OWNED BY legacy_fixture.submissions.id;
+CREATE TABLE legacy_fixture.teams (
+    id integer NOT NULL,
+    name character varying(200) NOT NULL,
+    name_key character varying(200) NOT NULL,
+    token_hash character varying(64) NOT NULL,
+    is_reference boolean NOT NULL,
+    disqualified_reason text,
+    created_at timestamp with time zone NOT NULL
+);
+CREATE SEQUENCE legacy_fixture.teams_id_seq
+    AS integer
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+ALTER SEQUENCE legacy_fixture.teams_id_seq OWNED BY legacy_fixture.teams.id;
+ALTER TABLE ONLY legacy_fixture.audit_log ALTER COLUMN id SET DEFAULT nextval('legacy_fixture.audit_log_id_seq'::regclass);
+ALTER TABLE ONLY legacy_fixture.board_version ALTER COLUMN id SET DEFAULT nextval('legacy_fixture.board_version_id_seq'::regclass);
+ALTER TABLE ONLY legacy_fixture.final_rankings ALTER COLUMN id SET DEFAULT nextval('legacy_fixture.final_rankings_id_seq'::regclass);
+ALTER TABLE ONLY legacy_fixture.submissions ALTER COLUMN id SET DEFAULT nextval('legacy_fixture.submissions_id_seq'::regclass);
+ALTER TABLE ONLY legacy_fixture.teams ALTER COLUMN id SET DEFAULT nextval('legacy_fixture.teams_id_seq'::regclass);
+INSERT INTO legacy_fixture.audit_log VALUES (1, '2026-12-02 06:14:25.217735+00', 'reveal', '', 'submissions closed now, at 2026-12-02 06:14:25 UTC; 4 teams ranked');
+INSERT INTO legacy_fixture.bad_token_counts VALUES ('127.0.0.1', '2026-12-02 06:14:25.153248+00', 1);
+INSERT INTO legacy_fixture.board_version VALUES (1, 26);
+INSERT INTO legacy_fixture.final_rankings VALUES (1, '2026-12-02 06:14:25.217735+00', '{"ranked_at": "2026-12-02T06:14:25.217735+00:00", "rows": [{"team_id": 4, "team": "team 3", "is_reference": false, "entries": 3, "last_submission": "2026-12-02T06:14:25.135197+00:00", "submission_id": 11, "public_auc": 1.0, "public_lo": 1.0, "public_hi": 1.0, "rank": 1, "public_rank": 3, "private_auc": 1.0, "private_lo": 1.0, "private_hi": 1.0, "rank_change": 2, "p_value_vs_next": 0.47950012218694826}, {"team_id": 3, "team": "team 2", "is_reference": false, "entries": 3, "last_submission": "2026-12-02T06:14:25.016161+00:00", "submission_id": 8, "public_auc": 0.984375, "public_lo": 0.9410655054890725, "public_hi": 1.0, "rank": 2, "public_rank": 2, "private_auc": 0.9930555555555555, "private_lo": 0.9738068913284766, "private_hi": 1.0, "rank_change": 0, "p_value_vs_next": 0.32679956766896767}, {"team_id": 5, "team": "matched filter", "is_reference": true, "entries": 1, "last_submission": "2026-12-02T06:14:25.181101+00:00", "submission_id": 13, "public_auc": 1.0, "public_lo": 1.0, "public_hi": 1.0, "rank": null, "public_rank": null, "private_auc": 0.986111111111111, "private_lo": 0.9532804790942965, "private_hi": 1.0, "rank_change": null, "p_value_vs_next": null}, {"team_id": 2, "team": "team 1", "is_reference": false, "entries": 3, "last_submission": "2026-12-02T06:14:24.895449+00:00", "submission_id": 5, "public_auc": 0.890625, "public_lo": 0.7181621398400233, "public_hi": 1.0, "rank": 3, "public_rank": 1, "private_auc": 0.9583333333333334, "private_lo": 0.888689045744144, "private_hi": 1.0, "rank_change": -2, "p_value_vs_next": 0.03229486647898114}, {"team_id": 1, "team": "team 0", "is_reference": false, "entries": 3, "last_submission": "2026-12-02T06:14:24.756716+00:00", "submission_id": 2, "public_auc": 0.90625, "public_lo": 0.742555497308813, "public_hi": 1.0, "rank": 4, "public_rank": 4, "private_auc": 0.701388888888889, "private_lo": 0.47223495785575514, "private_hi": 0.9305428199220227, "rank_change": 0, "p_value_vs_next": null}]}');
+INSERT INTO legacy_fixture.settings VALUES ('write_lock', '');
+INSERT INTO legacy_fixture.settings VALUES ('closed_at', '2026-12-02T06:14:25.217735+00:00');
+INSERT INTO legacy_fixture.settings VALUES ('revealed', '2026-12-02T06:14:25.217735+00:00');
+INSERT INTO legacy_fixture.submissions VALUES (1, 1, '2026-12-02 06:14:24.693221+00', 'run0.csv', 'seed 0', '9627e0d2f99e96e17db52c0e7be5bad4ded727b7ba2b626548e2448ce7c62a7f', 619, 40, 0.859375, 0.6582238274478975, 1, 0.9444444444444443, 0.8623678644024078, 1, false, NULL, false);
+INSERT INTO legacy_fixture.submissions VALUES (3, 1, '2026-12-02 06:14:24.756716+00', 'run2.csv', 'seed 2', 'd987c0276d22bd29bea53b5174622df04d757a1f352f0f79953fb532f1386684', 623, 40, 0.65625, 0.3579844211921765, 0.9545155788078235, 0.7083333333333334, 0.4853628204027923, 0.9313038462638744, false, NULL, false);
+INSERT INTO legacy_fixture.submissions VALUES (2, 1, '2026-12-02 06:14:24.724307+00', 'run1.csv', 'seed 1', '7c9a824ab6d031b4042d1b70fc781eef31d899db5b0af7d4c5715703c249420d', 625, 40, 0.90625, 0.742555497308813, 1, 0.701388888888889, 0.47223495785575514, 0.9305428199220227, true, NULL, false);
+INSERT INTO legacy_fixture.submissions VALUES (4, 2, '2026-12-02 06:14:24.8196+00', 'run10.csv', 'seed 10', '5a77b35b8105842908fea462c3953ecefdd0c4b9b1156607c15ed14a676bdc05', 623, 40, 1, 1, 1, 0.888888888888889, 0.7575663608216305, 1, false, NULL, false);
+INSERT INTO legacy_fixture.submissions VALUES (6, 2, '2026-12-02 06:14:24.895449+00', 'run12.csv', 'seed 12', '51ed6560df4d7f41e0ceeb0f506e02ad90e7d21161a60f935ebc0a840888adc0', 624, 40, 0.953125, 0.8619837581524825, 1, 0.9444444444444443, 0.857582756742878, 1, false, NULL, false);
+INSERT INTO legacy_fixture.submissions VALUES (5, 2, '2026-12-02 06:14:24.859549+00', 'run11.csv', 'seed 11', 'c302539261be97b7fa51efda7a7f2c076de2d4cfb9986a21f36896a8c8ddb7cc', 621, 40, 0.890625, 0.7181621398400233, 1, 0.9583333333333334, 0.888689045744144, 1, true, NULL, false);
+INSERT INTO legacy_fixture.submissions VALUES (7, 3, '2026-12-02 06:14:24.94925+00', 'run20.csv', 'seed 20', '4064dc5bf8f8f437cbf5a61b639597c957b1643952df09e8bf37da37288ce21c', 622, 40, 1, 1, 1, 0.9305555555555555, 0.836973856015443, 1, false, NULL, false);
+INSERT INTO legacy_fixture.submissions VALUES (9, 3, '2026-12-02 06:14:25.016161+00', 'run22.csv', 'seed 22', 'b016081173574581c8322010c2793f3bb636d273864476f0223208074a1321a1', 624, 40, 0.9375, 0.8240891217676575, 1, 0.9652777777777778, 0.9052439350688748, 1, false, NULL, false);
+INSERT INTO legacy_fixture.submissions VALUES (8, 3, '2026-12-02 06:14:24.979789+00', 'run21.csv', 'seed 21', '9170f85985584d84d289099445b462141cb51794c46673d47a78a1f23ff1a078', 622, 40, 0.984375, 0.9410655054890725, 1, 0.9930555555555555, 0.9738068913284766, 1, true, NULL, false);
+INSERT INTO legacy_fixture.submissions VALUES (10, 4, '2026-12-02 06:14:25.070648+00', 'run30.csv', 'seed 30', '2ed727ce525a80a4cdca235e4aed6e584a2fd244041ddd490c7922078f5937dd', 618, 40, 1, 1, 1, 1, 1, 1, false, NULL, false);
+INSERT INTO legacy_fixture.submissions VALUES (11, 4, '2026-12-02 06:14:25.103809+00', 'run31.csv', 'seed 31', 'c829fd7f5b1b0c2073542d35d754b6393b6932f0a8c423b9a3bfd514239848c3', 612, 40, 1, 1, 1, 1, 1, 1, true, NULL, false);
+INSERT INTO legacy_fixture.submissions VALUES (13, 5, '2026-12-02 06:14:25.181101+00', 'reference.csv', 'reference', 'f2782f34ce5d456d04ec570210518ed4d90692843701d192640a3570e6bce048', 1013, 40, 1, 1, 1, 0.986111111111111, 0.9532804790942965, 1, false, NULL, false);
+INSERT INTO legacy_fixture.submissions VALUES (12, 4, '2026-12-02 06:14:25.135197+00', 'run32.csv', 'seed 32', 'fdf2007b872093cf37d5d2d182228c88c9373053cb01a2e34b35112e7b166f5f', 619, 40, 1, 1, 1, 0.9930555555555555, 0.9738068913284766, 1, false, 'copied a file', false);
+INSERT INTO legacy_fixture.teams VALUES (1, 'team 0', 'team 0', '78b6d9f7c20a28f5cab9600a9e024fb648c534a2c982f59b8175cd5828263176', false, NULL, '2026-12-02 06:14:24.644258+00');
+INSERT INTO legacy_fixture.teams VALUES (2, 'team 1', 'team 1', '97b9ac211e3e128151e6d722bc9dd7f49cf8eca95c54244106dba813b444ef86', false, NULL, '2026-12-02 06:14:24.785747+00');
+INSERT INTO legacy_fixture.teams VALUES (3, 'team 2', 'team 2', 'c95cd50481551d14d48c279dbabbf5a0cbc8adb8b12fed3c54f4145ef5712226', false, NULL, '2026-12-02 06:14:24.917915+00');
+INSERT INTO legacy_fixture.teams VALUES (4, 'team 3', 'team 3', 'ba36afa9d05be2ec17b4978f08c07f5a550a46aacc2a025c32475fad48e6a307', false, NULL, '2026-12-02 06:14:25.037466+00');
+INSERT INTO legacy_fixture.teams VALUES (5, 'matched filter', 'matched filter', 'dd76ba82949338496e3bc11e7919ecda94aa8b876c1f9868b5913522e4cb1417', true, NULL, '2026-12-02 06:14:25.181101+00');
+SELECT pg_catalog.setval('legacy_fixture.audit_log_id_seq', 1, true);
+SELECT pg_catalog.setval('legacy_fixture.board_version_id_seq', 1, false);
+SELECT pg_catalog.setval('legacy_fixture.final_rankings_id_seq', 1, true);
+SELECT pg_catalog.setval('legacy_fixture.submissions_id_seq', 13, true);
+SELECT pg_catalog.setval('legacy_fixture.teams_id_seq', 5, true);
+ALTER TABLE ONLY legacy_fixture.audit_log
+    ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY legacy_fixture.bad_token_counts
+    ADD CONSTRAINT bad_token_counts_pkey PRIMARY KEY (address);
+ALTER TABLE ONLY legacy_fixture.board_version
+    ADD CONSTRAINT board_version_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY legacy_fixture.final_rankings
+    ADD CONSTRAINT final_rankings_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY legacy_fixture.login_sessions
+    ADD CONSTRAINT login_sessions_pkey PRIMARY KEY (id_hash);
+ALTER TABLE ONLY legacy_fixture.settings
+    ADD CONSTRAINT settings_pkey PRIMARY KEY (name);
+ALTER TABLE ONLY legacy_fixture.submissions
+    ADD CONSTRAINT submissions_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY legacy_fixture.teams
+    ADD CONSTRAINT teams_name_key_key UNIQUE (name_key);
+ALTER TABLE ONLY legacy_fixture.teams
+    ADD CONSTRAINT teams_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY legacy_fixture.teams
+    ADD CONSTRAINT teams_token_hash_key UNIQUE (token_hash);
+CREATE INDEX ix_login_sessions_team_id ON legacy_fixture.login_sessions USING btree (team_id);
+CREATE INDEX ix_submissions_created_at ON legacy_fixture.submissions USING btree (created_at);
+CREATE INDEX ix_submissions_sha256 ON legacy_fixture.submissions USING btree (sha256);
+CREATE INDEX ix_submissions_team_id ON legacy_fixture.submissions USING btree (team_id);
+ALTER TABLE ONLY legacy_fixture.login_sessions
+    ADD CONSTRAINT login_sessions_team_id_fkey FOREIGN KEY (team_id) REFERENCES legacy_fixture.teams(id) ON DELETE CASCADE;
+ALTER TABLE ONLY legacy_fixture.submissions
+    ADD CONSTRAINT submissions_team_id_fkey FOREIGN KEY (team_id) REFERENCES legacy_fixture.teams(id);
