@@ -87,6 +87,8 @@ def expected_after(before: dict[str, list[dict]], revision: str) -> dict[str, li
                        scores_sha256=row["sha256"], scored_at=row["created_at"])  # fmt: skip
         if revision < "0007":
             row["started_at"] = None
+        if revision < "0008":  # scored before the Ladder: shown as the plain board did
+            row["ladder_accepted"] = row["status"] == "scored"
     if revision < "0002":  # the counter starts at 0; adding the closed_at setting counts once
         after["board_version"] = [{"id": 1, "version": 1}]
         after["final_rankings"] = after["audit_log"] = []
@@ -102,7 +104,12 @@ def _normal(rows: dict[str, list[dict]]) -> dict[str, list[tuple]]:
     """Rows comparable across a table copy: SQLite booleans as bool, sorted, keyed by column."""
     return {
         table: sorted(
-            tuple(sorted((k, bool(v) if k.startswith("is_") else v) for k, v in row.items()))
+            tuple(
+                sorted(
+                    (k, bool(v) if k.startswith("is_") or k == "ladder_accepted" else v)
+                    for k, v in row.items()
+                )
+            )
             for row in table_rows
         )
         for table, table_rows in rows.items()

@@ -56,6 +56,8 @@ def legacy_revision(connection: Connection) -> str | None:
     if not {"teams", "submissions"} <= tables:
         return None
     columns = {column["name"] for column in inspector.get_columns("submissions")}
+    if "ladder_accepted" in columns:
+        return "0008"
     if "started_at" in columns:
         return "0007"
     if "status" in columns:
