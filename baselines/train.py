@@ -55,6 +55,8 @@ class TrainingDataError(ValueError):
 def validation_split(y: np.ndarray, *, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Sorted (train, validation) indices, stratified by label, the same for every model.
 
+    Records of label -1 (unlabelled, from `challenge import`) are in neither: every baseline
+    trains, and fits its preprocessing, on the labelled records only.
     Raises TrainingDataError unless the validation split holds MIN_CLASS_SIZE records of each
     label (its AUC interval needs them) and the rest at least one of each to train on.
     """
@@ -71,7 +73,7 @@ def validation_split(y: np.ndarray, *, fraction: float, seed: int) -> tuple[np.n
             )
         val.append(members[:n_val])
     val_idx = np.sort(np.concatenate(val))
-    return np.setdiff1d(np.arange(len(y)), val_idx), val_idx
+    return np.setdiff1d(np.flatnonzero(np.isin(y, (0, 1))), val_idx), val_idx
 
 
 def train(

@@ -22,10 +22,13 @@ def _user_errors():
     from challenge.data import DataError
     from challenge.model import ModelError
     from challenge.records import PackagingError
+    from challenge.staging import ChallengeExistsError
 
+    errors = (SubmissionError, AnswerKeyError, DataError, PackagingError, ModelError,
+              ChallengeExistsError)  # fmt: skip
     try:
         yield
-    except (SubmissionError, AnswerKeyError, DataError, PackagingError, ModelError) as err:
+    except errors as err:
         raise click.ClickException(str(err)) from None
 
 
@@ -64,6 +67,14 @@ def _models_note(test_records: Path, answer_key: Path) -> str:
         "workers with `leaderboard worker` (leaderboard/README.md, 'Model submissions: workers')."
     )
 
+
+_force_option = click.option(
+    "--force",
+    is_flag=True,
+    default=False,
+    help="Replace the challenge already in OUT: its private/ (secret, answer key) is kept as "
+    "OUT/private-backup-<UTC time>/; without --force such a folder is refused.",
+)
 
 _submissions_option = click.option(
     "--submissions",
@@ -137,6 +148,7 @@ def main() -> None:
     "written to the data card and public/challenge.json (the leaderboard's rules page).",
 )
 @_submissions_option
+@_force_option
 @conventions.quiet_option()
 def generate(out, quiet, **options) -> None:
     """Simulate a challenge: train and test ROOT files, sample submission, data card, answer key.
@@ -241,8 +253,29 @@ def plan(auc, delta, public_fraction, carrier_fraction) -> None:
 @click.option(
     "--labels",
     default=None,
-    help="Labels (1 = carrier, 0 = absorber): a dataset in the file (cait: e.g. events/labels, "
-    "channels x events) or a CSV file with a column 'label' in record order.",
+    help="Label codes: a dataset in the file (cait: e.g. events/labels, channels x events) or "
+    "a CSV file with a column 'label' in record order.",
+)
+@click.option(
+    "--label-map",
+    default=None,
+    metavar="CODE=CLASS,...",
+    help="Which label code is which class: CLASS is absorber, carrier, unlabelled (train.root "
+    "only, label -1) or drop, e.g. 1=absorber,8=carrier for cait (needed there; cait's 0 is "
+    "always unlabelled). Other formats default to 0=absorber,1=carrier,-1=unlabelled. A code "
+    "outside the map is refused.",
+)
+@click.option(
+    "--test",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A second file of the same format whose records make test.root (the course's own "
+    "split); FILE then makes train.root and --test-fraction is not used.",
+)
+@click.option(
+    "--test-labels",
+    default=None,
+    help="Label codes of the --test file, as --labels (default: --labels, when a dataset).",
 )
 @click.option(
     "--sampling-rate",
@@ -250,6 +283,13 @@ def plan(auc, delta, public_fraction, carrier_fraction) -> None:
     type=click.FloatRange(min=0, min_open=True),
     default=None,
     help="Sampling rate in Hz, when the file does not record it.",
+)
+@click.option(
+    "--volts-per-count",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Volts of one ADC count, when the file does not record it (attribute or array "
+    "volts_per_count); 1 if neither gives it.",
 )
 @click.option(
     "--test-fraction",
@@ -264,6 +304,7 @@ def plan(auc, delta, public_fraction, carrier_fraction) -> None:
 )
 @conventions.out_dir_option(required=True, help=OUT_DIR_HELP)
 @_submissions_option
+@_force_option
 @conventions.quiet_option()
 def import_(file, out, quiet, **options) -> None:
     """Package the labelled records of FILE (cait HDF5, torch, npz, HDF5) as a challenge."""
@@ -316,10 +357,12 @@ def check_model(model, data) -> None:
         train = load("train", data_dir=data)
         result = score_model(model, train.X)
     per_1000 = 1000 * result.seconds / max(len(train.X), 1)
+    labelled = train.y >= 0  # unlabelled imported records (-1) have no AUC to give
     click.echo(
         f"OK: {model} scored {len(train.X)} training records in {result.seconds:.2f} s "
         f"({per_1000:.2f} s per 1,000 records, sandboxed: {result.isolation}); "
-        f"AUC on the training records {roc_auc_score(train.y, result.scores):.4f}"
+        f"AUC on the training records "
+        f"{roc_auc_score(train.y[labelled], result.scores[labelled]):.4f}"
     )
 
 

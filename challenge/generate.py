@@ -12,6 +12,7 @@ from challenge.records import RecordBatch, RecordFormat, Records
 from challenge.secret import Secret
 from challenge.settings import DEFAULT_SUBMISSIONS, DEFAULT_TRAINING_DATA
 from challenge.simulate import GENERATOR_VERSION, SimulationConfig, iterate_events
+from challenge.staging import write_challenge
 
 # (train, test) records. The full preset's 14,000 private test events resolve an AUC difference
 # of 0.002 at AUC 0.976 (challenge.planning), enough to tell apart `cnn` from `mlp` and `vae`
@@ -71,6 +72,7 @@ def generate_challenge(
     metric: str = DEFAULT_SCORE_TYPE,
     simulated_training_data: str = DEFAULT_TRAINING_DATA,
     submissions: str = DEFAULT_SUBMISSIONS,
+    force: bool = False,
     progress: bool = True,
 ) -> dict[str, Path]:
     """Simulates and writes a challenge under ``out_dir``; returns the written paths by name.
@@ -79,6 +81,8 @@ def generate_challenge(
     makes practice data that anyone can recompute (a warning says so). ``metric`` names the
     leaderboard's score type (``challenge.metrics.score_type``), recorded in private/metric.json.
     ``submissions="models"`` keeps test.root in ``out_dir/private/`` (``package_challenge``).
+    A folder that holds a challenge is refused unless ``force``; the files appear in ``out_dir``
+    only once all are written (``challenge.staging.write_challenge``).
     """
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}; got {preset!r}")
@@ -87,18 +91,22 @@ def generate_challenge(
     scored_by = score_type(metric)  # refuses an unknown name before any simulation
     config = simulation_config(record_length)
     secret = Secret.fresh() if seed is None else Secret.from_seed(seed)
-    return package_challenge(
-        simulated_records(n_train, split="train", secret=secret, config=config),
-        simulated_records(n_test, split="test", secret=secret, config=config),
+    return write_challenge(
         out_dir,
-        fmt=record_format(config),
-        secret=secret,
-        title="Data card: simulated CRESST-type detector pulses",
-        description=describe_simulation(config),
-        metric=scored_by,
-        simulated_training_data=simulated_training_data,
-        submissions=submissions,
-        progress=progress,
+        lambda folder: package_challenge(
+            simulated_records(n_train, split="train", secret=secret, config=config),
+            simulated_records(n_test, split="test", secret=secret, config=config),
+            folder,
+            fmt=record_format(config),
+            secret=secret,
+            title="Data card: simulated CRESST-type detector pulses",
+            description=describe_simulation(config),
+            metric=scored_by,
+            simulated_training_data=simulated_training_data,
+            submissions=submissions,
+            progress=progress,
+        ),
+        force=force,
     )
 
 

@@ -13,7 +13,12 @@ from click.testing import CliRunner
 from challenge import data
 from challenge.cli import main
 from challenge.detector import Detector
-from challenge.importer import ImportFileError, import_challenge, read_records
+from challenge.importer import (
+    ImportFileError,
+    import_challenge,
+    parse_label_map,
+    read_records,
+)
 from challenge.metrics import roc_auc_score
 from challenge.simulate import SimulationConfig, simulate
 
@@ -29,17 +34,29 @@ def simulated(n: int = N, seed: int = 0):
     return ev.counts, ev.label
 
 
-def write_cait(path, counts, label, *, channels: int = 2, channel: int = 1):
-    """An HDF5 file in cait's layout: events/event (channels, events, samples), mainpar, labels."""
+CAIT_MAP = "1=absorber,8=carrier"  # cait's codes: 1 = event pulse, 8 = carrier event
+
+
+def cait_codes(label: np.ndarray, n_unlabelled: int = 0) -> np.ndarray:
+    """cait's label codes for classes: absorber 1, carrier 8; the first records 0 (unlabelled)."""
+    codes = np.where(np.asarray(label) == 1, 8, 1)
+    codes[:n_unlabelled] = 0
+    return codes
+
+
+def write_cait(path, counts, label, *, channels: int = 2, channel: int = 1, codes=None, attrs=None):
+    """An HDF5 file in cait's layout: events/event (channels, events, samples), mainpar, labels
+    (cait's codes, float as cait writes them)."""
     events = np.zeros((channels, *counts.shape), dtype=np.int16)
     events[channel] = counts
     labels = np.zeros((channels, len(label)))
-    labels[channel] = label
+    labels[channel] = cait_codes(label) if codes is None else codes
     with h5py.File(path, "w") as f:
         group = f.create_group("events")
         group.create_dataset("event", data=events)
         group.create_dataset("mainpar", data=np.zeros((channels, len(label), 10)))
         group.create_dataset("labels", data=labels)
+        f.attrs.update(attrs or {})
     return path
 
 
@@ -51,7 +68,7 @@ def test_cait_file_round_trips_as_int16_counts(tmp_path):
     counts, label = simulated()
     path = write_cait(tmp_path / "run.h5", counts, label)
     paths = import_challenge(path, tmp_path / "ch", fmt="cait", channel=1, labels="events/labels",
-                             sampling_rate_hz=RATE, seed=1, progress=False)  # fmt: skip
+                             label_map=CAIT_MAP, sampling_rate_hz=RATE, seed=1, progress=False)  # fmt: skip
     out = tmp_path / "ch"
     meta = data.read_metadata("train", out)
     assert meta["pulse_dtype"] == "int16" and meta["record_length"] == LENGTH
@@ -113,7 +130,7 @@ def test_plain_hdf5_arrays(tmp_path):
         ("cait", {"channel": 2}, r"--channel 2 but dataset 'events/event' of shape \(2, 40, 1024\)"),
         ("cait", {"labels": "events/nolabels"}, r"no dataset 'events/nolabels'; the file has \['events/event', 'events/labels', 'events/mainpar'\]"),
         ("cait", {"labels": None}, r"give --labels DATASET"),
-        ("badlabels", {}, r"labels must be 0 \(absorber\) or 1 \(carrier\); found 2$"),
+        ("badlabels", {}, r"label codes 2 \(1 record\) are not in the label map; expected 0=unlabelled,1=absorber,8=carrier\. Map each code with --label-map CODE=CLASS"),
         ("shortlabels", {}, r"labels have shape \(39,\); expected \(40,\)"),
         ("cait", {"rate": None}, r"records no sampling rate; give it with --sampling-rate"),
         ("short", {}, r"records events/event\[1\] \(cait HDF5\) have shape \(40, 32\); expected \(events, samples\)"),
@@ -144,14 +161,14 @@ def test_bad_files_name_the_dataset_and_its_shape(tmp_path, build, options, mess
                 f["events/event"] = events
             if build in ("badlabels", "shortlabels"):
                 del f["events/labels"]
-                bad = np.array(label[: 39 if build == "shortlabels" else 40], dtype=float)
+                bad = cait_codes(label[: 39 if build == "shortlabels" else 40]).astype(float)
                 bad[0] = 2 if build == "badlabels" else bad[0]
                 f["events/labels"] = np.stack([bad, bad])
     labels = options.get("labels", "events/labels")
     rate = options.get("rate", RATE)
     with pytest.raises(ImportFileError, match=message):
         read_records(path, fmt="cait", channel=options.get("channel", 1), labels=labels,
-                     sampling_rate_hz=rate)  # fmt: skip
+                     label_map=parse_label_map(CAIT_MAP), sampling_rate_hz=rate)  # fmt: skip
 
 
 def test_cli_imports_and_refuses_without_a_traceback(tmp_path):
@@ -159,7 +176,8 @@ def test_cli_imports_and_refuses_without_a_traceback(tmp_path):
     path = write_cait(tmp_path / "run.h5", counts, label)
     runner = CliRunner()
     args = ["import", str(path), "--format", "cait", "--channel", "1", "--labels",
-            "events/labels", "--out-dir", str(tmp_path / "ch"), "--seed", "3", "--quiet"]  # fmt: skip
+            "events/labels", "--label-map", CAIT_MAP, "--out-dir", str(tmp_path / "ch"), "--seed",
+            "3", "--quiet"]  # fmt: skip
     result = runner.invoke(main, [*args, "--sampling-rate", "25000"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "ch" / "public" / "train.root").exists()
@@ -171,10 +189,10 @@ def test_cli_imports_and_refuses_without_a_traceback(tmp_path):
 @pytest.fixture(scope="module")
 def imported_cait(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cait")
-    counts, label = simulated(240, seed=7)
-    path = write_cait(tmp / "run.h5", counts, label)
+    counts, label = simulated(280, seed=7)  # codes {0, 1, 8}: 40 unlabelled records
+    path = write_cait(tmp / "run.h5", counts, label, codes=cait_codes(label, n_unlabelled=40))
     import_challenge(path, tmp / "ch", fmt="cait", channel=1, labels="events/labels",
-                     sampling_rate_hz=RATE, seed=2, progress=False)  # fmt: skip
+                     label_map=CAIT_MAP, sampling_rate_hz=RATE, seed=2, progress=False)  # fmt: skip
     return tmp / "ch"
 
 
@@ -233,10 +251,10 @@ def test_file_written_by_cait_itself(tmp_path):
     handler.convert_dataset(path_rdt=f"{tmp_path}/", fname="mock_001", path_h5=f"{tmp_path}/",
                             tpa_list=[0], processes=1)  # fmt: skip
     label = mock.is_carrier[np.abs(mock.all_tpas) < 1e-3].astype(int)  # the particle events
-    pd.DataFrame({"label": label}).to_csv(tmp_path / "labels.csv", index=False)
+    pd.DataFrame({"label": cait_codes(label)}).to_csv(tmp_path / "labels.csv", index=False)
     path = tmp_path / "mock_001-P_Ch0-L_Ch1.h5"
     paths = import_challenge(path, tmp_path / "ch", fmt="cait", labels=str(tmp_path / "labels.csv"),
-                             sampling_rate_hz=25_000, seed=0, progress=False)  # fmt: skip
+                             label_map=CAIT_MAP, sampling_rate_hz=25_000, seed=0, progress=False)  # fmt: skip
     with h5py.File(path, "r") as f:
         written = np.asarray(f["events/event"][0], dtype=np.float32)
     both = np.concatenate([data.load(s, tmp_path / "ch").X for s in ("train", "test")])
