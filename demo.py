@@ -75,6 +75,9 @@ def make_data(data: Path, *, quick: bool, models: bool) -> None:
         data,
         *(["--submissions", submissions] if models else []),
         *(QUICK_DATA + ["--quiet"] if quick else []),
+        # The demo regenerates only data it cannot use (--quick's scratch data, or a challenge of
+        # the other kind): it replaces them, and the old private/ stays as a dated backup.
+        "--force",
     )
 
 

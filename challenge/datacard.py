@@ -107,17 +107,28 @@ domains, no external data, at most {ModelLimits.max_bytes // 2**20} MiB (by defa
 
 
 def _balance_section(train_y: np.ndarray) -> str:
-    """The training records' class counts. The test records' stay with the organizers: the
-    public split takes a fixed share of each class, so they would give the public split's
-    counts, and with these one upload reads a few events' labels (issue 21)."""
-    row = f"| train | {len(train_y)} | {int(np.sum(train_y))} ({np.mean(train_y):.1%}) | "
-    row += f"{int(len(train_y) - np.sum(train_y))} |"
+    """The training records' class counts, and their unlabelled records (label -1, imported) if
+    any. The test records' stay with the organizers: the public split takes a fixed share of
+    each class, so they would give the public split's counts, and with these one upload reads a
+    few events' labels (issue 21)."""
+    carrier, absorber = int(np.sum(train_y == 1)), int(np.sum(train_y == 0))
+    unlabelled = int(np.sum(train_y < 0))
+    share = f" ({carrier / (carrier + absorber):.1%})" if carrier + absorber else ""
+    head = "| split | events | carrier (label 1) | absorber (label 0) |"
+    row = f"| train | {len(train_y)} | {carrier}{share} | {absorber} |"
+    rule, note = "|---|---|---|---|", ""
+    if unlabelled:
+        head, rule, row = head + " unlabelled (label -1) |", rule + "---|", row + f" {unlabelled} |"
+        note = (
+            "Unlabelled records (label -1, imported) are in train.root only; the carrier share "
+            "is of the labelled records. The baselines skip them; a team may use them.\n\n"
+        )
     return f"""## Class balance
-| split | events | carrier (label 1) | absorber (label 0) |
-|---|---|---|---|
+{head}
+{rule}
 {row}
 
-The class counts of the test records and of their public and private splits are known to the
+{note}The class counts of the test records and of their public and private splits are known to the
 organizers only.
 """
 

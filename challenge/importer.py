@@ -43,6 +43,7 @@ DEFAULT_TEST_FRACTION = 0.5
 MIN_RECORD_LENGTH = 64
 MIN_PER_CLASS = 4  # labelled records of each class that an import needs
 READ_CHUNK = data.WRITE_BATCH  # records read at a time: bounds the memory of an import
+SCAN_ROWS = 16  # rows of a float chunk checked at a time
 INT16 = np.iinfo(np.int16)
 # The classes a label code can map to; UNLABELLED records go to train.root only, DROP ones nowhere.
 UNLABELLED, DROP = -1, -2
@@ -92,7 +93,8 @@ def describe_label_map(mapping: dict[int, int]) -> str:
 
 @dataclass
 class RecordFile:
-    """An open file of records: ``take(rows)`` reads sorted rows (k, L) in the file's dtype."""
+    """An open file of records: ``take(rows)`` reads rows (k, L) in the file's dtype, in the
+    order given (an index array) or a slice, into one new array."""
 
     path: Path
     source: str  # one line: the file, the dataset and the channel
@@ -174,7 +176,7 @@ def _open_cait(path: Path, *, channel: int, labels: str | None):
         source = f"{path.name}: {CAIT_EVENTS}[{channel}] (cait HDF5)"
         yield _record_file(
             path, source, _ChannelShape(events.shape[1:], events.dtype),
-            lambda rows: events[channel, rows, :], codes,
+            _h5_take(events, channel), codes,
             _h5_attr(f, SAMPLING_RATE_ATTRS), _h5_attr(f, VOLTS_PER_COUNT_ATTRS),
         )  # fmt: skip
 
@@ -184,6 +186,27 @@ class _ChannelShape(NamedTuple):
 
     shape: tuple
     dtype: np.dtype
+
+
+def _h5_take(dataset, *channel: int) -> Callable[[np.ndarray | slice], np.ndarray]:
+    """Rows of an HDF5 dataset (events, samples), or of one channel of cait's (channels, events,
+    samples): a slice in one read, an index array row by row straight into the result (h5py
+    reads an index array only in increasing order, and reordering would copy the chunk)."""
+
+    def take(rows: np.ndarray | slice) -> np.ndarray:
+        if isinstance(rows, slice):
+            return dataset[(*channel, rows)]
+        out = np.empty((len(rows), dataset.shape[-1]), dtype=dataset.dtype)
+        for i, row in enumerate(rows):
+            dataset.read_direct(out, np.s_[(*channel, int(row))], np.s_[i])
+        return out
+
+    return take
+
+
+def _array_take(array: np.ndarray) -> Callable[[np.ndarray | slice], np.ndarray]:
+    """Rows of a memory-mapped array, in the order given, into one new array."""
+    return lambda rows: np.array(array[rows]) if isinstance(rows, slice) else array.take(rows, 0)
 
 
 def _channel_labels(f, path: Path, name: str, channel: int) -> np.ndarray:
@@ -207,7 +230,7 @@ def _open_hdf5(path: Path, *, channel: int, labels: str | None):
         codes = _labels(
             path, labels or _find(path, f.keys(), "y"), lambda n: np.asarray(_dataset(f, path, n))
         )
-        yield _record_file(path, f"{path.name}: {name} (HDF5)", pulses, pulses.__getitem__, codes,
+        yield _record_file(path, f"{path.name}: {name} (HDF5)", pulses, _h5_take(pulses), codes,
                            _h5_attr(f, SAMPLING_RATE_ATTRS), _h5_attr(f, VOLTS_PER_COUNT_ATTRS))  # fmt: skip
 
 
@@ -228,7 +251,7 @@ def _open_npz(path: Path, *, channel: int, labels: str | None):
 
         codes = _labels(path, labels or _find(path, keys, "y"), from_archive)
         pulses = _spool_npz_member(path, name, Path(spool) / "records.npy")
-        yield _record_file(path, f"{path.name}: {name} (npz)", pulses, pulses.__getitem__, codes,
+        yield _record_file(path, f"{path.name}: {name} (npz)", pulses, _array_take(pulses), codes,
                            _npz_scalar(archive, keys, "sampling_rate_hz"),
                            _npz_scalar(archive, keys, "volts_per_count"))  # fmt: skip
 
@@ -281,7 +304,7 @@ def _open_torch(path: Path, *, channel: int, labels: str | None):
     X, y = (t.numpy() if isinstance(t, torch.Tensor) else np.asarray(t) for t in obj)
     if labels is not None:
         y = _labels(path, labels, lambda name: _no_dataset(path, name))
-    yield _record_file(path, f"{path.name}: (X, y) (torch)", X, X.__getitem__, y, None, None)
+    yield _record_file(path, f"{path.name}: (X, y) (torch)", X, _array_take(X), y, None, None)
 
 
 def _no_dataset(path: Path, name: str):
@@ -313,18 +336,23 @@ class Scan:
 
 
 def scan_records(records: RecordFile) -> Scan:
-    """Checks every record, READ_CHUNK at a time: finite values; their range and integrality."""
+    """Checks every record, READ_CHUNK at a time: finite values; their range and integrality.
+
+    Float chunks are checked SCAN_ROWS rows at a time, so that the checks' temporaries stay
+    small beside the chunk.
+    """
     integral, lo, hi = True, np.inf, -np.inf
     for start, chunk in zip(range(0, records.n, READ_CHUNK), records.chunks(), strict=True):
         if not np.issubdtype(chunk.dtype, np.integer):
-            bad = ~np.isfinite(chunk)
-            if bad.any():
-                event, sample = np.argwhere(bad)[0]
-                raise ImportFileError(
-                    f"{records.path}: record {start + event} has a non-finite value at sample "
-                    f"{sample}"
-                )
-            integral = integral and bool(np.all(chunk == np.round(chunk)))
+            for offset in range(0, len(chunk), SCAN_ROWS):
+                block = chunk[offset : offset + SCAN_ROWS]
+                if not np.isfinite(block).all():
+                    event, sample = np.argwhere(~np.isfinite(block))[0]
+                    raise ImportFileError(
+                        f"{records.path}: record {start + offset + event} has a non-finite value "
+                        f"at sample {sample}"
+                    )
+                integral = integral and bool(np.all(block == np.round(block)))
         lo, hi = min(lo, float(chunk.min())), max(hi, float(chunk.max()))
     return Scan(bool(integral), lo, hi)
 
@@ -471,14 +499,17 @@ def _stream(records: RecordFile, rows: np.ndarray, labels: np.ndarray, plan: _Pl
     """``rows`` of ``records`` in that order, READ_CHUNK at a time, converted for storage."""
     dtype = np.dtype(plan.fmt.pulse_dtype)
 
+    def read(part: np.ndarray) -> np.ndarray:
+        pulse = records.take(part)
+        if plan.scale != 1.0:  # float records only: int16 counts keep volts_per_count
+            pulse = np.multiply(pulse, plan.scale, out=pulse, dtype=pulse.dtype)
+        return pulse.astype(dtype, copy=False)
+
     def batches() -> Iterator[RecordBatch]:
+        # No local holds the file's chunk across a yield: only the batch handed on stays alive.
         for start in range(0, len(rows), READ_CHUNK):
             part = rows[start : start + READ_CHUNK]
-            ordered = np.sort(part)  # HDF5 reads rows in increasing order only
-            pulse = records.take(ordered)[np.searchsorted(ordered, part)]
-            if plan.scale != 1.0:
-                pulse = pulse * plan.scale
-            yield RecordBatch(pulse.astype(dtype, copy=False), labels[part])
+            yield RecordBatch(read(part), labels[part])
 
     return Records(len(rows), batches())
 

@@ -80,6 +80,14 @@ def test_validation_split_is_stratified_disjoint_and_seeded():
     assert not np.array_equal(val, validation_split(y, fraction=0.25, seed=4)[1])
 
 
+def test_unlabelled_records_are_in_neither_split():
+    # `challenge import` puts unlabelled records (-1) in train.root: no baseline trains on them.
+    y = np.array([0] * 60 + [1] * 40 + [-1] * 30)
+    train, val = validation_split(y, fraction=0.25, seed=3)
+    assert np.array_equal(np.sort(np.concatenate([train, val])), np.arange(100))
+    assert np.array_equal(val, validation_split(y[:100], fraction=0.25, seed=3)[1])
+
+
 def test_whitening_uses_the_challenge_noise_estimator():
     # one noise-spectrum estimator: the gain is 1 / sqrt(pretrigger_psd), normalised by its median
     from challenge.matched_filter import pretrigger_psd

@@ -306,11 +306,11 @@ def test_generating_again_in_the_other_mode_leaves_nothing_of_the_first(tmp_path
             "--out-dir", tmp_path]  # fmt: skip
     assert run("generate", *args).exit_code == 0
     assert (tmp_path / "public" / "test.root").exists()
-    assert run("generate", *args, "--submissions", "models").exit_code == 0
+    assert run("generate", *args, "--submissions", "models", "--force").exit_code == 0
     assert sorted(p.name for p in (tmp_path / "public").iterdir()) == [
         "DATACARD.md", "challenge.json", "train.root",
     ]  # fmt: skip
-    assert run("generate", *args, "--submissions", "predictions").exit_code == 0
+    assert run("generate", *args, "--submissions", "predictions", "--force").exit_code == 0
     assert not (tmp_path / "private" / "test.root").exists()
     assert (tmp_path / "public" / "test.root").exists()
     assert json.loads((tmp_path / "public" / "challenge.json").read_text())["submissions"] == (

@@ -20,6 +20,7 @@ from challenge.importer import (
     read_records,
 )
 from challenge.metrics import roc_auc_score
+from challenge.secret import Secret
 from challenge.simulate import SimulationConfig, simulate
 
 h5py = pytest.importorskip("h5py")
@@ -282,3 +283,149 @@ def test_an_imported_challenge_of_model_submissions_keeps_test_root_private(tmp_
     np.testing.assert_array_equal(test.event_id, key["event_id"])
     both = np.concatenate([data.load("train", tmp_path / "ch").X, test.X])
     np.testing.assert_array_equal(_sorted_rows(both), _sorted_rows(counts.astype(np.float32)))
+
+
+def _by_record(X: np.ndarray, label: np.ndarray) -> dict[bytes, int]:
+    return {row.astype(np.float32).tobytes(): int(y) for row, y in zip(X, label, strict=True)}
+
+
+def test_cait_codes_0_1_8_are_refused_without_a_label_map_and_imported_with_one(tmp_path):
+    counts, label = simulated(100, seed=8)
+    codes = cait_codes(label, n_unlabelled=30)
+    path = write_cait(tmp_path / "run.h5", counts, label, codes=codes)
+    args = ["import", path, "--format", "cait", "--channel", 1, "--labels", "events/labels",
+            "--sampling-rate", RATE, "--seed", 1, "--out-dir", tmp_path / "ch", "--quiet"]  # fmt: skip
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    n1, n8 = int(np.sum(codes == 1)), int(np.sum(codes == 8))
+    assert (
+        f"this file's codes are 0 (30 records), 1 ({n1} records), 8 ({n8} records). Map them, "
+        "e.g. --label-map 1=absorber,8=carrier"
+    ) in result.stderr
+    assert not (tmp_path / "ch").exists()
+    result = CliRunner().invoke(main, [str(a) for a in [*args, "--label-map", CAIT_MAP]])
+    assert result.exit_code == 0, result.output
+    train, test = data.load("train", tmp_path / "ch"), data.load("test", tmp_path / "ch")
+    # Each record keeps its class; the 30 records of code 0 are all in train.root, as -1.
+    expected = _by_record(counts, np.where(codes == 0, -1, codes == 8))
+    assert [expected[x.tobytes()] for x in train.X] == train.y.tolist()
+    assert int(np.sum(train.y == -1)) == 30 and len(train.y) + len(test.X) == 100
+    key = pd.read_csv(tmp_path / "ch" / "private" / "answer_key.csv").set_index("event_id")
+    assert [expected[x.tobytes()] for x in test.X] == key.loc[test.event_id, "label"].tolist()
+    assert len(test.X) == 35  # half of the 70 labelled records
+    card = (tmp_path / "ch" / "public" / "DATACARD.md").read_text()
+    assert "| run.h5 | 0 | unlabelled | 30 |" in card and f"| run.h5 | 8 | carrier | {n8} |" in card
+    assert "| train | 65 | " in card and "| 30 |" in card
+
+
+def test_cait_code_0_is_never_a_class_and_can_be_dropped(tmp_path):
+    counts, label = simulated(60, seed=9)
+    path = write_cait(tmp_path / "run.h5", counts, label, codes=cait_codes(label, 10))
+    options = {"fmt": "cait", "channel": 1, "labels": "events/labels", "sampling_rate_hz": RATE}
+    with pytest.raises(ImportFileError, match="maps code 0 to absorber, but in a cait file it"):
+        read_records(path, label_map=parse_label_map("0=absorber,1=absorber,8=carrier"), **options)
+    kept = read_records(path, label_map=parse_label_map("0=drop,1=absorber,8=carrier"), **options)
+    assert len(kept.label) == 50 and set(kept.label.tolist()) == {0, 1}
+    np.testing.assert_array_equal(kept.pulse, counts[10:])
+
+
+def test_label_maps_read_names_or_numbers_and_refuse_the_rest():
+    assert parse_label_map("1=absorber, 8=carrier") == parse_label_map("1=0,8=1") == {1: 0, 8: 1}
+    assert parse_label_map("0=unlabelled,3=drop,7=-1") == {0: -1, 3: -2, 7: -1}
+    for bad, message in [("1=signal", "'1=signal' is not CODE=CLASS"), ("x=carrier", "'x=carrier'"),
+                         ("8", "'8' is not"), ("1=0,1=1", "code 1 is mapped twice"), ("", "empty")]:  # fmt: skip
+        with pytest.raises(ImportFileError, match=message):
+            parse_label_map(bad)
+
+
+def test_codes_outside_the_map_are_refused_with_their_counts(tmp_path):
+    counts, label = simulated(40, seed=10)
+    y = label.astype(int)
+    y[:3] = 2
+    np.savez(tmp_path / "x.npz", X=counts, y=y, sampling_rate_hz=RATE)
+    with pytest.raises(ImportFileError, match=r"label codes 2 \(3 records\) are not in the label "
+                       r"map; expected 0 \(absorber\) and 1 \(carrier\)"):  # fmt: skip
+        read_records(tmp_path / "x.npz", fmt="npz")
+    mapped = read_records(tmp_path / "x.npz", fmt="npz", label_map=parse_label_map("0=0,1=1,2=-1"))
+    assert mapped.label.tolist() == [-1, -1, -1, *label[3:].tolist()]
+
+
+def test_a_given_test_file_keeps_the_course_split(tmp_path):
+    torch = pytest.importorskip("torch")
+    counts, label = simulated(90, seed=11)
+    for name, rows in (("train.pt", slice(0, 60)), ("valid.pt", slice(60, 90))):
+        torch.save((torch.tensor(counts[rows]), torch.tensor(label[rows])), tmp_path / name)
+    paths = import_challenge(tmp_path / "train.pt", tmp_path / "ch", fmt="torch",
+                             test=tmp_path / "valid.pt", sampling_rate_hz=RATE, seed=4,
+                             test_fraction=0.9, progress=False)  # fmt: skip
+    train, test = data.load("train", tmp_path / "ch"), data.load("test", tmp_path / "ch")
+    np.testing.assert_array_equal(_sorted_rows(train.X), _sorted_rows(counts[:60].astype("f4")))
+    np.testing.assert_array_equal(_sorted_rows(test.X), _sorted_rows(counts[60:].astype("f4")))
+    expected = _by_record(counts, label)
+    assert [expected[x.tobytes()] for x in train.X] == train.y.tolist()
+    key = pd.read_csv(paths["answer_key"]).set_index("event_id")
+    assert [expected[x.tobytes()] for x in test.X] == key.loc[test.event_id, "label"].tolist()
+    assert not np.array_equal(train.X, counts[:60])  # shuffled with the secret
+    assert "the course's own split" in paths["datacard"].read_text()
+
+
+def test_volts_per_count_comes_from_the_file_or_the_option(tmp_path):
+    counts, label = simulated(60, seed=12)
+    path = write_cait(tmp_path / "run.h5", counts, label, attrs={"volts_per_count": 2.5e-4})
+    options = {"fmt": "cait", "channel": 1, "labels": "events/labels", "label_map": CAIT_MAP,
+               "sampling_rate_hz": RATE, "seed": 0, "progress": False}  # fmt: skip
+    paths = import_challenge(path, tmp_path / "a", **options)
+    assert data.read_metadata("train", tmp_path / "a")["volts_per_count"] == 2.5e-4
+    assert "volts = counts x 0.00025, as the file records it" in paths["datacard"].read_text()
+    import_challenge(path, tmp_path / "b", volts_per_count=1e-3, **options)
+    train = data.load("train", tmp_path / "b")  # volts = counts x the option's scale
+    np.testing.assert_array_equal(
+        _sorted_rows(train.X),
+        _sorted_rows(np.concatenate([data.load("train", tmp_path / "a").X]) * np.float32(4.0)),
+    )
+    # Float records (not counts) are scaled to volts as they are read.
+    np.savez(tmp_path / "v.npz", X=counts + 0.5, y=label, sampling_rate_hz=RATE,
+             volts_per_count=1e-3)  # fmt: skip
+    records = read_records(tmp_path / "v.npz", fmt="npz")
+    assert records.pulse.dtype == np.float32
+    np.testing.assert_allclose(records.pulse, ((counts + 0.5) * 1e-3).astype(np.float32))
+
+
+def test_compressed_npz_and_torch_files_are_read_without_loading_them_whole(tmp_path):
+    torch = pytest.importorskip("torch")
+    counts, label = simulated(60, seed=13)
+    np.savez_compressed(tmp_path / "x.npz", X=counts, y=label, sampling_rate_hz=RATE)
+    np.testing.assert_array_equal(read_records(tmp_path / "x.npz", fmt="npz").pulse, counts)
+    torch.save((torch.tensor(counts), torch.tensor(label)), tmp_path / "x.pt")
+    records = read_records(tmp_path / "x.pt", fmt="torch", sampling_rate_hz=RATE)
+    np.testing.assert_array_equal(records.pulse, counts)
+
+
+def test_reading_holds_about_two_chunks_whatever_the_file_size(tmp_path):
+    """Peak memory (tracemalloc) of reading every record as the import does (the checking pass,
+    then the secret's order) from a cait file of 2,000 records of 2,048 int16 samples (8 MB), in
+    chunks of 250 records (1 MB). benchmarks/bench_import.py measures whole imports."""
+    import tracemalloc
+
+    from challenge.importer import READ_CHUNK, _plan, _split, open_records
+
+    length, n = 2048, 2000
+    rng = np.random.default_rng(0)
+    counts = rng.integers(-2000, 2000, size=(n, length), dtype=np.int16)
+    label = rng.integers(0, 2, size=n)
+    path = write_cait(tmp_path / "big.h5", counts, label)
+    chunk = READ_CHUNK * length * 2
+    tracemalloc.start()
+    try:
+        with open_records(path, fmt="cait", channel=1, labels="events/labels") as records:
+            start, _ = tracemalloc.get_traced_memory()
+            plan = _plan([records], fmt="cait", label_map=parse_label_map(CAIT_MAP),
+                         sampling_rate_hz=RATE, volts_per_count=None)  # fmt: skip
+            train, test, _ = _split([records], plan, Secret.from_seed(0), 0.5)
+            seen = sum(len(b.label) for r in (train, test) for b in r.batches)
+            _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert seen == n
+    # The batch being written and the one being read; the whole channel would be 8 chunks.
+    assert (peak - start) < 2.5 * chunk, f"peak {(peak - start) / chunk:.2f} chunks"
