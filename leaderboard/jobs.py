@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -58,9 +58,8 @@ class TestRecords:
 _loading = threading.Lock()
 
 
-def test_records(app: Flask | None = None) -> TestRecords:
+def test_records(app: Flask) -> TestRecords:
     """The worker's test records, read on first use; ConfigError when test.root is unusable."""
-    app = app or current_app
     with _loading:
         held = app.extensions.get("leaderboard.test_records")
         if held is None:
@@ -138,26 +137,26 @@ def _check_test_events(app: Flask) -> None:
         )
 
 
-def score_submission(submission_id: int) -> str | None:
+def score_submission(app: Flask, submission_id: int) -> str | None:
     """Score queued model ``submission_id`` and record it as scored or failed; returns that
     status, or None when the row was not queued (a message delivered twice, a scored row)."""
-    started = claim(submission_id)
+    started = claim(app, submission_id)
     if started is None:
         logger.info("submission #%d is not queued (already taken or done); skipped", submission_id)
         return None
     clock, public = time.monotonic(), None
     try:
-        fields, public = _score(current_app._get_current_object(), submission_id)
+        fields, public = _score(app, submission_id)
     except ModelError as err:  # SandboxError too: the model's own fault, in public words
         logger.info("submission #%d failed: %s", submission_id, err)
         fields = {"status": "failed", "failure_reason": str(err)}
     except Exception:
         logger.exception("submission #%d: internal error while scoring", submission_id)
         fields = {"status": "failed", "failure_reason": INTERNAL_FAILURE}
-    shown = wait_for_step(clock, float(current_app.config["MODEL_WALL_S"]))
+    shown = wait_for_step(clock, float(app.config["MODEL_WALL_S"]))
     if fields["status"] == "scored":
         fields["scored_at"] = started + timedelta(seconds=shown)
-    return _record(submission_id, started, fields, public)
+    return _record(app, submission_id, started, fields, public)
 
 
 def wait_for_step(since: float, wall_s: float) -> float:
@@ -169,12 +168,12 @@ def wait_for_step(since: float, wall_s: float) -> float:
     return steps * step
 
 
-def claim(submission_id: int) -> datetime | None:
+def claim(app: Flask, submission_id: int) -> datetime | None:
     """Take a queued model for this worker (status ``running``); the claim's time, or None when
     another worker has it or it is not queued. One conditional UPDATE: two workers that get
     the same message cannot both win."""
-    started = current_app.config["NOW"]()
-    with session_scope() as db:
+    started = app.config["NOW"]()
+    with session_scope(app) as db:
         taken = db.execute(
             update(Submission)
             .where(Submission.id == submission_id, Submission.status == "queued")
@@ -215,13 +214,17 @@ def _score(app: Flask, submission_id: int) -> tuple[dict, np.ndarray]:
 
 
 def _record(
-    submission_id: int, started: datetime, fields: dict, public: np.ndarray | None = None
+    app: Flask,
+    submission_id: int,
+    started: datetime,
+    fields: dict,
+    public: np.ndarray | None = None,
 ) -> str | None:
     """Write the result if the row is still this worker's claim (``leaderboard requeue`` may
     have handed a stale one to another worker), and the Ladder's verdict on a scored one (its
     ``public`` scores against the team's best so far); the ORM change bumps the board version
     in the same transaction."""
-    with session_scope(write=True) as db:
+    with session_scope(app, write=True) as db:
         submission = db.get(Submission, submission_id)
         if submission is None or submission.status != "running" or submission.started_at != started:
             logger.warning("submission #%d was claimed again meanwhile; result dropped",
@@ -270,16 +273,16 @@ def requeue(
     return Requeued(stale, retried, sent, [i for i in queued if i not in sent])
 
 
-def put_back_interrupted(submission_id: int) -> bool:
+def put_back_interrupted(app: Flask, submission_id: int) -> bool:
     """Queue again a model whose worker stopped before it finished (SIGTERM, or a Ctrl-C that
     waited past its limit), so that another worker scores it without ``leaderboard requeue``;
     whether it was put back and sent."""
-    with session_scope(write=True) as db:
+    with session_scope(app, write=True) as db:
         put_back = _put_back(db, Submission.id == submission_id, Submission.status == "running")
     if not put_back:
         return False
     logger.warning("submission #%d interrupted by the worker's stop: queued again", submission_id)
-    return queue.enqueue_scoring(submission_id)
+    return queue.enqueue_scoring(submission_id, app)
 
 
 def _put_back(db: Session, *conditions) -> list[int]:

@@ -87,7 +87,7 @@ def init_app(app: Flask) -> None:
         logger.info("submission #%d: scoring in worker %d", submission_id, os.getpid())
         start = time.perf_counter()
         with app.app_context():
-            jobs.score_submission(submission_id)
+            jobs.score_submission(app, submission_id)
         logger.info("submission #%d: done in %.2f s", submission_id, time.perf_counter() - start)
 
     app.extensions["leaderboard.queue"] = huey
@@ -134,7 +134,7 @@ def run_worker(app: Flask, *, threads: int = 1) -> None:
         from leaderboard import jobs
 
         with app.app_context():
-            jobs.put_back_interrupted(*task.args)
+            jobs.put_back_interrupted(app, *task.args)
 
     @huey.on_startup("leaderboard.ready")
     def ready() -> None:  # in each consumer thread, as it starts taking tasks

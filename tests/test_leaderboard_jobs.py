@@ -180,15 +180,15 @@ def test_a_message_delivered_twice_or_for_a_scored_row_does_nothing(models_app, 
     token = register(client)
     upload(client, token, m.mean_model().SerializeToString())
     with models_app.app_context():
-        assert jobs.score_submission(1) == "scored"
+        assert jobs.score_submission(models_app, 1) == "scored"
         scored_at = row(models_app, 1).scored_at
-        assert jobs.score_submission(1) is None  # already scored
-        assert jobs.score_submission(99) is None  # no such row
+        assert jobs.score_submission(models_app, 1) is None  # already scored
+        assert jobs.score_submission(models_app, 99) is None  # no such row
     assert row(models_app, 1).scored_at == scored_at
     # Two workers that got the same message: one claim wins.
     upload(client, token, m.mean_model(LENGTH).SerializeToString())
     with models_app.app_context():
-        first, second = jobs.claim(2), jobs.claim(2)
+        first, second = jobs.claim(models_app, 2), jobs.claim(models_app, 2)
     assert first is not None and second is None
     assert row(models_app, 2).status == "running"
 
@@ -399,10 +399,10 @@ def test_requeue_sends_queued_rows_again_and_puts_back_stale_running_ones(
         assert upload(client, token, model.SerializeToString()).status_code == 202
     queue.huey_of(models_app).flush()  # the broker lost its messages
     with models_app.app_context():
-        stale_claim = jobs.claim(1)
+        stale_claim = jobs.claim(models_app, 1)
     clock.advance(seconds=models_app.config["MODEL_WALL_S"] + jobs.STALE_MARGIN_S + 1)
     with models_app.app_context():
-        assert jobs.claim(2) is not None  # a live worker's, just now
+        assert jobs.claim(models_app, 2) is not None  # a live worker's, just now
     result = CliRunner().invoke(main, ["requeue"], obj=models_app)
     assert result.exit_code == 0, result.output
     assert result.output == (
@@ -413,7 +413,7 @@ def test_requeue_sends_queued_rows_again_and_puts_back_stale_running_ones(
     assert drain(models_app) == 2
     assert [row(models_app, i).status for i in (1, 2, 3)] == ["scored", "running", "failed"]
     with models_app.app_context():  # the dead worker's late result is dropped
-        assert jobs._record(1, stale_claim, {"status": "failed"}) is None
+        assert jobs._record(models_app, 1, stale_claim, {"status": "failed"}) is None
     assert row(models_app, 1).status == "scored"
 
 
