@@ -50,7 +50,8 @@ from werkzeug.exceptions import (
 from werkzeug.routing import IntegerConverter
 
 from leaderboard import config as settings
-from leaderboard.forms import retry_after_headers
+from leaderboard.errors import RuleError
+from leaderboard.forms import http_error, retry_after_headers
 
 csrf = CSRFProtect()
 
@@ -245,8 +246,9 @@ def _register_error_handlers(app: Flask) -> None:
         return _error_response(error)
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
-        return _error_response(error)
+    @app.errorhandler(RuleError)  # a rule's refusal, answered with its status
+    def refused(error: HTTPException | RuleError):
+        return _error_response(http_error(error))
 
     for failure, (what, message) in UNAVAILABLE.items():
         app.register_error_handler(failure, _unavailable(app, what, message))

@@ -2,97 +2,110 @@
 team (open, by invite code, or by the organizer), replace its token, mark finals, count what is
 left of today's quota, and count wrong credentials for the throttle.
 
-Each action checks its rules inside one transaction and answers a broken rule with an HTTP error
-(``abort``) that says what was wrong; the CLI prints its description.
+Each action checks its rules inside one transaction and raises the ``leaderboard.errors`` error
+of a broken rule; it takes the settings (``config``) and the clock as arguments, so that it
+serves a request, a command and a test alike.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from flask import abort, current_app
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import TooManyRequests
 
-from leaderboard import queries
+from leaderboard import errors, queries
 from leaderboard.db import session_scope
 from leaderboard.models import Invite
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
+Clock = Callable[[], datetime]  # aware UTC; the app's is its config's ``NOW``
+Config = Mapping[str, Any]  # the app's settings (``app.config``)
+
+logger = logging.getLogger(__name__)
 
 
-def now() -> datetime:
-    """The app's clock: aware UTC (tests replace the config's ``NOW``)."""
-    return current_app.config["NOW"]()
-
-
-def remaining_today(db: Session, team_id: int) -> int:
+def remaining_today(db: Session, team_id: int, *, config: Config, clock: Clock) -> int:
     """Uploads the team may still make today (UTC); never negative."""
-    used = queries.submissions_today(db, team_id, now=now())
-    return max(0, current_app.config["DAILY_QUOTA"] - used)
+    used = queries.submissions_today(db, team_id, now=clock())
+    return max(0, config["DAILY_QUOTA"] - used)
 
 
-def register_team(name: str, *, address: str, invite: str | None = None) -> tuple[str, str]:
+@contextmanager
+def _team_rules() -> Iterator[None]:
+    """A team name the rules refuse: taken (Conflict) or malformed (InvalidInput)."""
+    try:
+        yield
+    except queries.NameTaken as err:
+        raise errors.Conflict(str(err)) from None
+    except errors.RuleError:
+        raise
+    except ValueError as err:
+        raise errors.InvalidInput(str(err)) from None
+
+
+def register_team(
+    name: str, *, address: str, config: Config, clock: Clock, invite: str | None = None
+) -> tuple[str, str]:
     """A team registering itself from ``address``: its name and token.
 
-    403 when registration is closed; in invite mode 400 without a code, 403 for an unknown one
-    (counted as a wrong guess) and 409 for a used one; in open mode 429 past
-    REGISTRATIONS_PER_HOUR or REGISTRATIONS_PER_DAY
-    from the address (an IPv6 network of REGISTRATION_IPV6_PREFIX bits); 409 for a taken name, 400 for a bad one.
+    RegistrationClosed; in invite mode InvalidInput without a code, UnknownInvite for an
+    unknown one (counted as a wrong guess) and InviteUsed; in open mode Throttled past
+    REGISTRATIONS_PER_HOUR or REGISTRATIONS_PER_DAY from the address (an IPv6 network of
+    REGISTRATION_IPV6_PREFIX bits); Conflict for a taken name, InvalidInput for a bad one.
     """
-    mode = current_app.config["REGISTRATION"]
+    mode = config["REGISTRATION"]
     if mode == "closed":
-        abort(403, "registration is closed; ask the organizers to add your team")
+        raise errors.RegistrationClosed()
     if mode == "invite":
-        _check_invite_exists(invite or "", address=address)
-    try:
-        with session_scope(write=True) as db:
-            # Checked again under the write lock: two registrations at once cannot share a code
-            # or both take the last place of the hour.
-            code = _take_invite(db, invite or "") if mode == "invite" else None
-            if mode == "open":
-                _check_registration_rate(db, address)
-            team, token = queries.create_team(
-                db, name, now=now(), max_chars=current_app.config["TEAM_NAME_MAX_CHARS"]
-            )
-            queries.add_registration(db, team, address=address, now=now())
-            if code is not None:
-                code.used_at, code.team_id = now(), team.id
-            return team.name, token
-    except queries.NameTaken as err:
-        abort(409, str(err))
-    except ValueError as err:
-        abort(400, str(err))
+        _check_invite_exists(invite or "", address=address, config=config, clock=clock)
+    with _team_rules(), session_scope(write=True) as db:
+        # Checked again under the write lock: two registrations at once cannot share a code
+        # or both take the last place of the hour.
+        code = _take_invite(db, invite or "") if mode == "invite" else None
+        if mode == "open":
+            _check_registration_rate(db, address, config=config, clock=clock)
+        team, token = queries.create_team(
+            db, name, now=clock(), max_chars=config["TEAM_NAME_MAX_CHARS"]
+        )
+        queries.add_registration(db, team, address=address, now=clock())
+        if code is not None:
+            code.used_at, code.team_id = clock(), team.id
+        return team.name, token
 
 
-def _check_invite_exists(code: str, *, address: str) -> None:
-    """400 without a code; a code that was never issued counts as a wrong guess (401/429 style)."""
+def _check_invite_exists(code: str, *, address: str, config: Config, clock: Clock) -> None:
+    """InvalidInput without a code; a code that was never issued counts as a wrong guess."""
     if not queries.normalize_invite(code):
-        abort(400, "registration needs an invite code: enter the one the organizers gave you")
+        raise errors.InvalidInput(
+            "registration needs an invite code: enter the one the organizers gave you"
+        )
     with session_scope() as db:
         known = queries.get_invite(db, code) is not None
     if not known:
         refuse_wrong_credential(
-            "invite code", f"unknown invite code {code.strip()[:40]!r}", address=address, status=403
+            "invite code", errors.UnknownInvite(code), address=address, config=config, clock=clock
         )
 
 
 def _take_invite(db: Session, code: str) -> Invite:
     invite = queries.get_invite(db, code)
     if invite is None:
-        abort(403, f"unknown invite code {code.strip()[:40]!r}")
+        raise errors.UnknownInvite(code)
     if invite.used_at is not None:
-        abort(409, "this invite code was already used; each code registers one team")
+        raise errors.InviteUsed()
     return invite
 
 
-def _check_registration_rate(db: Session, address: str) -> None:
-    """429 with the time to wait when ``address`` registered its allowance of teams of the last
-    hour (REGISTRATIONS_PER_HOUR) or of the last day (REGISTRATIONS_PER_DAY); 0 is no limit."""
-    config, moment = current_app.config, now()
+def _check_registration_rate(db: Session, address: str, *, config: Config, clock: Clock) -> None:
+    """Throttled with the time to wait when ``address`` registered its allowance of teams of the
+    last hour (REGISTRATIONS_PER_HOUR) or of the last day (REGISTRATIONS_PER_DAY); 0 is no limit."""
+    moment = clock()
     for limit, window, label in (
         (config["REGISTRATIONS_PER_HOUR"], HOUR, "hour"),
         (config["REGISTRATIONS_PER_DAY"], DAY, "24 hours"),
@@ -103,35 +116,29 @@ def _check_registration_rate(db: Session, address: str) -> None:
         if len(recent) < limit:
             continue
         wait = max(1, math.ceil((recent[-limit] + window - moment).total_seconds()))
-        error = TooManyRequests(
+        raise errors.Throttled(
             f"{len(recent)} teams were registered from this address in the last {label}, the "
             f"most allowed is {limit}; try again in {wait} s, or ask the organizers for an "
-            "invite code"
+            "invite code",
+            retry_after=wait,
         )
-        error.retry_after = wait
-        raise error
 
 
-def create_invites(count: int) -> list[str]:
+def create_invites(count: int, *, clock: Clock) -> list[str]:
     """``count`` one-use invite codes for `leaderboard invite`; only their hashes are stored."""
     if count < 1:
-        abort(400, f"--count must be at least 1, got {count}")
+        raise errors.InvalidInput(f"--count must be at least 1, got {count}")
     with session_scope(write=True) as db:
-        return queries.add_invites(db, count, now=now())
+        return queries.add_invites(db, count, now=clock())
 
 
-def add_team(name: str) -> tuple[str, str]:
+def add_team(name: str, *, config: Config, clock: Clock) -> tuple[str, str]:
     """The organizer adding a team, whatever the registration mode: its name and token."""
-    try:
-        with session_scope(write=True) as db:
-            team, token = queries.create_team(
-                db, name, now=now(), max_chars=current_app.config["TEAM_NAME_MAX_CHARS"]
-            )
-            return team.name, token
-    except queries.NameTaken as err:
-        abort(409, str(err))
-    except ValueError as err:
-        abort(400, str(err))
+    with _team_rules(), session_scope(write=True) as db:
+        team, token = queries.create_team(
+            db, name, now=clock(), max_chars=config["TEAM_NAME_MAX_CHARS"]
+        )
+        return team.name, token
 
 
 def rotate_token(team_id: int) -> str:
@@ -139,7 +146,7 @@ def rotate_token(team_id: int) -> str:
     with session_scope(write=True) as db:
         team = queries.get_team(db, team_id)
         if team is None or team.is_reference:
-            abort(404, f"no team with id {team_id}")
+            raise errors.NotFound(f"no team with id {team_id}")
         return queries.set_token(db, team)
 
 
@@ -151,29 +158,32 @@ NOT_SCORED = {
 }
 
 
-def set_final(team_id: int, submission_id: int, final: bool) -> None:
-    """Mark or unmark a team's own submission; 404 for another team's, 409 over the limit, for
-    a late one or one without a score (queued, running or failed); unmarking always works."""
+LATE = "came after the close; late ones never count"
+
+
+def set_final(team_id: int, submission_id: int, final: bool, *, config: Config) -> None:
+    """Mark or unmark a team's own submission; NotFound for another team's, FinalsFrozen after
+    the reveal, NotFinalable for a late one or one without a score (queued, running or
+    failed), Conflict over the limit; unmarking always works until the reveal."""
     with session_scope(write=True) as db:
         submission = queries.get_submission(db, submission_id)
         if submission is None or submission.team_id != team_id:
-            abort(404, f"your team has no submission #{submission_id}")
+            raise errors.NotFound(f"your team has no submission #{submission_id}")
         if queries.is_revealed(db):
-            abort(403, "the final ranking is revealed; finals can no longer change")
+            raise errors.FinalsFrozen()
         if final and submission.is_late:
-            abort(409, f"submission #{submission_id} came after the close; late ones never count")
+            raise errors.NotFinalable(submission_id, LATE)
         if final and submission.status in NOT_SCORED:
-            abort(409, f"submission #{submission_id} {NOT_SCORED[submission.status]}")
+            raise errors.NotFinalable(submission_id, NOT_SCORED[submission.status])
         try:
-            queries.set_final(db, submission, final, max_finals=current_app.config["MAX_FINALS"])
+            queries.set_final(db, submission, final, max_finals=config["MAX_FINALS"])
         except queries.TooManyFinals as err:
-            abort(409, str(err))
+            raise errors.Conflict(str(err)) from None
 
 
-def retry_after_s(failures: int) -> int:
+def retry_after_s(failures: int, *, config: Config) -> int:
     """How long a client should wait after its ``failures``-th wrong credential: nothing for the
     first BAD_TOKEN_LIMIT, then BAD_TOKEN_DELAY_S doubling with each one, up to the maximum."""
-    config = current_app.config
     excess = failures - config["BAD_TOKEN_LIMIT"]
     if excess <= 0:
         return 0
@@ -183,10 +193,10 @@ def retry_after_s(failures: int) -> int:
 
 
 def refuse_wrong_credential(
-    kind: str, message: str, *, address: str, status: int = 401
+    kind: str, refusal: errors.RuleError, *, address: str, config: Config, clock: Clock
 ) -> NoReturn:
     """Count a wrong ``kind`` (team token, organizer token, invite code) from this address, log it
-    for the organizers, and answer ``status``, or 429 with a growing Retry-After past the limit.
+    for the organizers, and raise ``refusal``, or Throttled with a growing wait past the limit.
 
     Nothing sleeps: a held thread per wrong guess would let a few clients take every server
     thread. A right credential is checked before this and always works, so a classroom behind one
@@ -194,16 +204,15 @@ def refuse_wrong_credential(
     """
     with session_scope(write=True) as db:
         failures = queries.record_token_failure(
-            db, address, kind=kind, now=now(), forget_s=current_app.config["BAD_TOKEN_FORGET_S"]
+            db, address, kind=kind, now=clock(), forget_s=config["BAD_TOKEN_FORGET_S"]
         )
-    wait = retry_after_s(failures)
-    log = current_app.logger.warning if wait else current_app.logger.info
+    wait = retry_after_s(failures, config=config)
+    log = logger.warning if wait else logger.info
     log("wrong %s from %s (%d in a row)", kind, address, failures)
     if not wait:
-        abort(status, message)
-    error = TooManyRequests(
-        f"{message}; {failures} wrong tokens or codes from this address lately: "
-        f"wait {wait} s before the next try"
+        raise refusal
+    raise errors.Throttled(
+        f"{refusal}; {failures} wrong tokens or codes from this address lately: "
+        f"wait {wait} s before the next try",
+        retry_after=wait,
     )
-    error.retry_after = wait
-    raise error

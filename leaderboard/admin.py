@@ -4,7 +4,7 @@ and CSV exports. Reached with the organizer token (login form, or a bearer heade
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from flask import (
@@ -20,7 +20,7 @@ from flask import (
 )
 from sqlalchemy.orm import Session
 
-from leaderboard import actions, auth, export, final, grading, queries, ranking
+from leaderboard import auth, export, final, grading, queries, ranking
 from leaderboard.db import session_scope
 from leaderboard.forms import errors_shown_on, token_login
 from leaderboard.models import PENDING, Submission, Team
@@ -39,6 +39,10 @@ def require_organizer():
     if not auth.is_admin():
         return redirect(url_for("admin.login"))
     return None
+
+
+def _now() -> datetime:
+    return current_app.config["NOW"]()
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -65,7 +69,7 @@ def dashboard():
     with session_scope() as db:
         revealed = queries.is_revealed(db)
         # What the reveal would show now, for the organizers' eyes only (never cached, never public).
-        preview = None if revealed else ranking.final_board(db, now=actions.now())
+        preview = None if revealed else ranking.final_board(db, now=_now())
         status_counts = queries.status_counts(db)
         return render_template(
             "admin.html",
@@ -78,9 +82,7 @@ def dashboard():
             revealed=queries.is_revealed(db),
             audit_log=queries.audit_log(db),
             shared_files=queries.files_of_several_teams(db),
-            token_failures=queries.recent_token_failures(
-                db, since=actions.now() - timedelta(hours=24)
-            ),
+            token_failures=queries.recent_token_failures(db, since=_now() - timedelta(hours=24)),
         )
 
 
@@ -146,11 +148,8 @@ def _disqualify(
 def reveal():
     if request.form.get("confirm") != "reveal":
         abort(400, "type 'reveal' to confirm: the private scores cannot be hidden again")
-    try:
-        with session_scope(write=True) as db:
-            message = final.reveal(db, current_app.config, now=actions.now())
-    except final.RevealError as err:
-        abort(409, str(err))
+    with session_scope(write=True) as db:
+        message = final.reveal(db, current_app.config, now=_now())
     flash(message[0].upper() + message[1:] + ".")
     return redirect(url_for("public.index")), 303
 

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from leaderboard import actions, auth, grading, ladder, queries, ranking, uploads
 from leaderboard.db import session_scope
+from leaderboard.forms import settings_and_clock
 from leaderboard.models import Submission
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -117,7 +118,9 @@ def create_team():
     name, invite = body.get("name"), body.get("invite", "")
     if not isinstance(name, str) or not isinstance(invite, str):
         abort(400, 'expected {"name": "<team name>"}, with "invite": "<code>" in invite mode')
-    team, token = actions.register_team(name, invite=invite, address=auth.registering_address())
+    team, token = actions.register_team(
+        name, invite=invite, address=auth.registering_address(), **settings_and_clock()
+    )
     auth.mark_private()
     return jsonify(team=team, token=token), 201
 
@@ -134,8 +137,8 @@ def new_token():
 @bp.post("/submissions")
 def create_submission():
     team = auth.team_from_token(auth.bearer_token())
-    uploads.check_open(team)  # before reading the body: a closed window answers 403 at once
-    accepted = uploads.receive(team, request.files.get("file"), request.form.get("note", ""))
+    upload, note = request.files.get("file"), request.form.get("note", "")
+    accepted = uploads.receive(team, upload, note, **settings_and_clock())
     s = accepted.submission
     if accepted.scored is None:  # a model: queued for a worker; GET /api/submissions follows it
         queued = {"id": s.id, "team": team.name, "status": s.status, "kind": s.kind}
@@ -171,7 +174,7 @@ def mark_final(submission_id: int):
     final = json_body().get("final", True)
     if not isinstance(final, bool):
         abort(400, 'expected {"final": true} or {"final": false}')
-    actions.set_final(team.id, submission_id, final)
+    actions.set_final(team.id, submission_id, final, config=current_app.config)
     return jsonify(id=submission_id, final=final)
 
 

@@ -9,12 +9,17 @@ from dataclasses import dataclass
 
 from flask import abort, current_app, g, request, session
 
-from leaderboard import actions, queries
-from leaderboard.actions import now
+from leaderboard import actions, errors, queries
 from leaderboard.db import session_scope
+from leaderboard.forms import settings_and_clock
 from leaderboard.models import Team
 
 IPV6_HOST_PREFIX = 64  # what one IPv6 host gets
+
+
+def now():
+    """This request's moment, from the app's clock."""
+    return current_app.config["NOW"]()
 
 
 def client_address(*, ipv6_prefix: int = IPV6_HOST_PREFIX) -> str:
@@ -49,8 +54,9 @@ def team_from_token(token: str) -> Team:
     with session_scope() as db:
         team = queries.team_by_token(db, token)
     if team is None:
+        refusal = errors.WrongCredential("missing or wrong team token")
         actions.refuse_wrong_credential(
-            "team token", "missing or wrong team token", address=client_address()
+            "team token", refusal, address=client_address(), **settings_and_clock()
         )
     return team
 
@@ -176,8 +182,9 @@ def check_organizer_token(token: str) -> None:
         team = queries.team_by_token(db, token)
     if team is not None:
         abort(403, "this is a team token; the organizer pages need the organizer token")
+    refusal = errors.WrongCredential("wrong organizer token")
     actions.refuse_wrong_credential(
-        "organizer token", "wrong organizer token", address=client_address()
+        "organizer token", refusal, address=client_address(), **settings_and_clock()
     )
 
 

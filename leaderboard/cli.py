@@ -15,7 +15,6 @@ from pathlib import Path
 
 import click
 from flask import Flask
-from werkzeug.exceptions import HTTPException
 
 from challenge.cli_conventions import CONTEXT_SETTINGS, Group, version_option
 from challenge.submission import SubmissionError
@@ -33,6 +32,7 @@ from leaderboard import (
 from leaderboard import backup as backups
 from leaderboard.config import ConfigError, describe_instance
 from leaderboard.db import engine_of, init_db, missing_tables, outdated_schema, session_scope
+from leaderboard.errors import RuleError
 from leaderboard.models import SCORED
 
 # Commands that make the tables themselves (or put a database back); every other command
@@ -69,10 +69,9 @@ def with_app(command):
                     if problem:
                         raise click.ClickException(problem)
                 return command(app, *args, **kwargs)
-        except (ConfigError, storage.StorageError, backups.BackupError) as err:
+        # The one mapping of refusals to the terminal: the message on one line, exit status 1.
+        except (RuleError, ConfigError, storage.StorageError, backups.BackupError) as err:
             raise click.ClickException(str(err)) from None
-        except HTTPException as err:  # an action's refusal, worded for the web and the terminal
-            raise click.ClickException(err.description) from None
 
     return wrapper
 
@@ -234,7 +233,7 @@ def upgrade(app: Flask, destination: Path | None) -> None:
 def add_team(app: Flask, name: str) -> None:
     """Register team NAME and print its token (shown only this once)."""
     init_db(app)
-    name, token = actions.add_team(name)
+    name, token = actions.add_team(name, config=app.config, clock=app.config["NOW"])
     click.echo(f"team {name!r} added; its token (shown only once): {token}")
 
 
@@ -244,7 +243,7 @@ def add_team(app: Flask, name: str) -> None:
 def invite(app: Flask, count: int) -> None:
     """Print COUNT one-use invite codes, one a line, for LEADERBOARD_REGISTRATION=invite."""
     init_db(app)
-    for code in actions.create_invites(count):
+    for code in actions.create_invites(count, clock=app.config["NOW"]):
         click.echo(code)
     if app.config["REGISTRATION"] != "invite":
         click.echo(
@@ -279,7 +278,9 @@ def add_reference(app: Flask, name: str, file: Path) -> None:
     """
     init_db(app)
     with open(file, "rb") as stream:
-        accepted = uploads.add_reference(name, stream, filename=file.name)
+        accepted = uploads.add_reference(
+            name, stream, filename=file.name, config=app.config, clock=app.config["NOW"]
+        )
     if accepted.scored is None:
         click.echo(f"reference {name!r}: model queued as submission #{accepted.submission.id}; "
                    "`leaderboard worker` scores it")  # fmt: skip
@@ -360,11 +361,8 @@ def describe_statuses(counts: dict[str, int]) -> str:
 def reveal(app: Flask, undo: bool) -> None:
     """Close submissions and reveal the final ranking on the private split to everyone."""
     action = final.undo_reveal if undo else final.reveal
-    try:
-        with session_scope(app, write=True) as db:
-            message = action(db, app.config, now=app.config["NOW"]())
-    except final.RevealError as err:
-        raise click.ClickException(str(err)) from None
+    with session_scope(app, write=True) as db:
+        message = action(db, app.config, now=app.config["NOW"]())
     click.echo(message)
 
 
@@ -377,7 +375,7 @@ def rerank(app: Flask, reason: str) -> None:
         reason = queries.clean_reason(reason)
         with session_scope(app, write=True) as db:
             message = final.rerank(db, now=app.config["NOW"](), reason=reason)
-    except (ValueError, final.RevealError) as err:
+    except ValueError as err:  # a reason the rules refuse
         raise click.ClickException(str(err)) from None
     click.echo(message)
 

@@ -166,6 +166,11 @@ def engine_of(app: Flask | None = None) -> Engine:
     return (app or current_app).extensions["leaderboard.engine"]
 
 
+def sessions_of(app: Flask) -> sessionmaker:
+    """The app's session factory."""
+    return app.extensions["leaderboard.sessions"]
+
+
 @contextmanager
 def session_scope(app: Flask | None = None, *, write: bool = False) -> Iterator[Session]:
     """A session that commits when the block ends, or rolls back and re-raises.
@@ -173,7 +178,7 @@ def session_scope(app: Flask | None = None, *, write: bool = False) -> Iterator[
     With ``write=True`` the transaction first takes the write lock, so that what it checks
     (quota, number of finals, a free team name) cannot change before it commits.
     """
-    session = (app or current_app).extensions["leaderboard.sessions"]()
+    session = sessions_of(app or current_app)()
     try:
         if write:
             session.execute(

@@ -17,10 +17,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from leaderboard import grading, queries, ranking
+from leaderboard.errors import Conflict
 from leaderboard.models import PENDING
 
 
-class RevealError(RuntimeError):
+class RevealError(Conflict):
     """The reveal, its undoing or a re-ranking cannot be done now; the message says why."""
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from leaderboard import actions, auth, content, grading, ladder, queries, ranking
 from leaderboard.db import session_scope
+from leaderboard.forms import settings_and_clock
 from leaderboard.models import PENDING, SCORED, Submission, Team
 
 bp = Blueprint("public", __name__)
@@ -63,7 +64,9 @@ def team_page(team_id: int):
     finals (everyone sees the finals once the final ranking is revealed)."""
     with session_scope() as db:
         history = team_history(db, team_id)
-        remaining = actions.remaining_today(db, team_id) if history.own else None
+        remaining = (
+            actions.remaining_today(db, team_id, **settings_and_clock()) if history.own else None
+        )
     if history.own:
         auth.mark_private()  # the team's notes, file names and finals
     return render_template(

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from werkzeug.exceptions import HTTPException
 
 from leaderboard import actions, auth, grading, ladder, queries, uploads
 from leaderboard.db import session_scope
-from leaderboard.forms import errors_shown_on, form_error_page, token_login
+from leaderboard.forms import (
+    REFUSALS,
+    errors_shown_on,
+    form_error_page,
+    http_error,
+    settings_and_clock,
+    token_login,
+)
 
 bp = Blueprint("teams", __name__)
 
@@ -22,9 +28,11 @@ def register():
             request.form.get("name", ""),
             invite=request.form.get("invite", ""),
             address=auth.registering_address(),
+            **settings_and_clock(),
         )
-    except HTTPException as error:
-        return form_error_page("register.html", error, mode=mode, name=request.form.get("name", ""))
+    except REFUSALS as refusal:
+        name = request.form.get("name", "")
+        return form_error_page("register.html", http_error(refusal), mode=mode, name=name)
     auth.mark_private()
     return render_template("registered.html", team=name, token=token), 201
 
@@ -69,8 +77,10 @@ def submit():
     if request.method == "GET":
         return submit_page(team)
     try:
-        accepted = uploads.receive(team, request.files.get("file"), request.form.get("note", ""))
-    except HTTPException as error:
+        upload, note = request.files.get("file"), request.form.get("note", "")
+        accepted = uploads.receive(team, upload, note, **settings_and_clock())
+    except REFUSALS as refusal:
+        error = http_error(refusal)
         flash(error.description, "error")
         return submit_page(team), error.code
     s, metric = accepted.submission, grading.answer_key().metric
@@ -94,10 +104,9 @@ def submit():
 def submit_page(team) -> str:
     """The upload form with the uploads left today, after a refused upload too."""
     with session_scope() as db:
-        remaining = actions.remaining_today(db, team.id)
-    return render_template(
-        "submit.html", team=team, remaining=remaining, models=uploads.takes_models()
-    )
+        remaining = actions.remaining_today(db, team.id, **settings_and_clock())
+    models = uploads.takes_models(current_app.config)
+    return render_template("submit.html", team=team, remaining=remaining, models=models)
 
 
 def own_team_page():
@@ -115,6 +124,6 @@ def mark_final(submission_id: int):
     if team is None:
         return redirect(url_for("teams.login"))
     final = request.form.get("final") == "1"
-    actions.set_final(team.id, submission_id, final)
+    actions.set_final(team.id, submission_id, final, config=current_app.config)
     flash(f"Submission #{submission_id} {'marked' if final else 'no longer marked'} as final.")
     return redirect(url_for("public.team_page", team_id=team.id)), 303

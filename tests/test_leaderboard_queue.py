@@ -237,9 +237,9 @@ def store_queued_model(app, data: bytes, name: str) -> int:
     """A queued model row for ``data`` put straight into storage, the database and the queue,
     past the upload's static check: what a worker meets if that check ever misses a file."""
     from leaderboard import queries, queue, storage
-    from leaderboard.actions import now
     from leaderboard.db import session_scope
 
+    now = app.config["NOW"]
     with app.app_context():
         sha256 = storage.store(app.config["UPLOAD_FOLDER"], data, storage.MODEL)
         with session_scope(write=True) as db:
