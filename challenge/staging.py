@@ -2,8 +2,9 @@
 
 ``challenge generate`` and ``challenge import`` write into a temporary folder beside the target
 and move ``public/`` and ``private/`` into place at the end, so an interrupted run (Ctrl-C, a
-crash) leaves the target as it was. A folder that holds a challenge is refused unless ``force``,
-which keeps the old ``private/`` (secret, answer key) as ``private-backup-<UTC time>/``.
+crash) leaves the target as it was; the temporary folder of a killed run (SIGKILL) is removed by
+the next run. A folder that holds a challenge is refused unless ``force``, which keeps the old
+``private/`` (secret, answer key) as ``private-backup-<UTC time>/``.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def write_challenge(
     if out.exists() and not out.is_dir():
         raise ChallengeExistsError(f"{out_dir} is a file; --out-dir needs a folder")
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}{PARTIAL_MARKER}{secrets.token_hex(4)}"
+    remove_stale_partials(out)
+    staging = out.parent / f".{out.name}{PARTIAL_MARKER}{os.getpid()}-{secrets.token_hex(4)}"
     staging.mkdir()  # with the umask's mode, as out_dir itself would have
     try:
         written = make(staging)
@@ -75,6 +77,28 @@ def write_challenge(
         return {name: out / Path(path).relative_to(staging) for name, path in written.items()}
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def remove_stale_partials(out: Path) -> list[Path]:
+    """Removes the temporary folders beside ``out`` that a killed run left (SIGKILL, a lost
+    machine: no clean-up ran); a folder whose process still runs is kept. Returns those removed."""
+    removed = []
+    for path in out.parent.glob(f".{out.name}{PARTIAL_MARKER}*"):
+        pid = path.name.removeprefix(f".{out.name}{PARTIAL_MARKER}").split("-")[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _move_into_place(staging: Path, out: Path, *, backup: bool) -> None:

@@ -127,6 +127,18 @@ def test_a_failing_run_leaves_the_folder_as_it_was(tmp_path):
         write_challenge(out, _tiny)
 
 
+def test_a_killed_runs_temporary_folder_is_removed_by_the_next_run(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    stale = tmp_path / f".data{PARTIAL_MARKER}{dead}-0123abcd"
+    running = tmp_path / f".data{PARTIAL_MARKER}{os.getpid()}-4567ef01"
+    other = tmp_path / f".other{PARTIAL_MARKER}{dead}-89abcdef"
+    for folder in (stale, running, other):
+        (folder / "private").mkdir(parents=True)
+    write_challenge(tmp_path / "data", _tiny)
+    assert not stale.exists() and running.exists() and other.exists()
+
+
 def test_signals_wait_until_the_challenge_is_in_place():
     with pytest.raises(KeyboardInterrupt):
         with _deferred_signals():
