@@ -32,7 +32,7 @@ from challenge.records import PackagingError, RecordBatch, RecordFormat, Records
 from challenge.secret import Secret
 from challenge.settings import DEFAULT_SUBMISSIONS
 from challenge.splitting import ORDER_STREAM
-from challenge.staging import write_challenge
+from challenge.staging import check_target, write_challenge
 
 FORMATS = ("cait", "torch", "npz", "hdf5")
 CAIT_EVENTS = "events/event"
@@ -561,6 +561,7 @@ def import_challenge(
                 "--test-labels"
             )
         test_labels = labels
+    check_target(out_dir, force=force)  # before the records are read: a refusal costs nothing
     secret = Secret.fresh() if seed is None else Secret.from_seed(seed)
     with contextlib.ExitStack() as stack:
         files = [stack.enter_context(open_records(path, fmt=fmt, channel=channel, labels=labels))]

@@ -45,6 +45,22 @@ def challenge_markers(folder: str | Path) -> list[str]:
     return [name for name in CHALLENGE_MARKERS if (folder / name).exists()]
 
 
+def check_target(out_dir: str | Path, *, force: bool = False) -> list[str]:
+    """Refuses (ChallengeExistsError) a target that holds a challenge, unless ``force``, or that
+    is a file; returns what marks it as a challenge. Cheap: call it before reading any record."""
+    out = Path(out_dir)
+    found = challenge_markers(out)
+    if found and not force:
+        raise ChallengeExistsError(
+            f"{out_dir} already holds a challenge ({', '.join(found)}): writing a new one would "
+            "replace its secret and answer key. Give --force to replace it (its private/ is "
+            f"kept as {BACKUP_PREFIX}<UTC time>/ beside the new one), or choose another --out-dir"
+        )
+    if out.exists() and not out.is_dir():
+        raise ChallengeExistsError(f"{out_dir} is a file; --out-dir needs a folder")
+    return found
+
+
 def write_challenge(
     out_dir: str | Path, make: Callable[[Path], dict[str, Path]], *, force: bool = False
 ) -> dict[str, Path]:
@@ -57,15 +73,7 @@ def write_challenge(
     fails or is interrupted, the temporary folder is removed and ``out_dir`` is untouched.
     """
     out = Path(os.path.abspath(out_dir))
-    found = challenge_markers(out)
-    if found and not force:
-        raise ChallengeExistsError(
-            f"{out_dir} already holds a challenge ({', '.join(found)}): writing a new one would "
-            "replace its secret and answer key. Give --force to replace it (its private/ is "
-            f"kept as {BACKUP_PREFIX}<UTC time>/ beside the new one), or choose another --out-dir"
-        )
-    if out.exists() and not out.is_dir():
-        raise ChallengeExistsError(f"{out_dir} is a file; --out-dir needs a folder")
+    found = check_target(out_dir, force=force)
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_partials(out)
     staging = out.parent / f".{out.name}{PARTIAL_MARKER}{os.getpid()}-{secrets.token_hex(4)}"

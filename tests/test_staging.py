@@ -67,6 +67,11 @@ def test_import_refuses_a_challenge_folder_too(tmp_path):
     result = run("import", tmp_path / "x.npz", "--format", "npz", "--out-dir", out, "--quiet")
     assert result.exit_code == 1 and "--force" in result.stderr
     assert snapshot(out) == before
+    # The folder is refused before any record is read: a broken file is not even opened.
+    (tmp_path / "broken.npz").write_bytes(b"not an npz")
+    result = run("import", tmp_path / "broken.npz", "--format", "npz", "--out-dir", out)
+    assert result.exit_code == 1 and "already holds a challenge" in result.stderr
+    assert "not a readable" not in result.stderr
 
 
 def test_force_keeps_the_old_private_folder_as_an_owner_only_backup(tmp_path):
