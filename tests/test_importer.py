@@ -182,6 +182,7 @@ def test_cli_imports_and_refuses_without_a_traceback(tmp_path):
     result = runner.invoke(main, [*args, "--sampling-rate", "25000"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "ch" / "public" / "train.root").exists()
+    args[args.index(str(tmp_path / "ch"))] = str(tmp_path / "other")
     result = runner.invoke(main, args)  # no sampling rate anywhere
     assert result.exit_code == 1
     assert "records no sampling rate" in result.stderr and "Traceback" not in result.output
