@@ -228,7 +228,7 @@ def _record(
                            submission_id)  # fmt: skip
             return None
         if fields["status"] == "scored":
-            fields["ladder_accepted"] = ladder.accepts(db, submission.team_id, public)
+            fields["ladder_accepted"] = ladder.accepts(db, submission.team_id, public, app)
         for name, value in fields.items():
             setattr(submission, name, value)
     return fields["status"]
