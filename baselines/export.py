@@ -17,7 +17,6 @@ import torch
 from torch import nn
 
 from baselines.checkpoint import TrainedModel
-from baselines.preprocessing import Preprocessor
 
 # Between onnxruntime's and torch's scores on the same records: absolute up to |score| 1, relative
 # beyond, since float32 resolves a score of 300 (a trained logit's) only to 3e-5 and the two
@@ -31,43 +30,12 @@ class ExportError(ValueError):
     """A checkpoint that cannot be exported, or an export that disagrees with torch."""
 
 
-class GraphPreprocessing(nn.Module):
-    """`Preprocessor.transform` as torch operations, in float64 like the numpy original."""
-
-    def __init__(self, pre: Preprocessor) -> None:
-        super().__init__()
-        cfg, length = pre.config, pre.record_length
-        self.cfg, self.offset, self.scale = cfg, float(pre.offset), float(pre.scale)
-        self.n_pre = pre._n_pre(length)
-        start, stop = pre._window_slice(length)
-        self.n_out = (stop - start) // cfg.downsample
-        self.start, self.stop = start, start + self.n_out * cfg.downsample
-        if cfg.whiten:
-            # as a matrix, the window's columns of the whitening filter take L x window float64
-            # (200 MB for 16384 samples); the FFT operators do not export with this exporter
-            raise ExportError(
-                "a model trained with whiten=True cannot be exported yet: whitening is not "
-                "expressed in the graph; train it with whiten=False"
-            )
-
-    def forward(self, volts: torch.Tensor) -> torch.Tensor:
-        x = volts.double()  # (n, L)
-        if self.cfg.subtract_baseline:
-            x = x - x[:, : self.n_pre].mean(dim=1, keepdim=True)
-        x = x[:, self.start : self.stop]
-        z = x.reshape(x.shape[0], self.n_out, self.cfg.downsample).mean(dim=2)  # (n, L')
-        if self.cfg.scaling == "per_record":
-            height = z.abs().amax(dim=1, keepdim=True)
-            z = z / torch.where(height > 0, height, torch.ones_like(height))
-        return ((z - self.offset) / self.scale).float()
-
-
 class ExportedModel(nn.Module):
     """Records in volts (n, L) -> scores (n,): preprocessing, then the network's `score`."""
 
     def __init__(self, trained: TrainedModel) -> None:
         super().__init__()
-        self.preprocessing = GraphPreprocessing(trained.preprocessor)
+        self.preprocessing = trained.preprocessor.graph()  # the transform of training time
         self.net = trained.model
 
     def forward(self, volts: torch.Tensor) -> torch.Tensor:

@@ -140,14 +140,14 @@ def _references_section(references: dict) -> str:
 |---|---|---|
 {rows}
 
-The physics reference (`challenge.likelihood`) is the likelihood ratio of carrier against
-absorber, each integrated over the priors of the nuisance parameters: onset (uniform in the
-window the data allow), time constants (their per-event jitter), height (the height spectrum)
-and a linear baseline, with the noise spectrum as covariance. It uses no labels. The learned
-reference does the same with templates (medians of aligned, labelled high pulses), a noise
-spectrum (pre-trigger baselines) and an onset window taken from the first {LEARN_RECORDS}
-records of train.root: what a model can learn from the training data. The plain matched filter
-fits each known template (free height, onset and linear baseline) and compares the two chi².
+The physics reference (`challenge.likelihood`, the `matched-filter` baseline) is the likelihood
+ratio of carrier against absorber, each integrated over the nuisance parameters: onset (uniform
+in the window where the clear pulses' onsets lie), height (log-uniform) and a linear baseline,
+with the noise spectrum as covariance. It learns everything from the first {LEARN_RECORDS}
+records of train.root: one template per class (the median of aligned, labelled high pulses),
+the noise spectrum (pre-trigger baselines) and the onset window; it knows nothing else of the
+detector. The plain matched filter fits each template of the public simulator (free height,
+onset and linear baseline) and compares the two chi².
 The measured pulse height is the maximum of the record smoothed over
 {SMOOTHING_MS:g} ms, minus the pre-trigger mean.
 """

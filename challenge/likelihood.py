@@ -1,10 +1,13 @@
 """The physics reference: a likelihood ratio carrier/absorber marginalised over the nuisance parameters.
 
-For each class the record is modelled as height x template(onset; time constants) + offset + slope
-+ Gaussian noise of a known spectrum. The ratio integrates the likelihood over the priors of
-onset (uniform in a window), time constants (log-normal jitter, Gauss-Hermite nodes), height
-(the power law of the simulator, or log-uniform) and slope (flat); offsets drop out with the DC bin.
-All onsets at once by FFT correlation with a few SVD basis templates per class; no labels.
+For each class the record is modelled as height x template(onset) + offset + slope + Gaussian
+noise of one spectrum. The ratio integrates the likelihood over the priors of onset (uniform in
+a window), height (log-uniform, or a power law) and slope (flat); offsets drop out with the DC
+bin. All onsets at once by FFT correlation with a few SVD basis templates per class.
+``learn_reference`` learns templates, noise spectrum and onset window from labelled training
+records: the physics reference of every challenge, simulated or imported. ``oracle_reference``
+takes them from the simulator's settings instead (with Gauss-Hermite nodes over the time-constant
+jitter): the evaluator's bound, which knows the organizers' detector.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from challenge.matched_filter import (
     estimate_noise_psd,
     fit_templates,
     learn_templates,
+    record_format_metadata,
 )
+from challenge.simulate import SimulationConfig
 
 GH_NODES = 3  # Gauss-Hermite nodes per time constant: 27 templates per class
 SVD_TOLERANCE = 1e-10  # basis templates kept: relative residual energy of the bank below this
@@ -44,21 +49,13 @@ class Priors:
     height_alpha: float  # dN/dh ~ h^-(1 + alpha)
 
 
-def priors_from_metadata(metadata: dict) -> Priors | None:
-    """The simulator's own priors, when the metadata describe a simulation; None otherwise."""
-    sim = metadata.get("simulation")
-    if not sim:
-        return None
-    detector = detector_from_metadata(metadata)
+def priors_from_config(config: SimulationConfig) -> Priors:
+    """The priors with which the simulator drew the records of ``config``."""
+    detector = config.detector
     trigger_ms = detector.trigger_index * 1000.0 / detector.sampling_rate_hz
-    jitter = float(sim["onset_jitter_ms"])
-    return Priors(
-        (trigger_ms - jitter, trigger_ms + jitter),
-        float(sim["tau_jitter"]),
-        float(sim["height_min_v"]),
-        float(sim["height_max_v"]),
-        float(sim["height_alpha"]),
-    )
+    jitter = config.onset_jitter_ms
+    return Priors((trigger_ms - jitter, trigger_ms + jitter), config.tau_jitter,
+                  config.height_min_v, config.height_max_v, config.height_alpha)  # fmt: skip
 
 
 @dataclass
@@ -86,7 +83,8 @@ class Reference:
                  for c, t in zip(SHAPES, state["templates"], strict=True)}  # fmt: skip
         psd = state["noise_psd"]
         psd = None if psd is None else np.asarray(psd, dtype=float)
-        return cls(detector_from_metadata(metadata), priors, banks, psd)
+        detector = detector_from_metadata(record_format_metadata(metadata))
+        return cls(detector, priors, banks, psd)
 
     def shifts(self) -> np.ndarray:
         """Onset samples of the uniform onset prior, (S,)."""
@@ -121,28 +119,29 @@ def jittered_bank(
     return probst_pulse(t[None, :], *params) / peak_value(*params), log_w
 
 
-def reference_from_metadata(metadata: dict) -> Reference:
-    """The reference of a simulated data set: its detector, noise spectrum and priors."""
-    priors = priors_from_metadata(metadata)
-    if priors is None:
-        raise ValueError(
-            "metadata has no 'simulation' priors; learn the reference from training records "
-            "with learn_reference(X, y, metadata=...)"
-        )
-    ref = Reference(detector_from_metadata(metadata), priors, {})
+def oracle_reference(config: SimulationConfig) -> Reference:
+    """The evaluator's oracle: the ratio with the detector, noise spectrum and priors that drew
+    the records. On the organizers' detector no team knows these: it bounds what a method can
+    reach (private/CEILING.md), and is never a participant's reference (``learn_reference``)."""
+    priors = priors_from_config(config)
+    ref = Reference(config.detector, priors, {})
     last = int(ref.shifts()[-1])
     ref.banks = {c: jittered_bank(ref.detector, c, priors, last_shift=last) for c in SHAPES}
     return ref
 
 
 def learn_reference(X: np.ndarray, y: np.ndarray, *, metadata: dict) -> Reference:
-    """A reference learned from labelled training records X (n, L) in volts, for real data.
+    """The physics reference learned from labelled training records X (n, L) in volts.
 
-    Templates (one per class) and the noise spectrum come from challenge.matched_filter's
-    learn_templates and estimate_noise_psd. The onset window comes from the onsets fitted to
-    clear pulses; heights are log-uniform between one amplitude width and the
-    largest fitted amplitude. The time-constant jitter is already in the data: no extra bank.
+    The one reference of simulated and imported data alike: of the metadata it reads only the
+    record format (``record_format_metadata``), never the simulator's settings, so it knows
+    nothing of the detector but what the records show. Templates (one per class) and the noise
+    spectrum come from challenge.matched_filter's learn_templates and estimate_noise_psd. The
+    onset window comes from the onsets fitted to clear pulses; heights are log-uniform between
+    one amplitude width and the largest fitted amplitude. The shape spread is already in the
+    data: no extra bank.
     """
+    metadata = record_format_metadata(metadata)
     detector = detector_from_metadata(metadata)
     templates = learn_templates(X, y, metadata=metadata)
     psd = estimate_noise_psd(X, metadata=metadata)
@@ -164,6 +163,7 @@ def learned_onset_window(
     """Onset window (ms) of clear pulses in X (n, L): the uniform law whose ONSET_TAIL and
     1 - ONSET_TAIL quantiles are those of their fitted onsets; and the largest fitted amplitude. Onsets are first searched within WIDE_ONSET_FRACTION
     of the pre-trigger length around the trigger."""
+    metadata = record_format_metadata(metadata)
     detector = detector_from_metadata(metadata)
     dt_ms = 1000.0 / detector.sampling_rate_hz
     trig = detector.trigger_index
@@ -352,8 +352,3 @@ def log_likelihood_ratio(
             }
         out.append(ev[1] - ev[0])
     return np.concatenate(out) if out else np.empty(0)
-
-
-def reference_score(X: np.ndarray, *, metadata: dict) -> np.ndarray:
-    """The physics reference (n,) of a simulated data set: higher = more carrier-like."""
-    return log_likelihood_ratio(X, reference_from_metadata(metadata))

@@ -62,6 +62,34 @@ def detector_from_metadata(metadata: dict) -> Detector:
     return detector
 
 
+FORMAT_KEYS = ("sampling_rate_hz", "record_length", "trigger_index")
+
+
+def record_format_metadata(metadata: dict) -> dict:
+    """Only the record format of ``metadata``: sampling rate, record length and trigger index.
+
+    What a method learned from training records may read: none of the simulator's settings
+    (``detector``'s noise and saturation, ``simulation``'s priors), which describe the public
+    simulator's defaults, not the detector that recorded the data. Its ``detector`` holds the
+    two format fields only; a learned noise spectrum must replace its default one.
+    """
+    missing = [key for key in FORMAT_KEYS if key not in metadata]
+    if missing:
+        raise ValueError(
+            f"metadata has no record format (missing {missing}); got keys {sorted(metadata)}"
+        )
+    rate, length = float(metadata["sampling_rate_hz"]), int(metadata["record_length"])
+    detector = Detector(sampling_rate_hz=rate, record_length=length)
+    if int(metadata["trigger_index"]) != detector.trigger_index:
+        raise ValueError(
+            f"metadata's trigger_index {metadata['trigger_index']} is not the first quarter of "
+            f"{length} samples ({detector.trigger_index}), which the pre-trigger analysis assumes"
+        )
+    detector_format = {"sampling_rate_hz": rate, "record_length": length}
+    return {"sampling_rate_hz": rate, "record_length": length,
+            "trigger_index": detector.trigger_index, "detector": detector_format}  # fmt: skip
+
+
 def _whitening(detector: Detector, psd: np.ndarray | None = None) -> _Whitening:
     psd = detector.noise_psd() if psd is None else np.asarray(psd, dtype=float)
     if psd.shape != (detector.record_length // 2 + 1,):

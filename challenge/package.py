@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from challenge import data
 from challenge.datacard import write_datacard
+from challenge.likelihood import Reference
 from challenge.metrics import DEFAULT_SCORE_TYPE, ScoreType, score_type
 from challenge.planning import resolution_by_split
 from challenge.records import (
@@ -67,6 +68,7 @@ def package_challenge(
     metric: ScoreType | None = None,
     simulated_training_data: str = DEFAULT_TRAINING_DATA,
     submissions: str = DEFAULT_SUBMISSIONS,
+    oracle: Reference | None = None,
     progress: bool = True,
 ) -> dict[str, Path]:
     """Writes a challenge from labelled records under ``out_dir``; returns the paths by name.
@@ -80,6 +82,8 @@ def package_challenge(
     ``submissions`` is what teams upload: "predictions", or "models", where test.root goes to
     private/ (owner-only) and public/ has no sample submission, so that no test pulse and no
     test event id is published.
+    ``oracle`` is the likelihood ratio that knows the detector that drew the records
+    (``challenge.likelihood.oracle_reference``), for private/CEILING.md's best achievable bound.
     """
     if train.n < 2 or test.n < 2:
         raise PackagingError(
@@ -99,7 +103,7 @@ def package_challenge(
     paths = {"secret": write_secret(secret, private)}
     _remove_other_layout(out, submissions)
     written = _write_records(train, test, out, fmt=fmt, secret=secret, submissions=submissions,
-                             progress=progress)  # fmt: skip
+                             oracle=oracle, progress=progress)  # fmt: skip
     paths.update(written.paths)
     test_labels = np.concatenate(written.references.scores["label"])
     split = draw_public_split(secret, test_labels)
@@ -110,8 +114,7 @@ def package_challenge(
     metric = metric or score_type(DEFAULT_SCORE_TYPE)
     paths["metric"] = write_metric(paths["answer_key"], metric)
     aucs = written.references.aucs()
-    paths["ceiling"] = write_ceiling(private / "CEILING.md", written.references.ceiling(),
-                                     aucs[ReferenceScores.NAMES["physics"]])  # fmt: skip
+    paths["ceiling"] = write_ceiling(private / "CEILING.md", *written.references.bound(), aucs)
     if submissions == "predictions":  # a model submission needs no ids; they stay private
         score = secret.rng(SAMPLE_STREAM).random(test.n)  # valid but uninformative
         paths["sample_submission"] = write_submission(
@@ -156,7 +159,9 @@ def _remove_other_layout(out: Path, submissions: str) -> None:
         path.unlink(missing_ok=True)
 
 
-def _write_records(train, test, out: Path, *, fmt, secret, submissions, progress) -> _Written:
+def _write_records(
+    train, test, out: Path, *, fmt, secret, submissions, oracle, progress
+) -> _Written:
     """train.root and test.root (public/, or private/ for models), event ids from the secret."""
     train_ids, test_ids = draw_event_ids(secret, train.n, test.n)
     paths = {
@@ -167,7 +172,7 @@ def _write_records(train, test, out: Path, *, fmt, secret, submissions, progress
     truth_columns = _write_root(paths["train"], train, train_ids, fmt, train_meta, with_truth=True,
                                 progress=progress, on_batch=lambda b: train_labels.append(b.label))  # fmt: skip
     test_meta = build_metadata("test", test.n, fmt, secret)
-    references = ReferenceScores(test_meta, learned_reference(out, train_meta))
+    references = ReferenceScores(test_meta, learned_reference(out, train_meta), oracle)
     _write_root(paths["test"], test, test_ids, fmt, test_meta, with_truth=False,
                 progress=progress, on_batch=references)  # fmt: skip
     if submissions == "models":  # in private/, which is 0700 already: no one else saw it

@@ -89,11 +89,51 @@ def test_unlabelled_records_are_in_neither_split():
 
 
 def test_whitening_uses_the_challenge_noise_estimator():
-    # one noise-spectrum estimator: the gain is 1 / sqrt(pretrigger_psd), normalised by its median
+    # one noise-spectrum estimator: the filter is the impulse response of 1 / sqrt(pretrigger_psd)
+    # of the downsampled records, Hann-tapered to whitening_taps, with unit energy
     from challenge.matched_filter import pretrigger_psd
 
     X = np.random.default_rng(4).normal(size=(30, 512)).cumsum(axis=1)
-    pre = Preprocessor(PreprocessingConfig(downsample=1, whiten=True)).fit(X)
-    psd = pretrigger_psd(X, n_pre=int(pre.config.pretrigger_fraction * 512))
-    expected = np.concatenate([[0.0], psd[1:] ** -0.5])
-    np.testing.assert_allclose(pre.whitening_gain, expected / np.median(expected), rtol=1e-12)
+    cfg = PreprocessingConfig(downsample=2, whiten=True, window=(0, 1), whitening_taps=5)
+    pre = Preprocessor(cfg).fit(X)
+    blocks = (X - X[:, :102].mean(axis=1, keepdims=True)).reshape(30, 256, 2).mean(axis=2)
+    psd = pretrigger_psd(blocks, n_pre=51)  # 0.2 * 512 = 102 samples = 51 blocks
+    response = np.fft.irfft(np.concatenate([[0.0], psd[1:] ** -0.5]), n=256)
+    expected = np.concatenate([response[-2:], response[:3]]) * np.hanning(7)[1:-1]
+    np.testing.assert_allclose(pre.whitening_filter, expected / np.linalg.norm(expected), rtol=1e-9)
+
+
+def test_whitening_is_a_convolution_with_the_filter():
+    # by hand: the window's blocks are the full record's blocks convolved with the filter
+    X = np.random.default_rng(5).normal(size=(20, 256)).cumsum(axis=1)
+    cfg = PreprocessingConfig(downsample=4, whiten=True, window=(0.5, 0.75), whitening_taps=9)
+    pre = Preprocessor(cfg).fit(X)
+    pre.offset, pre.scale = 0.0, 1.0
+    blocks = (X - X[:, :51].mean(axis=1, keepdims=True)).reshape(20, 64, 4).mean(axis=2)
+    whitened = np.stack([np.convolve(b, pre.whitening_filter, mode="same") for b in blocks])
+    np.testing.assert_allclose(pre.transform(X), whitened[:, 32:48], rtol=1e-5, atol=1e-5)
+    assert pre.n_features == 16
+
+
+def test_asinh_scaling_is_linear_in_the_noise_and_logarithmic_above():
+    # unit-variance white noise, and records with a step of 10 and 10,000 noise widths: asinh of
+    # the step over the fitted noise level; four decades of height become a difference of log
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((400, 200))
+    cfg = PreprocessingConfig(downsample=1, window=(0.5, 1.0), scaling="asinh")
+    pre = Preprocessor(cfg).fit(X)
+    assert pre.noise_scale == pytest.approx(1.0, abs=0.03)
+    pre.offset, pre.scale = 0.0, 1.0
+    steps = np.zeros((2, 200))
+    steps[:, 100:] = [[10.0], [10_000.0]]
+    Z = pre.transform(steps)
+    np.testing.assert_allclose(Z[:, 0], np.arcsinh(np.array([10.0, 1e4]) / pre.noise_scale),
+                               rtol=1e-6)  # fmt: skip
+    assert Z[1, 0] - Z[0, 0] == pytest.approx(np.log(1000.0), abs=0.01)
+
+
+def test_asinh_needs_a_pre_trigger_region_to_measure_the_noise():
+    cfg = PreprocessingConfig(downsample=4, window=(0.5, 1.0), scaling="asinh",
+                              pretrigger_fraction=0.01)  # fmt: skip
+    with pytest.raises(ValueError, match="holds 0 blocks of downsample=4 samples"):
+        Preprocessor(cfg).fit(np.ones((3, 200)))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from benchmarks.bench_reference import brute_force_log_ratio
-from challenge.detector import Detector
+from challenge.detector import Detector, NoiseSpectrum
 from challenge.likelihood import (
     Priors,
     Reference,
@@ -17,8 +17,8 @@ from challenge.likelihood import (
     learn_reference,
     log_height_integral,
     log_likelihood_ratio,
-    priors_from_metadata,
-    reference_from_metadata,
+    oracle_reference,
+    priors_from_config,
 )
 from challenge.matched_filter import matched_filter_score
 from challenge.metrics import roc_auc_score
@@ -35,8 +35,11 @@ CONFIG = SimulationConfig(
 
 def metadata(config: SimulationConfig = CONFIG) -> dict:
     simulation = config.to_dict()
-    return {"detector": simulation.pop("detector"), "record_length": LENGTH,
-            "simulation": simulation}  # fmt: skip
+    return {"detector": simulation.pop("detector"), "simulation": simulation,
+            **FORMAT}  # fmt: skip
+
+
+FORMAT = {"sampling_rate_hz": 25_000.0, "record_length": LENGTH, "trigger_index": LENGTH // 4}
 
 
 def events(n: int, seed: int, config: SimulationConfig = CONFIG):
@@ -44,16 +47,13 @@ def events(n: int, seed: int, config: SimulationConfig = CONFIG):
     return ev, ev.counts * config.detector.volts_per_count
 
 
-def test_priors_come_from_the_simulation_metadata():
-    pri = priors_from_metadata(metadata())
+def test_oracle_priors_come_from_the_simulation_settings():
+    pri = priors_from_config(CONFIG)
     trigger_ms = Detector(record_length=LENGTH).trigger_index * 0.04
     assert pri.onset_ms == pytest.approx((trigger_ms - 1.0, trigger_ms + 1.0))
     assert (pri.tau_jitter, pri.height_min_v, pri.height_alpha) == (0.03, 0.0015, 0.4)
-    ref = reference_from_metadata(metadata())
+    ref = oracle_reference(CONFIG)
     assert ref.shifts()[[0, -1]].tolist() == [128 - 25, 128 + 25]  # 1 ms = 25 samples
-    assert priors_from_metadata({"detector": {}}) is None
-    with pytest.raises(ValueError, match="no 'simulation' priors"):
-        reference_from_metadata({"detector": Detector().to_dict()})
 
 
 def test_gauss_hermite_integrates_the_normal_moments():
@@ -81,7 +81,7 @@ def test_fast_ratio_equals_a_direct_sum_over_the_same_priors():
     # Same nodes and onsets (3 nodes, whole samples): only the SVD basis and the height table
     # separate the fast ratio from the direct sum.
     ev, X = events(40, seed=3, config=replace(CONFIG, height_max_v=0.05))
-    ref = reference_from_metadata(metadata())
+    ref = oracle_reference(CONFIG)
     fast = log_likelihood_ratio(X, ref)
     direct = brute_force_log_ratio(X, ref, nodes=3, substeps=1, z_nodes=241)
     np.testing.assert_allclose(fast, direct, atol=0.005, rtol=0)
@@ -91,7 +91,7 @@ def test_beats_the_plain_matched_filter_and_stays_below_the_ceiling():
     # 2,000 events: the gain over the plain filter is ~0.003 AUC on these 20 ms records.
     ev, X = events(2000, seed=5)
     meta = metadata()
-    ref = reference_from_metadata(meta)
+    ref = oracle_reference(CONFIG)
     physics = roc_auc_score(ev.label, log_likelihood_ratio(X, ref))
     plain = roc_auc_score(ev.label, matched_filter_score(X, metadata=meta))
     ceiling = roc_auc_score(
@@ -102,7 +102,7 @@ def test_beats_the_plain_matched_filter_and_stays_below_the_ceiling():
 
 def test_learned_reference_finds_the_onset_window_and_round_trips():
     ev, X = events(400, seed=7, config=replace(CONFIG, height_min_v=0.02))
-    meta = {"detector": metadata()["detector"], "record_length": LENGTH}  # no simulation priors
+    meta = dict(FORMAT)  # the record format alone
     ref = learn_reference(X, ev.label, metadata=meta)
     lo, hi = ref.priors.onset_ms
     # Learned templates start LEAD_SAMPLES (1 ms) before their 20% point, so the window holds
@@ -113,6 +113,23 @@ def test_learned_reference_finds_the_onset_window_and_round_trips():
     assert roc_auc_score(ev.label, log_likelihood_ratio(X, ref)) > 0.97
 
 
+def test_learned_reference_reads_nothing_of_the_simulator_but_the_record_format():
+    """The same scores whether the metadata describe the simulator truly, describe another
+    detector (noise, saturation, priors, shapes' jitter) or give the record format alone."""
+    ev, X = events(300, seed=9, config=replace(CONFIG, height_min_v=0.01))
+    other = replace(CONFIG, detector=replace(CONFIG.detector, saturation_v=0.5,
+                    noise=NoiseSpectrum(white_rms_v=0.1, corner_hz=5.0, beta=1.0)),
+                    tau_jitter=0.3, onset_jitter_ms=5.0, height_min_v=1.0)  # fmt: skip
+    scores = [
+        log_likelihood_ratio(X, learn_reference(X, ev.label, metadata=meta))
+        for meta in (metadata(), metadata(other), dict(FORMAT))
+    ]
+    np.testing.assert_array_equal(scores[0], scores[1])
+    np.testing.assert_array_equal(scores[0], scores[2])
+    with pytest.raises(ValueError, match=r"no record format \(missing \['sampling_rate_hz'"):
+        learn_reference(X, ev.label, metadata={"detector": metadata()["detector"]})
+
+
 def test_rejects_records_of_the_wrong_length():
     with pytest.raises(ValueError, match=r"shape \(n, 512\)"):
-        log_likelihood_ratio(np.zeros((2, 100)), reference_from_metadata(metadata()))
+        log_likelihood_ratio(np.zeros((2, 100)), oracle_reference(CONFIG))

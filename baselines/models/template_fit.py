@@ -1,5 +1,6 @@
-"""The plain matched filter, for teaching: the chi² difference between fits of the two known
-templates (free height, onset in the prior's window, linear baseline) after noise whitening."""
+"""The plain matched filter, for teaching: the chi² difference between fits of the two templates
+of the public simulator (free height, onset in a window around the trigger, linear baseline)
+after whitening with the simulator's noise spectrum. It learns nothing from the records."""
 
 from __future__ import annotations
 
@@ -7,16 +8,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from baselines.models import matched_filter
-
 
 @dataclass
 class Hparams:
-    """No hyperparameters: the templates and the noise spectrum come from the detector model."""
+    """No hyperparameters: the templates and the noise spectrum are the public simulator's."""
 
 
-class Model(matched_filter.Model):
-    """The physics reference's bookkeeping (metadata, checkpoint state) with the plain score."""
+class Model:
+    def __init__(self, hp: Hparams) -> None:
+        self.hp = hp
+        self.metadata: dict | None = None
 
     def fit(self, X: np.ndarray, y: np.ndarray, metadata: dict, *, seed: int = 0) -> Model:
         """Only records the file metadata (sampling rate, trigger): the labels are not used."""
@@ -28,3 +29,17 @@ class Model(matched_filter.Model):
         from challenge.matched_filter import matched_filter_score
 
         return np.asarray(matched_filter_score(X, metadata=self.metadata), dtype=np.float64)
+
+    def state(self) -> dict:
+        return {"metadata": self.metadata}
+
+    @classmethod
+    def from_state(cls, hp: Hparams, state: dict) -> Model:
+        model = cls(hp)
+        model.metadata = state["metadata"]
+        return model
+
+    @property
+    def n_parameters(self) -> int:
+        """Nothing is learned from the records."""
+        return 0
