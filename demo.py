@@ -232,9 +232,10 @@ def print_leaderboard(url: str) -> list[dict]:
     for row in rows:
         lo, hi = row["public_auc_ci"]
         rank = "ref" if row["reference"] else row["rank"]
+        digits = row.get("public_digits", 4)  # the Ladder rounds to what the public split resolves
         print(
-            f"{rank:>4}  {row['team']:<38} {row['public_auc']:>10.4f}  [{lo:.4f}, {hi:.4f}] "
-            f"{row['entries']:>7}  {row['last_submission']}"
+            f"{rank:>4}  {row['team']:<38} {row['public_auc']:>10.{digits}f}  "
+            f"[{lo:.{digits}f}, {hi:.{digits}f}] {row['entries']:>7}  {row['last_submission']}"
         )
     return rows
 

@@ -88,7 +88,7 @@ def bench_upload(folder: Path, n: int, repeat: int) -> dict:
         measured,
         reference,
         reference_name="pandas.read_csv + sklearn AUC",
-        target="ratio <= 10",
+        target="ratio <= 3",
     )
 
 

@@ -52,6 +52,24 @@ def probst_pulse(t_ms, a_n, a_t, tau_n, tau_in, tau_t) -> np.ndarray:
     return np.where(np.asarray(t_ms) >= 0.0, pulse, 0.0)
 
 
+def filtered_probst_pulse(t_ms, a_n, a_t, tau_n, tau_in, tau_t, tau_f) -> np.ndarray:
+    """The Pröbst pulse after a one-pole low-pass of time constant ``tau_f`` (ms); zero for t < 0.
+
+    The pulse is a sum of exponentials c_k exp(-t / tau_k) with sum c_k = 0; the filter turns
+    each into c_k tau_k / (tau_k - tau_f) (exp(-t / tau_k) - exp(-t / tau_f)). Broadcasts as
+    ``probst_pulse``; ``tau_f`` must differ from every tau_k.
+    """
+    t = np.maximum(t_ms, 0.0)
+    pulse = 0.0
+    lag = 0.0  # the coefficient of exp(-t / tau_f)
+    for c, tau in ((a_n - a_t, tau_n), (-a_n, tau_in), (a_t, tau_t)):
+        k = c * tau / (tau - tau_f)
+        pulse = pulse + k * np.exp(-t / tau)
+        lag = lag + k
+    pulse = pulse - lag * np.exp(-t / tau_f)
+    return np.where(np.asarray(t_ms) >= 0.0, pulse, 0.0)
+
+
 def _probst_slope(t, a_n, a_t, tau_n, tau_in, tau_t):
     e_n = np.exp(-t / tau_n)
     return a_n * (np.exp(-t / tau_in) / tau_in - e_n / tau_n) + a_t * (
@@ -145,12 +163,20 @@ class NoiseSpectrum:
 
 @dataclass(frozen=True)
 class Detector:
-    """Read-out of the detector: sampling, record window, TES saturation and the ADC."""
+    """Read-out of the detector: sampling, record window, TES saturation, read-out filter, ADC.
+
+    The saturation curve is v = S tanh(|x / S|^p)^(1/p) sign(x): p = 1 is the logistic tanh,
+    a larger p keeps the response linear longer and bends more sharply (TES differ in this).
+    ``lowpass_hz`` is the corner of the read-out's one-pole low-pass filter (None: no filter);
+    it acts on pulses and noise alike.
+    """
 
     sampling_rate_hz: float = SAMPLING_RATE_HZ
     record_length: int = RECORD_LENGTH
     noise: NoiseSpectrum = field(default_factory=NoiseSpectrum)
     saturation_v: float = 3.0  # pulses approach this height logistically: v = S tanh(x / S)
+    saturation_sharpness: float = 1.0  # p of the saturation curve; 1 = tanh
+    lowpass_hz: float | None = None
     adc_bits: int = 16
     adc_range_v: float = 20.0  # full range of the ADC, -10 V .. +10 V
 
@@ -170,8 +196,28 @@ class Detector:
         return np.fft.rfftfreq(self.record_length, d=1.0 / self.sampling_rate_hz)
 
     def noise_psd(self) -> np.ndarray:
-        """S(f) on the rfft frequencies of one record, shape (record_length // 2 + 1,)."""
-        return self.noise.psd(self.rfft_freqs(), self.sampling_rate_hz)
+        """S(f) on the rfft frequencies of one record, shape (record_length // 2 + 1,), after
+        the read-out filter."""
+        return self.noise.psd(self.rfft_freqs(), self.sampling_rate_hz) * self.lowpass_power()
+
+    def lowpass_power(self) -> np.ndarray:
+        """|H(f)|^2 of the read-out filter on the rfft frequencies (ones without a filter)."""
+        f = self.rfft_freqs()
+        if self.lowpass_hz is None:
+            return np.ones_like(f)
+        return 1.0 / (1.0 + (f / self.lowpass_hz) ** 2)
+
+    @property
+    def lowpass_tau_ms(self) -> float | None:
+        """Time constant of the read-out filter, 1 / (2 pi f_c), in ms; None without one."""
+        return None if self.lowpass_hz is None else 1000.0 / (2.0 * np.pi * self.lowpass_hz)
+
+    def saturate(self, x: np.ndarray) -> np.ndarray:
+        """The TES response to a signal of ``x`` volts (any shape): S tanh(|x/S|^p)^(1/p) sign(x)."""
+        s, p = self.saturation_v, self.saturation_sharpness
+        if p == 1.0:
+            return s * np.tanh(x / s)
+        return np.sign(x) * s * np.tanh(np.abs(x / s) ** p) ** (1.0 / p)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,4 +1,4 @@
-"""Makes a simulated challenge: the simulator's records, packaged by ``challenge.package``."""
+"""Makes a simulated challenge: records of the organizers' hidden detector, packaged by ``challenge.package``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from challenge import data
+from challenge.hidden_detector import describe_priors, draw_detector, write_detector
 from challenge.likelihood import oracle_reference
 from challenge.metrics import DEFAULT_SCORE_TYPE, score_type
 from challenge.package import package_challenge
@@ -34,7 +35,11 @@ def simulation_config(record_length: int | None = None) -> SimulationConfig:
 
 
 def record_format(config: SimulationConfig) -> RecordFormat:
-    """The simulated detector's record format, with the detector and simulation settings."""
+    """The record format of a simulation with ``config``, whose detector and settings it names.
+
+    A generated challenge passes the public simulator's settings here, never the organizers'
+    detector: the files name the nominal detector that teams can simulate themselves.
+    """
     det = config.detector
     simulation = config.to_dict()
     simulation.pop("detector")
@@ -90,32 +95,40 @@ def generate_challenge(
     n_train = PRESETS[preset][0] if n_train is None else int(n_train)
     n_test = PRESETS[preset][1] if n_test is None else int(n_test)
     scored_by = score_type(metric)  # refuses an unknown name before any simulation
-    config = simulation_config(record_length)
+    public = simulation_config(record_length)
     secret = Secret.fresh() if seed is None else Secret.from_seed(seed)
-    return write_challenge(
-        out_dir,
-        lambda folder: package_challenge(
-            simulated_records(n_train, split="train", secret=secret, config=config),
-            simulated_records(n_test, split="test", secret=secret, config=config),
+    hidden = draw_detector(secret, public)
+
+    def make(folder: Path) -> dict[str, Path]:
+        paths = package_challenge(
+            simulated_records(n_train, split="train", secret=secret, config=hidden),
+            simulated_records(n_test, split="test", secret=secret, config=hidden),
             folder,
-            fmt=record_format(config),
+            fmt=record_format(public),
             secret=secret,
             title="Data card: simulated CRESST-type detector pulses",
-            description=describe_simulation(config),
+            description=describe_simulation(public),
             metric=scored_by,
             simulated_training_data=simulated_training_data,
             submissions=submissions,
-            oracle=oracle_reference(config),
+            oracle=oracle_reference(hidden),
             progress=progress,
-        ),
-        force=force,
-    )
+        )
+        paths["detector"] = write_detector(hidden, folder / "private")
+        return paths
+
+    return write_challenge(out_dir, make, force=force)
+
+
+def organizers_detector(secret: Secret, record_length: int | None = None) -> SimulationConfig:
+    """The detector that ``generate_challenge`` simulates for ``secret`` (organizers only)."""
+    return draw_detector(secret, simulation_config(record_length))
 
 
 def describe_simulation(config: SimulationConfig) -> str:
-    """The data card's "What the data are" for simulated records."""
+    """The data card's "What the data are" for records of the organizers' detector; ``config``
+    is the public simulator's (the metadata's ``detector`` and ``simulation``)."""
     det = config.detector
-    noise = det.noise
     duration_ms = det.record_length / det.sampling_rate_hz * 1000
     return f"""Generator version {GENERATOR_VERSION}; the simulator is `challenge/simulate.py`.
 Each record is the voltage of a transition-edge sensor (TES) read out by a SQUID:
@@ -125,18 +138,30 @@ Each record is the voltage of a transition-edge sensor (TES) read out by a SQUID
 - label 0, **absorber**: energy deposited in the main absorber crystal (slower rise and decay);
 - label 1, **carrier**: energy deposited in the small carrier crystal of the TES (faster pulses).
 
-Pulse shapes follow Pröbst et al., NIM A 370 (1995) 329, with {config.tau_jitter:.0%} per-event jitter
-of the time constants, and the onset within ±{config.onset_jitter_ms:g} ms of the trigger.
-Both classes share the same falling height spectrum, a power law dN/dh ~ h^-{1 + config.height_alpha:g}
-from {config.height_min_v * 1000:g} mV to {config.height_max_v:g} V, so the height alone does not tell them
-apart. Near the low end the pulses sink into the noise and the classes become ambiguous.
+The records come from the organizers' detector: the public simulator with the effects of a real
+run switched on, each drawn once for this challenge from the secret, within the priors below.
+The drawn values stay with the organizers. The files' metadata (`detector`, `simulation`) hold
+the public simulator's defaults, the nominal detector that you can simulate yourself; the
+organizers' detector differs from them. Learn templates and noise from train.root, as
+physicists do with a real detector.
 
-Noise: stationary, with the shape of cait's artificial noise spectra: white (per-sample RMS
-{noise.white_rms_v * 1000:g} mV) plus 1/f^{noise.beta:g} below {noise.corner_hz:g} Hz, and mains lines at
-{", ".join(f"{h * noise.mains_hz:g}" for h in range(1, 2 * len(noise.mains_rms_v), 2))} Hz (RMS {", ".join(f"{r * 1000:g}" for r in noise.mains_rms_v)} mV);
-baseline offsets and slow drifts.
-The TES saturates: heights compress logistically towards {det.saturation_v:g} V.
-A small fraction of records carry artifacts (pile-up {config.pileup_fraction:.1%},
-SQUID flux jumps {config.flux_jump_fraction:.1%}, spikes {config.spike_fraction:.1%});
-they keep the label of their physical class.
+Nominal (the simulator's defaults): pulse shapes of Pröbst et al., NIM A 370 (1995) 329, with
+{config.tau_jitter:.0%} jitter of the time constants; the same falling height spectrum for both
+classes, a power law dN/dh ~ h^-{1 + config.height_alpha:g} from {config.height_min_v * 1000:g} mV to
+{config.height_max_v:g} V, so the height alone does not tell them apart (near the low end the
+pulses sink into the noise and the classes become ambiguous); stationary noise with the shape of
+cait's artificial spectra (white, 1/f below a corner, mains lines), baseline offsets and slow
+drifts; TES saturation; artifacts (pile-up, SQUID flux jumps, spikes) that keep the label of
+their physical class. Heights are in volts before saturation (train.root's `pulse_height`).
+
+The organizers' detector (each effect and its prior; a per-class entry is drawn for each class
+and each of the time constants tau_n, tau_in, tau_t and the ratio A_t/A_n):
+
+| effect | prior |
+|---|---|
+{describe_priors()}
+
+Each record has a hidden position (uniform) that moves its pulse shape along its class's
+continuum, and a hidden time in the run, at which the gain and the operating point (which moves
+the shape, differently per class) have drifted; the record order in the files is random.
 """

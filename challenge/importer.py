@@ -293,7 +293,16 @@ def _open_torch(path: Path, *, channel: int, labels: str | None):
         ) from err
     try:  # memory-mapped: the tensors' bytes stay in the file until a chunk is read
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
+    except RuntimeError as err:
+        if zipfile.is_zipfile(path) or not _starts_with_pickle(path):
+            raise ImportFileError(
+                f"{path}: not a torch file of plain tensors (X, y) ({err.__class__.__name__})"
+            ) from None
+        raise ImportFileError(
+            f"{path}: a torch file in the format before torch 1.6 cannot be read in chunks; "
+            f"save it again: torch.save(torch.load('{path}'), 'records.pt')"
+        ) from None
+    except (pickle.UnpicklingError, EOFError, ValueError) as err:
         raise ImportFileError(
             f"{path}: not a torch file of plain tensors (X, y) ({err.__class__.__name__})"
         ) from None
@@ -305,6 +314,12 @@ def _open_torch(path: Path, *, channel: int, labels: str | None):
     if labels is not None:
         y = _labels(path, labels, lambda name: _no_dataset(path, name))
     yield _record_file(path, f"{path.name}: (X, y) (torch)", X, _array_take(X), y, None, None)
+
+
+def _starts_with_pickle(path: Path) -> bool:
+    """Whether ``path`` starts as a pickle does (torch's format before 1.6), from its first byte."""
+    with open(path, "rb") as handle:
+        return handle.read(1) == b"\x80"
 
 
 def _no_dataset(path: Path, name: str):

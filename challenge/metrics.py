@@ -394,8 +394,14 @@ def _delong(y: np.ndarray, scores: list[np.ndarray]) -> tuple[np.ndarray, np.nda
     v10, v01 = np.array(v10), np.array(v01)  # (k, m) and (k, n)
     m, n = v10.shape[1], v01.shape[1]
     _check_class_sizes("DeLong's variance", m, n)
-    cov10, cov01 = np.atleast_2d(np.cov(v10)), np.atleast_2d(np.cov(v01))
-    return v10.mean(axis=1), cov10 / m + cov01 / n
+    return v10.mean(axis=1), _covariance(v10) / m + _covariance(v01) / n
+
+
+def _covariance(rows: np.ndarray) -> np.ndarray:
+    """np.cov of k variables in rows, shape (k, k): the same sums, without np.cov's checks and
+    copies, which took a third of an upload's scoring at 100,000 events."""
+    centered = rows - rows.mean(axis=1, keepdims=True)
+    return centered @ centered.T / (rows.shape[1] - 1)
 
 
 def _check_class_sizes(what: str, n_carrier: int, n_absorber: int) -> None:

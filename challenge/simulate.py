@@ -13,39 +13,85 @@ from typing import NamedTuple
 
 import numpy as np
 
-from challenge.detector import SHAPES, Detector, peak_value, probst_pulse
+from challenge.detector import (
+    SHAPES,
+    Detector,
+    PulseShape,
+    filtered_probst_pulse,
+    peak_value,
+    probst_pulse,
+)
 from challenge.secret import derive_rng
 
 # 1.1: streams keyed by SHA-256, labels drawn from a stream of their own; 1.2: CRESST-like noise
-# (1/f^1.7 below 80 Hz, mains lines), heights from 1.5 mV, drifts of the noise's scale.
-GENERATOR_VERSION = "1.2"
+# (1/f^1.7 below 80 Hz, mains lines), heights from 1.5 mV, drifts of the noise's scale;
+# 2.0: the effects of a real run (challenge.hidden_detector draws them), off by default.
+GENERATOR_VERSION = "2.0"
 SPLIT_CODES = {"train": 0, "test": 1}
 LABEL_STREAM, RECORD_STREAM = 0, 1  # the two random streams of each chunk
+# Responses of the pulse shape, one row per class: the logs of the time constants and the logit
+# of the ratio r = A_t / A_n of the components (which stays in (0, 1)).
+SHAPE_PARAMETERS = ("tau_n", "tau_in", "tau_t", "a_t/a_n")
+NO_RESPONSE = ((0.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 0.0))
+SATURATION_FLOOR = 0.02  # rows whose pulses stay below this fraction of S skip the curve
 
 
 @dataclass(frozen=True)
 class SimulationConfig:
-    """Everything the simulator draws, besides the detector itself (heights in volts, times in ms)."""
+    """Everything the simulator draws (heights in volts, times in ms).
+
+    The defaults are the public simulator's: one stationary noise spectrum, two templates with
+    a small jitter, no drift over the run. ``challenge.hidden_detector`` draws the organizers'
+    detector, which switches on the effects of a real run below, from the challenge's secret.
+    """
 
     detector: Detector = field(default_factory=Detector)
+    shapes: tuple[PulseShape, PulseShape] = (SHAPES[0], SHAPES[1])  # templates by label
     carrier_fraction: float = 0.5
-    # Pulse heights: the same truncated power law dN/dh ~ h^-(1 + alpha) for both classes,
-    # starting close to the noise level, where the two shapes can no longer be told apart.
+    # Pulse heights: a truncated power law dN/dh ~ h^-(1 + alpha), starting close to the noise
+    # level, where the two shapes can no longer be told apart. The carrier's own spectrum, when
+    # the organizer sets one (None: the same as the absorber's, so the height tells nothing).
     height_min_v: float = 0.0015  # calibrated: physics reference 0.977 on 3,000 events
     height_max_v: float = 10.0
     height_alpha: float = 0.4
+    carrier_height_min_v: float | None = None
+    carrier_height_alpha: float | None = None
     tau_jitter: float = 0.03  # relative spread (log-normal) of each time constant, per event
-    onset_jitter_ms: float = 1.0  # onset uniform in trigger +- this
+    # A continuum of shapes: a hidden position u, uniform in [-1/2, 1/2], moves the log of each
+    # SHAPE_PARAMETERS by position_response[label] * u (e.g. the distance to the sensor).
+    position_response: tuple[tuple[float, ...], tuple[float, ...]] = NO_RESPONSE
+    # Drifts over the run: each record has a run time, uniform in [0, 1); the log gain and the
+    # operating point follow these values at evenly spaced times (linear in between; empty: no
+    # drift); the operating point moves the log shape by operating_point_response[label] * op.
+    gain_drift: tuple[float, ...] = ()
+    operating_point_drift: tuple[float, ...] = ()
+    operating_point_response: tuple[tuple[float, ...], tuple[float, ...]] = NO_RESPONSE
+    # Noise that changes from record to record: a log-normal level, a normal 1/f exponent.
+    noise_level_spread: float = 0.0
+    noise_beta_spread: float = 0.0
+    # Onsets: uniform in trigger +- onset_jitter_ms, and earlier by the trigger's time walk,
+    # time_walk_ms x min(1, trigger_threshold_v / height): small pulses cross the threshold late.
+    onset_jitter_ms: float = 1.0
+    time_walk_ms: float = 0.0
+    trigger_threshold_v: float = 0.005
     baseline_offset_v: float = 0.5  # offsets uniform in +- this
     # Drifts of the scale of the noise, as in cait's augmentation (offset, linear, quadratic and
     # cubic drifts each N(0, resolution)); the offsets here are larger, and drop out of any filter.
     drift_rms_v: float = 0.005  # linear drift over the record, end minus start
     drift_curvature_rms_v: float = 0.0025  # quadratic part of the drift
-    pileup_fraction: float = 0.015  # a second pulse (of either class) anywhere in the record
+    # Artifacts, one kind per record at most. Pile-up: 1 + Poisson(pileup_extra_mean) further
+    # pulses (of either class) anywhere in the record. A tail: the record sits on the decaying
+    # tail of a pulse up to tail_window_ms before its start, from tail_height_min_v up.
+    pileup_fraction: float = 0.015
+    pileup_extra_mean: float = 0.0
     flux_jump_fraction: float = 0.005  # the SQUID loses a flux quantum: a baseline step
     flux_jump_v: float = 0.3
     spike_fraction: float = 0.01  # an electronic spike of a few samples
     spike_max_v: float = 1.0
+    tail_fraction: float = 0.0
+    tail_window_ms: float = 300.0
+    tail_height_min_v: float = 0.05
+    label_noise: float = 0.0  # fraction of the training labels flipped (the test key stays true)
     chunk_size: int = 500  # events per random-number chunk; part of what a seed means
 
     def to_dict(self) -> dict:
@@ -55,6 +101,14 @@ class SimulationConfig:
     def from_dict(cls, d: dict) -> SimulationConfig:
         d = dict(d)
         d["detector"] = Detector.from_dict(d["detector"])
+        if "shapes" in d:
+            d["shapes"] = tuple(PulseShape(**shape) for shape in d["shapes"])
+        for key in ("position_response", "operating_point_response"):
+            if key in d:
+                d[key] = tuple(tuple(float(v) for v in row) for row in d[key])
+        for key in ("gain_drift", "operating_point_drift"):
+            if key in d:
+                d[key] = tuple(float(v) for v in d[key])
         return cls(**d)
 
 
@@ -62,14 +116,14 @@ class SimulatedEvents(NamedTuple):
     """A batch of simulated records with their truth."""
 
     counts: np.ndarray  # int16 (n, L): ADC counts
-    label: np.ndarray  # int8 (n,): 1 = carrier, 0 = absorber
+    label: np.ndarray  # int8 (n,): 1 = carrier, 0 = absorber (as recorded: after label noise)
     pulse_height: np.ndarray  # float64 (n,): height of the primary pulse before saturation, volts
     onset: np.ndarray  # float64 (n,): onset of the primary pulse, ms from the record start
-    artifact: np.ndarray  # int8 (n,): 0 none, 1 pile-up, 2 flux jump, 3 spike
+    artifact: np.ndarray  # int8 (n,): 0 none, 1 pile-up, 2 flux jump, 3 spike, 4 tail
 
 
-ARTIFACT_CODES = {"none": 0, "pileup": 1, "flux_jump": 2, "spike": 3}
-_ARTIFACT_KINDS = ("pileup", "flux_jump", "spike")  # the order of their fractions in the draw
+ARTIFACT_CODES = {"none": 0, "pileup": 1, "flux_jump": 2, "spike": 3, "tail": 4}
+_ARTIFACT_KINDS = ("pileup", "flux_jump", "spike", "tail")  # the order of their fractions
 
 
 def chunk_rng(seed: int, split: str, chunk_index: int, part: int) -> np.random.Generator:
@@ -81,42 +135,92 @@ def chunk_rng(seed: int, split: str, chunk_index: int, part: int) -> np.random.G
     return derive_rng(seed, SPLIT_CODES[split], chunk_index, part)
 
 
-def draw_labels(rng: np.random.Generator, n: int, config: SimulationConfig) -> np.ndarray:
-    """The classes int8 (n,), 1 = carrier, from a chunk's LABEL_STREAM."""
-    return (rng.random(n) < config.carrier_fraction).astype(np.int8)
+def draw_labels(
+    rng: np.random.Generator, n: int, config: SimulationConfig, *, split: str = "test"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(true, recorded) classes int8 (n,), 1 = carrier, from a chunk's LABEL_STREAM.
+
+    The recorded labels of the train split have ``label_noise`` of them flipped.
+    """
+    true = (rng.random(n) < config.carrier_fraction).astype(np.int8)
+    flip = rng.random(n) < config.label_noise
+    recorded = np.where(flip, 1 - true, true).astype(np.int8) if split == "train" else true
+    return true, recorded
 
 
 def simulated_labels(n: int, *, seed: int, split: str, config: SimulationConfig) -> np.ndarray:
-    """The labels of a split's ``n`` events without simulating their records (cheap)."""
+    """The recorded labels of a split's ``n`` events without simulating their records (cheap)."""
     starts = range(0, n, config.chunk_size)
     parts = [
-        draw_labels(
-            chunk_rng(seed, split, i, LABEL_STREAM), min(config.chunk_size, n - start), config
-        )
+        draw_labels(chunk_rng(seed, split, i, LABEL_STREAM), min(config.chunk_size, n - start),
+                    config, split=split)[1]
         for i, start in enumerate(starts)
-    ]
+    ]  # fmt: skip
     return np.concatenate(parts) if parts else np.empty(0, np.int8)
 
 
-def draw_heights(rng: np.random.Generator, n: int, config: SimulationConfig) -> np.ndarray:
-    """Truncated power law between height_min_v and height_max_v, by inverting its CDF."""
-    a, lo, hi = config.height_alpha, config.height_min_v, config.height_max_v
-    u = rng.random(n)
-    return lo * (1.0 - u * (1.0 - (lo / hi) ** a)) ** (-1.0 / a)
+def power_law(u: np.ndarray, lo, hi, alpha) -> np.ndarray:
+    """Truncated power law dN/dh ~ h^-(1 + alpha) on [lo, hi] at CDF values ``u``."""
+    return lo * (1.0 - u * (1.0 - (lo / hi) ** alpha)) ** (-1.0 / alpha)
 
 
-def pulse_shapes(labels: np.ndarray, rng: np.random.Generator, jitter: float) -> np.ndarray:
-    """Per-event Pröbst parameters (n, 5): the class template with jittered time constants."""
-    nominal = np.array([[s.a_n, s.a_t, s.tau_n, s.tau_in, s.tau_t] for s in (SHAPES[0], SHAPES[1])])
+def draw_heights(
+    rng: np.random.Generator, labels: np.ndarray, config: SimulationConfig
+) -> np.ndarray:
+    """Each event's height from its class's spectrum, by inverting the CDF, (n,)."""
+    carrier = labels == 1
+    lo = np.where(
+        carrier, _or(config.carrier_height_min_v, config.height_min_v), config.height_min_v
+    )
+    alpha = np.where(carrier, _or(config.carrier_height_alpha, config.height_alpha),
+                     config.height_alpha)  # fmt: skip
+    return power_law(rng.random(len(labels)), lo, config.height_max_v, alpha)
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+def run_curve(knots: tuple[float, ...], run_time: np.ndarray) -> np.ndarray:
+    """A drift at run times in [0, 1): linear between values at evenly spaced times; 0 if none."""
+    if not knots:
+        return np.zeros(len(run_time))
+    return np.interp(run_time, np.linspace(0.0, 1.0, len(knots)), knots)
+
+
+def pulse_shapes(
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    config: SimulationConfig,
+    *,
+    position: np.ndarray,
+    operating_point: np.ndarray,
+) -> np.ndarray:
+    """Per-event Pröbst parameters (n, 5): the class template, moved by the event's position
+    and the run's operating point, with jittered time constants."""
+    nominal = np.array([[s.a_n, s.a_t, s.tau_n, s.tau_in, s.tau_t] for s in config.shapes])
     params = nominal[labels.astype(np.intp)]
-    params[:, 2:] *= np.exp(jitter * rng.standard_normal((len(labels), 3)))
+    cls = labels.astype(np.intp)
+    log_move = np.asarray(config.position_response)[cls] * position[:, None]
+    log_move += np.asarray(config.operating_point_response)[cls] * operating_point[:, None]
+    jitter = config.tau_jitter * rng.standard_normal((len(labels), 3))
+    params[:, 2:] *= np.exp(log_move[:, :3] + jitter)
+    # The ratio r = A_t / A_n moves on the logit scale, which keeps it in (0, 1): A_t > A_n
+    # would make the carrier's slow component negative (an undershoot).
+    ratio = params[:, 1] / params[:, 0]
+    logit = np.log(ratio / (1.0 - ratio)) + log_move[:, 3]
+    params[:, 1] = params[:, 0] / (1.0 + np.exp(-logit))
     return params
 
 
-def unit_pulses(params: np.ndarray, onset_ms: np.ndarray, times_ms: np.ndarray) -> np.ndarray:
+def unit_pulses(
+    params: np.ndarray, onset_ms: np.ndarray, times_ms: np.ndarray, lowpass_tau_ms: float | None
+) -> np.ndarray:
     """Unit-height pulses float32 (n, L) for per-event parameters (n, 5) and onsets (n,).
 
-    Evaluated in float32 (exp is the hot spot) and only from the earliest onset on.
+    Unit height is that of the pulse before the read-out filter (``lowpass_tau_ms``, None for
+    none), which lowers and delays fast pulses a little. Evaluated in float32 (exp is the hot
+    spot) and only from the earliest onset on.
     """
     n, length = len(onset_ms), len(times_ms)
     out = np.zeros((n, length), dtype=np.float32)
@@ -125,28 +229,64 @@ def unit_pulses(params: np.ndarray, onset_ms: np.ndarray, times_ms: np.ndarray) 
     first = max(0, int(np.searchsorted(times_ms, onset_ms.min())) - 1)
     cols = [params[:, i : i + 1].astype(np.float32) for i in range(5)]
     dt = times_ms[None, first:].astype(np.float32) - onset_ms[:, None].astype(np.float32)
-    out[:, first:] = probst_pulse(dt, *cols)
+    if lowpass_tau_ms is None:
+        out[:, first:] = probst_pulse(dt, *cols)
+    else:
+        out[:, first:] = filtered_probst_pulse(dt, *cols, np.float32(lowpass_tau_ms))
     out /= peak_value(*(params[:, i : i + 1] for i in range(5))).astype(np.float32)
     return out
 
 
-def saturate(signal: np.ndarray, saturation_v: float) -> np.ndarray:
-    """The TES response S tanh(x / S), a logistic compression towards S; in place, (n, L).
+def saturate(signal: np.ndarray, detector: Detector) -> np.ndarray:
+    """The TES response (``Detector.saturate``) applied in place to ``signal`` (n, L).
 
-    Rows whose pulses stay below 2% of S are left as they are: there tanh(x) differs from x
-    by less than a microvolt, far below one ADC count.
+    Rows whose pulses stay below SATURATION_FLOOR of S are left as they are: there the curve
+    differs from x by less than a microvolt, far below one ADC count.
     """
-    rows = np.flatnonzero(np.abs(signal).max(axis=1) > 0.02 * saturation_v)
-    signal[rows] = saturation_v * np.tanh(signal[rows] / saturation_v)
+    rows = np.flatnonzero(np.abs(signal).max(axis=1) > SATURATION_FLOOR * detector.saturation_v)
+    signal[rows] = detector.saturate(signal[rows])
     return signal
 
 
-def colored_noise(rng: np.random.Generator, n: int, detector: Detector) -> np.ndarray:
-    """Stationary noise (n, L) with the detector's spectrum: white Gaussian noise filtered by FFT."""
-    white = rng.standard_normal((n, detector.record_length))
+def colored_noise(
+    rng: np.random.Generator,
+    n: int,
+    detector: Detector,
+    *,
+    level: np.ndarray | None = None,
+    beta_shift: np.ndarray | None = None,
+) -> np.ndarray:
+    """Noise (n, L) with the detector's spectrum: white Gaussian noise filtered by FFT.
+
+    ``level`` (n,) scales each record's noise; ``beta_shift`` (n,) changes the exponent of its
+    1/f part, which keeps its value at the corner frequency. None: stationary noise.
+    """
+    length, fs = detector.record_length, detector.sampling_rate_hz
+    spectrum = np.fft.rfft(rng.standard_normal((n, length)), axis=1)
     # Scale so that the noise has PSD S(f): white noise of unit variance has PSD 2 / f_s.
-    gain = np.sqrt(detector.noise_psd() * detector.sampling_rate_hz / 2.0)
-    return np.fft.irfft(np.fft.rfft(white, axis=1) * gain, n=detector.record_length, axis=1)
+    psd = detector.noise_psd() * (fs / 2.0)
+    if beta_shift is None:
+        spectrum *= np.sqrt(psd)
+    else:
+        f = detector.rfft_freqs()
+        noise = detector.noise
+        with np.errstate(divide="ignore"):
+            log_ratio = np.where(f > 0, np.log(noise.corner_hz / np.where(f > 0, f, 1.0)), 0.0)
+        red = np.where(f > 0, noise.psd(f, fs) - noise._lines(f), 0.0) * (fs / 2.0)
+        red *= (
+            detector.lowpass_power()
+            * np.exp(noise.beta * log_ratio)
+            / (1.0 + np.exp(noise.beta * log_ratio))
+        )
+        rest = psd - red  # the white part and the mains lines
+        shift = beta_shift.astype(np.float32)[:, None]
+        per_record = rest.astype(np.float32) + red.astype(np.float32) * np.exp(
+            shift * log_ratio.astype(np.float32)
+        )
+        spectrum *= np.sqrt(per_record)
+    if level is not None:
+        spectrum *= level[:, None]
+    return np.fft.irfft(spectrum, n=length, axis=1)
 
 
 def baseline_drifts(rng: np.random.Generator, n: int, config: SimulationConfig) -> np.ndarray:
@@ -158,20 +298,49 @@ def baseline_drifts(rng: np.random.Generator, n: int, config: SimulationConfig) 
     return offset + slope * x + curvature * (4.0 * x**2 - 1.0 / 3.0)
 
 
-def add_artifacts(rng, signal, noise, artifact, config: SimulationConfig, times_ms) -> None:
-    """Adds pile-up pulses to ``signal`` and flux jumps and spikes to ``noise``, in place."""
+def draw_onsets(
+    rng: np.random.Generator, height: np.ndarray, config: SimulationConfig
+) -> np.ndarray:
+    """Onsets (n,) in ms: uniform around the trigger, earlier by the time walk of small pulses.
+
+    Window and walk are each kept within 40% of the pre-trigger time, so that short records
+    still start with a baseline.
+    """
+    det = config.detector
+    trigger_ms = det.trigger_index * 1000.0 / det.sampling_rate_hz
+    jitter = min(config.onset_jitter_ms, 0.4 * trigger_ms)
+    walk = min(config.time_walk_ms, 0.4 * trigger_ms)
+    late = np.minimum(1.0, config.trigger_threshold_v / height)
+    return trigger_ms + rng.uniform(-jitter, jitter, len(height)) - walk * late
+
+
+def add_artifacts(
+    rng, signal, noise, artifact, config: SimulationConfig, times_ms, operating_point
+) -> None:
+    """Adds pile-up pulses and earlier pulses' tails to ``signal`` and flux jumps and spikes to
+    ``noise``, in place."""
     n, length = signal.shape
+    det = config.detector
     pile = np.flatnonzero(artifact == ARTIFACT_CODES["pileup"])
-    if len(pile):
-        labels = (rng.random(len(pile)) < 0.5).astype(np.int8)
-        onsets = rng.uniform(times_ms[0], times_ms[-1], len(pile))
-        params = pulse_shapes(labels, rng, config.tau_jitter)
-        signal[pile] += draw_heights(rng, len(pile), config)[:, None] * unit_pulses(
-            params, onsets, times_ms
+    tail = np.flatnonzero(artifact == ARTIFACT_CODES["tail"])
+    rows = np.concatenate([np.repeat(pile, 1 + rng.poisson(config.pileup_extra_mean, len(pile))),
+                           tail])  # fmt: skip
+    if len(rows):
+        n_pile = len(rows) - len(tail)
+        onsets = np.concatenate([rng.uniform(times_ms[0], times_ms[-1], n_pile),
+                                 rng.uniform(-config.tail_window_ms, 0.0, len(tail))])  # fmt: skip
+        labels = (rng.random(len(rows)) < 0.5).astype(np.int8)
+        lo = np.where(np.arange(len(rows)) < n_pile, config.height_min_v, config.tail_height_min_v)
+        heights = power_law(rng.random(len(rows)), lo, config.height_max_v, config.height_alpha)
+        params = pulse_shapes(labels, rng, config, position=rng.random(len(rows)) - 0.5,
+                              operating_point=operating_point[rows])  # fmt: skip
+        pulses = heights[:, None].astype(np.float32) * unit_pulses(
+            params, onsets, times_ms, det.lowpass_tau_ms
         )
+        np.add.at(signal, rows, pulses)
     jump = np.flatnonzero(artifact == ARTIFACT_CODES["flux_jump"])
     if len(jump):
-        at = rng.integers(config.detector.trigger_index, length, len(jump))
+        at = rng.integers(det.trigger_index, length, len(jump))
         sign = rng.choice([-1.0, 1.0], len(jump))
         noise[jump] += (
             sign[:, None] * config.flux_jump_v * (np.arange(length)[None, :] >= at[:, None])
@@ -192,22 +361,33 @@ def simulate_chunk(
     det = config.detector
     rng = chunk_rng(seed, split, chunk_index, RECORD_STREAM)
     times = det.times_ms()
-    label = draw_labels(chunk_rng(seed, split, chunk_index, LABEL_STREAM), n, config)
-    height = draw_heights(rng, n, config)
-    trigger_ms = det.trigger_index * 1000.0 / det.sampling_rate_hz
-    onset = trigger_ms + rng.uniform(-config.onset_jitter_ms, config.onset_jitter_ms, n)
-    params = pulse_shapes(label, rng, config.tau_jitter)
-    signal = height.astype(np.float32)[:, None] * unit_pulses(params, onset, times)  # (n, L) volts
+    label, recorded = draw_labels(
+        chunk_rng(seed, split, chunk_index, LABEL_STREAM), n, config, split=split
+    )
+    run_time = rng.random(n)
+    operating_point = run_curve(config.operating_point_drift, run_time)
+    height = draw_heights(rng, label, config) * np.exp(run_curve(config.gain_drift, run_time))
+    onset = draw_onsets(rng, height, config)
+    params = pulse_shapes(label, rng, config, position=rng.random(n) - 0.5,
+                          operating_point=operating_point)  # fmt: skip
+    signal = height.astype(np.float32)[:, None] * unit_pulses(
+        params, onset, times, det.lowpass_tau_ms
+    )  # (n, L) volts
     cuts = np.cumsum([getattr(config, f"{kind}_fraction") for kind in _ARTIFACT_KINDS])
     codes = [ARTIFACT_CODES[kind] for kind in (*_ARTIFACT_KINDS, "none")]  # one per cut, then none
     kinds = np.array(codes, dtype=np.int8)
     artifact = kinds[np.searchsorted(cuts, rng.random(n), side="right")]
-    noise = colored_noise(rng, n, det) + baseline_drifts(rng, n, config)
-    add_artifacts(rng, signal, noise, artifact, config, times)
+    level = np.exp(config.noise_level_spread * rng.standard_normal(n))
+    beta_shift = config.noise_beta_spread * rng.standard_normal(n)
+    stationary = config.noise_level_spread == 0 and config.noise_beta_spread == 0
+    noise = colored_noise(rng, n, det, level=None if stationary else level,
+                          beta_shift=None if stationary else beta_shift)  # fmt: skip
+    noise += baseline_drifts(rng, n, config)
+    add_artifacts(rng, signal, noise, artifact, config, times, operating_point)
     volts = noise
-    volts += saturate(signal, det.saturation_v)
+    volts += saturate(signal, det)
     counts = np.clip(np.rint(volts / det.volts_per_count), -(2**15), 2**15 - 1).astype(np.int16)
-    return SimulatedEvents(counts, label, height, onset, artifact)
+    return SimulatedEvents(counts, recorded, height, onset, artifact)
 
 
 def iterate_events(

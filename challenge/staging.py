@@ -1,7 +1,7 @@
 """Writes a challenge into its folder all at once, and never over another by accident.
 
-``challenge generate`` and ``challenge import`` write into a temporary folder beside the target
-and move ``public/`` and ``private/`` into place at the end, so an interrupted run (Ctrl-C, a
+``challenge generate`` and ``challenge import`` write into a temporary folder (beside the target,
+or in it if it exists) and move ``public/`` and ``private/`` into place at the end, so an interrupted run (Ctrl-C, a
 crash) leaves the target as it was; the temporary folder of a killed run (SIGKILL) is removed by
 the next run. A folder that holds a challenge is refused unless ``force``, which keeps the old
 ``private/`` (secret, answer key) as ``private-backup-<UTC time>/``.
@@ -64,7 +64,7 @@ def check_target(out_dir: str | Path, *, force: bool = False) -> list[str]:
 def write_challenge(
     out_dir: str | Path, make: Callable[[Path], dict[str, Path]], *, force: bool = False
 ) -> dict[str, Path]:
-    """Runs ``make(folder)`` on a temporary folder beside ``out_dir``, then moves its ``public/``
+    """Runs ``make(folder)`` on a temporary folder by ``out_dir``, then moves its ``public/``
     and ``private/`` into ``out_dir``; returns ``make``'s paths as they are in ``out_dir``.
 
     Refuses (ChallengeExistsError, before ``make`` runs) a folder that holds a challenge, unless
@@ -76,7 +76,10 @@ def write_challenge(
     found = check_target(out_dir, force=force)
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_partials(out)
-    staging = out.parent / f".{out.name}{PARTIAL_MARKER}{os.getpid()}-{secrets.token_hex(4)}"
+    # Inside an existing out_dir (it may be a mount point: renames stay on its file system),
+    # else beside it, to become it in one rename.
+    where = out if out.is_dir() else out.parent
+    staging = where / f".{out.name}{PARTIAL_MARKER}{os.getpid()}-{secrets.token_hex(4)}"
     staging.mkdir()  # with the umask's mode, as out_dir itself would have
     try:
         written = make(staging)
@@ -88,15 +91,22 @@ def write_challenge(
 
 
 def remove_stale_partials(out: Path) -> list[Path]:
-    """Removes the temporary folders beside ``out`` that a killed run left (SIGKILL, a lost
+    """Removes the temporary folders in or beside ``out`` that a killed run left (SIGKILL, a lost
     machine: no clean-up ran); a folder whose process still runs is kept. Returns those removed."""
     removed = []
-    for path in out.parent.glob(f".{out.name}{PARTIAL_MARKER}*"):
+    for path in partial_folders(out):
         pid = path.name.removeprefix(f".{out.name}{PARTIAL_MARKER}").split("-")[0]
         if pid.isdigit() and not _running(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
+
+
+def partial_folders(out: Path) -> list[Path]:
+    """The temporary folders of runs that write ``out``, in it or beside it."""
+    pattern = f".{out.name}{PARTIAL_MARKER}*"
+    inside = sorted(out.glob(pattern)) if out.is_dir() else []
+    return inside + sorted(out.parent.glob(pattern))
 
 
 def _running(pid: int) -> bool:

@@ -178,7 +178,8 @@ def _check_row_count(data: bytes, n_events: int) -> None:
     through every line, blank or not).
     """
     line_ends = data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
-    if line_ends <= n_events:  # at most the header and n_events rows
+    lines = line_ends + (not data.endswith((b"\n", b"\r")))  # the last may have no line end
+    if lines <= n_events + 1:  # the header and n_events rows at most: a valid file stops here
         return
     max_lines = 2 * (n_events + 1)
     if line_ends > max_lines:
@@ -187,6 +188,11 @@ def _check_row_count(data: bytes, n_events: int) -> None:
             f"event ({n_events:,}); remove the blank lines",
             line=max_lines + 1,
         )
+    _refuse_extra_rows(data, n_events)
+
+
+def _refuse_extra_rows(data: bytes, n_events: int) -> None:
+    """The line-by-line walk (blank lines skipped) for a file with more lines than rows allowed."""
     rows = (number for number, line in enumerate(data.splitlines(), 1) if line.strip())
     for count, number in enumerate(rows):
         if count > n_events:  # the header, then n_events rows

@@ -109,6 +109,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     csrf.exempt(api.bp)  # the API authenticates with a bearer token, never with a cookie
+    # Browsers ask for /favicon.ico on every site, whatever the page links to.
+    app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.ico"))
     _register_error_handlers(app)
     app.after_request(_security_headers)
     if app.config["PROXY_FIX"]:

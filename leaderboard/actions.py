@@ -162,15 +162,17 @@ LATE = "came after the close; late ones never count"
 
 
 def set_final(team_id: int, submission_id: int, final: bool, *, config: Config) -> None:
-    """Mark or unmark a team's own submission; NotFound for another team's, FinalsFrozen after
-    the reveal, NotFinalable for a late one or one without a score (queued, running or
-    failed), Conflict over the limit; unmarking always works until the reveal."""
+    """Mark or unmark a team's own submission; NotFound for another team's, FinalsFrozen once
+    the first reveal showed the private scores (an undo does not thaw them), NotFinalable for a
+    late one or one without a score (queued, running or failed), Conflict over the limit;
+    unmarking always works until then."""
     with session_scope(write=True) as db:
         submission = queries.get_submission(db, submission_id)
         if submission is None or submission.team_id != team_id:
             raise errors.NotFound(f"your team has no submission #{submission_id}")
-        if queries.is_revealed(db):
-            raise errors.FinalsFrozen()
+        frozen = queries.finals_frozen_at(db)
+        if frozen is not None:
+            raise errors.FinalsFrozen(frozen)
         if final and submission.is_late:
             raise errors.NotFinalable(submission_id, LATE)
         if final and submission.status in NOT_SCORED:

@@ -30,7 +30,7 @@ from leaderboard import (
     uploads,
 )
 from leaderboard import backup as backups
-from leaderboard.config import ConfigError, describe_instance
+from leaderboard.config import ConfigError, describe_instance, parse_utc
 from leaderboard.db import engine_of, init_db, missing_tables, outdated_schema, session_scope
 from leaderboard.errors import RuleError
 from leaderboard.models import SCORED
@@ -355,14 +355,30 @@ def describe_statuses(counts: dict[str, int]) -> str:
 
 
 @main.command()
-@click.option("--undo", is_flag=True,
-              help="Hide the private scores again and reopen submissions (a rehearsal).")  # fmt: skip
+@click.option(
+    "--undo",
+    is_flag=True,
+    help="Hide the private scores again; submissions stay closed, finals frozen.",
+)
+@click.option("--reopen-until", type=str, default=None, metavar="TIME",
+              help="With --undo: reopen submissions until TIME (ISO 8601, UTC).")  # fmt: skip
 @with_app
-def reveal(app: Flask, undo: bool) -> None:
+def reveal(app: Flask, undo: bool, reopen_until: str | None) -> None:
     """Close submissions and reveal the final ranking on the private split to everyone."""
-    action = final.undo_reveal if undo else final.reveal
+    if reopen_until is not None and not undo:
+        raise click.UsageError("--reopen-until goes with --undo")
+    try:
+        until = parse_utc(reopen_until) if reopen_until else None
+    except ValueError as err:
+        raise click.UsageError(
+            f"--reopen-until {reopen_until!r}: not an ISO 8601 time ({err})"
+        ) from None
+    now = app.config["NOW"]()
     with session_scope(app, write=True) as db:
-        message = action(db, app.config, now=app.config["NOW"]())
+        if undo:
+            message = final.undo_reveal(db, app.config, now=now, reopen_until=until)
+        else:
+            message = final.reveal(db, app.config, now=now)
     click.echo(message)
 
 

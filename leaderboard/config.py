@@ -138,6 +138,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "MODEL_CPU_S": SandboxLimits.cpu_seconds,
         "MODEL_MEMORY_BYTES": SandboxLimits.memory_bytes,
         "MODEL_THREADS": SandboxLimits.threads,
+        # A running model whose claim is older than MODEL_WALL_S plus this margin lost its worker
+        # (SIGKILL, a lost machine): each worker checks every half margin and queues it again.
+        "MODEL_STALE_MARGIN_S": 120.0,
         # A worker refuses to start where bubblewrap or python3-seccomp is missing, unless False.
         "MODEL_REQUIRE_ISOLATION": True,
         "NOW": utc_now,
@@ -208,6 +211,7 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LEADERBOARD_MODEL_CPU_S": ("MODEL_CPU_S", int),
     "LEADERBOARD_MODEL_MEMORY_BYTES": ("MODEL_MEMORY_BYTES", int),
     "LEADERBOARD_MODEL_THREADS": ("MODEL_THREADS", int),
+    "LEADERBOARD_MODEL_STALE_MARGIN_S": ("MODEL_STALE_MARGIN_S", float),
     "LEADERBOARD_MODEL_REQUIRE_ISOLATION": ("MODEL_REQUIRE_ISOLATION", _bool),
 }
 
@@ -317,7 +321,7 @@ def _check_submissions(config: dict[str, Any]) -> None:
             os.path.dirname(os.path.abspath(config["ANSWER_KEY"])), "test.root"
         )
     for key in ("MODEL_MAX_BYTES", "MODEL_WALL_S", "MODEL_CPU_S", "MODEL_MEMORY_BYTES",
-                "MODEL_THREADS"):  # fmt: skip
+                "MODEL_THREADS", "MODEL_STALE_MARGIN_S"):  # fmt: skip
         if not float(config[key]) > 0:
             raise ConfigError(f"{key}={config[key]!r} must be positive")
     _check_challenge_kind(config)

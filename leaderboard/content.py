@@ -27,8 +27,8 @@ PAGES = {  # endpoint name -> title, in the order of the navigation
 DATACARD = "DATACARD.md"
 CHALLENGE_JSON = "challenge.json"  # public facts of the challenge, written by `challenge generate`
 SIMULATED_KEY = "simulated_training_data"  # "allowed" or "forbidden"
-FILE_ROLES = {  # public file -> what it is
-    "train.root": "training records with labels (ROOT TTree `events`)",
+FILE_ROLES = {  # public file -> what it is (HTML: /data shows it as it is)
+    "train.root": Markup("training records with labels (ROOT TTree <code>events</code>)"),
     "test.root": "test records without labels; your submission scores these",
     "sample_submission.csv": "a valid submission with random scores: the format to follow",
     DATACARD: "the data card: what the data are, units, class balance, reference scores",
@@ -87,12 +87,23 @@ def public_folder() -> Path | None:
 
 
 def datacard() -> Markup | None:
-    """The data card of the challenge, rendered, or None when there is none to read."""
+    """The data card of the challenge, rendered as a section of /data, or None when there is none
+    to read: its title (or "Data card") is the section's heading, its headings one level down."""
     folder = public_folder()
     path = folder / DATACARD if folder else None
     if path is None or not path.is_file():
         return None
-    return to_html(path.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    if not text.lstrip().startswith("# "):
+        text = "# Data card\n\n" + text
+    md = _markdown()
+    tokens = md.parse(text)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1:]) + 1, 6)}"
+    first = next(t for t in tokens if t.type == "heading_open")
+    first.attrSet("id", "datacard")  # /data#datacard, as before
+    return Markup(md.renderer.render(tokens, md.options, {}))
 
 
 @dataclass(frozen=True)

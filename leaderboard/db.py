@@ -5,21 +5,33 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import Engine, create_engine, event, inspect, make_url, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from leaderboard import storage
 from leaderboard.config import ConfigError
-from leaderboard.models import Base, BoardVersion, FinalRanking, Setting, Submission, Team
+from leaderboard.models import (
+    AuditEntry,
+    Base,
+    BoardVersion,
+    FinalRanking,
+    Setting,
+    Submission,
+    Team,
+)
 
 # The row that write transactions update first, so that checks and inserts (the daily quota)
 # run one at a time on every backend: SQLite takes its write lock, PostgreSQL a row lock.
 WRITE_LOCK = "write_lock"
 REVEALED = "revealed"
 CLOSED_AT = "closed_at"  # set by the reveal when it closes submissions early
+# Set by the first reveal and never cleared: from then on the finals cannot change, and every
+# change to the data is written to the audit log (``_audit_after_first_reveal``).
+FINALS_FROZEN = "finals_frozen_at"
 # Everything a leaderboard page shows comes from these tables and settings: a change to any of
 # them bumps ``BoardVersion`` in the same transaction (see ``_bump_board_version``).
 BOARD_TABLES = (Team, Submission, FinalRanking)
@@ -73,6 +85,7 @@ def init_app(app: Flask) -> None:
     app.extensions["leaderboard.engine"] = engine
     sessions = sessionmaker(engine, expire_on_commit=False)
     event.listen(sessions, "before_flush", _bump_board_version)
+    event.listen(sessions, "before_flush", _audit_after_first_reveal)
     app.extensions["leaderboard.sessions"] = sessions
 
 
@@ -85,6 +98,58 @@ def _bump_board_version(session: Session, flush_context, instances) -> None:
     ):
         table = BoardVersion.__table__
         session.connection().execute(table.update().values(version=table.c.version + 1))
+
+
+AUDITED_CHANGES = 20  # the most changed rows one audit entry names; it counts the rest
+AUDITS_ITSELF = "leaderboard.audits_itself"  # session.info key: see ``audits_itself``
+
+
+def audits_itself(session: Session) -> None:
+    """Mark ``session`` as an action that writes its own audit entry (reveal, undo, re-rank):
+    its flushes are not logged again change by change."""
+    session.info[AUDITS_ITSELF] = True
+
+
+def _audit_after_first_reveal(session: Session, flush_context, instances) -> None:
+    """Once the first reveal froze the finals, every flush that changes teams, submissions, final
+    rankings or settings, by whatever path (a page, the API, the CLI, a worker), writes what it
+    changed to the audit log, unless the action wrote its own entry (reveal, undo, re-rank)."""
+    changed = [
+        o
+        for o in (*session.new, *session.dirty, *session.deleted)
+        if isinstance(o, (*BOARD_TABLES, Setting)) and (o in session.new or session.is_modified(o))
+    ]
+    if (
+        not changed
+        or session.info.get(AUDITS_ITSELF)
+        or any(isinstance(o, AuditEntry) for o in session.new)
+    ):
+        return
+    with session.no_autoflush:
+        frozen = session.get(Setting, FINALS_FROZEN)
+    if frozen is None or not frozen.value:
+        return
+    words = [_describe_change(session, o) for o in changed]
+    detail = "; ".join(words[:AUDITED_CHANGES])
+    if len(words) > AUDITED_CHANGES:
+        detail += f"; and {len(words) - AUDITED_CHANGES} more"
+    now = current_app.config["NOW"]() if has_app_context() else datetime.now(timezone.utc)
+    session.add(AuditEntry(at=now, action="change after the reveal", detail=detail))
+
+
+def _describe_change(session: Session, row: object) -> str:
+    what = {Team: "team", Submission: "submission", FinalRanking: "final ranking",
+            Setting: "setting"}[type(row)]  # fmt: skip
+    name = getattr(row, "name", None) if isinstance(row, (Team, Setting)) else None
+    label = f"{what} {name!r}" if name else f"{what} #{getattr(row, 'id', None) or 'new'}"
+    if row in session.new:
+        owner = f" of team #{row.team_id}" if isinstance(row, Submission) else ""
+        return f"{label}{owner} added"
+    if row in session.deleted:
+        return f"{label} deleted"
+    state = inspect(row)
+    fields = sorted(a.key for a in state.attrs if a.history.has_changes())
+    return f"{label}: {', '.join(fields)} changed"
 
 
 def board_version(session: Session) -> int:

@@ -108,8 +108,14 @@ class AlreadySent(Conflict):
 
 
 class FinalsFrozen(Forbidden):
-    def __init__(self) -> None:
-        super().__init__("the final ranking is revealed; finals can no longer change")
+    """The first reveal showed the private scores: the finals are frozen, an undo included."""
+
+    def __init__(self, since: datetime) -> None:
+        super().__init__(
+            f"finals were frozen when the final ranking was first revealed "
+            f"({since:%Y-%m-%d %H:%M} UTC); they can no longer change"
+        )
+        self.since = since
 
 
 class NotFinalable(Conflict):

@@ -3,7 +3,9 @@ organizer's command, and the audit log of these.
 
 Submissions close at the configured close time or at the reveal, whichever comes first. The
 reveal waits until every on-time model is scored or failed, then saves the final ranking with
-every number it shows; pages and the API serve that record, so a later disqualification or
+every number it shows. The first reveal freezes the finals for good: undoing it hides the
+private numbers again but neither thaws the finals nor reopens submissions (unless the organizer
+sets a new close time), and from then on every change is written to the audit log (``db``). pages and the API serve that record, so a later disqualification or
 rescore changes it only through ``rerank``, which says why (and leaves out anything scored after
 the reveal).
 """
@@ -11,12 +13,14 @@ the reveal).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from leaderboard import grading, queries, ranking
+from leaderboard.db import audits_itself
 from leaderboard.errors import Conflict
 from leaderboard.models import PENDING
 
@@ -42,6 +46,7 @@ def reveal(session: Session, config: Mapping[str, Any], *, now: datetime) -> str
     """
     if queries.is_revealed(session):
         raise RevealError("the final ranking is revealed already; `leaderboard rerank` re-ranks")
+    audits_itself(session)
     _check_all_scored(session)
     close = close_time(session, config)
     if close is None or close > now:
@@ -51,11 +56,24 @@ def reveal(session: Session, config: Mapping[str, Any], *, now: datetime) -> str
         )
     else:
         closing = f"submissions closed at {utc(close)}"
+    frozen = queries.finals_frozen_at(session)
+    if frozen is None:
+        queries.freeze_finals(session, now=now)
+        closing += "; finals frozen"
     board = ranking.final_board(session, now=now)
-    queries.save_final_ranking(session, ranking.board_to_json(board), now=now)
-    queries.set_revealed(session, True, now=now)
     ranked = sum(not row.is_reference for row in board.rows)
     detail = f"{closing}; {ranked} teams ranked"
+    record = queries.latest_final_ranking(session)
+    earlier = ranking.board_from_json(record.body) if record is not None else None
+    if earlier is not None and replace(earlier, ranked_at=None) == replace(board, ranked_at=None):
+        # Revealed again after an undo, and nothing in it changed: the same record, byte for byte.
+        detail += f"; the final ranking of {utc(earlier.ranked_at)} again, unchanged"
+    else:
+        queries.save_final_ranking(session, ranking.board_to_json(board), now=now)
+        if earlier is not None:
+            detail += f"; changed since the ranking of {utc(earlier.ranked_at)}: "
+            detail += changes(earlier, board)
+    queries.set_revealed(session, True, now=now)
     queries.add_audit_entry(session, "reveal", now=now, detail=detail)
     return f"final ranking revealed; {detail}"
 
@@ -88,25 +106,38 @@ def _check_all_scored(session: Session) -> None:
     )
 
 
-def undo_reveal(session: Session, config: Mapping[str, Any], *, now: datetime) -> str:
-    """Hide the final ranking again, for a rehearsal, and take back the close that the reveal made:
-    submissions reopen unless the configured close time has passed. The stored ranking stays in
-    the database (the next reveal saves a new one) and the audit log keeps both entries."""
+def undo_reveal(
+    session: Session,
+    config: Mapping[str, Any],
+    *,
+    now: datetime,
+    reopen_until: datetime | None = None,
+) -> str:
+    """Hide the final ranking again (a rehearsal, or a model to take in): the board is the closed
+    public one again. Submissions stay closed unless ``reopen_until`` sets a new close time, and
+    the finals stay frozen: the private numbers have been seen. The stored ranking stays (a
+    reveal with nothing changed shows it again) and the audit log keeps every entry."""
     if not queries.is_revealed(session):
         raise RevealError("the final ranking is not revealed; there is nothing to undo")
-    reopened = queries.closed_at(session)
-    queries.set_closed_at(session, None)
+    audits_itself(session)
+    if reopen_until is not None:
+        if reopen_until <= now:
+            raise RevealError(f"--reopen-until {utc(reopen_until)} is not in the future")
+        configured = config["CLOSE_AT"]
+        if configured is not None and configured <= reopen_until:
+            raise RevealError(
+                f"LEADERBOARD_CLOSE_AT ({utc(configured)}) closes submissions before "
+                f"{utc(reopen_until)}: set it later, or leave it unset"
+            )
+        queries.set_closed_at(session, reopen_until)
     queries.set_revealed(session, False, now=now)
     close = close_time(session, config)
-    if close is None:
-        state = "submissions are open again (no close time is configured)"
-    elif close > now:
-        state = f"submissions are open again until {utc(close)}"
+    if close is not None and close > now:
+        state = f"submissions reopen until {utc(close)}"
     else:
-        state = f"submissions stay closed since {utc(close)}"
-    detail = f"private scores hidden again; {state}" + (
-        f" (the reveal had closed them at {utc(reopened)})" if reopened else ""
-    )
+        state = f"submissions stay closed since {utc(close)}" if close else "submissions closed"
+    frozen = queries.finals_frozen_at(session)
+    detail = f"private scores hidden again; {state}; finals stay frozen since {utc(frozen)}"
     queries.add_audit_entry(session, "undo reveal", now=now, detail=detail)
     return detail
 
@@ -120,6 +151,7 @@ def rerank(session: Session, *, now: datetime, reason: str) -> str:
         )
     if not reason.strip():
         raise RevealError("give a reason: it goes into the audit log that /admin shows")
+    audits_itself(session)
     before = ranking.board_from_json(queries.latest_final_ranking(session).body)
     after = ranking.final_board(session, now=now)
     queries.save_final_ranking(session, ranking.board_to_json(after), now=now)

@@ -37,9 +37,6 @@ logger = logging.getLogger(__name__)
 
 INTERNAL_FAILURE = "internal error while scoring; the organizers have been told"
 ISOLATION_PACKAGES = "apt-get install bubblewrap python3-seccomp"
-# A job runs its model for at most MODEL_WALL_S; loading it and recording the scores take
-# seconds. A row running for this much longer than that belongs to a worker that died.
-STALE_MARGIN_S = 300
 # A model's run time shows (its row turns scored or failed) only in whole tenths of the wall
 # limit: how long a model took can depend on the pulses it read, so it may carry at most
 # log2(RUN_TIME_STEPS + 2) bits of them (docs: the security section).
@@ -231,7 +228,7 @@ def _record(
                            submission_id)  # fmt: skip
             return None
         if fields["status"] == "scored":
-            fields["ladder_accepted"] = ladder.accepts(db, submission.team_id, public)
+            fields["ladder_accepted"] = ladder.accepts(db, submission.team_id, public, app)
         for name, value in fields.items():
             setattr(submission, name, value)
     return fields["status"]
@@ -249,11 +246,13 @@ def requeue(
     app: Flask, *, stale_after_s: float | None = None, internal_errors: bool = False
 ) -> Requeued:
     """Send every queued model to the queue again, after putting back the running ones claimed
-    more than ``stale_after_s`` ago (default: MODEL_WALL_S + STALE_MARGIN_S) and, with
+    more than ``stale_after_s`` ago (default: MODEL_WALL_S + MODEL_STALE_MARGIN_S) and, with
     ``internal_errors``, the ones that failed with INTERNAL_FAILURE (once its cause is fixed: the
     team cannot send the same file again)."""
     if stale_after_s is None:
-        stale_after_s = float(app.config["MODEL_WALL_S"]) + STALE_MARGIN_S
+        stale_after_s = float(app.config["MODEL_WALL_S"]) + float(
+            app.config["MODEL_STALE_MARGIN_S"]
+        )
     cutoff = app.config["NOW"]() - timedelta(seconds=stale_after_s)
     with session_scope(app, write=True) as db:
         stale = _put_back(db, Submission.status == "running", Submission.started_at < cutoff)
@@ -271,6 +270,32 @@ def requeue(
         )
     sent = [i for i in queued if queue.enqueue_scoring(i, app)]
     return Requeued(stale, retried, sent, [i for i in queued if i not in sent])
+
+
+def stale_check_s(config) -> float:
+    """How often each worker looks for models whose worker died: every half margin, so that a
+    claim older than the wall limit plus half the margin is queued again by wall + margin."""
+    return float(config["MODEL_STALE_MARGIN_S"]) / 2
+
+
+def requeue_stale(app: Flask) -> list[int]:
+    """Queue again the running models claimed more than MODEL_WALL_S + MODEL_STALE_MARGIN_S / 2
+    ago: their worker died without a signal (SIGKILL, a lost machine). The workers' periodic
+    task; a live worker's model has ended by then (the sandbox stops it at MODEL_WALL_S)."""
+    stale_after_s = float(app.config["MODEL_WALL_S"]) + stale_check_s(app.config)
+    cutoff = app.config["NOW"]() - timedelta(seconds=stale_after_s)
+    stale_now = (Submission.status == "running", Submission.started_at < cutoff)
+    with session_scope(app) as db:  # most checks find none: no write lock for them
+        if db.scalar(select(Submission.id).where(Submission.kind == "model", *stale_now)) is None:
+            return []
+    with session_scope(app, write=True) as db:
+        stale = _put_back(db, *stale_now)
+    for submission_id in stale:
+        sent = queue.enqueue_scoring(submission_id, app)
+        logger.warning("submission #%d: running for more than %g s, its worker is gone: queued "
+                       "again%s", submission_id, stale_after_s,
+                       "" if sent else " (not sent: the queue did not answer)")  # fmt: skip
+    return stale
 
 
 def put_back_interrupted(app: Flask, submission_id: int) -> bool:

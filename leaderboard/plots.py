@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import textwrap
 import warnings
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -12,6 +13,7 @@ import matplotlib.dates as mdates
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import roc_curve
 
 from challenge.metrics import DEFAULT_SCORE_TYPE, ScoreType, score_type
@@ -90,6 +92,13 @@ TIME_PAD_FRACTION = 0.05
 MIN_TIME_PAD = timedelta(minutes=1)
 
 
+# Tick labels of the time axis at each level of matplotlib's ConciseDateFormatter (years, months,
+# days, hours, minutes, seconds): whole clock times and dates, never a bare "15" that could be
+# seconds or a day; the first tick of a new day or minute says so.
+TIME_FORMATS = ["%Y", "%b", "%d %b", "%H:%M", "%H:%M", "%H:%M:%S"]
+TIME_ZERO_FORMATS = ["", "%Y", "%b", "%d %b", "%H:%M", "%H:%M"]
+
+
 def time_limits(times: Sequence[datetime]) -> tuple[datetime, datetime]:
     """The x range of a score history: the submission times and a small margin."""
     first, last = min(times), max(times)
@@ -107,11 +116,13 @@ def score_history_figure(
     finals: Sequence[bool] | None = None,
     counted: int | None = None,
     counted_label: str = "shown on the leaderboard",
+    pending: int = 0,
 ) -> Figure:
     """A team's public score (with its CI) per submission over time; private score once revealed.
 
     ``finals`` (one flag per submission) marks the submissions marked final with a star, and
-    ``counted`` (an index) rings the one whose score the leaderboard shows.
+    ``counted`` (an index) rings the one whose score the leaderboard shows; ``pending`` says how
+    many submissions are queued or running, without a score yet.
     """
     figure = Figure(figsize=(6, 3.5), layout="constrained")
     axes = figure.add_subplot()
@@ -130,12 +141,17 @@ def score_history_figure(
             axes.plot([times[counted]], [value[counted]], "o", markersize=18, fillstyle="none",
                       markeredgewidth=2, color="#2e7d32", label=counted_label)  # fmt: skip
         axes.legend(loc="lower right", fontsize="small")
-        locator = mdates.AutoDateLocator()
+        locator = mdates.AutoDateLocator(minticks=2, maxticks=6)
         axes.xaxis.set_major_locator(locator)
-        axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(
+            locator, formats=TIME_FORMATS, zero_formats=TIME_ZERO_FORMATS))  # fmt: skip
         axes.set_xlim(*time_limits(times))
+        if pending:
+            axes.text(0.02, 0.97, _pending_words(pending, more=True), transform=axes.transAxes,
+                      ha="left", va="top", fontsize="small")  # fmt: skip
     else:
-        axes.text(0.5, 0.5, "no submissions yet", ha="center", va="center")
+        words = _pending_words(pending, more=False) if pending else "no submissions yet"
+        axes.text(0.5, 0.5, words, ha="center", va="center")
     axes.set(ylabel=metric.label,
              title=f"{_plain(_short(team, LEGEND_CHARS))}: score over time (UTC)")  # fmt: skip
     return figure
@@ -144,14 +160,28 @@ def score_history_figure(
 score_history_png = _as_png(score_history_figure)
 
 
-def rank_stability_png(
+def _pending_words(pending: int, *, more: bool) -> str:
+    """ "1 submission queued or running:\nits score shows here once scored"."""
+    plural = pending > 1
+    what = f"{pending} {'more ' if more else ''}submission{'s' if plural else ''}"
+    scores = "their scores show" if plural else "its score shows"
+    return f"{what} queued or running:\n{scores} here once scored"
+
+
+# The blob plot's caption, wrapped to the figure's width (characters of "small" text per inch).
+STABILITY_CAPTION = "blob area: share of resamples; line: 95% interval; ×: median"
+CAPTION_CHARS_PER_INCH = 11
+
+
+def rank_stability_figure(
     teams: Sequence[str],
     rank_counts: Sequence[dict[int, int]],
     intervals: Sequence[tuple[int, int]],
-) -> bytes:
+) -> Figure:
     """A blob plot of bootstrap ranks (challengeR's): per team, in ranking order, a blob per rank
     whose area is the share of resamples with that rank, and a line over its 95% interval."""
-    figure = Figure(figsize=(max(4.0, 0.45 * len(teams) + 1.5), 4.5), layout="constrained")
+    width = max(4.0, 0.45 * len(teams) + 1.5)
+    figure = Figure(figsize=(width, 4.5), layout="constrained")
     axes = figure.add_subplot()
     for x, (counts, (lo, hi)) in enumerate(zip(rank_counts, intervals, strict=True)):
         ranks = np.array(sorted(counts))
@@ -161,11 +191,17 @@ def rank_stability_png(
         median = ranks[np.searchsorted(np.cumsum(share), 0.5)]
         axes.plot(x, median, marker="x", color="black")
     axes.set_xticks(range(len(teams)), [_plain(_short(t, TICK_CHARS)) for t in teams], rotation=90)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # ranks are whole numbers
     top = max([hi for _, hi in intervals] + [len(teams), 1])
+    caption = textwrap.fill(STABILITY_CAPTION, int(width * CAPTION_CHARS_PER_INCH))
     axes.set(
         ylabel="rank in the bootstrap resamples",
-        title="Rank stability\nblob area: share of resamples; line: 95% interval; ×: median",
+        title=f"Rank stability\n{caption}",
+        xlim=(-0.75, len(teams) - 0.25),
         ylim=(top + 0.5, 0.5),
     )
     axes.title.set_fontsize("small")
-    return _png(figure)
+    return figure
+
+
+rank_stability_png = _as_png(rank_stability_figure)

@@ -164,6 +164,7 @@ def team_scores_png(team_id: int):
             finals=[s.is_final for s in submissions] if history.show_finals else None,
             counted=ids.index(history.counted_id) if history.counted_id in ids else None,
             counted_label=COUNTED_LABEL[history.revealed],
+            pending=sum(s.status in PENDING for s in history.submissions),
         )
     )
     if history.own:

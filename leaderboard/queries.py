@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from leaderboard import names
-from leaderboard.db import CLOSED_AT, REVEALED
+from leaderboard.db import CLOSED_AT, FINALS_FROZEN, REVEALED
 from leaderboard.models import (
     PENDING,
     SCORED,
@@ -359,6 +359,18 @@ def set_closed_at(session: Session, moment: datetime | None) -> None:
     setting = session.get(Setting, CLOSED_AT) or Setting(name=CLOSED_AT)
     setting.value = moment.isoformat() if moment else ""
     session.add(setting)
+
+
+def finals_frozen_at(session: Session) -> datetime | None:
+    """When the first reveal froze the finals (private numbers were shown), or None."""
+    setting = session.get(Setting, FINALS_FROZEN)
+    return datetime.fromisoformat(setting.value) if setting and setting.value else None
+
+
+def freeze_finals(session: Session, *, now: datetime) -> None:
+    """Freeze the finals, for good: an undone reveal does not thaw them."""
+    if finals_frozen_at(session) is None:
+        session.add(Setting(name=FINALS_FROZEN, value=now.isoformat()))
 
 
 def save_final_ranking(session: Session, body: str, *, now: datetime) -> FinalRanking:

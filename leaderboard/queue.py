@@ -20,6 +20,7 @@ from collections.abc import Callable
 import redis
 from flask import Flask, current_app
 from huey import Huey, RedisHuey, SqliteHuey
+from huey.consumer import Consumer
 from huey.registry import Message
 from huey.serializer import Serializer
 from huey.signals import SIGNAL_INTERRUPTED
@@ -90,8 +91,37 @@ def init_app(app: Flask) -> None:
             jobs.score_submission(app, submission_id)
         logger.info("submission #%d: done in %.2f s", submission_id, time.perf_counter() - start)
 
+    @huey.periodic_task(_at_every_check, name="requeue_stale")
+    def requeue_stale() -> None:  # each worker's scheduler queues it every stale check
+        from leaderboard import jobs
+
+        with app.app_context():
+            jobs.requeue_stale(app)
+
     app.extensions["leaderboard.queue"] = huey
     app.extensions["leaderboard.score_task"] = score_submission
+
+
+def _at_every_check(now) -> bool:
+    """huey asks a periodic task whether to run at each of its checks: always (the checks come
+    every ``jobs.stale_check_s``, see ``StaleCheckConsumer``)."""
+    return True
+
+
+class StaleCheckConsumer(Consumer):
+    """huey's consumer, whose scheduler queues the periodic tasks every ``check_s`` seconds
+    instead of once a minute (huey's documented override: ``_create_scheduler``)."""
+
+    def __init__(self, huey: Huey, *, check_s: float, **options) -> None:
+        self.check_s = check_s
+        # The scheduler wakes every scheduler_interval seconds (a divisor of 60) to look.
+        divisors = [d for d in (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60) if d <= check_s]
+        super().__init__(huey, scheduler_interval=max(divisors, default=1), **options)
+
+    def _create_scheduler(self):
+        scheduler = super()._create_scheduler()
+        scheduler.periodic_task_seconds = self.check_s
+        return scheduler
 
 
 def huey_of(app: Flask | None = None) -> Huey:
@@ -140,14 +170,18 @@ def run_worker(app: Flask, *, threads: int = 1) -> None:
     def ready() -> None:  # in each consumer thread, as it starts taking tasks
         logger.info("worker ready: process %d takes tasks from the queue", os.getpid())
 
-    consumer = huey.create_consumer(
+    from leaderboard import jobs
+
+    consumer = StaleCheckConsumer(
+        huey,
+        # its periodic task queues again the models of workers that died without a signal
+        check_s=jobs.stale_check_s(app.config),
+        periodic=True,
         workers=threads,
         worker_type="thread",
-        periodic=False,
         initial_delay=0.05,
         backoff=1.5,
         max_delay=SQLITE_MAX_POLL_S if isinstance(huey, SqliteHuey) else REDIS_RETRY_MAX_S,
-        scheduler_interval=60,  # no task is ever scheduled for later: its reads are idle
         shutdown_timeout=float(app.config["MODEL_WALL_S"]) + SHUTDOWN_MARGIN_S,
     )
     consumer.run()

@@ -336,6 +336,7 @@ def models_board(tmp_path, database_url):
         "ANSWER_KEY": str(private / "answer_key.csv"),
         "UPLOAD_FOLDER": str(tmp_path / "submissions"),
         "QUEUE_URL": f"sqlite:///{tmp_path / 'queue.sqlite'}",
+        "PUBLIC_BOARD": "plain",  # the score in full, to compare (the Ladder: its own tests)
     }
     app = create_app({**settings, "TESTING": True, "SECRET_KEY": "test-secret"})
     init_db(app)
@@ -380,7 +381,8 @@ def test_submit_a_model_waits_for_its_score_or_its_failure(models_board, tmp_pat
     assert lines[1:-1] in ([], ["Model 1 running on the test records"])  # unless missed
     assert failed.exit_code == 1 and "Traceback" not in failed.output
     assert failed.stderr.endswith(
-        "Error: model 2 failed: output has shape (n, 2), expected (n,) or (n, 1)\n"
+        "Error: model 2 failed: the model file declares its output as (?, 2); expected one "
+        "score per record, (n,) or (n, 1)\n"
     )
 
 

@@ -9,7 +9,8 @@ import pytest
 import uproot
 
 from challenge import data
-from challenge.generate import generate_challenge, simulation_config
+from challenge.generate import generate_challenge, organizers_detector
+from challenge.secret import Secret
 from challenge.simulate import simulate
 
 N_TRAIN, N_TEST, LENGTH, SEED = 120, 80, 512, 7
@@ -42,7 +43,7 @@ def test_branches_and_dtypes_as_written(challenge_dir):
 
 
 def test_file_holds_the_simulated_records(challenge_dir):
-    config = simulation_config(LENGTH)
+    config = organizers_detector(Secret.from_seed(SEED), LENGTH)
     truth = simulate(N_TRAIN, seed=SEED, split="train", config=config)
     with uproot.open(challenge_dir / "public" / "train.root") as f:
         arrays = f["events"].arrays(library="np")

@@ -10,15 +10,18 @@ import pandas as pd
 import pytest
 
 from challenge import data
-from challenge.generate import PRESETS, generate_challenge, simulation_config
+from challenge.generate import PRESETS, generate_challenge, organizers_detector, simulation_config
+from challenge.hidden_detector import PRIORS, read_detector
 from challenge.likelihood import learn_reference, log_likelihood_ratio, oracle_reference
 from challenge.matched_filter import matched_filter_score
 from challenge.metrics import roc_auc_score
+from challenge.secret import Secret
 from challenge.simulate import simulate
 from challenge.splitting import PUBLIC_FRACTION
 from challenge.submission import read_submission
 
 N_TRAIN, N_TEST, LENGTH, SEED = 300, 400, 512, 3
+HIDDEN = organizers_detector(Secret.from_seed(SEED), LENGTH)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +41,7 @@ def test_writes_the_documented_files(generated):
     out, paths = generated
     for rel in ["public/train.root", "public/test.root", "public/sample_submission.csv",
                 "public/DATACARD.md", "public/challenge.json", "private/answer_key.csv",
-                "private/secret.json"]:  # fmt: skip
+                "private/secret.json", "private/detector.json"]:  # fmt: skip
         assert (out / rel).is_file(), rel
     assert set(paths.values()) == {p for p in out.rglob("*") if p.is_file()}
 
@@ -48,7 +51,7 @@ def test_answer_key_labels_and_stratified_split(generated):
     key = pd.read_csv(out / "private" / "answer_key.csv")
     assert list(key.columns) == ["event_id", "label", "split"]
     np.testing.assert_array_equal(key.event_id, data.load_event_ids("test", out))
-    truth = simulate(N_TEST, seed=SEED, split="test", config=simulation_config(LENGTH))
+    truth = simulate(N_TEST, seed=SEED, split="test", config=HIDDEN)
     np.testing.assert_array_equal(key.label, truth.label)
     assert set(key.split) == {"public", "private"}
     for cls in (0, 1):
@@ -123,13 +126,46 @@ def test_bound_knows_the_detector_is_private_and_above_the_reference(generated):
     # Independent: the likelihood ratio with the settings that drew the test records.
     test = data.load("test", out)
     key = pd.read_csv(out / "private" / "answer_key.csv")
-    score = log_likelihood_ratio(test.X, oracle_reference(simulation_config(LENGTH)))
+    score = log_likelihood_ratio(test.X, oracle_reference(HIDDEN))
     assert bound == pytest.approx(roc_auc_score(key.label, score), abs=1e-4)
     physics = _reported(text, "physics reference")
     assert bound > physics
     assert re.search(
         rf"\| physics reference[^|]*\| {physics - bound:+.4f} \(paired DeLong p = ", text
     )
+
+
+def test_the_records_come_from_the_organizers_detector_kept_private(generated):
+    out, paths = generated
+    assert paths["detector"] == out / "private" / "detector.json"
+    assert paths["detector"].stat().st_mode & 0o777 == 0o600
+    assert read_detector(paths["detector"]) == HIDDEN
+    train = data.load("train", out)
+    truth = simulate(N_TRAIN, seed=SEED, split="train", config=HIDDEN)
+    np.testing.assert_array_equal(train.y, truth.label)
+    np.testing.assert_allclose(train.X, truth.counts * np.float32(HIDDEN.detector.volts_per_count))
+    # The public simulator's defaults make other records from the same secret.
+    public = simulate(N_TRAIN, seed=SEED, split="train", config=simulation_config(LENGTH))
+    assert np.mean(np.abs(public.counts.astype(float) - truth.counts)) > 10
+
+
+def test_the_files_name_the_public_defaults_and_the_card_the_priors_never_the_drawn_values(
+    generated,
+):
+    out, _ = generated
+    public = json.loads(json.dumps(simulation_config(LENGTH).to_dict()))  # lists, as JSON has
+    for split in ("train", "test"):
+        meta = data.read_metadata(split, out)
+        assert meta["detector"] == public["detector"]
+        assert meta["simulation"] == {k: v for k, v in public.items() if k != "detector"}
+    card = (out / "public" / "DATACARD.md").read_text()
+    for prior in PRIORS:
+        assert f"| {prior.effect} | {prior.range_text()} |" in card
+    hidden = HIDDEN.detector
+    for value in (hidden.noise.white_rms_v, hidden.saturation_v, hidden.lowpass_hz,
+                  HIDDEN.tau_jitter, HIDDEN.onset_jitter_ms, HIDDEN.tail_fraction):  # fmt: skip
+        for digits in (4, 6):
+            assert f"{value:.{digits}g}" not in card
 
 
 def test_same_seed_same_challenge(generated, tmp_path):

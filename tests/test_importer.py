@@ -400,6 +400,15 @@ def test_compressed_npz_and_torch_files_are_read_without_loading_them_whole(tmp_
     torch.save((torch.tensor(counts), torch.tensor(label)), tmp_path / "x.pt")
     records = read_records(tmp_path / "x.pt", fmt="torch", sampling_rate_hz=RATE)
     np.testing.assert_array_equal(records.pulse, counts)
+    legacy = tmp_path / "old.pt"  # torch before 1.6 wrote files that cannot be memory-mapped
+    torch.save((torch.tensor(counts), torch.tensor(label)), legacy,
+               _use_new_zipfile_serialization=False)  # fmt: skip
+    with pytest.raises(ImportFileError, match=r"before torch 1.6 cannot be read in chunks; save "
+                       r"it again: torch.save\(torch.load\("):  # fmt: skip
+        read_records(legacy, fmt="torch", sampling_rate_hz=RATE)
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    with pytest.raises(ImportFileError, match="not a torch file of plain tensors"):
+        read_records(tmp_path / "junk.pt", fmt="torch", sampling_rate_hz=RATE)
 
 
 def test_reading_holds_about_two_chunks_whatever_the_file_size(tmp_path):

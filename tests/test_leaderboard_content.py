@@ -171,7 +171,9 @@ def test_data_page_lists_the_public_files_and_shows_the_data_card(app_config, ma
     links = re.findall(r'href="(/data/files/[^"]+)"', html)
     assert links == ["/data/files/DATACARD.md", "/data/files/train.root"]
     assert '<td class="number">10 kB</td>' in html  # 10,240 bytes
-    assert "<h1>Data card</h1>" in html and "<td>7</td>" in html
+    assert '<h2 id="datacard">Data card</h2>' in html and "<td>7</td>" in html
+    assert len(re.findall("<h1", html)) == 1  # the card's title is a section of the page
+    assert "TTree <code>events</code>" in html and "`" not in text_of(html)
     with client.get("/data/files/train.root") as response:
         assert response.status_code == 200
         assert response.data == (public_data / "train.root").read_bytes()
@@ -343,6 +345,33 @@ def test_with_models_the_data_page_offers_no_test_file(models_client, models_fol
         assert "/data/files/test.root" not in models_client.get("/data").get_data(as_text=True)
     finally:
         copied.unlink()
+
+
+@pytest.mark.parametrize(
+    ("card", "headings"),
+    [
+        ("# Data card: pulses\n\n## Units\n\ntext\n", ["h2 id=datacard: Data card: pulses",
+                                                          "h3: Units"]),
+        ("Some text first.\n\n## Units\n\n#### Deep\n\n###### Deepest\n",
+         ["h2 id=datacard: Data card", "h3: Units", "h5: Deep", "h6: Deepest"]),
+    ],
+)  # fmt: skip
+def test_the_data_cards_headings_sit_under_the_page_title(app_config, make_app, tmp_path, card,
+                                                          headings):  # fmt: skip
+    """Its title is the section's heading (no "Data card" heading over "Data card: ..."), the
+    rest one level down; a card without a title gets "Data card"."""
+    public = tmp_path / "public"
+    public.mkdir()
+    (public / "DATACARD.md").write_text(card)
+    client = make_app({**app_config, "PUBLIC_DATA": str(public)}).test_client()
+    html = client.get("/data").get_data(as_text=True)
+    found = re.findall(
+        r'<(h\d)( id="datacard")?>([^<]*)</h\d>', html.split('class="markdown datacard"')[1]
+    )
+    assert [f"{tag}{' id=datacard' if anchor else ''}: {text}" for tag, anchor, text in found] == (
+        headings
+    )
+    assert html.count('id="datacard"') == 1
 
 
 def test_with_models_and_no_downloads_the_data_page_lists_no_test_file(app_config, make_app,

@@ -22,7 +22,8 @@ EXAMPLES = [
     (errors.AlreadySent(7, MOMENT, "ab" * 32), 409,
      "this file is the same as your submission #7 of 2026-03-06 12:00 UTC (sha256 abababababab...); "
      "it was not scored again and does not count against your quota"),
-    (errors.FinalsFrozen(), 403, "the final ranking is revealed; finals can no longer change"),
+    (errors.FinalsFrozen(MOMENT), 403, "finals were frozen when the final ranking was first "
+     "revealed (2026-03-06 12:00 UTC); they can no longer change"),
     (errors.NotFinalable(3, "failed: it has no score and cannot count"), 409,
      "submission #3 failed: it has no score and cannot count"),
     (errors.RegistrationClosed(), 403,

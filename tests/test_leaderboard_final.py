@@ -4,12 +4,16 @@ apart, and the audit log says what was done, when and why."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import datetime, timedelta, timezone
 
+import pandas as pd
 import pytest
+import requests
 
-from leaderboard import grading
+from challenge.metrics import roc_auc_score
+from leaderboard import grading, queries
 from leaderboard.db import session_scope
 from leaderboard.models import Submission
 from tests.conftest import ADMIN_TOKEN
@@ -91,21 +95,76 @@ def test_reveal_brings_a_later_close_time_forward_and_says_so(app, api, runner, 
     assert api.submit(teams["beta"], api.submission(seed=7)).status_code == 403
 
 
-def test_undo_for_a_rehearsal_reopens_submissions_and_is_logged(app, api, runner, teams, client):
+def mark_final(api, token: str, submission_id: int, final: bool = True):
+    return api.client.post(
+        f"/api/submissions/{submission_id}/final",
+        json={"final": final},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+def test_an_undo_keeps_submissions_closed_and_finals_frozen_and_the_ranking_comes_back(
+    app, api, runner, teams, client, clock
+):
+    """Issue 21: the private scores were seen, so after `reveal --undo` a team can neither
+    upload nor re-pick its finals, and the next reveal shows the first ranking, byte for byte."""
+    assert mark_final(api, teams["alpha"], 1).status_code == 200
     assert runner.invoke(["reveal"]).exit_code == 0
+    first = client.get("/api/leaderboard").get_data()
+    clock.advance(minutes=1)
     result = runner.invoke(["reveal", "--undo"])
-    assert result.exit_code == 0
-    assert "submissions are open again (no close time is configured)" in result.output
-    assert upload(api, teams["beta"], skill=1.0, seed=8) == 5
+    assert result.exit_code == 0, result.output
+    assert "submissions stay closed since 2026-03-02 09:34:00 UTC" in result.output
+    assert "finals stay frozen since 2026-03-02 09:34:00 UTC" in result.output
+    assert not client.get("/api/leaderboard").get_json()["revealed"]
+    assert api.submit(teams["beta"], api.submission(seed=8)).status_code == 403
+    refused = mark_final(api, teams["alpha"], 4)
+    assert refused.status_code == 403
+    assert refused.get_json()["error"] == (
+        "finals were frozen when the final ranking was first revealed (2026-03-02 09:34 UTC); "
+        "they can no longer change"
+    )
+    assert mark_final(api, teams["alpha"], 1, False).status_code == 403
     assert runner.invoke(["reveal", "--undo"]).exit_code == 1  # nothing to undo
+    clock.advance(minutes=1)
+    result = runner.invoke(["reveal"])
+    assert result.exit_code == 0, result.output
+    assert "the final ranking of 2026-03-02 09:34:00 UTC again, unchanged" in result.output
+    assert client.get("/api/leaderboard").get_data() == first
     admin = app.test_client()
     admin.post("/admin/login", data={"token": ADMIN_TOKEN})
     page = admin.get("/admin/").get_data(as_text=True)
-    assert "undo reveal" in page and "reveal" in page
-    # Revealed again: a new record, with the upload made in between.
+    assert page.count("undo reveal") == 1 and "finals frozen" in page
+
+
+def test_an_undo_may_reopen_submissions_until_a_new_close_time_and_every_change_is_audited(
+    app, api, runner, teams, client, clock
+):
     assert runner.invoke(["reveal"]).exit_code == 0
+    assert runner.invoke(["reveal", "--reopen-until", "2026-03-02T12:00"]).exit_code == 2
+    result = runner.invoke(["reveal", "--undo", "--reopen-until", "2026-03-02T12:00"])
+    assert result.exit_code == 0, result.output
+    assert "submissions reopen until 2026-03-02 12:00:00 UTC" in result.output
+    assert upload(api, teams["beta"], skill=1.0, seed=8) == 5
+    result = runner.invoke(["disqualify", "--submission", "3", "--reason", "late labels"])
+    assert result.exit_code == 0, result.output
+    # Revealed again: a new record, with the upload made in between, and what changed.
+    result = runner.invoke(["reveal"])
+    assert result.exit_code == 0, result.output
+    assert "changed since the ranking of 2026-03-02 09:34:00 UTC" in result.output
     rows = client.get("/api/leaderboard").get_json()["rows"]
-    assert {r["team"]: r["entries"] for r in rows} == {"alpha": 2, "beta": 2, "gamma": 1}
+    assert {r["team"]: r["entries"] for r in rows} == {"alpha": 2, "beta": 2}
+    with session_scope(app) as db:
+        log = [(e.action, e.detail) for e in reversed(queries.audit_log(db))]
+    assert [action for action, _ in log] == [
+        "reveal",
+        "undo reveal",
+        "change after the reveal",
+        "change after the reveal",
+        "reveal",
+    ]
+    assert log[2][1] == "submission #new of team #2 added"
+    assert log[3][1] == "submission #3: disqualified_reason changed"
 
 
 def test_a_second_reveal_is_refused(runner, teams):
@@ -279,3 +338,59 @@ def test_the_kept_rows_highlight_only_the_viewers_own_team(app, api, client):
         mine = re.findall(r'<tr class="[^"]*mine">.*?</tr>', page, re.S)
         assert len(mine) == 1 and f">{name}</a>" in mine[0] and "tag you" in mine[0]
         assert page.count("tag you") == 1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_a_team_cannot_re_pick_its_finals_after_reading_its_private_scores(tmp_path):
+    """Issue 21's undo re-pick, through a live server and the organizer's commands: a team
+    reads its private AUCs after the reveal, the organizer undoes it (as the guide once advised
+    for a late model), the team tries to mark its privately better upload final; after the next
+    reveal the final ranking is the first, byte for byte."""
+    from tests.hostile.harness import live_server, make_site, register, run_cli, submission_bytes
+    from tests.hostile.harness import upload as send
+
+    site = make_site(tmp_path / "site")
+    with live_server(site) as server:
+        url = server.url
+
+        def as_team(token: str) -> dict:
+            return {"Authorization": f"Bearer {token}"}
+
+        tokens = {name: register(url, name) for name in ("picker", "steady")}
+        ids = {"picker": [], "steady": []}
+        for name, seed in [("picker", 1), ("picker", 2), ("steady", 3)]:
+            sent = send(url, tokens[name], submission_bytes(site.key, seed=seed, skill=0.6))
+            assert sent.status_code == 201, sent.text
+            ids[name].append(sent.json()["id"])
+        key = grading.read_key(str(site.answer_key_path))
+        private = {}
+        for submission_id, seed in zip(ids["picker"], (1, 2), strict=True):
+            data = submission_bytes(site.key, seed=seed, skill=0.6)
+            frame = pd.read_csv(io.BytesIO(data)).set_index("event_id")
+            scores = frame["score"].reindex(key.private_ids).to_numpy()
+            private[submission_id] = roc_auc_score(key.private_labels, scores)
+        worse, better = sorted(private, key=private.get)
+        for token, submission_id in (
+            (tokens["picker"], worse),
+            (tokens["steady"], ids["steady"][0]),
+        ):
+            marked = requests.post(f"{url}/api/submissions/{submission_id}/final",
+                                   json={"final": True}, headers=as_team(token), timeout=10)  # fmt: skip
+            assert marked.status_code == 200, marked.text
+        assert run_cli(site, "reveal").returncode == 0
+        first = requests.get(f"{url}/api/leaderboard", timeout=10).content
+        seen = requests.get(f"{url}/api/submissions", headers=as_team(tokens["picker"]), timeout=10)
+        read = {item["id"]: item["private_auc"] for item in seen.json()["submissions"]}
+        assert read == pytest.approx(private)  # the team knows which one was better
+        undone = run_cli(site, "reveal", "--undo")
+        assert undone.returncode == 0, undone.stderr
+        for submission_id, final in ((better, True), (worse, False)):
+            repick = requests.post(f"{url}/api/submissions/{submission_id}/final",
+                                   json={"final": final}, headers=as_team(tokens["picker"]),
+                                   timeout=10)  # fmt: skip
+            assert repick.status_code == 403, repick.text
+        late = send(url, tokens["picker"], submission_bytes(site.key, seed=9, skill=3.0))
+        assert late.status_code == 403, late.text
+        assert run_cli(site, "reveal").returncode == 0
+        assert requests.get(f"{url}/api/leaderboard", timeout=10).content == first

@@ -400,7 +400,9 @@ def test_requeue_sends_queued_rows_again_and_puts_back_stale_running_ones(
     queue.huey_of(models_app).flush()  # the broker lost its messages
     with models_app.app_context():
         stale_claim = jobs.claim(models_app, 1)
-    clock.advance(seconds=models_app.config["MODEL_WALL_S"] + jobs.STALE_MARGIN_S + 1)
+    clock.advance(
+        seconds=models_app.config["MODEL_WALL_S"] + models_app.config["MODEL_STALE_MARGIN_S"] + 1
+    )
     with models_app.app_context():
         assert jobs.claim(models_app, 2) is not None  # a live worker's, just now
     result = CliRunner().invoke(main, ["requeue"], obj=models_app)
@@ -415,6 +417,33 @@ def test_requeue_sends_queued_rows_again_and_puts_back_stale_running_ones(
     with models_app.app_context():  # the dead worker's late result is dropped
         assert jobs._record(models_app, 1, stale_claim, {"status": "failed"}) is None
     assert row(models_app, 1).status == "scored"
+
+
+def test_the_periodic_check_puts_back_only_claims_older_than_wall_plus_half_margin(
+    models_app, client, clock, caplog
+):
+    token = register(client)
+    for length in (None, LENGTH):
+        assert upload(client, token, m.mean_model(length).SerializeToString()).status_code == 202
+    queue.huey_of(models_app).flush()
+    with models_app.app_context():
+        stale_claim = jobs.claim(models_app, 1)
+    config = models_app.config
+    stale_after = config["MODEL_WALL_S"] + config["MODEL_STALE_MARGIN_S"] / 2
+    clock.advance(seconds=stale_after - 1)
+    with models_app.app_context():
+        assert jobs.claim(models_app, 2) is not None
+    assert jobs.requeue_stale(models_app) == []  # 1 s short of stale
+    clock.advance(seconds=2)
+    assert jobs.requeue_stale(models_app) == [1]
+    assert "submission #1: running for more than" in caplog.text
+    assert [row(models_app, i).status for i in (1, 2)] == ["queued", "running"]
+    assert queue.pending(models_app) == 1  # sent to the queue, not only marked queued
+    assert jobs.requeue_stale(models_app) == []
+    assert drain(models_app) == 1
+    assert row(models_app, 1).status == "scored"
+    with models_app.app_context():
+        assert jobs._record(models_app, 1, stale_claim, {"status": "failed"}) is None
 
 
 def test_add_reference_queues_a_model_and_scores_a_prediction_file_at_once(

@@ -109,10 +109,15 @@ def test_a_team_sees_a_new_public_score_only_when_it_beats_its_best(
     assert f"{exact[1]:.4f}" not in page and f"{exact[1]:.2f}" not in page.replace(
         f"{exact[0]:.2f}", ""
     ).replace(f"{exact[2]:.2f}", "")
+    lesson = client.get("/evaluation").get_data(as_text=True)
+    assert "why a 0.002 gain is not a gain" in lesson and "at level 0.05" in lesson
+    assert "rounded\nto 2 decimals" in lesson or "rounded to 2 decimals" in lesson
+    assert "a Ladder" in client.get("/rules").get_data(as_text=True)
     # A plain board shows each score in full: today's board.
     plain = make_app(app_config | {"PUBLIC_BOARD": "plain", "DAILY_QUOTA": 10})
     listed = plain.test_client().get("/api/submissions", headers=headers).get_json()
     assert [item["public_auc"] for item in listed["submissions"]] == pytest.approx(exact)
+    assert "0.002 gain" not in plain.test_client().get("/evaluation").get_data(as_text=True)
 
 
 def test_the_board_ranks_by_what_the_ladder_accepted(app_config, make_app, ladder_key):

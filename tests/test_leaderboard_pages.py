@@ -205,6 +205,19 @@ def test_score_plot_is_the_public_history_before_the_reveal(app, api, client, ru
     assert client.get("/teams/9/scores.png").status_code == 404
 
 
+def test_a_queued_submission_shows_in_the_score_plot(app, api, client):
+    """A model waiting for a worker is no "no submissions yet": the plot says it is queued."""
+    token = api.register("alpha")
+    api.submit(token, api.submission(skill=3.0, seed=1))
+    api.submit(token, api.submission(skill=0.5, seed=2))
+    with session_scope(app, write=True) as db:
+        first, second = team_submissions(db, 1)
+        second.status = "queued"  # as a model is until a worker scores it
+        scored = [first.created_at], [(first.public_auc, first.public_lo, first.public_hi)]
+    response = client.get("/teams/1/scores.png")
+    assert response.data == plots.score_history_png("alpha", *scored, None, counted=0, pending=1)
+
+
 def test_plot_titles_take_dollar_signs_literally(api, client):
     api.submit(api.register("$\\frac{1}{0}$ $x^$"), api.submission())
     assert client.get("/teams/1/scores.png").status_code == 200
@@ -245,8 +258,8 @@ def test_no_route_serves_the_answer_key_or_stored_files(app, api, client, tmp_pa
         f"/static/{stored.name}", f"/submissions/{stored.name}", "/instance/leaderboard.sqlite",
     ]:  # fmt: skip
         assert client.get(path).status_code == 404, path
-    # The complete list of routes: the only ones that serve files are /static, from the package,
-    # and /data/files/<name>, from the top of LEADERBOARD_PUBLIC_DATA (unset here).
+    # The complete list of routes: the only ones that serve files are /static and /favicon.ico,
+    # from the package, and /data/files/<name>, from the top of LEADERBOARD_PUBLIC_DATA (unset here).
     assert {rule.rule for rule in app.url_map.iter_rules()} == ROUTES
     assert app.static_folder.endswith("leaderboard/static")
 
@@ -258,7 +271,7 @@ ROUTES = {
     "/api/leaderboard", "/api/health",
     "/admin/", "/admin/login", "/admin/logout", "/admin/submissions/<int:submission_id>/disqualify",
     "/admin/teams/<int:team_id>/disqualify", "/admin/reveal", "/admin/export/<what>.csv",
-    "/static/<path:filename>",
+    "/static/<path:filename>", "/favicon.ico",
     "/overview", "/data", "/evaluation", "/rules", "/data/files/<name>",
 }  # fmt: skip
 
@@ -290,7 +303,7 @@ def test_the_quota_line_stays_after_a_refused_upload(api, client):
 
 def _row_tags(page: str, number: int) -> str:
     """The first cell of submission ``number``'s row on a team page."""
-    return re.search(rf"<td>{number}( <span[^\n]*?)?</td>", page).group(0)
+    return re.search(rf'<td data-label="Submission">{number}( <span[^\n]*?)?</td>', page).group(0)
 
 
 def test_finals_and_the_counted_submission_are_marked_in_the_table(api, client, app, runner):
@@ -352,3 +365,16 @@ def test_the_final_ranking_explains_the_order_of_two_equal_files(api, client, ru
         "Equal scores (the same predictions give p = 1) rank in the order of their submissions: "
         "the earlier one first."
     ) in text
+
+
+def test_the_site_serves_its_favicon(client):
+    """Browsers ask for /favicon.ico on every page; it was a 404."""
+    from pathlib import Path
+
+    import leaderboard
+
+    icon = Path(leaderboard.__file__).parent / "static" / "favicon.ico"
+    with client.get("/favicon.ico") as response:
+        assert response.status_code == 200 and response.mimetype.startswith("image/")
+        assert response.data == icon.read_bytes() and response.data[:4] == b"\x00\x00\x01\x00"
+    assert '<link rel="icon" href="/favicon.ico"' in client.get("/").get_data(as_text=True)

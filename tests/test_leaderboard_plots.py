@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import matplotlib.dates as mdates
@@ -93,3 +94,73 @@ def test_a_long_name_is_shortened_in_the_figures():
         warnings.simplefilter("error")  # constrained layout warns when it cannot fit the figure
         plots.roc_curves_png(labels, [(long, labels + 0.1, 1.0), ("Quarks", -labels, 0.0)])
         plots.rank_stability_png([long, "Quarks"], [{1: 9, 2: 1}, {1: 1, 2: 9}], [(1, 2), (1, 2)])
+
+
+def _drawn(figure):
+    """``figure`` laid out and drawn, as the PNG would be; its renderer."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def _tick_labels(figure) -> list[str]:
+    _drawn(figure)
+    return [t.get_text() for t in figure.axes[0].get_xticklabels() if t.get_text()]
+
+
+@pytest.mark.parametrize(
+    ("span", "label"),
+    [
+        (timedelta(seconds=40), r"\d\d:\d\d(:\d\d)?"),  # within a minute or two: clock times
+        (timedelta(minutes=25), r"\d\d:\d\d"),
+        (timedelta(hours=9), r"\d\d:\d\d|\d\d [A-Z][a-z]{2}"),  # a new day shows its date
+        (timedelta(days=20), r"\d\d [A-Z][a-z]{2}|[A-Z][a-z]{2}"),  # weeks: dates, not "05"
+    ],
+)
+def test_the_time_axis_reads_well_for_minutes_and_for_weeks(span, label):
+    """Never a bare number ("04:38 15 30 45 04:39" was seconds that read like minutes)."""
+    times = [T0, T0 + span / 3, T0 + span]
+    labels = _tick_labels(plots.score_history_figure("alpha", times, [(0.9, 0.8, 1.0)] * 3))
+    assert len(labels) >= 2, labels
+    assert all(re.fullmatch(label, text) for text in labels), labels
+
+
+def test_a_queued_submission_shows_as_queued_in_the_plot():
+    texts = lambda figure: [t.get_text() for t in figure.axes[0].texts]  # noqa: E731
+    assert texts(plots.score_history_figure("alpha", [], [])) == ["no submissions yet"]
+    queued = plots.score_history_figure("alpha", [], [], pending=1)
+    assert texts(queued) == ["1 submission queued or running:\nits score shows here once scored"]
+    scored = plots.score_history_figure("alpha", [T0], [(0.9, 0.8, 1.0)], pending=2)
+    assert texts(scored) == [
+        "2 more submissions queued or running:\ntheir scores show here once scored"
+    ]
+    assert texts(plots.score_history_figure("alpha", [T0], [(0.9, 0.8, 1.0)])) == []
+
+
+@pytest.mark.parametrize("n_teams", [2, 3, 8, 20])
+def test_the_blob_plot_has_whole_ranks_and_nothing_cut_off(n_teams):
+    """Integer rank ticks; the caption and every team's label inside the figure, clear of its
+    edges (the caption was cut to "×: mediar", the last label touched the edge)."""
+    teams = [f"team number {i} with a long name" for i in range(n_teams)]
+    counts = [{max(1, i): 7, i + 1: 2, min(n_teams, i + 2): 1} for i in range(n_teams)]
+    intervals = [(max(1, i), min(n_teams, i + 2)) for i in range(n_teams)]
+    figure = plots.rank_stability_figure(teams, counts, intervals)
+    renderer = _drawn(figure)
+    axes = figure.axes[0]
+    low, high = sorted(axes.get_ylim())
+    ticks = [t for t in axes.get_yticks() if low <= t <= high]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    width, height = figure.bbox.width, figure.bbox.height
+    margin = 3  # pixels
+    shown = [label for label in axes.get_yticklabels() if low <= label.get_position()[1] <= high]
+    for artist in [axes.title, *axes.get_xticklabels(), *shown]:
+        box = artist.get_window_extent(renderer)
+        assert box.x0 >= margin and box.x1 <= width - margin, (artist.get_text(), box, width)
+        assert box.y0 >= margin and box.y1 <= height - margin, (artist.get_text(), box, height)
+    assert axes.title.get_text().replace("\n", " ").endswith("×: median")
+    frame = axes.get_window_extent(renderer)
+    for label in axes.get_xticklabels():  # the first and last teams clear of the frame's sides
+        box = label.get_window_extent(renderer)
+        assert frame.x0 + 10 <= box.x0 and box.x1 <= frame.x1 - 10, (label.get_text(), box, frame)

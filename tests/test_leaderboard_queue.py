@@ -353,6 +353,37 @@ def test_a_killed_workers_model_is_put_back_by_requeue_and_scored_by_another(
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("queue_url", ["redis"], indirect=True)
+def test_a_killed_workers_model_goes_back_by_itself_and_another_scores_it(
+    models_app, settings, challenge, tmp_path
+):
+    """SIGKILL leaves a worker no chance to put its model back: the other worker's periodic
+    task does, once the claim is older than the wall limit plus half the margin, with no
+    command typed; the model is scored within the wall limit plus the margin of its claim, plus
+    its own run."""
+    wall, margin = 30.0, 8.0  # a wall limit that a loaded machine's run keeps within
+    slow = {**settings, "MODEL_CPU_S": 20, "MODEL_WALL_S": wall, "MODEL_STALE_MARGIN_S": margin}
+    uploads = Uploads(models_app)
+    model = slow_mean_model(4_000_000)  # runs about 4 s
+    with running_workers(slow, tmp_path / "first") as [first]:
+        submission = uploads.model(uploads.team(), model)
+        first.wait_for_sandbox()  # the first worker claimed it and runs it
+        claimed = time.monotonic()
+        first.kill()
+        assert rows(models_app, [submission])[submission]["status"] == "running"
+    with running_workers(slow, tmp_path / "second") as [second]:
+        row = wait_for(models_app, [submission], timeout_s=wall + margin + 40)[submission]
+        scored_after = time.monotonic() - claimed
+        log = second.log()
+    assert f"submission #{submission}: running for more than {wall + margin / 2:g} s" in log
+    assert taken_by(second, submission)
+    assert_scored_like_reference(row, challenge, model)
+    # wall + margin, plus the model's run on a shared machine
+    assert wall + margin / 2 < scored_after < wall + margin + 30, scored_after
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("queue_url", ["redis"], indirect=True)
 def test_a_model_interrupted_by_sigterm_is_queued_again_and_scored_by_another(
     models_app, settings, challenge, tmp_path
 ):

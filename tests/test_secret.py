@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from challenge import data
 from challenge.cli import main
-from challenge.generate import simulation_config
+from challenge.generate import organizers_detector, simulation_config
 from challenge.metrics import roc_auc_score
 from challenge.secret import SECRET_BITS, Secret, read_secret
 from challenge.simulate import simulate_chunk, simulated_labels
@@ -114,9 +114,9 @@ def test_no_public_value_regenerates_a_test_pulse(challenge_dir):
     last = N_TEST // CHUNK  # a chunk of records depends only on (seed, split, chunk index)
     last_chunk = test_pulses.array(library="np", entry_start=last * CHUNK)
     known = {row.tobytes() for row in last_chunk}
-    config = simulation_config(LENGTH)
-    assert config.chunk_size == CHUNK
+    assert simulation_config(LENGTH).chunk_size == CHUNK
     for seed in sorted(public_integers(challenge_dir, with_arrays=False) | set(range(3))):
+        config = organizers_detector(Secret.from_seed(seed), LENGTH)  # as the seed would draw it
         guessed = simulate_chunk(seed, "test", last, len(last_chunk), config).counts
         assert not known & {row.tobytes() for row in guessed}, f"seed {seed}"
 
@@ -129,7 +129,7 @@ def test_the_derivation_is_the_one_the_files_were_made_with(tmp_path):
     result = CliRunner().invoke(main, [str(a) for a in args])
     assert result.exit_code == 0, result.output
     key = pd.read_csv(out / "private" / "answer_key.csv")
-    config = simulation_config(128)
+    config = organizers_detector(Secret.from_seed(123), 128)
     guess = simulated_labels(600, seed=123, split="test", config=config)
     np.testing.assert_array_equal(guess, key.label)
     _, ids = draw_event_ids(Secret.from_seed(123), 20, 600)

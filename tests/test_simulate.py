@@ -7,14 +7,19 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from challenge.detector import Detector
+from challenge.detector import CARRIER, Detector
 from challenge.matched_filter import pulse_height_estimate
 from challenge.metrics import roc_auc_score
 from challenge.simulate import (
     ARTIFACT_CODES,
     SimulationConfig,
+    add_artifacts,
     colored_noise,
+    draw_labels,
+    draw_onsets,
     iterate_events,
+    pulse_shapes,
+    run_curve,
     simulate,
     simulated_labels,
 )
@@ -114,3 +119,196 @@ def test_simulated_labels_are_those_of_the_records():
         simulated_labels(250, seed=9, split="test", config=config),
         simulate(250, seed=9, split="test", config=config).label,
     )
+
+
+# The effects of a real run (the organizers' detector switches them on): each test fails when
+# its effect is off.
+QUIET = replace(SMALL, pileup_fraction=0.0, flux_jump_fraction=0.0, spike_fraction=0.0,
+                drift_rms_v=0.0, drift_curvature_rms_v=0.0)  # fmt: skip
+
+
+def _pretrigger(ev, config) -> np.ndarray:
+    """The first half of the pre-trigger of each record, in volts, offset removed."""
+    det = config.detector
+    x = ev.counts[:, : det.trigger_index // 2] * det.volts_per_count
+    return x - x.mean(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("spread", [0.0, 0.3])
+def test_noise_level_changes_from_record_to_record(spread):
+    config = replace(QUIET, noise_level_spread=spread, height_max_v=0.002)
+    rms = _pretrigger(simulate(400, seed=1, config=config), config).std(axis=1)
+    # 128 samples of coloured noise: the RMS alone scatters by about 10% (log).
+    spread_seen = np.log(rms).std()
+    if spread:
+        assert spread_seen == pytest.approx(np.hypot(spread, 0.1), abs=0.05)
+    else:
+        assert spread_seen < 0.15
+
+
+@pytest.mark.parametrize("spread", [0.0, 0.4])
+def test_one_over_f_exponent_changes_from_record_to_record(spread):
+    det = Detector(record_length=8192)
+    shift = spread * np.random.default_rng(2).standard_normal(300)
+    noise = colored_noise(np.random.default_rng(0), 300, det, beta_shift=shift)
+    f = det.rfft_freqs()
+    power = np.abs(np.fft.rfft(noise, axis=1))[:, 1:] ** 2 / det.noise_psd()[1:]
+    f = f[1:]
+    low = power[:, f < 40].mean(axis=1)  # 1/f-dominated, 13 bins
+    high = power[:, f > 2000].mean(axis=1)  # white
+    ratio = np.log(low / high)
+    # (f_c / f)^shift at f ~ 3 to 40 Hz moves the log ratio by shift x 0.7 to 3.3.
+    if spread:
+        assert ratio.std() > 0.6 and np.corrcoef(ratio, shift)[0, 1] > 0.8
+    else:
+        assert ratio.std() < 0.4
+
+
+def test_readout_lowpass_rolls_off_the_noise_and_slows_the_pulses():
+    det = Detector(record_length=1024, lowpass_hz=2000.0)
+    noise = colored_noise(np.random.default_rng(0), 400, det)
+    periodogram = 2 * np.abs(np.fft.rfft(noise, axis=1)) ** 2 / (det.sampling_rate_hz * 1024)
+    f = det.rfft_freqs()
+    ratio = periodogram.mean(axis=0)[1:-1] / det.noise_psd()[1:-1]
+    assert ratio[200:].mean() == pytest.approx(1, abs=0.03)  # the spectrum with its roll-off
+    unfiltered = Detector(record_length=1024).noise_psd()
+    assert det.noise_psd()[-1] / unfiltered[-1] == pytest.approx(1 / (1 + (12500 / 2000) ** 2))
+    assert np.all(det.noise_psd()[f > 0] < unfiltered[f > 0])
+    # A carrier pulse rises later through the filter: its 50% point moves by about tau_f.
+    config = replace(QUIET, detector=det, tau_jitter=0.0, height_min_v=1.0, height_max_v=1.0001,
+                     shapes=(CARRIER, CARRIER), onset_jitter_ms=0.0)  # fmt: skip
+    plain = replace(config, detector=replace(det, lowpass_hz=None))
+    times = det.times_ms()
+    half = [np.argmax(simulate(5, seed=0, config=c).counts[0] * det.volts_per_count > 0.5)
+            for c in (plain, config)]  # fmt: skip
+    assert (half[1] - half[0]) * (times[1]) == pytest.approx(det.lowpass_tau_ms, abs=0.06)
+
+
+def _log_params(config, position=None, operating_point=None, n=4000):
+    labels = np.repeat(np.array([0, 1], np.int8), n // 2)
+    zero = np.zeros(n)
+    params = pulse_shapes(labels, np.random.default_rng(0), config,
+                          position=zero if position is None else position,
+                          operating_point=zero if operating_point is None else operating_point)  # fmt: skip
+    return labels, np.log(params[:, 2:])
+
+
+def test_pulse_shapes_form_a_continuum_along_the_hidden_position():
+    response = ((0.0, 0.8, 0.0, 0.0), (0.0, 0.0, -0.6, 1.0))
+    config = replace(QUIET, position_response=response)
+    position = np.random.default_rng(1).random(4000) - 0.5
+    labels, log_tau = _log_params(config, position)
+    _, still = _log_params(replace(config, position_response=((0,) * 4,) * 2), position)
+    # A uniform position spreads log tau by |response| / sqrt(12) beside the jitter of 0.03.
+    assert log_tau[labels == 0, 1].std() == pytest.approx(np.hypot(0.8 / 12**0.5, 0.03), rel=0.1)
+    assert log_tau[labels == 1, 2].std() == pytest.approx(np.hypot(0.6 / 12**0.5, 0.03), rel=0.1)
+    assert log_tau[labels == 0, 0].std() == pytest.approx(0.03, rel=0.1)  # no response there
+    assert still[labels == 0, 1].std() < 0.04
+    # The ratio A_t / A_n moves on the logit scale and stays below 1 (no undershoot).
+    params = pulse_shapes(labels, np.random.default_rng(0), config, position=position,
+                          operating_point=np.zeros(4000))  # fmt: skip
+    ratio = params[:, 1] / params[:, 0]
+    assert np.all((ratio > 0) & (ratio < 1))
+    logit = np.log(ratio / (1 - ratio))
+    assert np.polyfit(position[labels == 1], logit[labels == 1], 1)[0] == pytest.approx(1.0)
+
+
+def test_gain_and_operating_point_drift_over_the_run():
+    assert run_curve((), np.array([0.3])) == 0
+    np.testing.assert_allclose(run_curve((0.0, 1.0, -1.0), np.array([0.0, 0.25, 0.75])),
+                               [0.0, 0.5, 0.0])  # fmt: skip
+    base = simulate(300, seed=7, config=QUIET)
+    gained = simulate(300, seed=7, config=replace(QUIET, gain_drift=(0.1, 0.1)))
+    np.testing.assert_allclose(gained.pulse_height, np.exp(0.1) * base.pulse_height)
+    drifting = simulate(300, seed=7, config=replace(QUIET, gain_drift=(-0.2, 0.2)))
+    ratio = np.log(drifting.pulse_height / base.pulse_height)
+    assert ratio.min() < -0.15 and ratio.max() > 0.15  # the run time sets the gain
+    # The operating point moves each class's shape by its own response.
+    config = replace(QUIET, operating_point_response=((0.0, 0.3, 0.0, 0.0), (0.0, -0.3, 0.0, 0.0)))
+    op = np.linspace(-1, 1, 4000)
+    labels, log_tau = _log_params(config, operating_point=op)
+    assert np.polyfit(op[labels == 0], log_tau[labels == 0, 1], 1)[0] == pytest.approx(
+        0.3, abs=0.01
+    )
+    assert np.polyfit(op[labels == 1], log_tau[labels == 1, 1], 1)[0] == pytest.approx(
+        -0.3, abs=0.01
+    )
+
+
+def test_records_on_the_tail_of_an_earlier_pulse_have_decaying_baselines():
+    config = replace(QUIET, detector=Detector(record_length=4096), tail_height_min_v=0.5)
+    tails = simulate(100, seed=3, config=replace(config, tail_fraction=1.0))
+    assert np.all(tails.artifact == ARTIFACT_CODES["tail"])
+    for ev, decaying in ((tails, True), (simulate(100, seed=3, config=config), False)):
+        before_onsets = config.detector.trigger_index - 50  # the pre-trigger, 2 ms before onsets
+        x = ev.counts[:, :before_onsets] * config.detector.volts_per_count
+        drop = x[:, :100].mean(axis=1) - x[:, -100:].mean(axis=1)  # a tail falls over 35 ms
+        assert (np.median(drop) > 0.005) == decaying
+
+
+def test_pile_up_adds_several_pulses():
+    det = Detector(record_length=4096)
+    config = replace(QUIET, detector=det, pileup_fraction=1.0, height_min_v=0.5,
+                     height_max_v=0.5001, tau_jitter=0.0)  # fmt: skip
+    n = 400
+    area = {}
+    for extra in (0.0, 2.0):
+        c = replace(config, pileup_extra_mean=extra)
+        signal = np.zeros((n, det.record_length), np.float32)
+        add_artifacts(np.random.default_rng(0), signal, np.zeros_like(signal),
+                      np.full(n, ARTIFACT_CODES["pileup"], np.int8), c, det.times_ms(),
+                      np.zeros(n))  # fmt: skip
+        area[extra] = (signal > 0.25).any(axis=1).mean(), signal.sum() / n
+    # With 1 + Poisson(2) pulses per record, three times the charge of one pulse per record.
+    assert area[2.0][1] / area[0.0][1] == pytest.approx(3.0, rel=0.15)
+
+
+@pytest.mark.parametrize("sharpness", [1.0, 2.0])
+def test_saturation_curves_differ_per_detector(sharpness):
+    det = Detector(saturation_v=2.0, saturation_sharpness=sharpness)
+    x = np.array([-1.0, 0.5, 1.0, 4.0])
+    expected = np.sign(x) * 2.0 * np.tanh(np.abs(x / 2.0) ** sharpness) ** (1 / sharpness)
+    np.testing.assert_allclose(det.saturate(x), expected)
+    # By hand: at x = S, tanh(1) = 0.761594 for p = 1 and tanh(1)^(1/2) = 0.872694 for p = 2.
+    assert det.saturate(np.array(2.0)) / 2.0 == pytest.approx(
+        {1.0: 0.761594156, 2.0: 0.872693621}[sharpness]
+    )
+
+
+def test_onsets_spread_over_the_trigger_window_and_walk_with_small_heights():
+    det = Detector(record_length=16384)
+    config = replace(QUIET, detector=det, onset_jitter_ms=3.0, time_walk_ms=2.0,
+                     trigger_threshold_v=0.01)  # fmt: skip
+    trigger_ms = det.trigger_index * 0.04
+    rng = np.random.default_rng(0)
+    height = np.concatenate([np.full(4000, 0.002), np.full(4000, 1.0)])
+    onset = draw_onsets(rng, height, config) - trigger_ms
+    small, big = onset[:4000], onset[4000:]
+    assert small.mean() == pytest.approx(-2.0, abs=0.1)  # late triggers: onsets 2 ms earlier
+    assert big.mean() == pytest.approx(-0.02, abs=0.1)  # 2 ms x 0.01 V / 1 V
+    assert (
+        big.min() > -3.03 and big.max() < 3.0 and big.std() == pytest.approx(3 / 3**0.5, rel=0.05)
+    )
+    plain = draw_onsets(rng, height, replace(config, time_walk_ms=0.0)) - trigger_ms
+    assert abs(plain[:4000].mean()) < 0.1
+
+
+def test_carrier_fraction_and_a_height_spectrum_per_class():
+    config = replace(QUIET, detector=Detector(record_length=128), chunk_size=500,
+                     carrier_fraction=0.1, carrier_height_alpha=1.0, carrier_height_min_v=0.003)  # fmt: skip
+    ev = simulate(4000, seed=11, config=config)
+    assert ev.label.mean() == pytest.approx(0.1, abs=0.02)
+    carriers = ev.pulse_height[ev.label == 1]
+    assert carriers.min() >= 0.003
+    frac = np.mean(carriers > 4 * 0.003)  # P(h > x) = (h_min / x)^alpha
+    assert frac == pytest.approx(0.25, abs=0.06)
+    assert abs(roc_auc_score(ev.label, ev.pulse_height) - 0.5) > 0.03  # the height tells
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.1])
+def test_label_noise_flips_training_labels_only(noise):
+    config = replace(SMALL, label_noise=noise)
+    true, recorded = draw_labels(np.random.default_rng(0), 5000, config, split="train")
+    assert np.mean(true != recorded) == pytest.approx(noise, abs=0.015)
+    true, recorded = draw_labels(np.random.default_rng(0), 5000, config, split="test")
+    np.testing.assert_array_equal(true, recorded)

@@ -43,7 +43,9 @@ def snapshot(folder: Path) -> dict[str, str]:
 
 
 def partial_folders(folder: Path) -> list[Path]:
-    return [p for p in folder.parent.iterdir() if PARTIAL_MARKER in p.name]
+    """Temporary folders in ``folder`` or beside it (any name, not only the expected one)."""
+    inside = list(folder.iterdir()) if folder.is_dir() else []
+    return [p for p in inside + list(folder.parent.iterdir()) if PARTIAL_MARKER in p.name]
 
 
 def test_a_second_generate_is_refused_naming_force(tmp_path):
@@ -136,12 +138,14 @@ def test_a_killed_runs_temporary_folder_is_removed_by_the_next_run(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     stale = tmp_path / f".data{PARTIAL_MARKER}{dead}-0123abcd"
+    stale_inside = tmp_path / "data" / f".data{PARTIAL_MARKER}{dead}-0123abce"
     running = tmp_path / f".data{PARTIAL_MARKER}{os.getpid()}-4567ef01"
     other = tmp_path / f".other{PARTIAL_MARKER}{dead}-89abcdef"
-    for folder in (stale, running, other):
+    for folder in (stale, stale_inside, running, other):
         (folder / "private").mkdir(parents=True)
     write_challenge(tmp_path / "data", _tiny)
-    assert not stale.exists() and running.exists() and other.exists()
+    assert not stale.exists() and not stale_inside.exists()
+    assert running.exists() and other.exists()
 
 
 def test_signals_wait_until_the_challenge_is_in_place():
