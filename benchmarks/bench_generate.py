@@ -1,5 +1,8 @@
 """Generation speed: simulated records per second against drawing and FFT-filtering the same noise with numpy.
 
+The records are those of an organizers' detector (seed 0: every effect of
+``challenge.hidden_detector`` on), as ``challenge generate`` makes them.
+
 python -m benchmarks.bench_generate [--quick]
 """
 
@@ -13,7 +16,7 @@ import numpy as np
 
 from benchmarks.timing import best_time, print_rows, row
 from challenge import data
-from challenge.generate import record_format
+from challenge.generate import organizers_detector, record_format
 from challenge.records import build_metadata
 from challenge.secret import Secret
 from challenge.simulate import SimulationConfig, iterate_events
@@ -48,7 +51,7 @@ def simulate_and_write(n: int, config: SimulationConfig, folder: Path) -> None:
 def run(quick: bool = False) -> list[dict]:
     n = 500 if quick else 2000
     repeat = 1 if quick else 3
-    config = SimulationConfig()
+    config = organizers_detector(Secret.from_seed(0))
     reference = n / best_time(lambda: numpy_noise(n, config), repeat=repeat)
     name = f"numpy noise ({config.detector.record_length} samples)"
     target = "ratio >= 0.2"

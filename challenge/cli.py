@@ -103,10 +103,11 @@ def main() -> None:
 @main.command(renamed={"--out": "--out-dir"})
 @click.option(
     "--preset",
-    type=click.Choice(["demo", "full"]),
+    type=click.Choice(["demo", "full", "course"]),
     default="demo",
     show_default=True,
-    help="Size of the challenge: demo = 2,000 + 2,000 records, full = 10,000 + 20,000.",
+    help="Size of the challenge: demo = 2,000 + 2,000 records, full = 10,000 + 20,000; "
+    "course = 2,000 + 1,000 easier records (pulses from 20 mV, small offsets) for a class.",
 )
 @_seed_option(
     "A public seed, for practice data, tests and teaching: anyone can recompute the labels. "
@@ -146,6 +147,40 @@ def main() -> None:
     show_default=True,
     help="Your rule on training data that teams simulate themselves with the public simulator; "
     "written to the data card and public/challenge.json (the leaderboard's rules page).",
+)
+@click.option(
+    "--carrier-fraction",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=None,
+    help="Share of carrier events (label 1) [default: 0.5]; rare carriers are realistic.",
+)
+@click.option(
+    "--carrier-height-alpha",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    help="The carriers' own height spectrum dN/dh ~ h^-(1 + alpha) [default: the absorbers', "
+    "0.4, so that the height alone tells nothing].",
+)
+@click.option(
+    "--carrier-height-min",
+    "carrier_height_min_v",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    help="The carriers' lowest height in volts [default: the absorbers'].",
+)
+@click.option(
+    "--label-noise",
+    type=click.FloatRange(0, 0.5, max_open=True),
+    default=None,
+    help="Share of training labels flipped, as a real labelling errs [default: 0]; the "
+    "answer key keeps the true labels.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Processes that simulate the records; the files do not depend on it.",
 )
 @_submissions_option
 @_force_option

@@ -7,7 +7,10 @@ batches the work, and the state of one generator reveals neither the seed nor an
 
 from __future__ import annotations
 
+import multiprocessing
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
@@ -391,18 +394,25 @@ def simulate_chunk(
 
 
 def iterate_events(
-    n: int, *, seed: int, split: str, config: SimulationConfig, batch_size: int | None = None
+    n: int,
+    *,
+    seed: int,
+    split: str,
+    config: SimulationConfig,
+    batch_size: int | None = None,
+    workers: int = 1,
 ) -> Iterator[SimulatedEvents]:
-    """Yields the ``n`` events of a split in batches; the events do not depend on ``batch_size``."""
+    """Yields the ``n`` events of a split in batches; the events depend neither on
+    ``batch_size`` nor on ``workers``, the number of processes that simulate the chunks."""
     batch_size = batch_size or config.chunk_size
     pending: list[SimulatedEvents] = []
     n_pending = 0
-    for chunk_index, start in enumerate(range(0, n, config.chunk_size)):
-        pending.append(
-            simulate_chunk(seed, split, chunk_index, min(config.chunk_size, n - start), config)
-        )
-        n_pending += len(pending[-1].label)
-        while n_pending >= batch_size or (n_pending and start + config.chunk_size >= n):
+    sizes = [min(config.chunk_size, n - start) for start in range(0, n, config.chunk_size)]
+    for chunk_index, chunk in enumerate(_chunks(sizes, seed, split, config, workers)):
+        pending.append(chunk)
+        n_pending += len(chunk.label)
+        last = chunk_index == len(sizes) - 1
+        while n_pending >= batch_size or (n_pending and last):
             merged = SimulatedEvents(
                 *(np.concatenate(parts) for parts in zip(*pending, strict=True))
             )
@@ -410,6 +420,25 @@ def iterate_events(
             yield SimulatedEvents(*(a[:take] for a in merged))
             rest = SimulatedEvents(*(a[take:] for a in merged))
             pending, n_pending = ([rest] if len(rest.label) else []), n_pending - take
+
+
+def _chunks(
+    sizes: list[int], seed: int, split: str, config: SimulationConfig, workers: int
+) -> Iterator[SimulatedEvents]:
+    """The chunks of a split in order, simulated here or by ``workers`` processes, which run
+    at most 2 x workers chunks ahead of the consumer (bounded memory)."""
+    if workers <= 1 or len(sizes) <= 1:
+        for index, size in enumerate(sizes):
+            yield simulate_chunk(seed, split, index, size, config)
+        return
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        ahead: deque = deque()
+        for index, size in enumerate(sizes):
+            ahead.append(pool.submit(simulate_chunk, seed, split, index, size, config))
+            if len(ahead) >= 2 * workers:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
 
 
 def simulate(

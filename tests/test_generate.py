@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import uproot
 
 from challenge import data
 from challenge.generate import PRESETS, generate_challenge, organizers_detector, simulation_config
@@ -16,7 +17,7 @@ from challenge.likelihood import learn_reference, log_likelihood_ratio, oracle_r
 from challenge.matched_filter import matched_filter_score
 from challenge.metrics import roc_auc_score
 from challenge.secret import Secret
-from challenge.simulate import simulate
+from challenge.simulate import SimulationConfig, simulate
 from challenge.splitting import PUBLIC_FRACTION
 from challenge.submission import read_submission
 
@@ -34,7 +35,47 @@ def generated(tmp_path_factory):
 
 
 def test_presets_match_the_contract():
-    assert PRESETS == {"demo": (2000, 2000), "full": (10000, 20000)}
+    assert PRESETS == {"demo": (2000, 2000), "full": (10000, 20000), "course": (2000, 1000)}
+    course = simulation_config(preset="course")
+    assert (course.height_min_v, course.height_max_v, course.baseline_offset_v) == (0.02, 1.0, 0.02)
+    assert (
+        simulation_config(preset="demo") == simulation_config(preset="full") == SimulationConfig()
+    )
+
+
+def test_the_organizer_sets_carrier_fraction_height_spectrum_and_label_noise(tmp_path):
+    config = simulation_config(carrier_fraction=0.2, carrier_height_alpha=0.8, label_noise=0.05,
+                               carrier_height_min_v=0.003)  # fmt: skip
+    assert (config.carrier_fraction, config.carrier_height_alpha, config.label_noise,
+            config.carrier_height_min_v) == (0.2, 0.8, 0.05, 0.003)  # fmt: skip
+    assert simulation_config(carrier_fraction=None) == SimulationConfig()
+    for bad, match in (({"carrier_fraction": 1.0}, "carrier_fraction .* got 1.0"),
+                       ({"label_noise": 0.5}, r"label_noise .* got 0.5"),
+                       ({"carrier_height_alpha": 0.0}, "carrier_height_alpha .* got 0.0"),
+                       ({"carrier_height_min_v": 20.0}, "carrier_height_min_v .* got 20.0"),
+                       ({"tau_jitter": 0.1}, "unknown simulation options")):  # fmt: skip
+        with pytest.raises(ValueError, match=match):
+            generate_challenge(tmp_path / "bad", n_train=10, n_test=10, **bad)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_the_files_do_not_depend_on_the_number_of_workers(tmp_path):
+    # 1,100 training records are three chunks of the simulator: two processes share them.
+    for workers in (1, 2):
+        generate_challenge(tmp_path / str(workers), seed=SEED, n_train=1100, n_test=400,
+                           record_length=256, workers=workers, progress=False)  # fmt: skip
+    one, two = tmp_path / "1", tmp_path / "2"
+    for split in ("train", "test"):
+        with (
+            uproot.open(data.split_path(split, one)) as a,
+            uproot.open(data.split_path(split, two)) as b,
+        ):
+            assert str(a["metadata"]) == str(b["metadata"])
+            for name, column in a["events"].arrays(library="np").items():
+                np.testing.assert_array_equal(column, b["events"][name].array(library="np"))
+    for rel in ["private/answer_key.csv", "public/DATACARD.md", "public/challenge.json",
+                "private/detector.json", "private/CEILING.md"]:  # fmt: skip
+        assert (one / rel).read_bytes() == (two / rel).read_bytes(), rel
 
 
 def test_writes_the_documented_files(generated):
