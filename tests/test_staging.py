@@ -26,7 +26,7 @@ from challenge.staging import (
 )
 
 BIN = Path(sys.executable).parent
-SMALL = ["--n-train", "20", "--n-test", "40", "--record-length", "64", "--quiet"]
+SMALL = ["--n-train", "20", "--n-test", "40", "--record-length", "128", "--quiet"]
 
 
 def run(*args):
