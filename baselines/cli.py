@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,6 +138,13 @@ def _training_options(command):
             is_flag=True,
             help="One epoch of two batches: checks the pipeline in seconds.",
         ),
+        click.option(
+            "--threads",
+            type=click.IntRange(min=1),
+            default=None,
+            help="CPU threads for torch and numpy; default: the physical cores less those the "
+            "machine's other processes use (load average), at least 1.",
+        ),
         conventions.quiet_option(),
     ]
     for option in reversed(options):
@@ -144,16 +152,36 @@ def _training_options(command):
     return command
 
 
+@contextlib.contextmanager
+def _threads(threads: int | None, quiet: bool) -> Iterator[None]:
+    """Load and train on ``threads`` threads, or on the cores the machine has free now."""
+    from baselines.threads import cpus_in_use, default_threads, physical_cores, use_threads
+
+    if threads is None:
+        cores, in_use = physical_cores(), cpus_in_use()
+        threads = default_threads(cores, in_use)
+        why = f"{cores} physical cores, {in_use:.1f} in use by other processes; --threads N sets it"
+    else:
+        why = "--threads"
+    if not quiet:
+        click.echo(
+            f"training on {threads} CPU thread{'s' if threads > 1 else ''} ({why})", err=True
+        )
+    with use_threads(threads):
+        yield
+
+
 @main.command(renamed={"--out": "--out-dir"})
 @click.argument("model", type=click.Choice(list(MODELS)))
 @_training_options
 @conventions.out_dir_option(help="Output folder  [default: runs/MODEL]")
-def train(model, data_dir, epochs, device, seed, dry_run, quiet, out) -> None:
+def train(model, data_dir, epochs, device, seed, dry_run, threads, quiet, out) -> None:
     """Train MODEL; write checkpoint, validation report and a test-set submission."""
     config = _training_config(seed, device, epochs, dry_run, quiet)
-    data = load_challenge(data_dir)
     out = out or Path("runs") / model
-    result, _ = train_model(model, data, out, config)
+    with _threads(threads, quiet):
+        data = load_challenge(data_dir)
+        result, _ = train_model(model, data, out, config)
     click.echo(_summary(result))
     if data.X_test is None:
         click.echo(
@@ -244,7 +272,7 @@ def export(checkpoint, data_dir, out) -> None:
 @conventions.out_dir_option(
     default=Path("runs/compare"), help="Folder for one run per model, table.md and roc_all.png."
 )
-def compare(names, data_dir, epochs, device, seed, dry_run, quiet, out) -> None:
+def compare(names, data_dir, epochs, device, seed, dry_run, threads, quiet, out) -> None:
     """Train the models on one validation split; print a markdown table, plot all ROC curves."""
     from baselines.report import markdown_table, plot_roc
 
@@ -257,15 +285,16 @@ def compare(names, data_dir, epochs, device, seed, dry_run, quiet, out) -> None:
             param_hint="--models",
         )
     config = _training_config(seed, device, epochs, dry_run, quiet)
-    data = load_challenge(data_dir)
     results, curves = [], {}
-    for name in models:
-        start = time.perf_counter()
-        result, curves[name] = train_model(name, data, out / name, config)
-        results.append(result)
-        click.echo(
-            f"{_summary(result)} ({time.perf_counter() - start:.0f} s with report)", err=True
-        )
+    with _threads(threads, quiet):
+        data = load_challenge(data_dir)
+        for name in models:
+            start = time.perf_counter()
+            result, curves[name] = train_model(name, data, out / name, config)
+            results.append(result)
+            click.echo(
+                f"{_summary(result)} ({time.perf_counter() - start:.0f} s with report)", err=True
+            )
     table = markdown_table(results)
     (out / "table.md").write_text(table + "\n")
     plot_roc(out / "roc_all.png", curves)
