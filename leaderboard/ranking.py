@@ -131,16 +131,25 @@ def counted_submissions(
     return finals or [_shown(team, metric, on_ladder)]
 
 
+def _activity(team: Team) -> tuple[int, datetime]:
+    """The count of the team's scored on-time submissions and the newest one's time: from SQL
+    where the team carries them (``queries.ranking_teams``, which may hold only candidates)."""
+    if getattr(team, "last_submission", None) is not None:
+        return team.entries, team.last_submission
+    on_time = _scored_on_time(team)
+    return len(on_time), max(s.created_at for s in on_time)
+
+
 def _row(team: Team, shown: Submission) -> Row:
     # Like the ranks, the count is of scored submissions: a queued model joins it once scored,
     # a failed one never does (the quota counts both: ``queries.submissions_today``).
-    on_time = _scored_on_time(team)
+    entries, last_submission = _activity(team)
     return Row(
         team_id=team.id,
         team=team.name,
         is_reference=team.is_reference,
-        entries=len(on_time),
-        last_submission=max(s.created_at for s in on_time),
+        entries=entries,
+        last_submission=last_submission,
         submission_id=shown.id,
         public_auc=shown.public_auc,
         public_lo=shown.public_lo,
@@ -295,8 +304,10 @@ def final_board(session: Session, *, now: datetime) -> Board:
     Once revealed (a re-ranking), submissions scored after the reveal stay out: the ranking is of
     what was scored when it was revealed, whatever a worker records later.
     """
-    teams = queries.ranking_teams(session, scored_by=queries.revealed_at(session))
     key = grading.answer_key()
+    teams = queries.ranking_teams(
+        session, scored_by=queries.revealed_at(session), candidates_for=key.metric.higher_is_better
+    )
     rows, counted = _private(
         teams, _private_scores, key.private_labels, key.metric, _ladder_digits()
     )
@@ -307,7 +318,8 @@ def final_board(session: Session, *, now: datetime) -> Board:
 def public_board(session: Session) -> Board:
     """The live public ranking, with rank intervals on the public split."""
     metric = grading.answer_key().metric
-    rows, best = _public(queries.ranking_teams(session), metric, _ladder_digits())
+    teams = queries.ranking_teams(session, candidates_for=metric.higher_is_better)
+    rows, best = _public(teams, metric, _ladder_digits())
     return with_rank_intervals(Board(False, rows), best, _samples("public"), metric)
 
 

@@ -16,7 +16,7 @@ from challenge.metrics import delong_test
 from challenge.submission import read_submission
 from leaderboard.db import session_scope
 from leaderboard.models import Submission
-from leaderboard.ranking import counted_submissions, private_rows, public_rows
+from leaderboard.ranking import _private, _public, counted_submissions, private_rows, public_rows
 from tests.test_leaderboard_statuses import add_model
 
 T0 = datetime(2026, 3, 2, tzinfo=timezone.utc)
@@ -326,3 +326,58 @@ def test_no_private_number_anywhere_before_the_reveal(app, api, client, clock, r
 def test_figures_before_the_reveal_carry_no_private_data(api, client, clock):
     upload_all(api, clock, {"alpha": [(1.0, 1)]})
     assert client.get("/roc.png").status_code == 404
+
+
+@pytest.mark.parametrize("higher_is_better", [True, False])
+def test_the_candidates_read_in_sql_rank_as_every_submission_does(app, higher_is_better):
+    """``ranking_teams(candidates_for=...)`` reads a few rows a team; the public board (plain
+    and Ladder) and the final ranking must come out exactly as from all of them."""
+    from leaderboard import queries
+    from leaderboard.models import Team
+
+    rng = np.random.default_rng(5)
+    t0 = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    with session_scope(app) as db:
+        for t in range(12):
+            team = Team(name=f"t{t}", name_key=f"t{t}", token_hash=f"{t:064d}", created_at=t0,
+                        is_reference=t == 0, disqualified_reason="x" if t == 1 else None)  # fmt: skip
+            db.add(team)
+            db.flush()
+            for i in range(int(rng.integers(0, 9))):
+                public, private = np.round(rng.uniform(0.5, 0.9, 2), 2)  # ties come up
+                db.add(Submission(
+                    team_id=team.id, created_at=t0 + timedelta(minutes=int(rng.integers(0, 50))),
+                    filename="s.csv", sha256=f"{t}-{i}", scores_sha256=f"{t}-{i}", size_bytes=1,
+                    status=str(rng.choice(["scored", "scored", "scored", "failed"])),
+                    public_auc=public, public_lo=public - 0.1, public_hi=public + 0.1,
+                    private_auc=private, private_lo=private - 0.1, private_hi=private + 0.1,
+                    is_final=bool(rng.random() < 0.2), is_late=bool(rng.random() < 0.1),
+                    disqualified_reason="copied" if rng.random() < 0.1 else None,
+                    ladder_accepted=bool(rng.random() < 0.5),
+                ))  # fmt: skip
+        team = Team(name="none accepted", name_key="none accepted", token_hash="f" * 64,
+                    created_at=t0)  # fmt: skip
+        db.add(team)
+        db.flush()
+        for i, public in enumerate((0.6, 0.8, 0.7)):  # a Ladder board shows its first one
+            db.add(Submission(team_id=team.id, created_at=t0, filename="s.csv", sha256=f"n{i}",
+                              scores_sha256=f"n{i}", size_bytes=1, status="scored",
+                              public_auc=public, public_lo=0, public_hi=1, private_auc=public,
+                              private_lo=0, private_hi=1, ladder_accepted=False))  # fmt: skip
+    metric = SimpleNamespace(
+        higher_is_better=higher_is_better,
+        sort_key=(lambda v: -v) if higher_is_better else (lambda v: v),
+        paired_test=lambda labels, a, b: (0.0, float(a[0] - b[0])),
+    )
+    with session_scope(app) as db:
+        full = queries.ranking_teams(db)
+        candidates = queries.ranking_teams(db, candidates_for=higher_is_better)
+    assert sum(len(t.submissions) for t in candidates) < sum(len(t.submissions) for t in full)
+    for digits in (None, 2):
+        assert _public(candidates, metric, digits) == _public(full, metric, digits)
+        assert _private(candidates, lambda s: [s.id], LABELS, metric, digits) == _private(
+            full, lambda s: [s.id], LABELS, metric, digits
+        )
+    assert [t.entries for t in full] == [
+        sum(s.status == "scored" and not s.is_late for s in t.submissions) for t in full
+    ]
