@@ -240,3 +240,10 @@ def test_form_errors_show_on_the_admin_page(client):
     missing = client.post("/admin/teams/7/disqualify", data={"reason": "x"})
     assert missing.status_code == 404 and "no team with id 7" in missing.get_data(as_text=True)
     assert "<h1>Organizers</h1>" in missing.get_data(as_text=True)
+
+
+def test_the_organizer_page_has_one_log_out_control(client):
+    """The navigation's "Log out (organizer)"; the page had a second button of its own."""
+    admin_login(client)
+    page = client.get("/admin/").get_data(as_text=True)
+    assert page.count('action="/admin/logout"') == 1 and "Log out (organizer)" in page
