@@ -132,7 +132,7 @@ def generate_challenge(
     ``submissions="models"`` keeps test.root in ``out_dir/private/`` (``package_challenge``).
     A folder that holds a challenge is refused unless ``force``; the files appear in ``out_dir``
     only once all are written (``challenge.staging.write_challenge``). ``workers`` processes
-    simulate the records; the files do not depend on their number. ``options`` are the
+    simulate the records and score the references; the files do not depend on their number. ``options`` are the
     organizer's settings of the simulation (ORGANIZER_OPTIONS, e.g. ``carrier_fraction=0.1``).
     """
     if preset not in PRESETS:
@@ -163,6 +163,7 @@ def generate_challenge(
             simulated_training_data=simulated_training_data,
             submissions=submissions,
             oracle=oracle_reference(hidden),
+            workers=workers,
             progress=progress,
         )
         paths["detector"] = write_detector(hidden, folder / "private")

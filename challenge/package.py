@@ -69,6 +69,7 @@ def package_challenge(
     simulated_training_data: str = DEFAULT_TRAINING_DATA,
     submissions: str = DEFAULT_SUBMISSIONS,
     oracle: Reference | None = None,
+    workers: int = 1,
     progress: bool = True,
 ) -> dict[str, Path]:
     """Writes a challenge from labelled records under ``out_dir``; returns the paths by name.
@@ -84,6 +85,8 @@ def package_challenge(
     test event id is published.
     ``oracle`` is the likelihood ratio that knows the detector that drew the records
     (``challenge.likelihood.oracle_reference``), for private/CEILING.md's best achievable bound.
+    ``workers`` processes compute the reference scores of the test records; the files do not
+    depend on their number.
     """
     if train.n < 2 or test.n < 2:
         raise PackagingError(
@@ -103,7 +106,7 @@ def package_challenge(
     paths = {"secret": write_secret(secret, private)}
     _remove_other_layout(out, submissions)
     written = _write_records(train, test, out, fmt=fmt, secret=secret, submissions=submissions,
-                             oracle=oracle, progress=progress)  # fmt: skip
+                             oracle=oracle, workers=workers, progress=progress)  # fmt: skip
     paths.update(written.paths)
     test_labels = np.concatenate(written.references.scores["label"])
     split = draw_public_split(secret, test_labels)
@@ -160,7 +163,7 @@ def _remove_other_layout(out: Path, submissions: str) -> None:
 
 
 def _write_records(
-    train, test, out: Path, *, fmt, secret, submissions, oracle, progress
+    train, test, out: Path, *, fmt, secret, submissions, oracle, workers, progress
 ) -> _Written:
     """train.root and test.root (public/, or private/ for models), event ids from the secret."""
     train_ids, test_ids = draw_event_ids(secret, train.n, test.n)
@@ -172,9 +175,13 @@ def _write_records(
     truth_columns = _write_root(paths["train"], train, train_ids, fmt, train_meta, with_truth=True,
                                 progress=progress, on_batch=lambda b: train_labels.append(b.label))  # fmt: skip
     test_meta = build_metadata("test", test.n, fmt, secret)
-    references = ReferenceScores(test_meta, learned_reference(out, train_meta), oracle)
-    _write_root(paths["test"], test, test_ids, fmt, test_meta, with_truth=False,
-                progress=progress, on_batch=references)  # fmt: skip
+    references = ReferenceScores(test_meta, learned_reference(out, train_meta), oracle,
+                                 workers=workers)  # fmt: skip
+    try:
+        _write_root(paths["test"], test, test_ids, fmt, test_meta, with_truth=False,
+                    progress=progress, on_batch=references)  # fmt: skip
+    finally:
+        references.close()
     if submissions == "models":  # in private/, which is 0700 already: no one else saw it
         os.chmod(paths["test"], PRIVATE_FILE_MODE)
     return _Written(paths, test_ids, np.concatenate(train_labels), truth_columns, references)

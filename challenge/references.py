@@ -7,7 +7,10 @@ detector) and each reference's distance from it go to private/CEILING.md.
 
 from __future__ import annotations
 
+import multiprocessing
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +49,14 @@ class ReferenceScores:
     }
     BOUND = "best achievable bound: likelihood ratio that knows the organizers' detector"
 
-    def __init__(self, metadata: dict, learned: Reference | str, oracle: Reference | None = None):
+    def __init__(
+        self,
+        metadata: dict,
+        learned: Reference | str,
+        oracle: Reference | None = None,
+        *,
+        workers: int = 1,
+    ):
         self.metadata, self.physics, self.oracle = metadata, learned, oracle
         self.scores: dict[str, list] = {key: [] for key in ("label", "bound", *self.NAMES)}
         self.missing: dict[str, str] = {}
@@ -54,26 +64,48 @@ class ReferenceScores:
             self.missing["physics"] = learned
         if oracle is None:
             self.missing["bound"] = "the organizers' detector is not known (imported records)"
-
-    def _add(self, name: str, compute: Callable[[], np.ndarray]) -> None:
-        if name in self.missing:
-            return
-        try:
-            self.scores[name].append(compute())
-        except ValueError as err:  # the reason goes into the data card instead of a number
-            self.missing[name] = str(err)
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._pending: deque[Future] = deque()
 
     def __call__(self, batch: RecordBatch) -> None:
-        X = np.asarray(batch.pulse, np.float32) * np.float32(self.metadata["volts_per_count"])
+        """Scores one batch of test records: here, or in ``workers`` processes, in order."""
         self.scores["label"].append(np.asarray(batch.label))
-        self._add("physics", lambda: log_likelihood_ratio(X, self.physics))
-        self._add("bound", lambda: log_likelihood_ratio(X, self.oracle))
-        self._add("mf", lambda: matched_filter_score(X, metadata=self.metadata))
-        self._add("height", lambda: pulse_height_estimate(X, metadata=self.metadata))
         if "pulse_height" in batch.truth:
             self.scores["true_height"].append(np.asarray(batch.truth["pulse_height"]))
         else:
             self.missing["true_height"] = "the records carry no true pulse height"
+        skip = frozenset(self.missing)
+        if self.workers <= 1:
+            self._store(score_batch(batch.pulse, self.metadata, self.physics, self.oracle, skip))
+            return
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self.metadata, self.physics, self.oracle),
+            )
+        self._pending.append(self._pool.submit(_score_in_worker, batch.pulse, skip))
+        while len(self._pending) > 2 * self.workers:  # bounded: the writer waits for the pool
+            self._store(self._pending.popleft().result())
+
+    def _store(self, result: dict[str, np.ndarray | str]) -> None:
+        for name, value in result.items():
+            if isinstance(value, str):  # the reason goes into the data card instead of a number
+                self.missing.setdefault(name, value)
+            else:
+                self.scores[name].append(value)
+
+    def close(self) -> None:
+        """Collects the scores still computed by the workers and stops them."""
+        try:
+            while self._pending:
+                self._store(self._pending.popleft().result())
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
+                self._pool = None
 
     def _auc(self, key: str, y: np.ndarray):
         return self.missing.get(key) or roc_auc_ci(y, np.concatenate(self.scores[key]))
@@ -110,6 +142,45 @@ class ReferenceScores:
             return DEFAULT_AUC, f"a default of {DEFAULT_AUC} (the physics reference: {found})"
         auc = min(max(0.5, found.auc), np.nextafter(1.0, 0.0))  # planning needs AUC < 1
         return auc, f"the {self.NAMES[self.PHYSICS_REFERENCE]} on this test set"
+
+
+def score_batch(
+    pulse: np.ndarray,
+    metadata: dict,
+    physics: Reference | str,
+    oracle: Reference | None,
+    skip: frozenset[str] = frozenset(),
+) -> dict[str, np.ndarray | str]:
+    """The reference scores (n,) of one batch of test pulses (n, L) by name, or the reason
+    (a ValueError's text) why a reference cannot score them; the names in ``skip`` are left out."""
+    X = np.asarray(pulse, np.float32) * np.float32(metadata["volts_per_count"])
+    compute: dict[str, Callable[[], np.ndarray]] = {
+        "physics": lambda: log_likelihood_ratio(X, physics),
+        "bound": lambda: log_likelihood_ratio(X, oracle),
+        "mf": lambda: matched_filter_score(X, metadata=metadata),
+        "height": lambda: pulse_height_estimate(X, metadata=metadata),
+    }
+    out: dict[str, np.ndarray | str] = {}
+    for name, score in compute.items():
+        if name in skip:
+            continue
+        try:
+            out[name] = score()
+        except ValueError as err:
+            out[name] = str(err)
+    return out
+
+
+_WORKER_REFERENCES: tuple = ()  # (metadata, physics, oracle) in a scoring process
+
+
+def _init_worker(metadata: dict, physics: Reference | str, oracle: Reference | None) -> None:
+    global _WORKER_REFERENCES
+    _WORKER_REFERENCES = (metadata, physics, oracle)
+
+
+def _score_in_worker(pulse: np.ndarray, skip: frozenset[str]) -> dict[str, np.ndarray | str]:
+    return score_batch(pulse, *_WORKER_REFERENCES, skip)
 
 
 def learned_reference(out: Path, metadata: dict) -> Reference | str:
