@@ -66,7 +66,7 @@ def run(quick: bool = False) -> list[dict]:
         rate = n / best_time(lambda: simulate_and_write(n, config, Path(tmp)), repeat=repeat)
     rows.append(row(f"simulate + write ROOT, {n:,} records", rate, reference, unit="records/s",
                     reference_name=name, target="ratio >= 0.5"))  # fmt: skip
-    rows.append(workers_row(n // 2))
+    rows.append(workers_row(2 * n if quick else n))
     return rows
 
 

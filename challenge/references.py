@@ -7,7 +7,6 @@ detector) and each reference's distance from it go to private/CEILING.md.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -26,6 +25,7 @@ from challenge.metrics import AUC, delong_test, roc_auc_ci, roc_auc_score
 from challenge.planning import DEFAULT_AUC
 from challenge.records import RecordBatch
 from challenge.secret import open_private
+from challenge.simulate import process_pool
 
 LEARN_RECORDS = 2000  # train records from which the data card's learned reference is made
 
@@ -80,9 +80,8 @@ class ReferenceScores:
             self._store(score_batch(batch.pulse, self.metadata, self.physics, self.oracle, skip))
             return
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(
+            self._pool = process_pool(
                 self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
                 initargs=(self.metadata, self.physics, self.oracle),
             )
