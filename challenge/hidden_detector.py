@@ -78,6 +78,29 @@ PRIORS = (
         -0.8,
         0.8,
     ),
+    Prior(
+        "absorber_mixing_fraction",
+        "energy sharing: fraction of absorber events (the highest "
+        "positions) that carry part of a carrier pulse",
+        0.1,
+        0.3,
+    ),
+    Prior(
+        "absorber_mixing_max",
+        "energy sharing: largest carrier share of an absorber pulse",
+        0.3,
+        0.6,
+    ),
+    Prior(
+        "carrier_mixing_fraction",
+        "energy sharing: fraction of carrier events (the highest "
+        "positions) that carry part of an absorber pulse",
+        0.0,
+        0.1,
+    ),
+    Prior(
+        "carrier_mixing_max", "energy sharing: largest absorber share of a carrier pulse", 0.1, 0.3
+    ),
     Prior("gain_drift", "gain drift over the run: RMS of the log gain", 0.02, 0.08),
     Prior(
         "operating_point_response",
@@ -136,6 +159,8 @@ def draw_detector(secret: Secret, base: SimulationConfig) -> SimulationConfig:
         ),
         tau_jitter=value["tau_jitter"],
         position_response=_rows(value["position_response"]),
+        mixing_fraction=(value["absorber_mixing_fraction"], value["carrier_mixing_fraction"]),
+        mixing_max=(value["absorber_mixing_max"], value["carrier_mixing_max"]),
         gain_drift=tuple(gain.round(6)),
         operating_point_drift=tuple(_random_walk(rng).round(6)),
         operating_point_response=_rows(value["operating_point_response"]),

@@ -63,6 +63,11 @@ class SimulationConfig:
     # A continuum of shapes: a hidden position u, uniform in [-1/2, 1/2], moves the log of each
     # SHAPE_PARAMETERS by position_response[label] * u (e.g. the distance to the sensor).
     position_response: tuple[tuple[float, ...], tuple[float, ...]] = NO_RESPONSE
+    # Energy shared with the other crystal: events of a class whose position lies in the highest
+    # mixing_fraction[label] of the range carry up to mixing_max[label] of the other class's
+    # pulse shape (rising linearly along the position): a continuum towards the other class.
+    mixing_fraction: tuple[float, float] = (0.0, 0.0)
+    mixing_max: tuple[float, float] = (0.0, 0.0)
     # Drifts over the run: each record has a run time, uniform in [0, 1); the log gain and the
     # operating point follow these values at evenly spaced times (linear in between; empty: no
     # drift); the operating point moves the log shape by operating_point_response[label] * op.
@@ -109,7 +114,7 @@ class SimulationConfig:
         for key in ("position_response", "operating_point_response"):
             if key in d:
                 d[key] = tuple(tuple(float(v) for v in row) for row in d[key])
-        for key in ("gain_drift", "operating_point_drift"):
+        for key in ("gain_drift", "operating_point_drift", "mixing_fraction", "mixing_max"):
             if key in d:
                 d[key] = tuple(float(v) for v in d[key])
         return cls(**d)
@@ -214,6 +219,16 @@ def pulse_shapes(
     logit = np.log(ratio / (1.0 - ratio)) + log_move[:, 3]
     params[:, 1] = params[:, 0] / (1.0 + np.exp(-logit))
     return params
+
+
+def energy_share(labels: np.ndarray, position: np.ndarray, config: SimulationConfig) -> np.ndarray:
+    """The share (n,) of each event's pulse with the other class's shape: 0, or rising linearly
+    to mixing_max[label] over the highest mixing_fraction[label] of the positions."""
+    fraction = np.asarray(config.mixing_fraction)[labels.astype(np.intp)]
+    top = np.asarray(config.mixing_max)[labels.astype(np.intp)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ramp = np.clip((position - (0.5 - fraction)) / fraction, 0.0, 1.0)
+    return np.where(fraction > 0, top * ramp, 0.0)
 
 
 def unit_pulses(
@@ -371,11 +386,18 @@ def simulate_chunk(
     operating_point = run_curve(config.operating_point_drift, run_time)
     height = draw_heights(rng, label, config) * np.exp(run_curve(config.gain_drift, run_time))
     onset = draw_onsets(rng, height, config)
-    params = pulse_shapes(label, rng, config, position=rng.random(n) - 0.5,
-                          operating_point=operating_point)  # fmt: skip
-    signal = height.astype(np.float32)[:, None] * unit_pulses(
-        params, onset, times, det.lowpass_tau_ms
-    )  # (n, L) volts
+    position = rng.random(n) - 0.5
+    params = pulse_shapes(label, rng, config, position=position, operating_point=operating_point)
+    other = pulse_shapes(1 - label, rng, config, position=position,
+                         operating_point=operating_point)  # fmt: skip
+    signal = unit_pulses(params, onset, times, det.lowpass_tau_ms)  # (n, L)
+    share = energy_share(label, position, config)
+    mixed = np.flatnonzero(share > 0)
+    if len(mixed):
+        m = share[mixed].astype(np.float32)[:, None]
+        theirs = unit_pulses(other[mixed], onset[mixed], times, det.lowpass_tau_ms)
+        signal[mixed] = (1 - m) * signal[mixed] + m * theirs
+    signal *= height.astype(np.float32)[:, None]  # volts
     cuts = np.cumsum([getattr(config, f"{kind}_fraction") for kind in _ARTIFACT_KINDS])
     codes = [ARTIFACT_CODES[kind] for kind in (*_ARTIFACT_KINDS, "none")]  # one per cut, then none
     kinds = np.array(codes, dtype=np.int8)
