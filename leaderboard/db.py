@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from flask import Flask, current_app, has_app_context
@@ -23,6 +24,7 @@ from leaderboard.models import (
     Submission,
     Team,
 )
+from leaderboard.state import state_of
 
 # The row that write transactions update first, so that checks and inserts (the daily quota)
 # run one at a time on every backend: SQLite takes its write lock, PostgreSQL a row lock.
@@ -77,16 +79,23 @@ def _make_private(path: str) -> None:
             return
 
 
+@dataclass(frozen=True)
+class Database:
+    """An app's part of the database: its engine and its session factory."""
+
+    engine: Engine
+    sessions: sessionmaker
+
+
 def init_app(app: Flask) -> None:
     """Attach an engine and a session factory to ``app``; connect lazily, on first use."""
     engine = make_engine(
         app.config["DATABASE_URL"], busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"]
     )
-    app.extensions["leaderboard.engine"] = engine
     sessions = sessionmaker(engine, expire_on_commit=False)
     event.listen(sessions, "before_flush", _bump_board_version)
     event.listen(sessions, "before_flush", _audit_after_first_reveal)
-    app.extensions["leaderboard.sessions"] = sessions
+    state_of(app).hold(Database(engine, sessions))
 
 
 def _bump_board_version(session: Session, flush_context, instances) -> None:
@@ -228,12 +237,12 @@ def _outdated(connection) -> dict[str, list[str]]:
 
 
 def engine_of(app: Flask | None = None) -> Engine:
-    return (app or current_app).extensions["leaderboard.engine"]
+    return state_of(app or current_app).part(Database).engine
 
 
 def sessions_of(app: Flask) -> sessionmaker:
     """The app's session factory."""
-    return app.extensions["leaderboard.sessions"]
+    return state_of(app).part(Database).sessions
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from challenge.scoring import AnswerKeyError, load_answer_key, load_metric, scor
 from challenge.submission import read_submission
 from leaderboard import bootstrap, storage
 from leaderboard.config import ConfigError
+from leaderboard.state import state_of
 
 
 @dataclass(frozen=True)
@@ -82,16 +83,30 @@ def read_key(path: str) -> AnswerKey:
 SPLITS = ("public", "private")
 
 
+@dataclass
+class Grading:
+    """An app's part of grading: the answer key, the caches of scores computed from stored files,
+    the bootstrap resamples drawn so far, and the test records' length (models mode)."""
+
+    answer_key: AnswerKey
+    score_cache: ScoreCache
+    bootstrap_cache: ScoreCache
+    resamples: dict[str, bootstrap.Resamples]
+    record_length: int | None
+
+
 def init_app(app: Flask) -> None:
-    app.extensions["leaderboard.answer_key"] = read_key(app.config["ANSWER_KEY"])
-    app.extensions["leaderboard.score_cache"] = ScoreCache(maxsize=app.config["SCORE_CACHE_SIZE"])
-    app.extensions["leaderboard.bootstrap_cache"] = ScoreCache(
-        maxsize=app.config["BOOTSTRAP_CACHE_SIZE"]
+    models = app.config["SUBMISSIONS"] == "models"
+    held = state_of(app).hold(
+        Grading(
+            answer_key=read_key(app.config["ANSWER_KEY"]),
+            score_cache=ScoreCache(maxsize=app.config["SCORE_CACHE_SIZE"]),
+            bootstrap_cache=ScoreCache(maxsize=app.config["BOOTSTRAP_CACHE_SIZE"]),
+            resamples={},
+            record_length=read_record_length(app.config["TEST_RECORDS"]) if models else None,
+        )
     )
-    app.extensions["leaderboard.resamples"] = {}
-    if app.config["SUBMISSIONS"] == "models":
-        app.extensions["leaderboard.record_length"] = read_record_length(app.config["TEST_RECORDS"])
-    metric = app.extensions["leaderboard.answer_key"].metric
+    metric = held.answer_key.metric
     # Pages show the metric's name and digits: {{ metric.short_label }}, {{ value|score }}.
     app.context_processor(lambda: {"metric": metric})
     app.add_template_filter(metric.format, "score")
@@ -113,11 +128,15 @@ def read_record_length(path: str) -> int:
 
 def record_length(app: Flask | None = None) -> int:
     """The samples in a test record (models mode): what a model's input must take."""
-    return (app or current_app).extensions["leaderboard.record_length"]
+    return _held(app).record_length
 
 
 def answer_key(app: Flask | None = None) -> AnswerKey:
-    return (app or current_app).extensions["leaderboard.answer_key"]
+    return _held(app).answer_key
+
+
+def _held(app: Flask | None) -> Grading:
+    return state_of(app or current_app).part(Grading)
 
 
 def grade(data: bytes, *, name: str, app: Flask | None = None) -> tuple[pd.DataFrame, Scored]:
@@ -160,7 +179,7 @@ class ScoreCache:
 def split_scores(sha256: str, filename: str, split: str, app: Flask | None = None) -> np.ndarray:
     """Scores of a stored file on one split, float64 in the order of ``AnswerKey.ids[split]``."""
     app = app or current_app
-    cache: ScoreCache = app.extensions["leaderboard.score_cache"]
+    cache = _held(app).score_cache
     scores = cache.get((sha256, split))
     if scores is None:
         key = answer_key(app)
@@ -191,7 +210,7 @@ def private_scores(sha256: str, filename: str, app: Flask | None = None) -> np.n
 def resamples(split: str, app: Flask | None = None) -> bootstrap.Resamples:
     """The bootstrap resamples of a split's events: drawn once per process, the same for all."""
     app = app or current_app
-    drawn = app.extensions["leaderboard.resamples"]
+    drawn = _held(app).resamples
     if split not in drawn:  # two threads may both draw; the result is the same for the seed
         drawn[split] = bootstrap.make_resamples(
             answer_key(app).labels[split],
@@ -204,7 +223,7 @@ def resamples(split: str, app: Flask | None = None) -> bootstrap.Resamples:
 def metric_samples(sha256: str, filename: str, split: str, app: Flask | None = None) -> np.ndarray:
     """A stored file's score (the challenge's metric) on every bootstrap resample of a split."""
     app = app or current_app
-    cache: ScoreCache = app.extensions["leaderboard.bootstrap_cache"]
+    cache = _held(app).bootstrap_cache
     samples = cache.get((sha256, split))
     if samples is None:
         samples = bootstrap.metric_samples(

@@ -32,6 +32,7 @@ from leaderboard import grading, ladder, queue, storage
 from leaderboard.config import ConfigError
 from leaderboard.db import session_scope
 from leaderboard.models import Submission
+from leaderboard.state import state_of
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +59,9 @@ _loading = threading.Lock()
 def test_records(app: Flask) -> TestRecords:
     """The worker's test records, read on first use; ConfigError when test.root is unusable."""
     with _loading:
-        held = app.extensions.get("leaderboard.test_records")
+        held = state_of(app).find(TestRecords)
         if held is None:
-            held = _read_test_records(app.config["TEST_RECORDS"])
-            app.extensions["leaderboard.test_records"] = held
+            held = state_of(app).hold(_read_test_records(app.config["TEST_RECORDS"]))
     return held
 
 

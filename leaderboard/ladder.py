@@ -25,6 +25,7 @@ from challenge.metrics import ScoreType
 from challenge.planning import DEFAULT_AUC, resolvable_difference
 from leaderboard import content, grading
 from leaderboard.models import SCORED, Submission
+from leaderboard.state import state_of
 
 NOT_AN_IMPROVEMENT = "not a significant improvement over your best"
 
@@ -81,16 +82,23 @@ def resolution(app: Flask | None = None) -> float:
     """The smallest metric difference the public split resolves: ``challenge.planning``'s figure
     for its class counts, at the reference AUC of ``challenge.json`` (DEFAULT_AUC without one)."""
     app = app or current_app
-    found = app.extensions.get("leaderboard.public_resolution")
-    if found is None:
+    held = state_of(app).find(PublicResolution)
+    if held is None:
         labels = grading.answer_key(app).labels["public"]
         with app.app_context():
             facts = content.challenge_facts().get("resolution", {})
         auc = facts.get("reference_auc", DEFAULT_AUC) if isinstance(facts, dict) else DEFAULT_AUC
         n_pos = int(np.sum(labels == 1))
-        found = resolvable_difference(float(auc), n_pos, len(labels) - n_pos)
-        app.extensions["leaderboard.public_resolution"] = found
-    return found
+        difference = resolvable_difference(float(auc), n_pos, len(labels) - n_pos)
+        held = state_of(app).hold(PublicResolution(difference))
+    return held.difference
+
+
+@dataclass(frozen=True)
+class PublicResolution:
+    """The smallest metric difference the public split resolves, computed once per app."""
+
+    difference: float
 
 
 def public_digits(app: Flask | None = None) -> int:

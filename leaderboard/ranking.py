@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from challenge.metrics import DEFAULT_SCORE_TYPE, ScoreType, score_type
 from leaderboard import bootstrap, db, grading, ladder, queries
 from leaderboard.models import SCORED, Submission, Team
+from leaderboard.state import state_of
 
 
 @dataclass(frozen=True)
@@ -331,7 +332,7 @@ def _ladder_digits() -> int | None:
 def current_board(session: Session) -> Board:
     """The leaderboard as everybody sees it now: public before the reveal; after it, the stored
     final ranking. Computed once per change of the database, per process (``BoardCache``)."""
-    cache: BoardCache = current_app.extensions["leaderboard.board_cache"]
+    cache = state_of(current_app).part(BoardCache)
     return cache.board(session)
 
 
@@ -386,12 +387,12 @@ class BoardCache:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["leaderboard.board_cache"] = BoardCache()
+    state_of(app).hold(BoardCache())
 
 
 def derived(board: Board, name: str, build: Callable[[Board], object]) -> object:
     """``build(board)`` once per board and process: what every request would compute alike."""
-    cache: BoardCache = current_app.extensions["leaderboard.board_cache"]
+    cache = state_of(current_app).part(BoardCache)
     return cache.derived(board, name, build)
 
 
