@@ -1,22 +1,44 @@
 """The challenge leaderboard: a Flask app where teams upload predictions and see their ROC AUC.
 
-- ``leaderboard.config``: defaults, environment variables and the checks made before starting.
-- ``leaderboard.models``: the tables (teams, submissions, settings, log-in sessions, invites, ...).
-- ``leaderboard.db``: the engine, ``session_scope`` and ``init_db``.
-- ``leaderboard.queries``: every database read and write, as functions taking the session first.
-- ``leaderboard.storage``: accepted files, gzip-compressed and named by their sha256.
-- ``leaderboard.grading``: the answer key in memory; scoring with ``challenge``'s validator and metric.
-- ``leaderboard.uploads``: one upload from the form or the API, checked, scored, stored, recorded.
-- ``leaderboard.queue``: the job queue (huey, on SQLite or Redis) that hands models to workers.
-- ``leaderboard.jobs``: a worker's job: score one queued model in the sandbox, record the result.
-- ``leaderboard.ranking``: public and final rankings, rank changes, DeLong tests between ranks.
-- ``leaderboard.plots``: PNG figures (ROC curves of the top teams, a team's score over time).
-- ``leaderboard.export``: CSV exports that are safe to open in a spreadsheet.
-- ``leaderboard.actions``: register, invite, new token, mark final, quota left, the throttle's count.
-- ``leaderboard.names``: team names people can tell apart (no invisible characters, UTS #39).
-- ``leaderboard.auth``: who is asking: team and organizer tokens, server-side log-in sessions.
-- ``leaderboard.public``, ``.teams``, ``.api``, ``.admin``: the blueprints.
-- ``leaderboard.cli``: the ``leaderboard`` command (serve, init-db, add-team, reveal, ...).
+The files lie flat in one folder; this map puts each in its layer. A module imports only from its
+own layer or the layers below it (never up), and only the web layer reads ``request`` or answers
+in HTTP: the rules raise ``leaderboard.errors``, which ``forms.http_error`` and ``cli.with_app``
+turn into answers.
+
+Entry points (top): ``__init__`` (``create_app``, the factory that wires the layers together),
+``cli`` (the ``leaderboard`` command: serve, init-db, worker, reveal, ...), ``serving`` (waitress).
+
+The web: what a browser or a script talks to.
+- ``public``, ``teams``, ``api``, ``admin``: the blueprints, one per area; templates/ and static/.
+- ``forms``: refusals as HTTP answers (``http_error``), forms that show their error.
+- ``auth``: who is asking: team and organizer tokens, log-in sessions, the client's address.
+- ``content``: the pages' texts (overview, data, evaluation, rules).
+- ``plots``: PNG figures (ROC curves of the top teams, a team's score over time).
+
+The worker: scoring models away from the web.
+- ``jobs``: a worker's job: score one queued model in the sandbox, record the result.
+
+The rules: what the challenge allows, free of HTTP; settings and the clock come as arguments.
+- ``uploads``: one upload from the form, the API or the CLI: checked, scored, stored, recorded.
+- ``actions``: register, invite, new token, mark final, quota left, the throttle's count.
+- ``final``: the close, the reveal and its stored final ranking, re-ranking.
+- ``ranking``, ``ladder``, ``bootstrap``: the boards, the Ladder's rule, DeLong and bootstrap.
+- ``grading``: the answer key in memory; scoring with ``challenge``'s validator and metric.
+- ``export``: CSV exports of the boards and submissions, safe to open in a spreadsheet.
+- ``errors``: the rules' refusals, one class per broken rule.
+
+Storage: what is kept.
+- ``db``: the engine, ``session_scope`` and ``init_db``; ``models``: the tables.
+- ``queries``: every database read and write, as functions taking the session first.
+- ``storage``: accepted files, gzip-compressed and named by their sha256.
+- ``queue``: the job queue (huey, on SQLite or Redis): submission ids waiting for a worker.
+  It holds no job: the factory hands it ``jobs``' functions, so that it never imports upwards.
+- ``backup``: copies of the database and the stored files, and putting them back.
+- ``migrations/``: the Alembic revisions of the schema.
+
+Ground: ``config`` (defaults, environment variables, checks before starting), ``state`` (what an
+app holds besides its settings, one typed part per module) and ``names`` (team names people can
+tell apart: no invisible characters, UTS #39).
 """
 
 from __future__ import annotations
@@ -98,8 +120,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     grading.init_app(app)
     db.init_app(app)
     ranking.init_app(app)
-    queue.init_app(app)
-    _tidy_upload_folder(app)
+    if app.config["SUBMISSIONS"] == "models":
+        from leaderboard import jobs  # handed to the queue, which imports no job
+
+        queue.init_app(app, jobs.WORKER_JOBS)
     csrf.init_app(app)
 
     from leaderboard import admin, api, public, teams
@@ -119,39 +143,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         hops = int(app.config["PROXY_FIX"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app
-
-
-# A file younger than this may belong to an upload that another worker is still recording.
-UPLOAD_GRACE_S = 60
-
-
-def _tidy_upload_folder(app: Flask) -> None:
-    """At start: the folder owner-only, without what a killed server left (issue 11, finding 12).
-
-    Half-written temporary files go; complete files without a database row move to
-    ``orphaned/``. A database without tables yet has recorded nothing: the files stay.
-    """
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from leaderboard import db, queries, storage
-
-    folder = app.config["UPLOAD_FOLDER"]
-    try:
-        storage.private_dir(folder)
-        storage.remove_partial(folder, older_than_s=UPLOAD_GRACE_S)
-        if db.missing_tables(app) is not None or db.outdated_schema(app) is not None:
-            return  # nothing to compare with, or columns it cannot read before the upgrade
-        with db.session_scope(app) as session:
-            recorded = queries.recorded_hashes(session)
-        moved = storage.remove_orphans(folder, recorded, older_than_s=UPLOAD_GRACE_S)
-    except (OSError, SQLAlchemyError) as err:
-        app.logger.warning("could not tidy %s: %s", folder, err)
-        return
-    finally:  # no connection left open by building an app (a command, a test)
-        db.engine_of(app).dispose()
-    if moved:
-        app.logger.warning("%d stored files had no database row: moved to %s/%s", moved, folder,
-                           storage.ORPHANED)  # fmt: skip
 
 
 SECURITY_HEADERS = {

@@ -99,6 +99,7 @@ def serve(app: Flask, host: str, port: int, threads: int, connection_limit: int)
     """Serve the leaderboard with waitress (creates the tables if needed)."""
     init_db(app)
     storage.remove_partial(app.config["UPLOAD_FOLDER"])  # left by a killed server; none run now
+    tidy_stored_files(app)
     server = serving.make_server(
         app, host=host, port=port, threads=threads, connection_limit=connection_limit
     )
@@ -188,9 +189,39 @@ def _safe_queue_url(app: Flask) -> str:
 @main.command("init-db")
 @with_app
 def init_db_command(app: Flask) -> None:
-    """Create the tables (safe to run again; existing data are kept)."""
+    """Create the tables (safe to run again; existing data are kept); tidy the stored files."""
     init_db(app)
+    tidy_stored_files(app)
     click.echo(f"database ready: {_safe_url(app)}")
+
+
+# A file younger than this may belong to an upload that another worker is still recording.
+UPLOAD_GRACE_S = 60
+
+
+def tidy_stored_files(app: Flask) -> None:
+    """At `serve` and `init-db`: the folder owner-only, without what a killed server left.
+
+    Half-written temporary files go; complete files without a database row move to
+    ``orphaned/``. A database without tables yet has recorded nothing: the files stay.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    folder = app.config["UPLOAD_FOLDER"]
+    try:
+        storage.private_dir(folder)
+        storage.remove_partial(folder, older_than_s=UPLOAD_GRACE_S)
+        if missing_tables(app) is not None or outdated_schema(app) is not None:
+            return  # nothing to compare with, or columns it cannot read before the upgrade
+        with session_scope(app) as session:
+            recorded = queries.recorded_hashes(session)
+        moved = storage.remove_orphans(folder, recorded, older_than_s=UPLOAD_GRACE_S)
+    except (OSError, SQLAlchemyError) as err:
+        app.logger.warning("could not tidy %s: %s", folder, err)
+        return
+    if moved:
+        click.echo(f"{moved} stored files had no database row: moved to "
+                   f"{folder}/{storage.ORPHANED}", err=True)  # fmt: skip
 
 
 @main.command()

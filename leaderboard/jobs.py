@@ -322,3 +322,12 @@ def _put_back(db: Session, *conditions) -> list[int]:
             .execution_options(synchronize_session=False)
         )
     return ids
+
+
+# What the queue runs, handed to it by the app factory (the queue imports no job).
+WORKER_JOBS = queue.Jobs(
+    score=score_submission,
+    put_back=put_back_interrupted,
+    requeue_stale=requeue_stale,
+    stale_check_s=stale_check_s,
+)

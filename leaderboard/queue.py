@@ -15,7 +15,9 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import redis
 from flask import Flask, current_app
@@ -26,6 +28,7 @@ from huey.serializer import Serializer
 from huey.signals import SIGNAL_INTERRUPTED
 
 from leaderboard import storage
+from leaderboard.state import state_of
 
 QUEUE_NAME = "leaderboard-scoring"
 # An idle SQLite-backed worker looks for work at most this long after it arrives (huey polls).
@@ -74,32 +77,49 @@ class JsonSerializer(Serializer):
         return Message(**{**fields, "args": tuple(fields.get("args") or ())})
 
 
-def init_app(app: Flask) -> None:
-    """In models mode, give the app its queue and the one task on it, which scores a
-    submission in an app context; prediction files are scored on upload and need no queue."""
+@dataclass(frozen=True)
+class Jobs:
+    """What the workers run, handed in by the app factory (``leaderboard.jobs.WORKER_JOBS``), so
+    that the queue imports no job."""
+
+    score: Callable[[Flask, int], object]  # score one queued submission
+    put_back: Callable[[Flask, int], object]  # queue again one that a worker's stop interrupted
+    requeue_stale: Callable[[Flask], object]  # queue again those whose worker died
+    stale_check_s: Callable[[Mapping[str, Any]], float]  # how often, from the settings
+
+
+@dataclass(frozen=True)
+class Queue:
+    """An app's queue: its huey, the scoring task on it, and the workers' jobs."""
+
+    huey: Huey
+    score_task: Callable[[int], object]
+    jobs: Jobs
+
+
+def init_app(app: Flask, jobs: Jobs) -> None:
+    """In models mode, give the app its queue and the scoring task on it, which runs
+    ``jobs.score`` on a submission in an app context, and the workers' periodic task that
+    queues again the models of dead workers. Prediction files are scored on upload and need
+    no queue."""
     if app.config["SUBMISSIONS"] != "models":
         return
     huey = make_huey(app.config["QUEUE_URL"])
 
     @huey.task(name="score_submission")
     def score_submission(submission_id: int) -> None:
-        from leaderboard import jobs
-
         logger.info("submission #%d: scoring in worker %d", submission_id, os.getpid())
         start = time.perf_counter()
         with app.app_context():
-            jobs.score_submission(app, submission_id)
+            jobs.score(app, submission_id)
         logger.info("submission #%d: done in %.2f s", submission_id, time.perf_counter() - start)
 
     @huey.periodic_task(_at_every_check, name="requeue_stale")
     def requeue_stale() -> None:  # each worker's scheduler queues it every stale check
-        from leaderboard import jobs
-
         with app.app_context():
             jobs.requeue_stale(app)
 
-    app.extensions["leaderboard.queue"] = huey
-    app.extensions["leaderboard.score_task"] = score_submission
+    state_of(app).hold(Queue(huey, score_submission, jobs))
 
 
 def _at_every_check(now) -> bool:
@@ -125,13 +145,13 @@ class StaleCheckConsumer(Consumer):
 
 
 def huey_of(app: Flask | None = None) -> Huey:
-    return (app or current_app).extensions["leaderboard.queue"]
+    return state_of(app or current_app).part(Queue).huey
 
 
 def enqueue_scoring(submission_id: int, app: Flask | None = None) -> bool:
     """Put the scoring of a queued submission on the queue; False (logged) when the broker is
     unreachable: the row stays ``queued`` until ``leaderboard requeue`` sends it again."""
-    task: Callable[[int], object] = (app or current_app).extensions["leaderboard.score_task"]
+    task = state_of(app or current_app).part(Queue).score_task
     try:
         task(submission_id)
     except Exception as err:  # the broker's own errors (redis, sqlite3) have no common base
@@ -152,7 +172,8 @@ def run_worker(app: Flask, *, threads: int = 1) -> None:
 
     One thread scores one model at a time; the model itself runs in its own sandboxed process.
     """
-    huey = huey_of(app)
+    held = state_of(app).part(Queue)
+    huey = held.huey
     # huey's own line per task repeats the two logged above; its warnings and errors still show
     logging.getLogger("huey").setLevel(logging.WARNING)
     logging.getLogger("huey.consumer").setLevel(logging.INFO)  # start, signals, shutdown
@@ -161,21 +182,17 @@ def run_worker(app: Flask, *, threads: int = 1) -> None:
 
     @huey.signal(SIGNAL_INTERRUPTED)
     def put_back(signal: str, task, *args, **kwargs) -> None:  # as the consumer stops
-        from leaderboard import jobs
-
         with app.app_context():
-            jobs.put_back_interrupted(app, *task.args)
+            held.jobs.put_back(app, *task.args)
 
     @huey.on_startup("leaderboard.ready")
     def ready() -> None:  # in each consumer thread, as it starts taking tasks
         logger.info("worker ready: process %d takes tasks from the queue", os.getpid())
 
-    from leaderboard import jobs
-
     consumer = StaleCheckConsumer(
         huey,
         # its periodic task queues again the models of workers that died without a signal
-        check_s=jobs.stale_check_s(app.config),
+        check_s=held.jobs.stale_check_s(app.config),
         periodic=True,
         workers=threads,
         worker_type="thread",

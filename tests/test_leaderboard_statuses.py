@@ -342,7 +342,7 @@ def test_rescore_reads_the_scores_files_and_skips_unscored_rows(app, league, run
     assert "rescored: 0 submissions changed, 0 could not be scored" in result.output
 
 
-def test_no_stored_file_of_a_row_is_orphaned(app, app_config, league, make_app, tmp_path):
+def test_no_stored_file_of_a_row_is_orphaned(app, league, runner, tmp_path):
     """At start, files without a row move to orphaned/: never a model nor a worker's scores."""
     folder = app.config["UPLOAD_FOLDER"]
     stray = storage.store(folder, b"event_id,score\n")
@@ -355,7 +355,8 @@ def test_no_stored_file_of_a_row_is_orphaned(app, app_config, league, make_app, 
             s.scores_sha256 for s in db.query(Submission) if s.scores_sha256
         }
     assert recorded == kept and stray not in recorded
-    make_app(app_config)  # a restart tidies the folder
+    result = runner.invoke(["init-db"])  # as `serve` does at a restart
+    assert result.exit_code == 0, result.output
     orphaned = {p.name for p in (tmp_path / "submissions" / storage.ORPHANED).iterdir()}
     assert orphaned == {stray + ".csv.gz"}
     assert {path.name.split(".")[0] for path in storage.stored_files(folder)} == kept

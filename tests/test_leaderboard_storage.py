@@ -8,6 +8,7 @@ import os
 import time
 
 import pytest
+from click.testing import CliRunner
 
 from leaderboard import storage
 
@@ -80,7 +81,7 @@ def _age(path, seconds: float) -> None:
 def test_files_without_a_row_leave_the_store_at_start_after_the_grace_period(
     app_config, make_app, api, tmp_path
 ):
-    from leaderboard import UPLOAD_GRACE_S
+    from leaderboard.cli import UPLOAD_GRACE_S, main
 
     folder = tmp_path / "submissions"
     app = make_app(app_config)
@@ -93,7 +94,11 @@ def test_files_without_a_row_leave_the_store_at_start_after_the_grace_period(
     young = storage.stored_path(folder, storage.store(folder, b"another worker is recording it"))
     for path in (recorded, old):
         _age(path, UPLOAD_GRACE_S + 5)
-    make_app(app_config)  # a restart
+    make_app(app_config)  # building an app moves nothing
+    assert os.path.exists(old)
+    result = CliRunner().invoke(main, ["init-db"], obj=app)  # `serve` tidies the same way
+    assert result.exit_code == 0, result.output
+    assert "1 stored files had no database row" in result.output
     assert os.path.exists(recorded) and os.path.exists(young)
     assert not os.path.exists(old)
     orphaned = folder / storage.ORPHANED / os.path.basename(old)
