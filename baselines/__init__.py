@@ -4,7 +4,8 @@
 - `baselines.models`: one module per model (logit, mlp, cnn, vae, gan, starter, bdt, matched_filter)
 - `baselines.train`: the one training loop (Adam, validation split, early stopping)
 - `baselines.checkpoint`: a trained model, its checkpoint file and its predictions
-- `baselines.report`: validation AUC with DeLong interval, ROC and training-curve figures, tables
+- `baselines.plots`: figures: ROC curves, training curves, pulses per class
+- `baselines.report`: validation AUC with DeLong interval, report.json and the compare table
 - `baselines.export`: a torch baseline and its preprocessing as one ONNX file
 - `baselines.cli`: the `baselines` command (train, predict, compare, export)
 """

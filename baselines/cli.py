@@ -274,7 +274,8 @@ def export(checkpoint, data_dir, out) -> None:
 )
 def compare(names, data_dir, epochs, device, seed, dry_run, threads, quiet, out) -> None:
     """Train the models on one validation split; print a markdown table, plot all ROC curves."""
-    from baselines.report import markdown_table, plot_roc
+    from baselines.plots import plot_roc
+    from baselines.report import markdown_table
 
     models = [n.strip() for n in names.split(",") if n.strip()]
     unknown = [n for n in models if n not in MODELS]

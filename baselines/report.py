@@ -1,4 +1,4 @@
-"""Validation reports and figures: AUC with DeLong CI, ROC curves, training curves, pulses,
+"""Validation reports: AUC with DeLong CI, report.json with its figures (``baselines.plots``),
 and the markdown table of `baselines compare`."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from baselines.checkpoint import TrainedModel
+from baselines.plots import plot_roc, plot_training_curve
 from challenge.metrics import roc_auc_ci
 
 
@@ -59,60 +59,6 @@ def write_report(
     if trained.history:
         plot_training_curve(out_dir / "training_curve.png", trained.history, title=trained.name)
     return result
-
-
-def plot_roc(out_png: Path, curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> Path:
-    """One ROC curve per entry name -> (labels, scores), AUC in the legend."""
-    from sklearn.metrics import roc_curve
-
-    fig = Figure(figsize=(5.5, 5))
-    ax = fig.subplots()
-    for name, (y, s) in curves.items():
-        fpr, tpr, _ = roc_curve(y, s)
-        ci = roc_auc_ci(y, s)
-        ax.plot(fpr, tpr, label=f"{name}: AUC {ci.auc:.4f} [{ci.lo:.4f}, {ci.hi:.4f}]")
-    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
-    ax.set(
-        xlabel="false positive rate (absorber as carrier)",
-        ylabel="true positive rate (carrier)",
-        title="ROC on the validation split",
-    )
-    ax.legend(loc="lower right", fontsize=7)
-    fig.savefig(out_png, dpi=110, bbox_inches="tight")
-    return Path(out_png)
-
-
-def plot_training_curve(out_png: Path, history: list[dict], *, title: str = "") -> Path:
-    epoch = [h["epoch"] for h in history]
-    fig = Figure(figsize=(6, 4))
-    ax = fig.subplots()
-    ax.plot(epoch, [h["train_loss"] for h in history], label="train loss")
-    ax.plot(epoch, [h["val_loss"] for h in history], label="validation loss")
-    ax.set(xlabel="epoch", ylabel="loss", title=f"training curve {title}".strip())
-    ax2 = ax.twinx()
-    ax2.plot(epoch, [h["val_auc"] for h in history], color="C2", label="validation AUC")
-    ax2.set_ylabel("validation AUC")
-    lines = ax.get_lines() + ax2.get_lines()
-    ax.legend(lines, [line.get_label() for line in lines], fontsize=8, loc="center right")
-    fig.savefig(out_png, dpi=110, bbox_inches="tight")
-    return Path(out_png)
-
-
-def plot_pulse_panels(
-    out_png: Path, panels: dict[str, np.ndarray], sample_period_s: float, *, title: str = ""
-) -> Path:
-    """One panel per entry title -> records (k, L), time axis in ms."""
-    fig = Figure(figsize=(4 * len(panels), 3.2))
-    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
-    for ax, (name, records) in zip(axes, panels.items(), strict=True):
-        t_ms = np.arange(records.shape[1]) * sample_period_s * 1e3
-        for record in records:
-            ax.plot(t_ms, record, lw=0.7)
-        ax.set(title=name, xlabel="time [ms]")
-    axes[0].set_ylabel("preprocessed amplitude")
-    fig.suptitle(title, y=1.04)
-    fig.savefig(out_png, dpi=100, bbox_inches="tight")
-    return Path(out_png)
 
 
 def markdown_table(results: list[ValidationResult]) -> str:

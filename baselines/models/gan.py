@@ -119,7 +119,7 @@ class Net(Classifier):
     def write_figures(
         self, out_dir: Path, real_x: np.ndarray, real_y: np.ndarray, sample_period_s: float
     ) -> list[Path]:
-        from baselines.report import plot_pulse_panels
+        from baselines.plots import plot_pulse_panels
 
         n = self.hp.n_figure_samples
         with torch.no_grad():
