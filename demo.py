@@ -317,9 +317,7 @@ def main(argv: list[str] | None = None) -> None:
                     "with rlimits only (MODEL_REQUIRE_ISOLATION = False in the demo's settings)"
                 )
             worker = start_worker(env, instance / "worker.log")
-            play_models(url, data, args, env)
-        else:
-            play(url, data, args, env)
+        play(url, data, args, env)
         step(f"The leaderboard after {time.monotonic() - started:.0f} s")
         print_leaderboard(url)
         print(closing_words(url, settings["ADMIN_TOKEN"], env["LEADERBOARD_INSTANCE"], args.serve))
@@ -350,47 +348,41 @@ def closing_words(url: str, admin_token: str, instance: str, serve: bool) -> str
 
 
 def play(url: str, data: Path, args: argparse.Namespace, env: dict[str, str]) -> None:
-    """Two teams register, train and submit; the organizers add the reference rows."""
+    """Two teams register, train on the public files and submit (prediction files, or ONNX models
+    that the worker scores); the organizers, who hold test.root, add the reference rows."""
+    team_data = data
+    if args.models:  # what teams get: public/ alone, no test.root
+        team_data = args.workdir / "team-data"
+        shutil.rmtree(team_data, ignore_errors=True)
+        team_data.mkdir(parents=True)
+        (team_data / "public").symlink_to((data / "public").resolve())
     step("Registering two example teams")
     tokens = {name: register(url, name) for name in TEAMS}
     print("\n".join(f"{name}: token {token}" for name, token in tokens.items()))
     for name, model in TEAMS.items():
-        step(f"Team {name} trains the {model} baseline and submits")
-        submission = train(model, data, args.workdir, quick=args.quick)
-        run("challenge", "validate", submission, "--data", data)
-        run("challenge", "submit", submission, "--url", url, "--token", tokens[name],
-            "--note", f"{model} baseline")  # fmt: skip
-    for name, model in REFERENCES.items():
-        step(f"The organizers add the reference row {name!r}")
-        submission = train(model, data, args.workdir, quick=args.quick)
-        run("leaderboard", "add-reference", name, submission, env=env)
-
-
-def play_models(url: str, data: Path, args: argparse.Namespace, env: dict[str, str]) -> None:
-    """Two teams train on the public files only, export their baselines to ONNX, check and upload
-    them; the worker scores them. The organizers, who hold test.root, add the reference rows."""
-    team_data = args.workdir / "team-data"  # what teams get: public/ alone, no test.root
-    shutil.rmtree(team_data, ignore_errors=True)
-    team_data.mkdir(parents=True)
-    (team_data / "public").symlink_to((data / "public").resolve())
-    step("Registering two example teams")
-    tokens = {name: register(url, name) for name in TEAMS}
-    print("\n".join(f"{name}: token {token}" for name, token in tokens.items()))
-    for name, model in TEAMS.items():
-        step(
-            f"Team {name} trains the {model} baseline, exports it to ONNX, checks it and uploads it"
-        )
-        out = args.workdir / model
-        train(model, team_data, args.workdir, quick=args.quick)
-        onnx = out / "model.onnx"
-        run("baselines", "export", out / "checkpoint.pt", "--data", team_data, "-o", onnx)
-        run("challenge", "check-model", onnx, "--data", team_data)
-        run("challenge", "submit", onnx, "--url", url, "--token", tokens[name],
-            "--note", f"{model} baseline (ONNX)")  # fmt: skip
+        what = "exports it to ONNX, checks it and uploads it" if args.models else "submits"
+        step(f"Team {name} trains the {model} baseline and {what}")
+        upload = team_upload(model, team_data, args)
+        run("challenge", "submit", upload, "--url", url, "--token", tokens[name],
+            "--note", f"{model} baseline" + (" (ONNX)" if args.models else ""))  # fmt: skip
     for name, model in REFERENCES.items():
         step(f"The organizers add the reference row {name!r} (prediction file on their test.root)")
         submission = train(model, data, args.workdir, quick=args.quick)
         run("leaderboard", "add-reference", name, submission, env=env)
+
+
+def team_upload(model: str, team_data: Path, args: argparse.Namespace) -> Path:
+    """Train ``model`` and make what a team uploads, checked as a team would check it: the
+    prediction file, validated, or the model exported to ONNX and checked."""
+    submission = train(model, team_data, args.workdir, quick=args.quick)
+    if not args.models:
+        run("challenge", "validate", submission, "--data", team_data)
+        return submission
+    onnx = args.workdir / model / "model.onnx"
+    run("baselines", "export", args.workdir / model / "checkpoint.pt", "--data", team_data,
+        "-o", onnx)  # fmt: skip
+    run("challenge", "check-model", onnx, "--data", team_data)
+    return onnx
 
 
 if __name__ == "__main__":
