@@ -148,8 +148,7 @@ def _disqualify(
 def reveal():
     if request.form.get("confirm") != "reveal":
         abort(400, "type 'reveal' to confirm: the private scores cannot be hidden again")
-    with session_scope(write=True) as db:
-        message = final.reveal(db, current_app.config, now=_now())
+    message = final.reveal(current_app._get_current_object(), now=_now())
     flash(message[0].upper() + message[1:] + ".")
     return redirect(url_for("public.index")), 303
 

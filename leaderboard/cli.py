@@ -405,11 +405,11 @@ def reveal(app: Flask, undo: bool, reopen_until: str | None) -> None:
             f"--reopen-until {reopen_until!r}: not an ISO 8601 time ({err})"
         ) from None
     now = app.config["NOW"]()
-    with session_scope(app, write=True) as db:
-        if undo:
+    if undo:
+        with session_scope(app, write=True) as db:
             message = final.undo_reveal(db, app.config, now=now, reopen_until=until)
-        else:
-            message = final.reveal(db, app.config, now=now)
+    else:
+        message = final.reveal(app, now=now)
     click.echo(message)
 
 

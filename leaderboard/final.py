@@ -17,10 +17,11 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from flask import Flask
 from sqlalchemy.orm import Session
 
 from leaderboard import grading, queries, ranking
-from leaderboard.db import audits_itself
+from leaderboard.db import audits_itself, board_version, session_scope
 from leaderboard.errors import Conflict
 from leaderboard.models import PENDING
 
@@ -39,11 +40,36 @@ def utc(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
 
 
-def reveal(session: Session, config: Mapping[str, Any], *, now: datetime) -> str:
+def reveal(app: Flask, *, now: datetime) -> str:
     """Close submissions (now, unless they closed before), save the final ranking, show it.
 
-    Returns what was done, for the organizer; RevealError when it is revealed already.
+    The ranking (DeLong tests, the bootstrap) is computed outside the write lock, so uploads and
+    workers are refused or wait only for the quick writes before and after it; if anything the
+    board shows changed meanwhile (a disqualification, a rescore, a late upload), nothing is
+    revealed and RevealError says to reveal again. Returns what was done, for the organizer;
+    RevealError when it is revealed already.
     """
+    with session_scope(app, write=True) as session:
+        closing = _close_for_reveal(session, app.config, now=now)
+    with session_scope(app) as session:
+        version = board_version(session)
+        board = ranking.final_board(session, now=now)
+    with session_scope(app, write=True) as session:
+        audits_itself(session)
+        if queries.is_revealed(session):
+            raise RevealError("the final ranking was revealed meanwhile, by another organizer")
+        if board_version(session) != version:
+            raise RevealError(
+                f"{closing}, but the leaderboard changed while the final ranking was computed "
+                "(a disqualification, a rescore or a late upload): nothing was revealed; "
+                "reveal again"
+            )
+        return _save_reveal(session, board, closing, now=now)
+
+
+def _close_for_reveal(session: Session, config: Mapping[str, Any], *, now: datetime) -> str:
+    """The reveal's first step, under the write lock: its checks, the close and the frozen
+    finals; what was done, in words."""
     if queries.is_revealed(session):
         raise RevealError("the final ranking is revealed already; `leaderboard rerank` re-ranks")
     audits_itself(session)
@@ -60,7 +86,11 @@ def reveal(session: Session, config: Mapping[str, Any], *, now: datetime) -> str
     if frozen is None:
         queries.freeze_finals(session, now=now)
         closing += "; finals frozen"
-    board = ranking.final_board(session, now=now)
+    return closing
+
+
+def _save_reveal(session: Session, board: ranking.Board, closing: str, *, now: datetime) -> str:
+    """The reveal's last step, under the write lock: the record, the setting, the audit entry."""
     ranked = sum(not row.is_reference for row in board.rows)
     detail = f"{closing}; {ranked} teams ranked"
     record = queries.latest_final_ranking(session)

@@ -173,6 +173,37 @@ def test_a_second_reveal_is_refused(runner, teams):
     assert result.exit_code == 1 and "revealed already" in result.output
 
 
+def test_the_reveal_computes_outside_the_write_lock_and_fails_cleanly_on_a_write_meanwhile(
+    app, runner, teams, monkeypatch
+):
+    """While the final ranking is computed, another writer gets the write lock (a busy_timeout
+    would hang here otherwise); a change to the board meanwhile reveals nothing."""
+    from leaderboard import ranking
+
+    compute = ranking.final_board
+
+    def final_board_while_an_organizer_disqualifies(session, *, now):
+        board = compute(session, now=now)
+        with session_scope(app, write=True) as db:  # the lock is free during the computing
+            db.get(Submission, 4).disqualified_reason = "copied"  # alpha's best
+        return board
+
+    monkeypatch.setattr(ranking, "final_board", final_board_while_an_organizer_disqualifies)
+    result = runner.invoke(["reveal"])
+    assert result.exit_code == 1
+    assert "the leaderboard changed while the final ranking was computed" in result.output
+    assert "nothing was revealed; reveal again" in result.output
+    with session_scope(app) as db:
+        assert not queries.is_revealed(db) and queries.latest_final_ranking(db) is None
+    monkeypatch.setattr(ranking, "final_board", compute)
+    result = runner.invoke(["reveal"])
+    assert result.exit_code == 0, result.output
+    with session_scope(app) as db:
+        assert queries.is_revealed(db)
+        ranked = ranking.board_from_json(queries.latest_final_ranking(db).body)
+    assert {row.team: row.submission_id for row in ranked.rows}["alpha"] == 1  # not #4
+
+
 def test_disqualification_and_rescore_change_the_final_ranking_only_through_rerank(
     app, client, runner, teams
 ):
