@@ -284,5 +284,12 @@ class PreprocessingGraph(nn.Module):
             height = z.abs().amax(dim=1, keepdim=True)
             z = z / torch.where(height > 0, height, torch.ones_like(height))
         elif cfg.scaling == "asinh":
-            z = torch.asinh(z / self.noise_scale)
+            z = _asinh(z / self.noise_scale)
         return (z - self.offset) / self.scale
+
+
+def _asinh(x: torch.Tensor) -> torch.Tensor:
+    """asinh(x) = sign(x) log(|x| + sqrt(x^2 + 1)), from operators that export to ONNX (torch's
+    exporter has no asinh)."""
+    magnitude = x.abs()
+    return torch.sign(x) * torch.log(magnitude + torch.sqrt(magnitude * magnitude + 1.0))

@@ -12,11 +12,11 @@ jitter): the evaluator's bound, which knows the organizers' detector.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from challenge.detector import SHAPES, Detector, peak_value, probst_pulse
+from challenge.detector import SHAPES, Detector
 from challenge.matched_filter import (
     BATCH_SIZE,
     _inner,
@@ -27,9 +27,16 @@ from challenge.matched_filter import (
     learn_templates,
     record_format_metadata,
 )
-from challenge.simulate import SimulationConfig
+from challenge.simulate import SimulationConfig, pulse_shapes, run_curve, unit_pulses
 
 GH_NODES = 3  # Gauss-Hermite nodes per time constant: 27 templates per class
+# The oracle's bank over a shape continuum: nodes of the hidden position (Gauss-Legendre) and
+# of the run time (equal cells), and the time-constant jitter only through them (it is a few
+# percent, against tens of percent across the continuum): 14 templates per class, about the
+# cost of the 27 of the jitter alone.
+POSITION_NODES = 7
+DRIFT_NODES = 2
+ORACLE_GH_NODES = 1
 SVD_TOLERANCE = 1e-10  # basis templates kept: relative residual energy of the bank below this
 HEIGHT_TABLE_STEPS = 8  # table of the height integral: steps per likelihood width near threshold
 LAPLACE_WIDTHS = 16.0  # above threshold + this many widths the height prior is taken at the peak
@@ -50,11 +57,14 @@ class Priors:
 
 
 def priors_from_config(config: SimulationConfig) -> Priors:
-    """The priors with which the simulator drew the records of ``config``."""
+    """The priors with which the simulator draws the records of ``config``: the onset window
+    holds the jitter and the trigger's time walk (small pulses start up to time_walk_ms early),
+    as ``challenge.simulate.draw_onsets`` bounds them; the absorber's height spectrum."""
     detector = config.detector
     trigger_ms = detector.trigger_index * 1000.0 / detector.sampling_rate_hz
-    jitter = config.onset_jitter_ms
-    return Priors((trigger_ms - jitter, trigger_ms + jitter), config.tau_jitter,
+    jitter = min(config.onset_jitter_ms, 0.4 * trigger_ms)
+    walk = min(config.time_walk_ms, 0.4 * trigger_ms)
+    return Priors((trigger_ms - jitter - walk, trigger_ms + jitter), config.tau_jitter,
                   config.height_min_v, config.height_max_v, config.height_alpha)  # fmt: skip
 
 
@@ -104,19 +114,35 @@ def gauss_hermite(n: int, sigma: float, dims: int) -> tuple[np.ndarray, np.ndarr
     return nodes, log_w
 
 
-def jittered_bank(
-    detector: Detector, label: int, priors: Priors, *, nodes: int = GH_NODES, last_shift: int
+def oracle_bank(
+    config: SimulationConfig, label: int, priors: Priors, *, last_shift: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Unit-height templates (K, L) with onset at sample 0 over the Gauss-Hermite nodes of the
-    time-constant jitter, and their log weights (K,). Cut where the latest onset meets the end."""
-    s = SHAPES[label]
-    z, log_w = gauss_hermite(nodes, priors.tau_jitter, 3)
-    taus = np.array([s.tau_n, s.tau_in, s.tau_t])[None, :] * np.exp(z)  # (K, 3)
-    params = [np.full((len(z), 1), s.a_n), np.full((len(z), 1), s.a_t)]
-    params += [taus[:, i : i + 1] for i in range(3)]
-    length = detector.record_length
-    t = np.where(np.arange(length) < length - last_shift, detector.times_ms(), -1.0)
-    return probst_pulse(t[None, :], *params) / peak_value(*params), log_w
+    """Unit-height templates (K, L) of class ``label`` with onset at sample 0, as the simulator
+    draws them (``challenge.simulate.pulse_shapes`` and ``unit_pulses``, read-out filter
+    included), over nodes of the hidden position, of the run time (operating-point drift) and
+    of the time-constant jitter; and their log weights (K,). Cut where the latest onset meets
+    the end."""
+    continuum = any(any(row) for row in (*config.position_response,
+                                         *config.operating_point_response))  # fmt: skip
+    u, w_u = np.polynomial.legendre.leggauss(POSITION_NODES if continuum else 1)
+    n_times = DRIFT_NODES if continuum else 1
+    run_time = (np.arange(n_times) + 0.5) / n_times  # the middles of equal cells of the run
+    z, log_w_z = gauss_hermite(ORACLE_GH_NODES if continuum else GH_NODES, priors.tau_jitter, 3)
+    grid_u, grid_t = np.meshgrid(u / 2.0, run_time, indexing="ij")
+    log_w_ut = np.log(np.repeat(w_u / w_u.sum(), len(run_time)) / len(run_time))
+    operating_point = run_curve(config.operating_point_drift, grid_t.ravel())
+    labels = np.full(grid_u.size, label, dtype=np.int8)
+    still = replace(config, tau_jitter=0.0)  # the jitter comes from the Gauss-Hermite nodes
+    params = pulse_shapes(labels, np.random.default_rng(0), still, position=grid_u.ravel(),
+                          operating_point=operating_point)  # fmt: skip
+    params = np.repeat(params, len(z), axis=0)  # (U T Z, 5)
+    params[:, 2:] *= np.exp(np.tile(z, (grid_u.size, 1)))
+    log_w = (log_w_ut[:, None] + log_w_z[None, :]).ravel()
+    detector = config.detector
+    bank = unit_pulses(params, np.zeros(len(params)), detector.times_ms(),
+                       detector.lowpass_tau_ms).astype(float)  # fmt: skip
+    bank[:, detector.record_length - last_shift :] = 0.0
+    return bank, log_w
 
 
 def oracle_reference(config: SimulationConfig) -> Reference:
@@ -124,9 +150,11 @@ def oracle_reference(config: SimulationConfig) -> Reference:
     the records. On the organizers' detector no team knows these: it bounds what a method can
     reach (private/CEILING.md), and is never a participant's reference (``learn_reference``)."""
     priors = priors_from_config(config)
-    ref = Reference(config.detector, priors, {})
+    # the mean spectrum of noise whose level varies log-normally from record to record
+    psd = config.detector.noise_psd() * np.exp(2.0 * config.noise_level_spread**2)
+    ref = Reference(config.detector, priors, {}, psd)
     last = int(ref.shifts()[-1])
-    ref.banks = {c: jittered_bank(ref.detector, c, priors, last_shift=last) for c in SHAPES}
+    ref.banks = {c: oracle_bank(config, c, priors, last_shift=last) for c in SHAPES}
     return ref
 
 
