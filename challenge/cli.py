@@ -64,7 +64,7 @@ def _models_note(test_records: Path, answer_key: Path) -> str:
         f"  export LEADERBOARD_ANSWER_KEY={answer_key.resolve()}\n"
         "  export LEADERBOARD_SUBMISSIONS=models\n"
         "(LEADERBOARD_TEST_RECORDS defaults to the test.root beside the answer key) and start\n"
-        "workers with `leaderboard worker` (leaderboard/README.md, 'Model submissions: workers')."
+        "workers with `leaderboard worker` (docs/organizer.md, 'Model submissions: workers')."
     )
 
 
