@@ -104,16 +104,16 @@ def auc_samples(scores: np.ndarray, resamples: Resamples) -> np.ndarray:
     positives = scores[resamples.positive]
     lo = np.searchsorted(sorted_negatives, positives, side="left")
     hi = np.searchsorted(sorted_negatives, positives, side="right")
-    # Every resample draws exactly n_pos positives and n_neg negatives, so a count of pairs is at
-    # most n_pos * n_neg: int32 holds it exactly up to about 90,000 events, and is faster.
+    # Twice the Mann-Whitney count: 2 per negative below a positive, 1 per tied negative, that
+    # is below[lo] + below[hi] per positive: one product, with no pass apart for the ties.
     n_pos = len(positives)
-    exact = np.int32 if n_pos * n_neg <= np.iinfo(np.int32).max else np.int64
-    # Twice the Mann-Whitney count: 2 per negative below a positive, 1 per tied negative.
-    twice = 2 * np.einsum("ib,ib->b", resamples.counts_pos, below[lo], dtype=exact).astype(np.int64)
-    tied = np.flatnonzero(lo != hi)
-    if len(tied):
-        gap = below[hi[tied]].astype(np.int64) - below[lo[tied]]
-        twice += np.einsum("ib,ib->b", resamples.counts_pos[tied], gap, dtype=np.int64)
+    fits = below.dtype == np.uint16 and 2 * n_neg <= np.iinfo(np.uint16).max
+    both = below[lo] + below[hi] if fits else below[lo].astype(np.int64) + below[hi]
+    # Every resample draws exactly n_pos positives and n_neg negatives, so twice a count of
+    # pairs is at most 2 * n_pos * n_neg: int32 holds it exactly up to about 65,000 events, and
+    # is faster.
+    exact = np.int32 if 2 * n_pos * n_neg <= np.iinfo(np.int32).max else np.int64
+    twice = np.einsum("ib,ib->b", resamples.counts_pos, both, dtype=exact).astype(np.int64)
     return twice / (2.0 * n_pos * n_neg)
 
 
