@@ -250,8 +250,8 @@ def place(tmp_path_factory) -> tuple[Path, dict[str, str]]:
              "1024", "--seed", "7", "--out-dir", "data"], here, env)  # fmt: skip
     run_cli(["leaderboard", "init-db"], here, env)  # what `leaderboard serve` does first
     sample = pd.read_csv(here / "data" / "public" / "sample_submission.csv")
-    named = ["runs/matched_filter_submission.csv", "runs/cnn_submission.csv",
-             "runs/matched-filter/submission.csv"]  # fmt: skip
+    named = ["runs/matched-filter/submission.csv", "runs/cnn/submission.csv",
+             "runs/starter/submission.csv"]  # fmt: skip
     for seed, name in enumerate(named):  # different files: a reference row takes each once
         path = here / name
         path.parent.mkdir(parents=True, exist_ok=True)
