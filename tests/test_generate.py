@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import uproot
+from click.testing import CliRunner
 
 from challenge import data
+from challenge.cli import main
 from challenge.generate import PRESETS, generate_challenge, organizers_detector, simulation_config
 from challenge.hidden_detector import PRIORS, read_detector
 from challenge.likelihood import learn_reference, log_likelihood_ratio, oracle_reference
@@ -233,3 +235,21 @@ def test_datacard_says_why_a_reference_is_missing(tmp_path):
     generate_challenge(tmp_path, seed=SEED, n_train=20, n_test=20, record_length=64, progress=False)
     card = (tmp_path / "public" / "DATACARD.md").read_text()
     assert "not computed: records of 64 samples are too short to learn templates from" in card
+
+
+def test_the_command_takes_the_course_preset_and_the_organizer_options(tmp_path):
+    out = tmp_path / "course"
+    args = ["generate", "--preset", "course", "--n-train", 40, "--n-test", 60,
+            "--record-length", 256, "--seed", 3, "--carrier-fraction", 0.3,
+            "--label-noise", 0.1, "--workers", 2, "--out-dir", out, "--quiet"]  # fmt: skip
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    card = (out / "public" / "DATACARD.md").read_text()
+    assert "Carriers make 30% of the events" in card
+    assert "10% of the training labels are flipped" in card
+    assert "from 20 mV to 1 V" in card
+    hidden = read_detector(out / "private" / "detector.json")
+    assert (hidden.height_min_v, hidden.carrier_fraction, hidden.label_noise) == (0.02, 0.3, 0.1)
+    refused = CliRunner().invoke(main, ["generate", "--label-noise", "0.5", "--out-dir",
+                                        str(tmp_path / "no")])  # fmt: skip
+    assert refused.exit_code == 2 and "--label-noise" in refused.output
