@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
 import numpy as np
+import scipy.fft
 
 from challenge.detector import (
     SHAPES,
@@ -280,11 +281,14 @@ def colored_noise(
     1/f part, which keeps its value at the corner frequency. None: stationary noise.
     """
     length, fs = detector.record_length, detector.sampling_rate_hz
-    spectrum = np.fft.rfft(rng.standard_normal((n, length)), axis=1)
+    # float32 throughout: scipy's FFT of float32 is 2.5x faster than numpy's of float64, the
+    # normals a third faster; 24 bits are far finer than the ADC's 0.3 mV counts.
+    white = rng.standard_normal((n, length), dtype=np.float32)
+    spectrum = scipy.fft.rfft(white, axis=1)
     # Scale so that the noise has PSD S(f): white noise of unit variance has PSD 2 / f_s.
     psd = detector.noise_psd() * (fs / 2.0)
     if beta_shift is None:
-        spectrum *= np.sqrt(psd)
+        gain = np.sqrt(psd).astype(np.float32)[None, :]
     else:
         f = detector.rfft_freqs()
         noise = detector.noise
@@ -301,10 +305,11 @@ def colored_noise(
         per_record = rest.astype(np.float32) + red.astype(np.float32) * np.exp(
             shift * log_ratio.astype(np.float32)
         )
-        spectrum *= np.sqrt(per_record)
+        gain = np.sqrt(per_record)
     if level is not None:
-        spectrum *= level[:, None]
-    return np.fft.irfft(spectrum, n=length, axis=1)
+        gain = gain * level.astype(np.float32)[:, None]
+    spectrum *= gain
+    return scipy.fft.irfft(spectrum, n=length, axis=1)
 
 
 def baseline_drifts(rng: np.random.Generator, n: int, config: SimulationConfig) -> np.ndarray:
@@ -313,7 +318,9 @@ def baseline_drifts(rng: np.random.Generator, n: int, config: SimulationConfig) 
     offset = rng.uniform(-config.baseline_offset_v, config.baseline_offset_v, (n, 1))
     slope = config.drift_rms_v * rng.standard_normal((n, 1))
     curvature = config.drift_curvature_rms_v * rng.standard_normal((n, 1))
-    return offset + slope * x + curvature * (4.0 * x**2 - 1.0 / 3.0)
+    # One matrix product (n, 3) @ (3, L) instead of three passes over the records.
+    basis = np.vstack([np.ones_like(x), x, 4.0 * x**2 - 1.0 / 3.0]).astype(np.float32)
+    return np.hstack([offset, slope, curvature]).astype(np.float32) @ basis
 
 
 def draw_onsets(
@@ -355,7 +362,13 @@ def add_artifacts(
         pulses = heights[:, None].astype(np.float32) * unit_pulses(
             params, onsets, times_ms, det.lowpass_tau_ms
         )
-        np.add.at(signal, rows, pulses)
+        # A row may get several pulses: add them round by round (np.add.at is 10x slower).
+        first = np.r_[True, rows[1:] != rows[:-1]]  # rows come grouped: np.repeat, then tails
+        rank = np.arange(len(rows)) - np.maximum.accumulate(
+            np.where(first, np.arange(len(rows)), 0)
+        )
+        for k in range(int(rank.max()) + 1):
+            signal[rows[rank == k]] += pulses[rank == k]
     jump = np.flatnonzero(artifact == ARTIFACT_CODES["flux_jump"])
     if len(jump):
         at = rng.integers(det.trigger_index, length, len(jump))
@@ -409,9 +422,12 @@ def simulate_chunk(
                           beta_shift=None if stationary else beta_shift)  # fmt: skip
     noise += baseline_drifts(rng, n, config)
     add_artifacts(rng, signal, noise, artifact, config, times, operating_point)
-    volts = noise
+    volts = noise  # in place from here on: each pass over (n, L) costs
     volts += saturate(signal, det)
-    counts = np.clip(np.rint(volts / det.volts_per_count), -(2**15), 2**15 - 1).astype(np.int16)
+    volts *= 1.0 / det.volts_per_count
+    np.rint(volts, out=volts)
+    np.clip(volts, -(2**15), 2**15 - 1, out=volts)
+    counts = volts.astype(np.int16)
     return SimulatedEvents(counts, recorded, height, onset, artifact)
 
 
