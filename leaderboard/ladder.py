@@ -88,6 +88,9 @@ def resolution(app: Flask | None = None) -> float:
         with app.app_context():
             facts = content.challenge_facts().get("resolution", {})
         auc = facts.get("reference_auc", DEFAULT_AUC) if isinstance(facts, dict) else DEFAULT_AUC
+        # challenge.json rounds to 4 decimals: a reference AUC above 0.99995 reads 1.0, which
+        # planning refuses (it needs AUC < 1), as the packager does before rounding.
+        auc = min(max(0.5, float(auc)), float(np.nextafter(1.0, 0.0)))
         n_pos = int(np.sum(labels == 1))
         difference = resolvable_difference(float(auc), n_pos, len(labels) - n_pos)
         held = state_of(app).hold(PublicResolution(difference))
