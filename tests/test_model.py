@@ -114,6 +114,7 @@ def _with_input(value_info) -> onnx.ModelProto:
         (helper.make_tensor_value_info("volts", TensorProto.DOUBLE, ["n", 64]), "is not float32"),
         (helper.make_tensor_value_info("volts", TensorProto.FLOAT, ["n"]), "has 1 dimensions"),
         (helper.make_tensor_value_info("volts", TensorProto.FLOAT, [8, 64]), "fixed batch size of 8"),
+        (helper.make_tensor_value_info("volts", TensorProto.FLOAT, [1, 64]), "fixed batch size of 1"),
         (helper.make_tensor_value_info("volts", TensorProto.FLOAT, ["n", 32]), "records of 32 samples, this challenge's records have 64"),
     ],
 )  # fmt: skip

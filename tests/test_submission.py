@@ -80,6 +80,11 @@ def test_any_row_order_is_accepted():
         (b"event_id,score\n1.5,0.5\n", "line 2: event_id '1.5' is not a 64-bit integer"),
         (b"event_id,score\nx7,0.5\n", "line 2: event_id 'x7' is not a 64-bit integer"),
         (b"event_id,score\n99999999999999999999,0.5\n", "not a 64-bit integer"),
+        # 2**63, one past the largest int64: it has 19 digits, as int64's own do
+        (
+            b"event_id,score\n9223372036854775808,0.5\n",
+            "line 2: event_id '9223372036854775808' is not a 64-bit integer",
+        ),
         (
             b"event_id,score\n11,0.5\n22,0.1\n11,0.7\n",
             "line 4: event_id 11 appears again \\(first on line 2\\)",
@@ -91,6 +96,10 @@ def test_any_row_order_is_accepted():
         (
             b"event_id,score\n11,0.5\n",
             "2 of 3 test events are missing, for example event_id 22, 33",
+        ),
+        (
+            b"event_id,score\n11,0.5\n22,0.1\n",
+            "1 of 3 test events are missing, for example event_id 33",
         ),
         ("event_id,score\n11,0.5\n".encode("utf-16"), "UTF-16 text; save it as UTF-8"),
         (b"event_id,score\n11,0.\x005\n", "line 2: binary content \\(a NUL byte\\) at column 6"),
