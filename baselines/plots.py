@@ -20,7 +20,7 @@ def plot_roc(out_png: Path, curves: dict[str, tuple[np.ndarray, np.ndarray]]) ->
     for name, (y, s) in curves.items():
         fpr, tpr, _ = roc_curve(y, s)
         ci = roc_auc_ci(y, s)
-        ax.plot(fpr, tpr, label=f"{name}: AUC {ci.auc:.4f} [{ci.lo:.4f}, {ci.hi:.4f}]")
+        ax.plot(fpr, tpr, label=f"{name}: AUC {ci.value:.4f} [{ci.lo:.4f}, {ci.hi:.4f}]")
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
     ax.set(
         xlabel="false positive rate (absorber as carrier)",

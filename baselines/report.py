@@ -34,7 +34,7 @@ def validation_result(trained: TrainedModel, y_val: np.ndarray, scores: np.ndarr
     ci = roc_auc_ci(y_val, scores)
     return ValidationResult(
         model=trained.name,
-        auc=ci.auc,
+        auc=ci.value,
         lo=ci.lo,
         hi=ci.hi,
         n_val=len(y_val),

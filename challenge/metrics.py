@@ -34,10 +34,10 @@ class UndefinedMetricError(ValueError):
     """A value that these data leave undefined, such as a variance from a class of one event."""
 
 
-class AUC(NamedTuple):
-    """A ROC AUC with the bounds of its confidence interval."""
+class Estimate(NamedTuple):
+    """A score (a ROC AUC, a background efficiency, ...) with the bounds of its confidence interval."""
 
-    auc: float
+    value: float
     lo: float
     hi: float
 
@@ -54,7 +54,7 @@ def roc_auc_score(y_true, y_score) -> float:
     return float(_placements(y, scores[0])[0].mean())
 
 
-def roc_auc_ci(y_true, y_score, *, confidence: float = 0.95) -> AUC:
+def roc_auc_ci(y_true, y_score, *, confidence: float = 0.95) -> Estimate:
     """ROC AUC with a two-sided confidence interval from DeLong's variance, clipped to [0, 1].
 
     Parameters
@@ -70,7 +70,7 @@ def roc_auc_ci(y_true, y_score, *, confidence: float = 0.95) -> AUC:
     aucs, cov = _delong(y, scores)
     auc = float(aucs[0])
     half_width = norm.ppf(0.5 + confidence / 2) * math.sqrt(max(cov[0, 0], 0.0))
-    return AUC(auc, float(max(0.0, auc - half_width)), float(min(1.0, auc + half_width)))
+    return Estimate(auc, float(max(0.0, auc - half_width)), float(min(1.0, auc + half_width)))
 
 
 def delong_test(y_true, score_a, score_b) -> tuple[float, float]:
@@ -93,14 +93,6 @@ def delong_test(y_true, score_a, score_b) -> tuple[float, float]:
     aucs, cov = _delong(y, scores)
     var = cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]
     return _normal_test(float(aucs[0] - aucs[1]), float(var))
-
-
-class Estimate(NamedTuple):
-    """A score type's value with the bounds of its confidence interval."""
-
-    value: float
-    lo: float
-    hi: float
 
 
 def background_efficiency(y_true, y_score, *, signal_efficiency: float) -> float:
@@ -277,7 +269,7 @@ class RocAuc(ScoreType):
         return roc_auc_score(y_true, y_score)
 
     def estimate(self, y_true, y_score, *, confidence: float = 0.95) -> Estimate:
-        return Estimate(*roc_auc_ci(y_true, y_score, confidence=confidence))
+        return roc_auc_ci(y_true, y_score, confidence=confidence)
 
     def paired_test(self, y_true, score_a, score_b) -> tuple[float, float]:
         return delong_test(y_true, score_a, score_b)

@@ -21,7 +21,7 @@ from challenge.likelihood import (
     log_likelihood_ratio,
 )
 from challenge.matched_filter import matched_filter_score, pulse_height_estimate
-from challenge.metrics import AUC, delong_test, roc_auc_ci, roc_auc_score
+from challenge.metrics import Estimate, delong_test, roc_auc_ci, roc_auc_score
 from challenge.planning import DEFAULT_AUC
 from challenge.records import RecordBatch
 from challenge.secret import open_private
@@ -111,12 +111,12 @@ class ReferenceScores:
 
     PHYSICS_REFERENCE = "physics"  # the reference AUC at which the split resolution is planned
 
-    def aucs(self) -> dict[str, AUC | str]:
+    def aucs(self) -> dict[str, Estimate | str]:
         """ROC AUC with a 95% DeLong interval per public reference, or the reason it is missing."""
         y = np.concatenate(self.scores["label"])
         return {title: self._auc(key, y) for key, title in self.NAMES.items()}
 
-    def bound(self) -> tuple[AUC | str, dict[str, str]]:
+    def bound(self) -> tuple[Estimate | str, dict[str, str]]:
         """The evaluator-only bound (AUC with its interval, or why it is missing) and, for each
         public reference, its distance from the bound with the paired DeLong p-value."""
         y = np.concatenate(self.scores["label"])
@@ -130,7 +130,7 @@ class ReferenceScores:
                 continue
             other = np.concatenate(self.scores[key])
             _, p = delong_test(y, other, scores)
-            delta = roc_auc_score(y, other) - bound.auc
+            delta = roc_auc_score(y, other) - bound.value
             distances[title] = f"{delta:+.4f} (paired DeLong p = {p:.2g})"
         return bound, distances
 
@@ -139,7 +139,7 @@ class ReferenceScores:
         found = self.aucs()[self.NAMES[self.PHYSICS_REFERENCE]]
         if isinstance(found, str):
             return DEFAULT_AUC, f"a default of {DEFAULT_AUC} (the physics reference: {found})"
-        auc = min(max(0.5, found.auc), np.nextafter(1.0, 0.0))  # planning needs AUC < 1
+        auc = min(max(0.5, found.value), np.nextafter(1.0, 0.0))  # planning needs AUC < 1
         return auc, f"the {self.NAMES[self.PHYSICS_REFERENCE]} on this test set"
 
 
@@ -194,7 +194,7 @@ def learned_reference(out: Path, metadata: dict) -> Reference | str:
         return str(err)
 
 
-def write_ceiling(path: Path, bound: AUC | str, distances: dict[str, str], aucs: dict) -> Path:
+def write_ceiling(path: Path, bound: Estimate | str, distances: dict[str, str], aucs: dict) -> Path:
     """private/CEILING.md: the best achievable bound, and each public reference's AUC and
     distance from it (owner-only)."""
     rows = auc_rows({ReferenceScores.BOUND: bound, **aucs})
@@ -226,7 +226,7 @@ organizers' detector.
 def auc_rows(references: dict) -> str:
     """Markdown rows | name | AUC | [lo, hi] |, or the reason a value is missing."""
     return "\n".join(
-        f"| {name} | {a.auc:.4f} | [{a.lo:.4f}, {a.hi:.4f}] |"
+        f"| {name} | {a.value:.4f} | [{a.lo:.4f}, {a.hi:.4f}] |"
         if not isinstance(a, str)
         else f"| {name} | not computed: {a} | |"
         for name, a in references.items()

@@ -178,7 +178,7 @@ def check_delong(ctx: Context) -> str:
             "var(V01) / n, and the half-width 1.96 σ for 95%"
         )
     ctx.state["delong"] = expected
-    return f"AUC {expected.auc:.4f} [{expected.lo:.4f}, {expected.hi:.4f}], as challenge.metrics"
+    return f"AUC {expected.value:.4f} [{expected.lo:.4f}, {expected.hi:.4f}], as challenge.metrics"
 
 
 def check_bootstrap(ctx: Context) -> str:
@@ -194,9 +194,9 @@ def check_bootstrap(ctx: Context) -> str:
         raise CheckFailed(
             "two bootstraps with seed 0 differ: draw with np.random.default_rng(seed)"
         )
-    if not lo < delong.auc < hi:
+    if not lo < delong.value < hi:
         raise CheckFailed(
-            f"the interval [{lo:.4f}, {hi:.4f}] does not contain the AUC {delong.auc:.4f}"
+            f"the interval [{lo:.4f}, {hi:.4f}] does not contain the AUC {delong.value:.4f}"
         )
     ratio = (hi - lo) / (delong.hi - delong.lo)
     low, high = BOOTSTRAP_WIDTH_RANGE
