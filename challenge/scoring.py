@@ -76,7 +76,7 @@ def score_submission(
     ``submission`` must hold every event of the key once, as ``read_submission`` with
     ``expected_ids=answer_key.event_id`` guarantees.
     """
-    scores = submission.set_index("event_id")["score"].reindex(answer_key["event_id"]).to_numpy()
+    scores = aligned_scores(submission, answer_key["event_id"])
     if np.isnan(scores).any():
         raise ValueError(
             "the submission does not cover the answer key; validate it against the key"
@@ -89,6 +89,13 @@ def score_submission(
     }
     result["overall"] = metric.estimate(labels, scores)
     return result
+
+
+def aligned_scores(submission: pd.DataFrame, event_ids) -> np.ndarray:
+    """The submission's scores in the order of ``event_ids`` (shape (n,), float64); NaN where
+    the submission has no row for an id. The one alignment of scores with the answer key."""
+    by_id = submission.set_index("event_id")["score"]
+    return by_id.reindex(np.asarray(event_ids)).to_numpy(np.float64)
 
 
 def write_metric(answer_key_path: str | os.PathLike, metric: ScoreType) -> Path:

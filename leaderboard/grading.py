@@ -15,7 +15,13 @@ import pandas as pd
 from flask import Flask, current_app
 
 from challenge.metrics import Estimate, ScoreType
-from challenge.scoring import AnswerKeyError, load_answer_key, load_metric, score_submission
+from challenge.scoring import (
+    AnswerKeyError,
+    aligned_scores,
+    load_answer_key,
+    load_metric,
+    score_submission,
+)
 from challenge.submission import read_submission
 from leaderboard import bootstrap, storage
 from leaderboard.config import ConfigError
@@ -199,7 +205,7 @@ def table_scores(table: pd.DataFrame, split: str, app: Flask | None = None) -> n
     """The scores of a validated submission table on one split, float64 in the order of
     ``AnswerKey.ids[split]``."""
     ids = answer_key(app or current_app).ids[split]
-    return table.set_index("event_id")["score"].reindex(ids).to_numpy(np.float64)
+    return aligned_scores(table, ids)
 
 
 def private_scores(sha256: str, filename: str, app: Flask | None = None) -> np.ndarray:
