@@ -407,38 +407,43 @@ def is_revealed(session: Session) -> bool:
 
 def revealed_at(session: Session) -> datetime | None:
     """When the final ranking was revealed, or None while it is hidden."""
-    setting = session.get(Setting, REVEALED)
-    return datetime.fromisoformat(setting.value) if setting and setting.value else None
+    return _time_setting(session, REVEALED)
 
 
 def set_revealed(session: Session, revealed: bool, *, now: datetime) -> None:
-    setting = session.get(Setting, REVEALED) or Setting(name=REVEALED)
-    setting.value = now.isoformat() if revealed else ""
-    session.add(setting)
+    _set_time_setting(session, REVEALED, now if revealed else None)
 
 
 def closed_at(session: Session) -> datetime | None:
     """The close time that the reveal set, if it closed submissions before the configured one."""
-    setting = session.get(Setting, CLOSED_AT)
-    return datetime.fromisoformat(setting.value) if setting and setting.value else None
+    return _time_setting(session, CLOSED_AT)
 
 
 def set_closed_at(session: Session, moment: datetime | None) -> None:
-    setting = session.get(Setting, CLOSED_AT) or Setting(name=CLOSED_AT)
-    setting.value = moment.isoformat() if moment else ""
-    session.add(setting)
+    _set_time_setting(session, CLOSED_AT, moment)
 
 
 def finals_frozen_at(session: Session) -> datetime | None:
     """When the first reveal froze the finals (private numbers were shown), or None."""
-    setting = session.get(Setting, FINALS_FROZEN)
-    return datetime.fromisoformat(setting.value) if setting and setting.value else None
+    return _time_setting(session, FINALS_FROZEN)
 
 
 def freeze_finals(session: Session, *, now: datetime) -> None:
     """Freeze the finals, for good: an undone reveal does not thaw them."""
     if finals_frozen_at(session) is None:
-        session.add(Setting(name=FINALS_FROZEN, value=now.isoformat()))
+        _set_time_setting(session, FINALS_FROZEN, now)
+
+
+def _time_setting(session: Session, name: str) -> datetime | None:
+    """A settings row that holds a moment (ISO 8601), or None when it is empty or missing."""
+    setting = session.get(Setting, name)
+    return datetime.fromisoformat(setting.value) if setting and setting.value else None
+
+
+def _set_time_setting(session: Session, name: str, moment: datetime | None) -> None:
+    setting = session.get(Setting, name) or Setting(name=name)
+    setting.value = moment.isoformat() if moment else ""
+    session.add(setting)
 
 
 def save_final_ranking(session: Session, body: str, *, now: datetime) -> FinalRanking:
