@@ -384,10 +384,12 @@ def test_the_form_says_the_model_is_queued_and_where_its_status_shows(models_app
         "team page shows its status and, once scored, its public AUC. 49 left today."
     )
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert flashed in page and '<td class="status queued">queued <small>(model)</small>' in page
+    assert flashed in page and (
+        '<td class="status queued" data-label="Status">queued <small>(model)</small>' in page
+    )
     drain(models_app)
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert '<td class="status scored">scored <small>(model)</small>' in page
+    assert '<td class="status scored" data-label="Status">scored <small>(model)</small>' in page
 
 
 def test_requeue_sends_queued_rows_again_and_puts_back_stale_running_ones(

@@ -256,6 +256,7 @@ def test_no_private_number_anywhere_before_the_reveal(app, api, client, clock, r
             ("/register", "/register"), ("/login", "/login"),
             ("/submit", "/submit"), ("/api/leaderboard", "/api/leaderboard"),
             ("/api/health", "/api/health"), ("/static/style.css", "/static/<path:filename>"),
+            ("/favicon.ico", "/favicon.ico"),
             ("/admin/", "/admin/"), ("/admin/login", "/admin/login"),
             ("/overview", "/overview"), ("/data", "/data"), ("/evaluation", "/evaluation"),
             ("/rules", "/rules"), ("/data/files/train.root", "/data/files/<name>"),

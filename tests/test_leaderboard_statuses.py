@@ -180,7 +180,7 @@ def test_the_team_page_shows_each_status(app, client, league, clock, answer_key)
     tokens, ids = league
     late = upload_late(app, clock, answer_key)
     page = team_client(app, tokens["alpha"]).get("/teams/1").get_data(as_text=True)
-    cells = re.findall(r'<td class="status (\w+)">(\w+)', page)
+    cells = re.findall(r'<td class="status (\w+)" data-label="Status">(\w+)', page)
     assert cells == [("scored", "scored"), ("queued", "queued"), ("running", "running"),
                      ("failed", "failed"), ("scored", "scored")]  # fmt: skip
     assert (
