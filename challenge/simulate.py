@@ -8,6 +8,7 @@ batches the work, and the state of one generator reveals neither the seed nor an
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -460,12 +461,23 @@ def iterate_events(
             pending, n_pending = ([rest] if len(rest.label) else []), n_pending - take
 
 
-def process_pool(workers: int, **options) -> ProcessPoolExecutor:
+def process_pool(workers: int, *, initializer=None, initargs: tuple = ()) -> ProcessPoolExecutor:
     """A pool of ``workers`` processes, started by fork where the system has it: instant, with
-    no re-import of numpy and the challenge (a spawned one takes seconds on a busy machine)."""
+    no re-import of numpy and the challenge (a spawned one takes seconds on a busy machine).
+
+    The workers ignore Ctrl-C: the parent stops them, and the user sees one message, not one
+    traceback per worker.
+    """
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    return ProcessPoolExecutor(workers, mp_context=context, **options)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                               initargs=(initializer, initargs))  # fmt: skip
+
+
+def _start_worker(initializer, initargs: tuple) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if initializer is not None:
+        initializer(*initargs)
 
 
 def _chunks(
