@@ -107,7 +107,7 @@ def main() -> None:
     default="demo",
     show_default=True,
     help="Size of the challenge: demo = 2,000 + 2,000 records, full = 10,000 + 20,000; "
-    "course = 2,000 + 1,000 easier records (pulses from 20 mV, small offsets) for a class.",
+    "course = 2,000 + 1,000 easier records (pulses from 12 mV, small offsets) for a class.",
 )
 @_seed_option(
     "A public seed, for practice data, tests and teaching: anyone can recompute the labels. "

@@ -21,10 +21,10 @@ from challenge.staging import write_challenge
 # (0.0022 to 0.0026 apart on demo); 10,000 test events resolved only 0.0028.
 PRESETS = {"demo": (2000, 2000), "full": (10000, 20000), "course": (2000, 1000)}
 # The public simulator's settings that a preset changes. `course` is a small, easier challenge
-# for a class: pulses from 20 mV (well above the noise) to 1 V and small baseline offsets, as
+# for a class: pulses from 12 mV (well above the noise) to 1 V and small baseline offsets, as
 # in the course's real data, on which the course's starter network reached about 94%.
 PRESET_SETTINGS: dict[str, dict[str, float]] = {
-    "course": {"height_min_v": 0.02, "height_max_v": 1.0, "baseline_offset_v": 0.02},
+    "course": {"height_min_v": 0.012, "height_max_v": 1.0, "baseline_offset_v": 0.02},
 }
 # The organizer's options of the simulation (not hidden): generate's keyword arguments.
 ORGANIZER_OPTIONS = ("carrier_fraction", "carrier_height_alpha", "carrier_height_min_v",

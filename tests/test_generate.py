@@ -39,7 +39,11 @@ def generated(tmp_path_factory):
 def test_presets_match_the_contract():
     assert PRESETS == {"demo": (2000, 2000), "full": (10000, 20000), "course": (2000, 1000)}
     course = simulation_config(preset="course")
-    assert (course.height_min_v, course.height_max_v, course.baseline_offset_v) == (0.02, 1.0, 0.02)
+    assert (course.height_min_v, course.height_max_v, course.baseline_offset_v) == (
+        0.012,
+        1.0,
+        0.02,
+    )
     assert (
         simulation_config(preset="demo") == simulation_config(preset="full") == SimulationConfig()
     )
@@ -247,9 +251,9 @@ def test_the_command_takes_the_course_preset_and_the_organizer_options(tmp_path)
     card = (out / "public" / "DATACARD.md").read_text()
     assert "Carriers make 30% of the events" in card
     assert "10% of the training labels are flipped" in card
-    assert "from 20 mV to 1 V" in card
+    assert "from 12 mV to 1 V" in card
     hidden = read_detector(out / "private" / "detector.json")
-    assert (hidden.height_min_v, hidden.carrier_fraction, hidden.label_noise) == (0.02, 0.3, 0.1)
+    assert (hidden.height_min_v, hidden.carrier_fraction, hidden.label_noise) == (0.012, 0.3, 0.1)
     refused = CliRunner().invoke(main, ["generate", "--label-noise", "0.5", "--out-dir",
                                         str(tmp_path / "no")])  # fmt: skip
     assert refused.exit_code == 2 and "--label-noise" in refused.output
