@@ -223,11 +223,24 @@ def _bwrap_prefix(bwrap: str, scratch: Path) -> list[str]:
     command = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     command += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     for folder in ("/usr", "/lib", "/lib64", "/bin", "/etc/ld.so.cache", sys.base_prefix,
-                   sys.prefix, str(Path(sys.executable).parent)):  # fmt: skip
+                   sys.prefix, str(Path(sys.executable).parent), *_package_folders()):  # fmt: skip
         command += ["--ro-bind-try", folder, folder]
     command += ["--ro-bind", str(RUNNER), RUNNER_IN_SANDBOX]
     command += ["--bind", str(scratch), SCRATCH_IN_SANDBOX, "--chdir", SCRATCH_IN_SANDBOX]
     return command
+
+
+def _package_folders() -> list[str]:
+    """The site-packages folders of numpy and onnxruntime, the child's only imports: outside
+    the prefix where a venv reaches another's packages through a .pth file."""
+    import importlib.util
+
+    folders = []
+    for name in ("numpy", "onnxruntime"):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            folders.append(str(Path(spec.origin).resolve().parent.parent))
+    return sorted(set(folders))
 
 
 def _run_child(scratch: Path, stdin, limits: SandboxLimits, hidden: str | None) -> np.ndarray:
