@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import shutil
 import tempfile
 import threading
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from challenge.data import DataError, load_file
@@ -141,6 +142,25 @@ def score_submission(app: Flask, submission_id: int) -> str | None:
     if started is None:
         logger.info("submission #%d is not queued (already taken or done); skipped", submission_id)
         return None
+    return _score_claimed(app, submission_id, started)
+
+
+def score_queued(app: Flask) -> int:
+    """Score queued models in fair order (``claim_next``) until none is left that this worker
+    may start; how many it scored. What a worker does for each message on the queue."""
+    done = 0
+    while (claimed := claim_next(app)) is not None:
+        submission_id, started = claimed
+        logger.info("submission #%d: scoring in worker %d", submission_id, os.getpid())
+        begin = time.perf_counter()
+        _score_claimed(app, submission_id, started)
+        logger.info("submission #%d: done in %.2f s", submission_id, time.perf_counter() - begin)
+        done += 1
+    return done
+
+
+def _score_claimed(app: Flask, submission_id: int, started: datetime) -> str | None:
+    """Score a model this worker claimed at ``started`` and record the result."""
     clock, public = time.monotonic(), None
     try:
         fields, public = _score(app, submission_id)
@@ -153,7 +173,11 @@ def score_submission(app: Flask, submission_id: int) -> str | None:
     shown = wait_for_step(clock, float(app.config["MODEL_WALL_S"]))
     if fields["status"] == "scored":
         fields["scored_at"] = started + timedelta(seconds=shown)
-    return _record(app, submission_id, started, fields, public)
+    try:
+        return _record(app, submission_id, started, fields, public)
+    finally:
+        with _claims_lock:
+            _claimed.pop(submission_id, None)
 
 
 def wait_for_step(since: float, wall_s: float) -> float:
@@ -163,6 +187,18 @@ def wait_for_step(since: float, wall_s: float) -> float:
     steps = max(1, math.ceil((time.monotonic() - since) / step))
     time.sleep(max(0.0, since + steps * step - time.monotonic()))
     return steps * step
+
+
+# The models this process has claimed and not yet recorded, with their claim's time: put back
+# if its worker stops.
+_claimed: dict[int, datetime] = {}
+_claims_lock = threading.Lock()
+
+
+def claimed_here() -> list[tuple[int, datetime]]:
+    """The models this process is running (claimed, not yet recorded) and their claim's time."""
+    with _claims_lock:
+        return sorted(_claimed.items())
 
 
 def claim(app: Flask, submission_id: int) -> datetime | None:
@@ -178,7 +214,53 @@ def claim(app: Flask, submission_id: int) -> datetime | None:
             .values(status="running", started_at=started)
             .execution_options(synchronize_session=False)
         ).rowcount
-    return started if taken == 1 else None
+    if taken != 1:
+        return None
+    with _claims_lock:
+        _claimed[submission_id] = started
+    return started
+
+
+def claim_next(app: Flask) -> tuple[int, datetime] | None:
+    """Take the next queued model in fair order: none of a team that has a model running, and
+    of the others the team that started one least recently (never first), its oldest queued
+    model. The id and the claim's time, or None when no queued model may start now.
+
+    Under the write lock, so that two workers never start two models of one team. A team's
+    tenth endless model thus waits behind its own first, never another team's model.
+    """
+    started = app.config["NOW"]()
+    with session_scope(app, write=True) as db:
+        submission_id = db.scalar(_fair_order().limit(1))
+        if submission_id is None:
+            return None
+        db.execute(
+            update(Submission)
+            .where(Submission.id == submission_id, Submission.status == "queued")
+            .values(status="running", started_at=started)
+            .execution_options(synchronize_session=False)
+        )
+    with _claims_lock:
+        _claimed[submission_id] = started
+    return submission_id, started
+
+
+def _fair_order():
+    """The queued models that may start now, fairest first (see ``claim_next``)."""
+    models = Submission.kind == "model"
+    running = select(Submission.team_id).where(models, Submission.status == "running")
+    last_start = (
+        select(Submission.team_id, func.max(Submission.started_at).label("at"))
+        .where(models, Submission.started_at.is_not(None))
+        .group_by(Submission.team_id)
+        .subquery()
+    )
+    return (
+        select(Submission.id)
+        .outerjoin(last_start, last_start.c.team_id == Submission.team_id)
+        .where(models, Submission.status == "queued", Submission.team_id.not_in(running))
+        .order_by(last_start.c.at.asc().nulls_first(), Submission.id)
+    )
 
 
 def _score(app: Flask, submission_id: int) -> tuple[dict, np.ndarray]:
@@ -298,12 +380,15 @@ def requeue_stale(app: Flask) -> list[int]:
     return stale
 
 
-def put_back_interrupted(app: Flask, submission_id: int) -> bool:
+def put_back_interrupted(app: Flask, submission_id: int, started: datetime | None = None) -> bool:
     """Queue again a model whose worker stopped before it finished (SIGTERM, or a Ctrl-C that
     waited past its limit), so that another worker scores it without ``leaderboard requeue``;
-    whether it was put back and sent."""
+    with ``started``, only if it is still the claim made then. Whether it was put back and sent."""
+    claimed_then = () if started is None else (Submission.started_at == started,)
     with session_scope(app, write=True) as db:
-        put_back = _put_back(db, Submission.id == submission_id, Submission.status == "running")
+        put_back = _put_back(
+            db, Submission.id == submission_id, Submission.status == "running", *claimed_then
+        )
     if not put_back:
         return False
     logger.warning("submission #%d interrupted by the worker's stop: queued again", submission_id)
@@ -325,9 +410,21 @@ def _put_back(db: Session, *conditions) -> list[int]:
 
 
 # What the queue runs, handed to it by the app factory (the queue imports no job).
+def _score_queued_after(app: Flask, submission_id: int) -> int:
+    """The queue's task: a message names a queued model; the worker scores in fair order."""
+    return score_queued(app)
+
+
+def _put_back_claims(app: Flask, *message_args: int) -> None:
+    """As a worker stops: queue again every model this process was running, whichever message
+    woke it (the interrupted task's arguments)."""
+    for claimed, started in claimed_here():
+        put_back_interrupted(app, claimed, started)
+
+
 WORKER_JOBS = queue.Jobs(
-    score=score_submission,
-    put_back=put_back_interrupted,
+    score=_score_queued_after,
+    put_back=_put_back_claims,
     requeue_stale=requeue_stale,
     stale_check_s=stale_check_s,
 )

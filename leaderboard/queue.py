@@ -6,6 +6,8 @@ no server, for one machine (the default, in the instance folder); ``redis://HOST
 serves workers on several machines. The queue carries only submission ids, as JSON: the
 database row is the record of a submission's status, so a lost message loses no upload
 (``leaderboard requeue`` sends every queued row again) and a message delivered twice scores once.
+A message only wakes a worker: which model it runs is the database's fair order (one running
+model per team, teams in turn; ``jobs.claim_next``), whatever the order of the messages.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import json
 import logging
 import os
 import sqlite3
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,49 @@ SHUTDOWN_MARGIN_S = 30.0
 logger = logging.getLogger(__name__)
 
 
+TASK_NAME, STALE_TASK_NAME = "score_submission", "requeue_stale"
+# huey names a task by its module and name; the names a message of this queue may carry, and
+# the number of int arguments of each (a submission id; none for the periodic task)
+MESSAGE_NAME = f"{__name__}.{TASK_NAME}"
+MESSAGE_ARGS = {MESSAGE_NAME: 1, f"{__name__}.{STALE_TASK_NAME}": 0}
+MESSAGE_MAX_BYTES = 1024  # ours are about 380 bytes; a longer one is not ours, and not parsed
+# Every field of the messages this project sends that is not the id or the submission id:
+# huey's defaults, never what a message says (retries=10**6 made a worker retry for minutes).
+MESSAGE_DEFAULTS = {
+    "eta": None, "retries": 0, "retry_delay": 0, "priority": None, "kwargs": {},
+    "on_complete": None, "on_error": None, "expires": None, "expires_resolved": None,
+    "timeout": None, "chord_config": None, "retry_backoff": 0,
+}  # fmt: skip
+
+
+class MalformedMessage(ValueError):
+    """A message on the queue that is not one this project sends; it is dropped."""
+
+
+class _DropsMalformedMessages:
+    """A huey whose ``dequeue`` drops each malformed message with one log line and reads the
+    next at once: huey's consumer would log a traceback and back off (up to REDIS_RETRY_MAX_S)
+    after each, so 40 forged messages held a worker for a minute."""
+
+    def dequeue(self):
+        while True:
+            data = self.storage.dequeue()
+            if data is None:
+                return None
+            try:
+                return self.deserialize_task(data)
+            except MalformedMessage as err:
+                logger.warning("dropped a message that is not a scoring task: %s", err)
+
+
+class ScoringSqliteHuey(_DropsMalformedMessages, SqliteHuey):
+    pass
+
+
+class ScoringRedisHuey(_DropsMalformedMessages, RedisHuey):
+    pass
+
+
 def make_huey(url: str) -> Huey:
     """The huey instance of ``url``: sqlite:///PATH or redis://HOST:PORT/DB (rediss:// too).
 
@@ -55,26 +99,48 @@ def make_huey(url: str) -> Huey:
         path = url.removeprefix("sqlite:///")
         storage.private_dir(os.path.dirname(os.path.abspath(path)))
         storage.private_file(path)
-        return SqliteHuey(QUEUE_NAME, filename=path, results=False, serializer=JsonSerializer())
+        return ScoringSqliteHuey(
+            QUEUE_NAME, filename=path, results=False, serializer=JsonSerializer()
+        )
     pool = redis.ConnectionPool.from_url(
         url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S, socket_timeout=REDIS_READ_TIMEOUT_S
     )
-    return RedisHuey(QUEUE_NAME, connection_pool=pool, results=False, serializer=JsonSerializer())
+    return ScoringRedisHuey(
+        QUEUE_NAME, connection_pool=pool, results=False, serializer=JsonSerializer()
+    )
 
 
 class JsonSerializer(Serializer):
-    """huey's messages as JSON instead of pickle: whoever can write to the broker can put
-    submission ids on the queue, never code for the workers (which hold the answer key) to
-    run. A message that is not JSON fails to load, logged, and the worker goes on."""
+    """huey's messages as JSON instead of pickle, and only the shape this project sends: a task
+    id, one of its two tasks and its int arguments, every other field huey's default. Whoever can write to the
+    broker can put submission ids on the queue, never code for the workers (which hold the
+    answer key) to run, nor retries, delays or callbacks. Anything else is MalformedMessage."""
 
     def _serialize(self, data: Message) -> bytes:
         return json.dumps(data._asdict()).encode()
 
     def _deserialize(self, data: bytes) -> Message:
-        fields = json.loads(data)  # ValueError for anything else, a pickle among them
-        if not isinstance(fields, dict) or set(fields) - set(Message._fields):
-            raise ValueError(f"not a task of this queue: {data[:80]!r}")
-        return Message(**{**fields, "args": tuple(fields.get("args") or ())})
+        if len(data) > MESSAGE_MAX_BYTES:
+            raise MalformedMessage(f"{len(data):,} bytes, over {MESSAGE_MAX_BYTES}: {data[:60]!r}")
+        try:
+            fields = json.loads(data)  # a pickle among the things that fail here
+        except ValueError:
+            raise MalformedMessage(f"not JSON: {data[:80]!r}") from None
+        if not isinstance(fields, dict) or set(fields) != set(Message._fields):
+            raise MalformedMessage(f"not a task of this queue: {data[:80]!r}")
+        task_id, args = fields["id"], fields["args"]
+        others = {k: v for k, v in fields.items() if k not in ("id", "name", "args")}
+        n_args = MESSAGE_ARGS.get(fields["name"])
+        if (
+            n_args is None
+            or others != MESSAGE_DEFAULTS
+            or not (isinstance(task_id, str) and 0 < len(task_id) <= 64)
+            or not (isinstance(args, list) and len(args) == n_args)
+            or not all(type(a) is int for a in args)
+        ):
+            raise MalformedMessage(f"not a task as this project sends one: {data[:80]!r}")
+        defaults = {**MESSAGE_DEFAULTS, "kwargs": {}}  # a dict of its own for each task
+        return Message(id=task_id, name=fields["name"], args=tuple(args), **defaults)
 
 
 @dataclass(frozen=True)
@@ -82,8 +148,8 @@ class Jobs:
     """What the workers run, handed in by the app factory (``leaderboard.jobs.WORKER_JOBS``), so
     that the queue imports no job."""
 
-    score: Callable[[Flask, int], object]  # score one queued submission
-    put_back: Callable[[Flask, int], object]  # queue again one that a worker's stop interrupted
+    score: Callable[[Flask, int], object]  # score the queued submissions, woken by one's id
+    put_back: Callable[[Flask, int], object]  # queue again those that a worker's stop interrupted
     requeue_stale: Callable[[Flask], object]  # queue again those whose worker died
     stale_check_s: Callable[[Mapping[str, Any]], float]  # how often, from the settings
 
@@ -106,15 +172,15 @@ def init_app(app: Flask, jobs: Jobs) -> None:
         return
     huey = make_huey(app.config["QUEUE_URL"])
 
-    @huey.task(name="score_submission")
+    @huey.task(name=TASK_NAME)
     def score_submission(submission_id: int) -> None:
-        logger.info("submission #%d: scoring in worker %d", submission_id, os.getpid())
-        start = time.perf_counter()
+        """A message says that model ``submission_id`` was queued: ``jobs.score`` runs the
+        queued models in fair order, whichever they are (``leaderboard.jobs.claim_next``)."""
+        logger.info("submission #%d queued: worker %d looks for work", submission_id, os.getpid())
         with app.app_context():
             jobs.score(app, submission_id)
-        logger.info("submission #%d: done in %.2f s", submission_id, time.perf_counter() - start)
 
-    @huey.periodic_task(_at_every_check, name="requeue_stale")
+    @huey.periodic_task(_at_every_check, name=STALE_TASK_NAME)
     def requeue_stale() -> None:  # each worker's scheduler queues it every stale check
         with app.app_context():
             jobs.requeue_stale(app)

@@ -395,8 +395,8 @@ def test_the_form_says_the_model_is_queued_and_where_its_status_shows(models_app
 def test_requeue_sends_queued_rows_again_and_puts_back_stale_running_ones(
     models_app, client, clock
 ):
-    token = register(client)
-    for length in (None, LENGTH, 63):
+    tokens = [register(client), register(client, "other team")]
+    for length, token in zip((None, LENGTH, 63), (tokens[0], tokens[1], tokens[0]), strict=True):
         model = m.mean_model(length) if length != 63 else m.nan_model()
         assert upload(client, token, model.SerializeToString()).status_code == 202
     queue.huey_of(models_app).flush()  # the broker lost its messages
@@ -424,8 +424,8 @@ def test_requeue_sends_queued_rows_again_and_puts_back_stale_running_ones(
 def test_the_periodic_check_puts_back_only_claims_older_than_wall_plus_half_margin(
     models_app, client, clock, caplog
 ):
-    token = register(client)
-    for length in (None, LENGTH):
+    tokens = [register(client), register(client, "other team")]  # a team runs one at a time
+    for length, token in zip((None, LENGTH), tokens, strict=True):
         assert upload(client, token, m.mean_model(length).SerializeToString()).status_code == 202
     queue.huey_of(models_app).flush()
     with models_app.app_context():
@@ -616,3 +616,61 @@ def test_a_team_exports_a_trained_baseline_uploads_it_and_sees_it_scored(make_ap
         part = key[key["split"] == split]
         auc = roc_auc_score(part["label"].to_numpy(), expected[part["event_id"]].to_numpy())
         assert getattr(scored, f"{split}_auc") == pytest.approx(auc, abs=1e-6)
+
+
+def _finish(app, submission_id: int, started) -> None:
+    with app.app_context():
+        assert jobs._record(
+            app, submission_id, started, {"status": "failed", "failure_reason": "x"}
+        )
+
+
+def test_the_fair_order_runs_one_model_per_team_and_teams_in_turn(models_app, client, clock):
+    """Team A queues three models, B two, C one: one worker runs A, B, C, A, B, A (FIFO ran
+    A's three first), and a second worker never starts a second model of a running team."""
+    teams = {name: register(client, name) for name in ("A", "B", "C")}
+    order = ["A", "A", "A", "B", "B", "C"]
+    ids = {}
+    for n, name in enumerate(order):
+        response = upload(client, teams[name], m.shifted_mean_model(n).SerializeToString())
+        ids.setdefault(name, []).append(response.get_json()["id"])
+    ran = []
+    with models_app.app_context():
+        while (
+            claimed := jobs.claim_next(models_app)
+        ) is not None:  # one worker: start, finish, next
+            ran.append(claimed[0])
+            clock.advance(seconds=1)
+            _finish(models_app, *claimed)
+    a, b, c = ids["A"], ids["B"], ids["C"]
+    assert ran == [a[0], b[0], c[0], a[1], b[1], a[2]]
+
+
+def test_a_second_worker_never_starts_a_second_model_of_a_running_team(models_app, client, clock):
+    a, b = register(client, "A"), register(client, "B")
+    first, second = (upload(client, a, m.shifted_mean_model(n).SerializeToString())
+                     for n in (1, 2))  # fmt: skip
+    first_id, second_id = first.get_json()["id"], second.get_json()["id"]
+    with models_app.app_context():
+        running = jobs.claim_next(models_app)
+        assert running[0] == first_id
+        assert jobs.claim_next(models_app) is None  # A runs a model; nobody else has one queued
+        other = upload(client, b, m.mean_model().SerializeToString()).get_json()["id"]
+        assert jobs.claim_next(models_app)[0] == other  # B's, though A's second came first
+        assert {(first_id, running[1]), (other, running[1])} <= set(jobs.claimed_here())
+        _finish(models_app, *running)
+        assert jobs.claim_next(models_app)[0] == second_id
+    assert row(models_app, second_id).status == "running"
+
+
+def test_a_worker_scores_every_queued_model_it_may_start_for_one_message(models_app, client):
+    """A message only wakes a worker: messages lost or taken by a worker that could start
+    nothing, the worker that finishes a model goes on with the next one."""
+    a, b = register(client, "A"), register(client, "B")
+    for token, n in ((a, 1), (a, 2), (b, 3)):
+        assert upload(client, token, m.shifted_mean_model(n).SerializeToString()).status_code == 202
+    huey = queue.huey_of(models_app)
+    task = huey.dequeue()
+    huey.flush()  # the other two messages are lost
+    huey.execute(task)
+    assert [row(models_app, i).status for i in (1, 2, 3)] == ["scored"] * 3

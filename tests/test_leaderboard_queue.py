@@ -6,6 +6,7 @@ database and queue) or on several (PostgreSQL, where given, and Redis)."""
 from __future__ import annotations
 
 import io
+import logging
 import re
 import signal
 import time
@@ -23,6 +24,7 @@ from tests.workers import (
     STOP_TIMEOUT_S,
     TinyChallenge,
     free_port,
+    junk_messages,
     make_challenge,
     redis_server,
     running_workers,
@@ -191,6 +193,24 @@ def test_a_silent_broker_cannot_hold_an_upload_for_long():
     assert queue.REDIS_READ_TIMEOUT_S > 1  # longer than a worker's blocking pop of 1 s
 
 
+def test_forged_messages_are_dropped_in_one_read_with_a_line_each(models_app, caplog):
+    """40 messages that are not this project's (retries=10**6, callbacks, another task, a
+    pickle...) ahead of a real one: one read of the queue drops them all, one log line each and
+    no traceback, and returns the real task with huey's defaults, not the forged fields."""
+    from leaderboard import queue
+
+    huey = queue.huey_of(models_app)
+    for message in junk_messages(40):
+        huey.storage.enqueue(message)
+    assert queue.enqueue_scoring(5, models_app)
+    with caplog.at_level(logging.WARNING, logger="leaderboard.queue"):
+        task = huey.dequeue()
+    assert task.args == (5,) and (task.retries, task.retry_delay, task.eta) == (0, 0, None)
+    dropped = [r for r in caplog.records if r.getMessage().startswith("dropped a message")]
+    assert len(dropped) == 40 and not any(r.exc_info for r in caplog.records)
+    assert huey.dequeue() is None and queue.pending(models_app) == 0
+
+
 # --- through real workers --------------------------------------------------------------------
 
 
@@ -221,8 +241,8 @@ def test_two_workers_share_the_queue_and_score_every_model(
     # SQLite waits between looks at the queue, so both workers find work
     models = [slow_mean_model(300_000 + i) for i in range(6)]
     with running_workers(settings, tmp_path / "workers", n=2) as workers:
-        token = uploads.team()
-        ids = [uploads.model(token, model) for model in models]
+        tokens = [uploads.team() for _ in range(3)]  # one running model per team at a time
+        ids = [uploads.model(tokens[n % 3], model) for n, model in enumerate(models)]
         found = wait_for(models_app, ids)
     for submission, model in zip(ids, models, strict=True):
         assert_scored_like_reference(found[submission], challenge, model)
@@ -485,6 +505,75 @@ def test_a_pickle_written_to_the_broker_never_runs_in_a_worker(
         queue.huey_of(models_app).storage.enqueue(pickle.dumps(_Payload(ran)))
         submission = uploads.model(uploads.team(), mean_model())
         row = wait_for(models_app, [submission])[submission]
-        assert "Error reading from queue" in worker.log()
+        assert "dropped a message that is not a scoring task: not JSON" in worker.log()
     assert not ran.exists()
     assert_scored_like_reference(row, challenge, mean_model())
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_forty_forged_messages_cost_a_worker_no_wait(models_app, settings, challenge, tmp_path):
+    """Each forged message cost a worker huey's back-off (up to 2 s on Redis): 40 of them held
+    a good model for a minute. Now the model waits at most 2 s longer than alone."""
+    from leaderboard import queue
+
+    uploads = Uploads(models_app)
+    token = uploads.team()
+    with running_workers(settings, tmp_path / "workers") as [worker]:
+        alone = _seconds_to_scored(models_app, uploads, token, mean_model(1.0))
+        for message in junk_messages(40):
+            queue.huey_of(models_app).storage.enqueue(message)
+        after_junk = _seconds_to_scored(models_app, uploads, token, mean_model(2.0))
+        log = worker.log()
+    assert log.count("dropped a message that is not a scoring task") == 40
+    assert "Traceback" not in log and "Error reading from queue" not in log
+    print(f"\n[junk] a model alone {alone:.2f} s, after 40 forged messages {after_junk:.2f} s")
+    assert after_junk - alone <= 2.0
+
+
+def _seconds_to_scored(app, uploads: Uploads, token: str, model: bytes) -> float:
+    start = time.monotonic()
+    submission = uploads.model(token, model)
+    assert wait_for(app, [submission])[submission]["status"] == "scored"
+    return time.monotonic() - start
+
+
+FAIR_WALL_S = 4.0  # each endless model runs this long before the sandbox stops it
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_another_teams_model_starts_within_one_wall_limit_behind_three_endless_ones(
+    models_app, settings, challenge, tmp_path
+):
+    """One worker, three endless models of team A queued, then team B's model: B's starts as
+    soon as A's first is stopped (FIFO ran A's three first: three wall limits), and A's other
+    two wait behind it."""
+    from leaderboard.db import session_scope
+    from leaderboard.models import Submission
+
+    fair = {**settings, "MODEL_WALL_S": FAIR_WALL_S, "MODEL_CPU_S": 60}
+
+    def endless(n: int) -> bytes:  # a file of its own each: a resent file gets 409
+        model = onnx_models.endless_loop_model()
+        model.doc_string = f"endless {n}"
+        return model.SerializeToString()
+
+    uploads = Uploads(models_app)
+    a, b = uploads.team(), uploads.team()
+    with running_workers(fair, tmp_path / "workers") as [worker]:
+        first = uploads.model(a, endless(0))
+        worker.wait_for_sandbox()  # A's first model runs
+        others = [uploads.model(a, endless(n)) for n in (1, 2)]
+        other_team = uploads.model(b, mean_model())
+        wait_for(models_app, [first, other_team])
+        with session_scope(models_app) as db:
+            rows_ = {i: db.get(Submission, i) for i in (first, *others, other_team)}
+            waited = (rows_[other_team].started_at - rows_[other_team].created_at).total_seconds()
+            started_b = rows_[other_team].started_at
+            later = [rows_[i].started_at for i in others]
+    assert rows_[first].failure_reason == f"exceeded the wall time of {FAIR_WALL_S:g} s"
+    assert rows_[other_team].status == "scored"
+    assert all(t is None or t > started_b for t in later), (started_b, later)
+    print(f"\n[fair] team B's model waited {waited:.2f} s behind team A's (wall {FAIR_WALL_S} s)")
+    assert waited <= FAIR_WALL_S

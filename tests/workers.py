@@ -281,3 +281,58 @@ def _wait_for_redis(url: str, server: subprocess.Popen, timeout_s: float = 10.0)
             time.sleep(0.05)
         finally:
             client.close()
+
+
+def junk_messages(n: int = 40) -> list[bytes]:
+    """``n`` forged messages for the scoring queue, as someone with the broker's password writes
+    them: not JSON, a pickle, the wrong task, retries or callbacks of their own, odd ids or
+    arguments, one too large. None is a message this project sends."""
+    import json
+    import pickle
+
+    from leaderboard.queue import MESSAGE_DEFAULTS, MESSAGE_NAME
+
+    def message(**changes) -> bytes:
+        fields = {"id": "00000000-0000-0000-0000-000000000000", "name": MESSAGE_NAME,
+                  "args": [1], **MESSAGE_DEFAULTS}  # fmt: skip
+        return json.dumps({**fields, **changes}).encode()
+
+    nested = json.loads(message())
+    forged = [
+        b"not json",
+        b"",
+        b"null",
+        b"[1, 2]",
+        b"\xff\xfe\x00garbage",
+        pickle.dumps({"a": 1}),
+        message(retries=10**6),
+        message(retry_delay=3600),
+        message(retry_backoff=2),
+        message(eta="2030-01-01T00:00:00"),
+        message(priority=10),
+        message(timeout=1),
+        message(expires=60),
+        message(kwargs={"submission_id": 1}),
+        message(on_complete=nested),
+        message(on_error=nested),
+        message(chord_config=["c", 1, 0, nested]),
+        message(name="huey.api.some_other_task"),
+        message(name=None),
+        message(args=[]),
+        message(args=["1"]),
+        message(args=[1, 2]),
+        message(args=[True]),
+        message(args=[1.5]),
+        message(args={"0": 1}),
+        message(id=7),
+        message(id=""),
+        message(id="x" * 65),
+        message(extra="field"),
+        message(args=[1], note="x" * 2000),
+    ]
+    forged.append(
+        json.dumps({k: v for k, v in json.loads(message()).items() if k != "eta"}).encode()
+    )
+    while len(forged) < n:  # more of the same kinds, each a message of its own
+        forged.append(message(retries=len(forged), args=[len(forged)]))
+    return forged[:n]
