@@ -2,19 +2,28 @@
 
 A model is one ONNX file: one input, float32 volts of shape (batch, record_length); one output,
 a score of shape (batch,) or (batch, 1), higher = carrier-like; preprocessing is in the graph.
-The file is checked before anything runs it: size, format, operator domains, no external data.
+The file is checked before anything runs it: size, bounds on what it holds (counted on its
+bytes before parsing, `challenge.model_scan`), format, operator domains, no external data; the
+check runs in a child process under CPU and memory limits, so no file can take its caller down.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import pickle
+import resource
+import select
+import signal
+import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from challenge.extras import require_extra
+from challenge.model_scan import NotProtobuf, ScanError, ScanLimits, scan_model_bytes
 from challenge.submission import DEFAULT_MAX_BYTES, format_size
 
 # the operators of the ONNX standard ('' and 'ai.onnx' are the same default domain) and its
@@ -32,6 +41,10 @@ class ModelLimits:
     # proxy setting (deploy/nginx-proxy.conf) serves both kinds of challenge
     max_bytes: int = DEFAULT_MAX_BYTES
     domains: frozenset[str] = field(default=STANDARD_DOMAINS)
+    scan: ScanLimits = field(default_factory=ScanLimits)
+    # the child process that checks a file: CPU seconds, address space beyond its start
+    check_cpu_seconds: int = 20
+    check_memory_bytes: int = 1 << 30
 
 
 class ModelError(ValueError):
@@ -67,17 +80,30 @@ def check_model_file(
     record_length: int | None = None,
     limits: ModelLimits | None = None,
     name: str | None = None,
+    in_child: bool = True,
 ) -> ModelInfo:
     """Check the file at `path` against the contract without running it; ModelError if not.
 
-    The size is checked before a byte is read, so a huge file costs a `stat`. Messages name the
-    file `name` (default: the file's own name), e.g. the name a team uploaded it under.
+    The size is checked before a byte is read, so a huge file costs a `stat`; the rest runs in
+    a child process under CPU and memory limits (``in_child``), where the bounds of
+    `limits.scan` are counted on the bytes before they are parsed. Messages name the file
+    `name` (default: the file's own name), e.g. the name a team uploaded it under.
     """
     limits = limits or ModelLimits()
     path = Path(path)
     name = name or path.name
+    _check_size(path, limits.max_bytes, name)
+    if not in_child:
+        return _check_here(path, record_length, limits, name)
+    return _check_in_child(path, record_length, limits, name)
+
+
+def _check_here(path: Path, record_length: int | None, limits: ModelLimits, name: str) -> ModelInfo:
     n_bytes = _check_size(path, limits.max_bytes, name)
-    model = _parse(path.read_bytes(), name)
+    data = path.read_bytes()
+    _check_bounds(data, limits.scan, name)
+    model = _parse(data, name)
+    del data
     # before onnx's checker, which would follow an external-data path to a file
     _check_domains(model, limits.domains)
     _check_no_external_data(model)
@@ -86,6 +112,101 @@ def check_model_file(
     output_name, output_dims = _check_output(model)
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
     return ModelInfo(input_name, output_name, length, opset, n_bytes, output_dims)
+
+
+CHECK_WALL_MARGIN_S = 10  # the child's wall limit: its CPU limit plus this
+
+
+def _check_in_child(path: Path, record_length: int | None, limits: ModelLimits,
+                    name: str) -> ModelInfo:  # fmt: skip
+    """`_check_here` in a forked child (onnx already loaded: a fork costs milliseconds) under
+    RLIMIT_CPU and RLIMIT_AS; ModelError with the reason. The child only reads the file,
+    parses and checks it, and writes the result to a pipe: nothing that another thread of this
+    process may have held at the fork."""
+    require_onnx()
+    receive, send = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12 warns about any fork of a threaded process
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: never returns, never runs the parent's exit handlers
+        try:
+            os.close(receive)
+            _check_child(send, path, record_length, limits, name)
+        finally:
+            os._exit(0)
+    os.close(send)
+    try:
+        answer = _read_answer(receive, limits.check_cpu_seconds + CHECK_WALL_MARGIN_S)
+    finally:
+        os.close(receive)
+        _reap(pid)
+    if answer is None:
+        raise ModelError(
+            f"{name}: the file could not be checked within the limits of a model check "
+            f"({limits.check_cpu_seconds} s of CPU, {limits.check_memory_bytes / 2**30:g} GB "
+            "of memory); a model of this challenge needs far less"
+        )
+    kind, value = answer
+    if kind == "error":
+        raise ModelError(value)
+    return value
+
+
+def _read_answer(fd: int, timeout_s: float):
+    """The child's pickled (kind, value) from pipe ``fd``, or None when it died first or took
+    longer than ``timeout_s``."""
+    deadline, chunks = time.monotonic() + timeout_s, []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return None
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    try:
+        return pickle.loads(b"".join(chunks))  # our own child's: a ModelInfo or a message
+    except Exception:  # cut short: the child died while writing
+        return None
+
+
+def _reap(pid: int) -> None:
+    """Kill the child if it still runs, and wait for it."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    os.waitpid(pid, 0)
+
+
+def _check_child(send: int, path: Path, record_length: int | None, limits: ModelLimits,
+                 name: str) -> None:  # fmt: skip
+    """In the child: set the limits, check, write ("ok", ModelInfo) or ("error", message)."""
+    cpu = limits.check_cpu_seconds
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    memory = _address_space() + limits.check_memory_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    try:
+        result = ("ok", _check_here(path, record_length, limits, name))
+    except ModelError as err:
+        result = ("error", str(err))
+    except MemoryError:
+        result = ("error", f"{name}: checking the file needed more than the memory limit of a "
+                           f"model check ({limits.check_memory_bytes / 2**30:g} GB)")  # fmt: skip
+    except Exception as err:  # onnx's and protobuf's own errors, on a file built to raise them
+        result = ("error", f"{name}: not a valid ONNX model: {type(err).__name__}: "
+                           f"{_first_line(err)}")  # fmt: skip
+    data = memoryview(pickle.dumps(result))
+    while data:
+        data = data[os.write(send, data) :]
+    os.close(send)
+
+
+def _address_space() -> int:
+    """This process's virtual memory size in bytes (Linux)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[0]) * resource.getpagesize()
 
 
 def check_scores(output: np.ndarray, n_records: int) -> np.ndarray:
@@ -161,23 +282,42 @@ def _check_size(path: Path, max_bytes: int, name: str) -> int:
     return n_bytes
 
 
+NOT_ONNX_HINT = "Export with torch.onnx.export or `baselines export`."
+
+
+def _check_bounds(data: bytes, limits: ScanLimits, name: str) -> None:
+    """ModelError before parsing when the file holds more than a model of this challenge can
+    need, or is not protobuf at all."""
+    try:
+        scan_model_bytes(data, limits)
+    except NotProtobuf as err:
+        raise ModelError(
+            f"{name}: not an ONNX model (the file does not parse as one: {err}; truncated, or "
+            f"another format?). {NOT_ONNX_HINT}"
+        ) from None
+    except ScanError as err:
+        raise ModelError(
+            f"{name}: the file holds {err}, more than a model of this challenge may; "
+            f"{NOT_ONNX_HINT}"
+        ) from None
+
+
 def _parse(data: bytes, name: str):
     """The ModelProto of `data`; ModelError for anything that is not a complete ONNX model."""
     onnx = require_onnx()
-    from google.protobuf.message import DecodeError
 
     model = onnx.ModelProto()
     try:
         model.ParseFromString(data)
-    except (DecodeError, ValueError, RuntimeError):
+    except Exception:  # protobuf's DecodeError, and whatever its C++ parser raises
         raise ModelError(
             f"{name}: not an ONNX model (the file does not parse as one; truncated, or another "
-            "format?). Export with torch.onnx.export or `baselines export`."
+            f"format?). {NOT_ONNX_HINT}"
         ) from None
     if model.ir_version <= 0 or not model.HasField("graph") or not model.graph.output:
         raise ModelError(
             f"{name}: not an ONNX model (no IR version, graph or output in it; truncated, or "
-            "another format?). Export with torch.onnx.export or `baselines export`."
+            f"another format?). {NOT_ONNX_HINT}"
         )
     return model
 
@@ -187,8 +327,21 @@ def _check_valid(model, name: str) -> None:
     try:
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as err:
-        first = str(err).strip().splitlines()[0][:300]
-        raise ModelError(f"{name}: not a valid ONNX model: {first}") from None
+        raise ModelError(f"{name}: not a valid ONNX model: {_first_line(err)}") from None
+    except UnicodeDecodeError:  # the checker's message quotes bytes of the file that are not text
+        raise ModelError(
+            f"{name}: not a valid ONNX model: onnx's checker refused it with a message that is "
+            "not text (a name or string in the file is not UTF-8)"
+        ) from None
+    except Exception as err:  # shape inference's InferenceError, and the like
+        raise ModelError(
+            f"{name}: not a valid ONNX model: {type(err).__name__}: {_first_line(err)}"
+        ) from None
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return (text.splitlines() or [""])[0][:300]
 
 
 def _graphs(graph):
