@@ -56,6 +56,8 @@ class SandboxLimits:
     cpu_seconds: int = 120  # CPU time of all threads together
     memory_bytes: int = 4 * 2**30  # address space of the child
     file_bytes: int = 64 * 2**20  # the largest file the child may write (its output)
+    # the child's only writable space under bubblewrap, a tmpfs of this size (/sandbox, /tmp)
+    scratch_bytes: int = 16 * 2**20
     threads: int = 1
     batch_size: int = 1000
     use_bubblewrap: bool = True  # where installed
@@ -190,7 +192,8 @@ def probe(limits: SandboxLimits | None = None) -> SandboxResult:
     return result
 
 
-def _job(limits: SandboxLimits, seccomp: str | None, folder: str, lifeline: int) -> dict:
+def _job(limits: SandboxLimits, seccomp: str | None, folder: str, lifeline: int,
+         output: int) -> dict:  # fmt: skip
     return {
         "lifeline": lifeline,
         "limits": {
@@ -202,31 +205,39 @@ def _job(limits: SandboxLimits, seccomp: str | None, folder: str, lifeline: int)
         },
         "seccomp": seccomp,
         "model": f"{folder}/model.onnx",
-        "output": f"{folder}/output.npy",
+        "output_fd": output,  # opened here: the child creates no file of its own
         "batch_size": limits.batch_size,
         "threads": limits.threads,
     }
 
 
-def _command(scratch: Path, limits: SandboxLimits, lifeline: int) -> list[str]:
+def _command(scratch: Path, limits: SandboxLimits, lifeline: int, output: int) -> list[str]:
     bwrap, seccomp = isolation(limits)
     folder = SCRATCH_IN_SANDBOX if bwrap else str(scratch)
     runner = RUNNER_IN_SANDBOX if bwrap else str(RUNNER)
+    job = _job(limits, seccomp, folder, lifeline, output)
     # -I: no environment variables, no user site, not the script's folder on the path
-    python = [sys.executable, "-I", runner, json.dumps(_job(limits, seccomp, folder, lifeline))]
-    return _bwrap_prefix(bwrap, scratch) + python if bwrap else python
+    python = [sys.executable, "-I", runner, json.dumps(job)]
+    return _bwrap_prefix(bwrap, scratch, limits) + python if bwrap else python
 
 
-def _bwrap_prefix(bwrap: str, scratch: Path) -> list[str]:
+def _bwrap_prefix(bwrap: str, scratch: Path, limits: SandboxLimits) -> list[str]:
     """A namespace with no network and no other process, where the interpreter's folders are
-    read-only and the scratch folder is the only writable one (the data folders are absent)."""
+    read-only and the only writable space is a tmpfs of ``limits.scratch_bytes`` (the working
+    folder, also seen as /tmp); the root and /dev are read-only, the data folders absent."""
     command = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
-    command += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    for folder in ("/usr", "/lib", "/lib64", "/bin", "/etc/ld.so.cache", sys.base_prefix,
-                   sys.prefix, str(Path(sys.executable).parent), *_package_folders()):  # fmt: skip
+    command += ["--unshare-user", "--disable-userns"]  # no user namespace inside, seccomp or not
+    command += ["--dev", "/dev", "--proc", "/proc"]
+    folders = ["/usr", "/lib", "/lib64", "/bin", "/etc/ld.so.cache", sys.base_prefix, sys.prefix,
+               str(Path(sys.executable).parent), *_package_folders()]  # fmt: skip
+    for folder in folders:
         command += ["--ro-bind-try", folder, folder]
     command += ["--ro-bind", str(RUNNER), RUNNER_IN_SANDBOX]
-    command += ["--bind", str(scratch), SCRATCH_IN_SANDBOX, "--chdir", SCRATCH_IN_SANDBOX]
+    command += ["--size", str(int(limits.scratch_bytes)), "--tmpfs", SCRATCH_IN_SANDBOX]
+    command += ["--ro-bind", str(scratch / "model.onnx"), f"{SCRATCH_IN_SANDBOX}/model.onnx"]
+    if not any(f == "/tmp" or f.startswith("/tmp/") for f in folders):
+        command += ["--symlink", SCRATCH_IN_SANDBOX, "/tmp"]
+    command += ["--chdir", SCRATCH_IN_SANDBOX, "--remount-ro", "/dev", "--remount-ro", "/"]
     return command
 
 
@@ -249,19 +260,21 @@ def _run_child(scratch: Path, stdin, limits: SandboxLimits, hidden: str | None) 
     # The child exits when `held` closes, which this process does however it ends (a worker
     # killed with SIGKILL too): bubblewrap's --die-with-parent misses now and then.
     lifeline, held = os.pipe()
+    output = os.open(scratch / "output.npy", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         child = subprocess.Popen(
-            _command(scratch, limits, lifeline),
+            _command(scratch, limits, lifeline, output),
             stdin=stdin,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             cwd=scratch,
             env={"OMP_NUM_THREADS": str(limits.threads)},
             start_new_session=True,  # one process group, killed whole on a timeout
-            pass_fds=(lifeline,),
+            pass_fds=(lifeline, output),
         )
     finally:
         os.close(lifeline)
+        os.close(output)
     try:
         _, stderr = child.communicate(timeout=limits.wall_seconds)
     except subprocess.TimeoutExpired:

@@ -128,17 +128,23 @@ def test_the_namespace_has_no_network_no_data_and_one_writable_folder(tmp_path):
 import socket, pathlib
 print(",".join(name for _, name in socket.if_nameindex()))
 print("repository" if pathlib.Path({str(REPOSITORY / "challenge")!r}).exists() else "no repository")
-for folder in ("/usr", "/sandbox"):
+for folder in ("/usr", "/", "/dev", "/dev/shm", "/sandbox", "/tmp"):
     try:
         pathlib.Path(folder, "probe").write_text("x"); print("wrote", folder)
     except OSError:
         print("read-only", folder)
 """
-    command = _bwrap_prefix(shutil.which("bwrap"), tmp_path) + [sys.executable, "-I", "-c", probe]
+    (tmp_path / "model.onnx").write_bytes(b"")
+    command = _bwrap_prefix(shutil.which("bwrap"), tmp_path, SandboxLimits())
+    command += [sys.executable, "-I", "-c", probe]
     out = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True).stdout
-    # loopback only: no interface that leads anywhere
-    assert out.split("\n")[:4] == ["lo", "no repository", "read-only /usr", "wrote /sandbox"]
-    assert (tmp_path / "probe").read_text() == "x"
+    # loopback only: no interface that leads anywhere; one writable place, the scratch tmpfs
+    # (/tmp is the same), which is not the host's disk
+    assert out.split("\n")[:8] == [
+        "lo", "no repository", "read-only /usr", "read-only /", "read-only /dev",
+        "read-only /dev/shm", "wrote /sandbox", "wrote /tmp",
+    ]  # fmt: skip
+    assert not (tmp_path / "probe").exists()
 
 
 @pytest.mark.skipif(isolation(SandboxLimits())[1] is None, reason="python3-seccomp is absent")
@@ -205,3 +211,83 @@ def test_onnxruntime_alone_refuses_custom_ops_and_external_data(build, message):
 
     with pytest.raises(Exception, match=message):
         make_session(build().SerializeToString())
+
+
+# Stands in for an exploit of onnxruntime's model loader: code of the attacker's choice, run in
+# the child after its limits and filter are set, that fills whatever it can write and tries to
+# make a user namespace (the way to the kernel's namespaced code), then reports.
+PAYLOAD = """
+def make_session(model, *, threads=1):
+    import ctypes, errno, os
+    chunk, written, created = bytes(2**20), 0, 0
+    folders = (".", "/sandbox", "/tmp", "/dev/shm", "/dev", "/", "/runner", "/proc/self")
+    for i, folder in enumerate(folders):
+        for n in range(32):
+            try:  # a new file each time (one folder may be another's link)
+                fd = os.open(f"{folder}/fill-{i}-{n}", os.O_WRONLY | os.O_CREAT, 0o600)
+            except OSError:
+                break
+            created += 1
+            try:
+                while True:
+                    written += os.write(fd, chunk)
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+    try:
+        fd = os.memfd_create("fill")
+        memfd = "made"
+        os.close(fd)
+    except OSError as err:
+        memfd = errno.errorcode[err.errno]
+    libc = ctypes.CDLL(None, use_errno=True)
+    unshare = "made" if libc.unshare(0x10000000) == 0 else errno.errorcode[ctypes.get_errno()]
+    pid = libc.syscall(56, 0x10000000 | 17, 0, 0, 0, 0)  # clone(CLONE_NEWUSER | SIGCHLD)
+    if pid == 0:
+        os._exit(0)
+    clone = "made" if pid > 0 else errno.errorcode[ctypes.get_errno()]
+    if pid > 0:
+        os.waitpid(pid, 0)
+    raise RuntimeError(f"wrote={written} files={created} memfd={memfd} unshare={unshare} "
+                       f"clone={clone}")
+
+"""
+SCRATCH_BYTES = 4 * 2**20
+
+
+@pytest.mark.skipif(not HAS_BWRAP, reason="bubblewrap is not installed")
+@pytest.mark.parametrize("seccomp", [True, False], ids=["bwrap+seccomp", "bwrap"])
+def test_a_payload_in_the_runner_writes_at_most_the_scratch_and_makes_no_user_namespace(
+    tmp_path, monkeypatch, seccomp
+):
+    """The sandbox's own runner with its model loading replaced by the payload: it wrote 504 MB
+    to the host's disk and 252 MB to /tmp, and made a user namespace (issue 23)."""
+    import challenge.sandbox as sandbox
+
+    if seccomp and isolation(SandboxLimits())[1] is None:
+        pytest.skip("python3-seccomp is absent")
+    runner = tmp_path / "onnx_runner.py"
+    source = sandbox.RUNNER.read_text()
+    runner.write_text(
+        source.replace('if __name__ == "__main__":', PAYLOAD + 'if __name__ == "__main__":')
+    )
+    monkeypatch.setattr(sandbox, "RUNNER", runner)
+    limits = SandboxLimits(scratch_bytes=SCRATCH_BYTES, use_seccomp=seccomp, wall_seconds=60)
+    model = m.save(m.mean_model(), tmp_path / "model.onnx")
+    with pytest.raises(SandboxError) as refused:
+        score_model(model, m.records(4, 64), limits=limits)
+    report = dict(item.split("=") for item in str(refused.value).split("RuntimeError: ")[1].split())
+    assert int(report["wrote"]) <= SCRATCH_BYTES, report
+    assert "made" not in (report["unshare"], report["clone"]), report
+    if seccomp:  # no file can even be made
+        assert (report["wrote"], report["files"], report["memfd"]) == (
+            "0",
+            "0",
+            "EPERM",
+        )
+        assert report["unshare"] == report["clone"] == "EPERM"
+    else:  # bubblewrap alone: the tmpfs is full at its size, user namespaces are switched off
+        # (a memfd is still made: RAM of at most RLIMIT_FSIZE per open file; seccomp stops it)
+        assert int(report["wrote"]) > SCRATCH_BYTES // 2
+    assert not list(tmp_path.glob("**/fill-*"))  # nothing reached the host's disk
