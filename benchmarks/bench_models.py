@@ -8,6 +8,11 @@ repeated to 10,000 (2,000 with --quick): the time of a forward pass does not dep
 values. The child's start (interpreter, numpy, onnxruntime, bubblewrap: about 0.4 s here) is a
 fixed cost, so the ratio is larger on fewer records: 1.57 on the 2,000 of --quick.
 
+Then what refusing a file built to be expensive costs, against accepting the exported cnn (the
+static check, in its child, after reading the file as an upload does): a file of 2,000,000
+`Identity` nodes and one of 23 million empty strings, each refused in at most 2x the time,
+with this process's peak memory growing by at most 200 MB (issue 23).
+
 python -m benchmarks.bench_models [--quick]
 """
 
@@ -24,6 +29,72 @@ from benchmarks.timing import print_rows, row
 
 REPEAT = 3  # of each way; the best time is reported
 TARGET = 1.3
+REFUSE_TARGET = 2.0  # x the time to accept the cnn
+MEMORY_TARGET_MB = 200
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def crafted_model(kind: str) -> bytes:
+    """The bytes of a ModelProto built to be expensive to parse, written on the wire directly
+    (protobuf itself would need the gigabytes the check must not spend)."""
+    output = _field(12, _field(1, b"y") + _field(2, _field(1, _varint(1 << 3) + b"\x01")))
+    header = b"\x08\x08" + _field(8, b"\x10\x11")  # ir_version 8, opset 17
+    if kind == "nodes":  # 2,000,000 Identity nodes
+        node = _field(1, _field(1, b"x") + _field(2, b"x") + _field(4, b"Identity"))
+        graph = node * 2_000_000 + output
+    else:  # one string tensor of 23 million empty strings
+        tensor = b"\x10\x08" + b"\x32\x00" * 23_000_000  # data_type STRING, string_data ""
+        graph = _field(5, tensor) + output
+    return header + _field(7, graph)
+
+
+def refusal_rows(cnn: Path, folder: Path, record_length: int) -> list[dict]:
+    import resource
+
+    from challenge.model import ModelError, check_model_file
+
+    def accept() -> None:
+        cnn.read_bytes()  # the upload holds the file's bytes, as the web process does
+        check_model_file(cnn, record_length=record_length)
+
+    accept_s, _ = best(accept)
+    rows = []
+    for kind, what in (
+        ("nodes", "2,000,000 Identity nodes"),
+        ("strings", "23 million empty strings"),
+    ):
+        path = folder / f"crafted-{kind}.onnx"
+        path.write_bytes(crafted_model(kind))
+        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+        def refuse(path=path) -> None:
+            path.read_bytes()
+            try:
+                check_model_file(path, record_length=record_length)
+            except ModelError:
+                return
+            raise AssertionError(f"{path.name} was accepted")
+
+        refuse_s, _ = best(refuse)
+        grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_kb) / 1024
+        size_mb = path.stat().st_size / 1e6
+        rows.append(row(f"refuse a {size_mb:.0f} MB model of {what} (this process's peak memory "
+                        f"grew {grown_mb:.0f} MB, target <= {MEMORY_TARGET_MB})", refuse_s,
+                        accept_s, reference_name="accept the exported cnn",
+                        target=f"<= {REFUSE_TARGET}"))  # fmt: skip
+    return rows
 
 
 def exported_cnn(folder: Path) -> tuple[Path, np.ndarray]:
@@ -70,8 +141,9 @@ def run(*, quick: bool = False) -> list[dict]:
         records = RecordsFile.write(X, Path(tmp, "records"))  # once per challenge, as a worker
         reference, expected = best(lambda: in_process(path, X, limits.threads))
         measured, result = best(lambda: score_model(path, records, limits=limits))
+        refusals = refusal_rows(path, Path(tmp), X.shape[1])
     assert np.array_equal(result.scores, expected), "the sandbox scored differently"
-    return [
+    return refusals + [
         row(
             f"cnn on {n_records:,} records of {X.shape[1]} samples, sandboxed ({result.isolation})",
             measured,
