@@ -10,6 +10,7 @@ check runs in a child process under CPU and memory limits, so no file can take i
 from __future__ import annotations
 
 import importlib
+import mmap
 import os
 import pickle
 import resource
@@ -100,8 +101,10 @@ def check_model_file(
 
 def _check_here(path: Path, record_length: int | None, limits: ModelLimits, name: str) -> ModelInfo:
     n_bytes = _check_size(path, limits.max_bytes, name)
-    data = path.read_bytes()
-    _check_bounds(data, limits.scan, name)
+    # mapped: the scan reads only the pages up to the first bound passed, not the whole file
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        _check_bounds(mapped, limits.scan, name)
+        data = mapped[:]
     model = _parse(data, name)
     del data
     # before onnx's checker, which would follow an external-data path to a file
@@ -285,7 +288,7 @@ def _check_size(path: Path, max_bytes: int, name: str) -> int:
 NOT_ONNX_HINT = "Export with torch.onnx.export or `baselines export`."
 
 
-def _check_bounds(data: bytes, limits: ScanLimits, name: str) -> None:
+def _check_bounds(data: bytes | mmap.mmap, limits: ScanLimits, name: str) -> None:
     """ModelError before parsing when the file holds more than a model of this challenge can
     need, or is not protobuf at all."""
     try:

@@ -69,8 +69,8 @@ class _Counts:
     tensor_bytes: int = 0
 
 
-def scan_model_bytes(data: bytes, limits: ScanLimits | None = None) -> None:
-    """Walk the ONNX ModelProto ``data`` without parsing it; ScanError at the first bound it
+def scan_model_bytes(data, limits: ScanLimits | None = None) -> None:
+    """Walk the ONNX ModelProto ``data`` (bytes, or a file's mmap) without parsing it; ScanError at the first bound it
     passes (nodes, tensors, strings, graph depth, fields, declared tensor bytes), NotProtobuf
     when it is not protobuf."""
     limits = limits or ScanLimits()
