@@ -14,7 +14,8 @@ from dataclasses import dataclass
 # initializers and no strings; a large exported network has a few thousand nodes.
 MAX_NODES = 20_000  # in every graph and subgraph together
 MAX_TENSORS = 20_000  # initializers and tensors stored in attributes
-MAX_STRINGS = 100_000  # entries of string tensors and string-list attributes
+MAX_STRINGS = 10_000  # entries of string tensors and string-list attributes (a model of float
+# volts to a float score needs none)
 MAX_GRAPH_DEPTH = 8  # a Loop in an If in a Loop ... is 3
 MAX_ELEMENTS = 300_000  # fields of the messages walked: value infos, dims, names, ints ...
 MAX_TENSOR_BYTES = 1 << 30  # the bytes the tensors declare (dims x type), once loaded
