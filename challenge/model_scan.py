@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 # What a file of this challenge may hold. The exported baselines have under 100 nodes, 50
 # initializers and no strings; a large exported network has a few thousand nodes.
-MAX_NODES = 20_000  # in every graph and subgraph together
+MAX_NODES = 10_000  # in every graph and subgraph together
 MAX_TENSORS = 20_000  # initializers and tensors stored in attributes
 MAX_STRINGS = 10_000  # entries of string tensors and string-list attributes (a model of float
 # volts to a float score needs none)
