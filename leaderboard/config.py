@@ -68,6 +68,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # taken from a request's Host header, which a client chooses.
         "PUBLIC_URL": None,
         "DAILY_QUOTA": 10,
+        # Uploads of a team refused as invalid in one UTC day (0: no limit); past it, every
+        # upload of the team is refused before any check until the next day, so that a team
+        # cannot make the server check invalid or crafted files without end.
+        "REFUSED_PER_DAY": 50,
         "OPEN_AT": None,
         "CLOSE_AT": None,
         # After the close: refuse uploads (403), or score them and list them apart as late.
@@ -182,6 +186,7 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LEADERBOARD_ADMIN_TOKEN": ("ADMIN_TOKEN", str),
     "LEADERBOARD_SECRET_KEY": ("SECRET_KEY", str),
     "LEADERBOARD_DAILY_QUOTA": ("DAILY_QUOTA", int),
+    "LEADERBOARD_REFUSED_PER_DAY": ("REFUSED_PER_DAY", int),
     "LEADERBOARD_OPEN_AT": ("OPEN_AT", parse_utc),
     "LEADERBOARD_CLOSE_AT": ("CLOSE_AT", parse_utc),
     "LEADERBOARD_LATE_SUBMISSIONS": ("LATE_SUBMISSIONS", _bool),
@@ -250,8 +255,8 @@ def finish(config: dict[str, Any]) -> None:
     if config["OPEN_AT"] and config["CLOSE_AT"] and config["CLOSE_AT"] <= config["OPEN_AT"]:
         raise ConfigError(f"CLOSE_AT {config['CLOSE_AT']} is not after OPEN_AT {config['OPEN_AT']}")
     config["REGISTRATION"] = _registration_mode(config)
-    for key in ("DAILY_QUOTA", "MAX_UPLOAD_BYTES", "MAX_FINALS", "REGISTRATIONS_PER_HOUR",
-                "REGISTRATIONS_PER_DAY"):  # fmt: skip
+    for key in ("DAILY_QUOTA", "REFUSED_PER_DAY", "MAX_UPLOAD_BYTES", "MAX_FINALS",
+                "REGISTRATIONS_PER_HOUR", "REGISTRATIONS_PER_DAY"):  # fmt: skip
         if int(config[key]) < 0:
             raise ConfigError(f"{key}={config[key]!r} must not be negative")
     if not 16 <= int(config["REGISTRATION_IPV6_PREFIX"]) <= 128:

@@ -92,6 +92,21 @@ class QuotaReached(Throttled):
         self.quota = quota
 
 
+class RefusedLimitReached(Throttled):
+    """The team's invalid uploads of today reached REFUSED_PER_DAY: every upload is refused,
+    before any check, until the next UTC day."""
+
+    def __init__(self, limit: int, retry_after: int):
+        super().__init__(
+            f"too many refused uploads: {limit} of your team's uploads were refused as invalid "
+            f"today, the most allowed is {limit}; no upload is taken until 00:00 UTC (in "
+            f"{retry_after} s). Check a file before sending it: `challenge validate` (a "
+            "prediction file) or `challenge check-model` (a model)",
+            retry_after=retry_after,
+        )
+        self.limit = limit
+
+
 class AlreadySent(Conflict):
     """The team sent this very file before: it is neither scored again nor counted."""
 

@@ -1,14 +1,15 @@
 """The database tables, one ORM class each: teams, their submissions, settings, log-in sessions,
-registrations, invite codes, wrong-token counts, the stored final rankings, the organizers' audit log and the board's version
+registrations, invite codes, wrong-token counts, refused uploads per team and day, the stored final rankings, the organizers' audit log and the board's version
 counter."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -173,6 +174,19 @@ class TokenFailures(Base):
     first_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     last_kind: Mapped[str] = mapped_column(String(32))
+
+
+class RefusedUploads(Base):
+    """How many uploads of a team were refused (an invalid file) on one UTC day: past
+    REFUSED_PER_DAY, the team's uploads are refused before any check until the next day."""
+
+    __tablename__ = "refused_uploads"
+
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class FinalRanking(Base):

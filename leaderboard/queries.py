@@ -26,6 +26,7 @@ from leaderboard.models import (
     FinalRanking,
     Invite,
     LoginSession,
+    RefusedUploads,
     Registration,
     Setting,
     Submission,
@@ -196,6 +197,24 @@ def submissions_today(session: Session, team_id: int, *, now: datetime) -> int:
             Submission.created_at < start + timedelta(days=1),
         )
     )
+
+
+def refused_today(session: Session, team_id: int, *, now: datetime) -> int:
+    """Uploads of a team refused as invalid since midnight UTC."""
+    row = session.get(RefusedUploads, (team_id, utc_day_start(now).date()))
+    return 0 if row is None else row.count
+
+
+def add_refused(session: Session, team_id: int, *, now: datetime) -> int:
+    """Count one refused upload of a team today (UTC); returns today's count. Call it under the
+    write lock, so that two refusals at once both count."""
+    day = utc_day_start(now).date()
+    row = session.get(RefusedUploads, (team_id, day))
+    if row is None:
+        row = RefusedUploads(team_id=team_id, day=day, count=0)
+        session.add(row)
+    row.count += 1
+    return row.count
 
 
 def add_submission(session: Session, team: Team, **fields) -> Submission:

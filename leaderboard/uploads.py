@@ -1,6 +1,7 @@
 """Receiving a submission, the same way for the web form, the API and ``leaderboard
-add-reference``: size, window, quota, a file already sent, validation, storage, and the
-database row, in that order (reference rows skip the window and the quota).
+add-reference``: size, window, refused uploads, quota, a file already sent, validation, storage,
+and the database row, in that order (reference rows skip the window, the refusals and the quota).
+A team's upload refused as invalid is counted (REFUSED_PER_DAY a UTC day).
 
 A prediction file is scored on the spot. In models mode (``LEADERBOARD_SUBMISSIONS=models``)
 an upload is an ONNX model: its file is checked without running it, stored, recorded as
@@ -14,11 +15,12 @@ write lock, where the quota, the window and a file already sent are checked agai
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -73,6 +75,22 @@ def check_quota(db: Session, team: Team, *, config: Config, clock: Clock) -> int
     return remaining
 
 
+def check_refused(db: Session, team: Team, *, config: Config, clock: Clock) -> None:
+    """RefusedLimitReached, with the seconds to the next UTC day, when the team's uploads
+    refused as invalid today reached REFUSED_PER_DAY (0: no limit)."""
+    limit = config["REFUSED_PER_DAY"]
+    now = clock()
+    if limit and queries.refused_today(db, team.id, now=now) >= limit:
+        tomorrow = queries.utc_day_start(now) + timedelta(days=1)
+        raise errors.RefusedLimitReached(limit, max(1, math.ceil((tomorrow - now).total_seconds())))
+
+
+def count_refused(team: Team, *, clock: Clock) -> int:
+    """Count one upload of ``team`` refused as invalid, under the write lock; today's count."""
+    with session_scope(write=True) as db:
+        return queries.add_refused(db, team.id, now=clock())
+
+
 def too_large_message(config) -> str:
     """What every oversized request is told, by the app or by waitress in front of it."""
     return f"the upload is larger than the limit of {format_size(upload_limit(config))}"
@@ -121,7 +139,8 @@ def receive(
 ) -> Accepted:
     """Check, validate, score, store and record one upload; the error of the broken rule
     otherwise. Read first (bounded by the size limit), then one session checks the window, the
-    team, the quota and a file already sent, before any scoring: a refused file costs nothing."""
+    team, its refused uploads of today, the quota and a file already sent, before any parsing:
+    a refused file costs nothing. A file refused as invalid counts against REFUSED_PER_DAY."""
     try:
         note = queries.clean_text(note or "", max_chars=config["NOTE_MAX_CHARS"], what="the note")
     except ValueError as err:
@@ -129,11 +148,16 @@ def receive(
     data, name = read_upload(upload, config=config)
     with session_scope() as db:
         check_open(db, team, config=config, clock=clock)
+        check_refused(db, team, config=config, clock=clock)
         check_quota(db, team, config=config, clock=clock)
         check_new_file(db, team, storage.sha256_of(data))
-    if takes_models(config):
-        return record_model(team, data, name=name, note=note, config=config, clock=clock)
-    return record(team, data, name=name, note=note, config=config, clock=clock)
+    try:
+        if takes_models(config):
+            return record_model(team, data, name=name, note=note, config=config, clock=clock)
+        return record(team, data, name=name, note=note, config=config, clock=clock)
+    except errors.InvalidInput:
+        count_refused(team, clock=clock)
+        raise
 
 
 def add_reference(

@@ -92,7 +92,7 @@ def expected_after(before: dict[str, list[dict]], revision: str) -> dict[str, li
     if revision < "0002":  # the counter starts at 0; adding the closed_at setting counts once
         after["board_version"] = [{"id": 1, "version": 1}]
         after["final_rankings"] = after["audit_log"] = []
-    for table in ("login_sessions", "registrations", "invites"):
+    for table in ("login_sessions", "registrations", "invites", "refused_uploads"):
         after.setdefault(table, [])
     after["settings"] = after["settings"] + [
         {"name": "closed_at", "value": ""} for _ in range(revision < "0002")

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from leaderboard import db, errors, queries, uploads
 from leaderboard.db import session_scope
 from leaderboard.models import Submission
+from tests.conftest import Api
 
 
 def team_of(app, name: str):
@@ -75,3 +76,84 @@ def test_is_late_answers_and_refuses_nothing(app, clock):
         assert uploads.is_late(session, close, config=app.config)
         with pytest.raises(errors.WindowClosed):
             uploads.check_window(session, close, config=app.config)
+
+
+INVALID = b"event_id,score\n1,not-a-number\n"
+
+
+def refused_count(app, name: str) -> int:
+    with session_scope(app) as session:
+        return queries.refused_today(session, team_of(app, name).id, now=app.config["NOW"]())
+
+
+@pytest.fixture
+def strict_app(app_config, make_app):
+    """At most three uploads refused as invalid a day per team, and room in the quota."""
+    app_config.update(REFUSED_PER_DAY=3, DAILY_QUOTA=10)
+    return make_app(app_config)
+
+
+def test_past_the_refused_limit_every_upload_is_refused_before_any_check(
+    strict_app, clock, answer_key, monkeypatch
+):
+    api = Api(strict_app.test_client(), answer_key)
+    token = api.register("alpha")
+    for seed in range(3):
+        refused = api.submit(token, INVALID + b"%d" % seed)
+        assert refused.status_code == 400, refused.get_json()
+    assert refused_count(strict_app, "alpha") == 3
+
+    graded = []
+    grade = uploads.grading.grade
+    monkeypatch.setattr(
+        uploads.grading, "grade", lambda *a, **k: graded.append(1) or grade(*a, **k)
+    )
+    # 400 kB of an invalid row (the test client would spool a larger file to an unclosed disk file)
+    huge = INVALID + b"9," * 200_000
+    # 09:30 UTC: 14 h 30 min to the next UTC day
+    for data in (INVALID + b"again", huge, api.submission(seed=1)):
+        response = api.submit(token, data)
+        assert response.status_code == 429, response.get_json()
+        assert response.headers["Retry-After"] == str(14 * 3600 + 30 * 60)
+        assert response.get_json()["error"] == (
+            "too many refused uploads: 3 of your team's uploads were refused as invalid today, "
+            "the most allowed is 3; no upload is taken until 00:00 UTC (in 52200 s). Check a "
+            "file before sending it: `challenge validate` (a prediction file) or `challenge "
+            "check-model` (a model)"
+        )
+    assert graded == []  # neither the valid file nor the huge invalid one was parsed
+    assert refused_count(strict_app, "alpha") == 3  # and they cost nothing more
+    assert count_rows(strict_app) == 0
+
+    other = api.register("beta")  # the count is the team's own
+    assert api.submit(other, INVALID).status_code == 400
+    assert api.submit(other, api.submission(seed=2)).status_code == 201
+    assert refused_count(strict_app, "beta") == 1
+
+    clock.now = datetime(2026, 3, 3, 0, 0, tzinfo=timezone.utc)  # the next UTC day
+    assert api.submit(token, api.submission(seed=3)).status_code == 201
+    assert api.submit(token, INVALID).status_code == 400
+    assert refused_count(strict_app, "alpha") == 1
+
+
+def test_the_last_refusal_before_the_limit_is_still_checked(strict_app, clock, answer_key):
+    """Accepted uploads do not count; two refusals leave the third one to validation (400)."""
+    api = Api(strict_app.test_client(), answer_key)
+    token = api.register("alpha")
+    for seed in range(2):
+        assert api.submit(token, INVALID + b"%d" % seed).status_code == 400
+        assert api.submit(token, api.submission(seed=seed)).status_code == 201
+    assert refused_count(strict_app, "alpha") == 2
+    clock.advance(hours=14, minutes=29, seconds=59)  # 23:59:59 of the same UTC day
+    assert api.submit(token, INVALID + b"last").status_code == 400
+    response = api.submit(token, api.submission(seed=5))
+    assert response.status_code == 429 and response.headers["Retry-After"] == "1"
+
+
+def test_no_refused_limit_when_it_is_zero(app_config, make_app, answer_key):
+    app_config.update(REFUSED_PER_DAY=0)
+    api = Api(make_app(app_config).test_client(), answer_key)
+    token = api.register("alpha")
+    for seed in range(5):
+        assert api.submit(token, INVALID + b"%d" % seed).status_code == 400
+    assert api.submit(token, api.submission()).status_code == 201

@@ -56,6 +56,7 @@ def hostile_app(site):
             "ADMIN_TOKEN": ADMIN,
             "MAX_UPLOAD_BYTES": corpus.MAX_UPLOAD_BYTES,
             "DAILY_QUOTA": 1000,
+            "REFUSED_PER_DAY": 0,  # the corpus sends many invalid files from one team
             "BAD_TOKEN_LIMIT": 10_000,  # the token cases are not about throttling
             "REGISTRATIONS_PER_HOUR": 0,
             "REGISTRATIONS_PER_DAY": 0,  # nor the name cases about the hourly limit
