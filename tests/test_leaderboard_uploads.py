@@ -11,7 +11,14 @@ from sqlalchemy import func, select
 from leaderboard import db, errors, queries, uploads
 from leaderboard.db import session_scope
 from leaderboard.models import Submission
+from tests import onnx_models
 from tests.conftest import Api
+from tests.test_leaderboard_jobs import (  # noqa: F401 (fixtures)
+    models_config,
+    private_data,
+    register,
+    upload,
+)
 
 
 def team_of(app, name: str):
@@ -157,3 +164,18 @@ def test_no_refused_limit_when_it_is_zero(app_config, make_app, answer_key):
     for seed in range(5):
         assert api.submit(token, INVALID + b"%d" % seed).status_code == 400
     assert api.submit(token, api.submission()).status_code == 201
+
+
+def test_refused_models_count_too(models_config, make_app, clock):  # noqa: F811
+    """In models mode a refused model (or prediction file) counts; a good model waits for the
+    next UTC day."""
+    app = make_app(models_config | {"REFUSED_PER_DAY": 2})
+    client = app.test_client()
+    token = register(client)
+    assert upload(client, token, onnx_models.mean_model(32).SerializeToString()).status_code == 400
+    assert upload(client, token, b"event_id,score\n1,0.5\n", "sub.csv").status_code == 400
+    good = onnx_models.mean_model().SerializeToString()
+    response = upload(client, token, good)
+    assert response.status_code == 429 and "the most allowed is 2" in response.get_json()["error"]
+    clock.advance(days=1)
+    assert upload(client, token, good).status_code == 202
