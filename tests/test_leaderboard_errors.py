@@ -32,6 +32,10 @@ EXAMPLES = [
     (errors.InviteUsed(), 409, "this invite code was already used; each code registers one team"),
     (errors.TooLarge("too big", limit=10), 413, "too big"),
     (errors.Throttled("slow down", retry_after=8), 429, "slow down"),
+    (errors.RefusedLimitReached(3, 60), 429,
+     "too many refused uploads: 3 of your team's uploads were refused as invalid today, the most "
+     "allowed is 3; no upload is taken until 00:00 UTC (in 60 s). Check a file before sending it: "
+     "`challenge validate` (a prediction file) or `challenge check-model` (a model)"),
     (errors.WrongCredential("wrong organizer token"), 401, "wrong organizer token"),
     (errors.NotFound("no team with id 4"), 404, "no team with id 4"),
     (errors.InvalidInput("bad note"), 400, "bad note"),
