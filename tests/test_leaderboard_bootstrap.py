@@ -173,6 +173,12 @@ def test_the_board_shows_rank_intervals_and_who_is_tied_for_first(app, api, clie
     assert figure.status_code == 200 and figure.data.startswith(b"\x89PNG\r\n\x1a\n")
 
 
+def test_the_tie_sentence_ends_in_one_full_stop_after_a_name_ending_in_one(api, client, clock):
+    register_and_upload(api, clock, [("alpha", 3.0, 1), ("Team B.", 3.0, 1)])
+    page = client.get("/").get_data(as_text=True)
+    assert "(their rank intervals include 1): alpha, Team B.</p>" in page
+
+
 def test_public_intervals_use_the_public_split_and_final_ones_the_private(
     app, api, client, clock, runner, answer_key
 ):
