@@ -1,6 +1,6 @@
 """The database tables, one ORM class each: teams, their submissions, settings, log-in sessions,
 registrations, invite codes, wrong-token counts, refused uploads per team and day, the stored final rankings, the organizers' audit log and the board's version
-counter."""
+counter; and the course: its learners and the step results their checks report."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -222,3 +223,62 @@ class BoardVersion(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CourseLearner(Base):
+    """A team (one learner or a few) that reported a lesson check: the course's class list.
+
+    ``pseudonym`` is what other learners see instead of the team's name (leaderboard.course)."""
+
+    __tablename__ = "course_learners"
+
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    pseudonym: Mapped[str] = mapped_column(String(40), unique=True)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CourseReport(Base):
+    """One `exercises check --report` of one lesson file: sent with an id of the learner's making,
+    so that a resent report (the outbox catching up) is recorded once."""
+
+    __tablename__ = "course_reports"
+    __table_args__ = (UniqueConstraint("team_id", "report_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), index=True
+    )
+    report_id: Mapped[str] = mapped_column(String(64))
+    lesson: Mapped[int] = mapped_column(Integer)
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the learner's clock
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # the server's
+    quick: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Received after the lesson's due date: recorded all the same, and shown as late.
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The learner's file, only while the tutors ask for it (the course_collect_code setting).
+    code: Mapped[str | None] = mapped_column(Text, default=None)
+
+    steps: Mapped[list[CourseStep]] = relationship(
+        back_populates="report", order_by="CourseStep.id", cascade="all, delete-orphan"
+    )
+
+
+class CourseStep(Base):
+    """One step of a reported check: passed, failed, skipped or not run, how long it ran, and the
+    message the checker gave the learner (the hint a tutor reads)."""
+
+    __tablename__ = "course_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_pk: Mapped[int] = mapped_column(
+        ForeignKey("course_reports.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    seconds: Mapped[float] = mapped_column(Float)
+    message: Mapped[str] = mapped_column(Text, default="")
+
+    report: Mapped[CourseReport] = relationship(back_populates="steps")
