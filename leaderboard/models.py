@@ -247,9 +247,7 @@ class CourseReport(Base):
     __table_args__ = (UniqueConstraint("team_id", "report_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    team_id: Mapped[int] = mapped_column(
-        ForeignKey("teams.id", ondelete="CASCADE"), index=True
-    )
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     report_id: Mapped[str] = mapped_column(String(64))
     lesson: Mapped[int] = mapped_column(Integer)
     file_sha256: Mapped[str] = mapped_column(String(64))
