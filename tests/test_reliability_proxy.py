@@ -16,14 +16,15 @@ import pytest
 
 from tests.hostile.harness import (
     BIN,
+    DEPLOY,
     LiveServer,
     Site,
     free_port,
     make_site,
+    nginx_config,
     run_cli,
     waitress_command,
 )
-from tests.test_reliability_slow_clients import DEPLOY, nginx_config
 
 # Two clients on loopback, told apart by their source address alone.
 CLIENT_A, CLIENT_B = "127.0.0.2", "127.0.0.3"

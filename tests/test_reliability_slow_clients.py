@@ -10,26 +10,20 @@ configuration (deploy/). Finding 13: a body over waitress's own cap got a plain-
 from __future__ import annotations
 
 import json
-import os
 import resource
 import shutil
 import socket
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from pathlib import Path
+from contextlib import ExitStack
 
 import pytest
 import requests
 
 from tests.hostile.harness import (
-    BIN,
-    LiveServer,
-    free_port,
     live_server,
     make_site,
+    nginx_in_front_of_gunicorn,
     register,
-    run_cli,
     submission_bytes,
 )
 
@@ -39,7 +33,6 @@ NGINX_HOLD_S = 15.0
 LINE_EVERY_S = 5.0  # a header line every 5 s, as in the finding
 PROBE_EVERY_S = 1.0
 PROBE_TIMEOUT_S = 5.0
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 
 
 def _raise_client_fd_limit(wanted: int) -> None:
@@ -107,57 +100,6 @@ def test_waitress_answers_health_probes_while_500_slow_clients_are_held(tmp_path
 
 
 # ----------------------------------------------------------------------------- nginx + gunicorn
-
-
-def nginx_config(root: Path, port: int, upstream: int) -> Path:
-    """A main nginx.conf on loopback that includes the shipped proxy settings unchanged."""
-    proxy = (DEPLOY / "nginx-proxy.conf").read_text()
-    (root / "leaderboard-proxy.conf").write_text(proxy)
-    for folder in ("body", "proxy"):
-        (root / folder).mkdir(exist_ok=True)
-    config = root / "nginx.conf"
-    # As root, nginx's workers would run as nobody, who cannot enter the test's folders.
-    user = "user root;" if os.geteuid() == 0 else ""
-    config.write_text(f"""
-{user}
-daemon off;
-pid {root}/nginx.pid;
-error_log {root}/error.log warn;
-worker_processes 1;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {root}/body;
-    proxy_temp_path {root}/proxy;
-    upstream leaderboard {{ server 127.0.0.1:{upstream}; }}
-    server {{
-        listen 127.0.0.1:{port};
-        include {root}/leaderboard-proxy.conf;
-    }}
-}}
-""")
-    return config
-
-
-@contextmanager
-def nginx_in_front_of_gunicorn(site, tmp_path: Path) -> Iterator[LiveServer]:
-    """gunicorn with deploy/gunicorn.conf.py, behind nginx with deploy/nginx-proxy.conf."""
-    init = run_cli(site, "init-db")
-    assert init.returncode == 0, init.stderr
-    app_port, port = free_port(), free_port()
-    gunicorn = LiveServer([str(BIN / "gunicorn"), "--config", str(DEPLOY / "gunicorn.conf.py"),
-                           "--bind", f"127.0.0.1:{app_port}", "leaderboard:create_app()"],
-                          site.env(LEADERBOARD_PROXY_FIX="1"), app_port, site.root)  # fmt: skip
-    root = tmp_path / "nginx"
-    root.mkdir()
-    nginx = LiveServer([shutil.which("nginx"), "-e", str(root / "error.log"), "-c",
-                        str(nginx_config(root, port, app_port))], site.env(), port, root)  # fmt: skip
-    with ExitStack() as stack:
-        gunicorn.start()
-        stack.callback(gunicorn.stop)
-        nginx.start()
-        stack.callback(nginx.stop)
-        yield nginx
 
 
 needs_nginx = pytest.mark.skipif(

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import pandas as pd
 import requests
 
 BIN = Path(sys.executable).parent
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"  # the shipped gunicorn and nginx settings
 START_TIMEOUT_S = 90.0  # generous: CI machines are busy; the loop polls every 0.1 s
 STOP_TIMEOUT_S = 10.0
 
@@ -244,3 +246,59 @@ def postgres_schema(base_url: str) -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+def nginx_config(root: Path, port: int, upstream: int) -> Path:
+    """A main nginx.conf on loopback that includes the shipped proxy settings unchanged."""
+    proxy = (DEPLOY / "nginx-proxy.conf").read_text()
+    (root / "leaderboard-proxy.conf").write_text(proxy)
+    for folder in ("body", "proxy"):
+        (root / folder).mkdir(exist_ok=True)
+    config = root / "nginx.conf"
+    # As root, nginx's workers would run as nobody, who cannot enter the test's folders.
+    user = "user root;" if os.geteuid() == 0 else ""
+    config.write_text(f"""
+{user}
+daemon off;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+worker_processes 1;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {root}/body;
+    proxy_temp_path {root}/proxy;
+    upstream leaderboard {{ server 127.0.0.1:{upstream}; }}
+    server {{
+        listen 127.0.0.1:{port};
+        include {root}/leaderboard-proxy.conf;
+    }}
+}}
+""")
+    return config
+
+
+@contextmanager
+def nginx_in_front_of_gunicorn(
+    site: Site, folder: Path, *, workers: int | None = None, **extra_env: str
+) -> Iterator[LiveServer]:
+    """gunicorn with deploy/gunicorn.conf.py (``workers`` processes instead of its 2, if given),
+    behind nginx with deploy/nginx-proxy.conf (its files in ``folder``/nginx); ``extra_env``
+    holds more ``LEADERBOARD_*`` settings of the app."""
+    init = run_cli(site, "init-db", **extra_env)
+    assert init.returncode == 0, init.stderr
+    app_port, port = free_port(), free_port()
+    processes = ["--workers", str(workers)] if workers else []
+    gunicorn = LiveServer([str(BIN / "gunicorn"), "--config", str(DEPLOY / "gunicorn.conf.py"),
+                           "--bind", f"127.0.0.1:{app_port}", *processes, "leaderboard:create_app()"],
+                          site.env(LEADERBOARD_PROXY_FIX="1", **extra_env), app_port, site.root)  # fmt: skip
+    root = folder / "nginx"
+    root.mkdir()
+    nginx = LiveServer([shutil.which("nginx"), "-e", str(root / "error.log"), "-c",
+                        str(nginx_config(root, port, app_port))], site.env(), port, root)  # fmt: skip
+    with ExitStack() as stack:
+        gunicorn.start()
+        stack.callback(gunicorn.stop)
+        nginx.start()
+        stack.callback(nginx.stop)
+        yield nginx
