@@ -77,7 +77,7 @@ def read_submission(
         text = _decode(data)
         if n_events is not None:
             _check_row_count(data, n_events)
-        submission = _parse(text, fast=_longest_line(data) <= _FAST_LINE_LIMIT)
+        submission = _parse(text, data, fast=_longest_line(data) <= _FAST_LINE_LIMIT)
         if expected_ids is not None:
             _check_ids(submission, np.asarray(expected_ids), text)
     except SubmissionError as err:
@@ -177,7 +177,9 @@ def _check_row_count(data: bytes, n_events: int) -> None:
     but a file may have at most as many lines again as it needs (the strict reader steps
     through every line, blank or not).
     """
-    line_ends = data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+    line_ends = data.count(b"\n")
+    if b"\r" in data:  # one pass for a file with LF line ends, the most common
+        line_ends += data.count(b"\r") - data.count(b"\r\n")
     lines = line_ends + (not data.endswith((b"\n", b"\r")))  # the last may have no line end
     if lines <= n_events + 1:  # the header and n_events rows at most: a valid file stops here
         return
@@ -240,13 +242,15 @@ def _longest_line(data: bytes) -> int:
 _FIRST_ROW = re.compile(r"(?:\r\n|\r|\n)[ \t\r\n]*([^\r\n]+)")
 
 
-def _parse(text: str, *, fast: bool) -> pd.DataFrame:
+def _parse(text: str, data: bytes, *, fast: bool) -> pd.DataFrame:
+    """The rows of ``text``, the decoded ``data``: pandas reads the bytes (a quarter faster
+    than the decoded text), the strict parser the text."""
     _check_header(re.split(r"\r\n|\r|\n", text, maxsplit=1)[0])
     # pandas takes the number of columns from the first row and costs time in their number:
     # a wide first row goes to the strict parser, which refuses it at once.
     first_row = _FIRST_ROW.search(text)
     fast = fast and first_row is not None and first_row.group(1).count(",") == 1
-    frame = _parse_fast(text) if fast else None
+    frame = _parse_fast(data) if fast else None
     if frame is None:
         frame = _parse_strictly(text)
     if frame.empty:
@@ -254,8 +258,10 @@ def _parse(text: str, *, fast: bool) -> pd.DataFrame:
     return frame
 
 
-def _parse_fast(text: str) -> pd.DataFrame | None:
+def _parse_fast(data: bytes) -> pd.DataFrame | None:
     """Parse with pandas' C reader, or return None unless every value is plainly valid.
+    ``data`` is valid UTF-8 without NUL bytes (``_decode``); a byte-order mark is on the
+    header line, which is skipped.
 
     pandas is lenient (it turns "1e3" into the id 1000, "True" into the score 1, and drops the
     empty field after a trailing comma), so only a file that comes out as exactly two columns,
@@ -266,7 +272,7 @@ def _parse_fast(text: str) -> pd.DataFrame | None:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             frame = pd.read_csv(
-                io.StringIO(text),
+                io.BytesIO(data),
                 header=None,
                 skiprows=1,
                 skipinitialspace=True,

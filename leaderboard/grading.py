@@ -155,7 +155,7 @@ def grade(data: bytes, *, name: str, app: Flask | None = None) -> tuple[pd.DataF
         max_bytes=app.config["MAX_UPLOAD_BYTES"],
         name=name,
     )
-    scores = score_submission(table, key.table, key.metric)
+    scores = score_submission(table, key.table, key.metric, overall=False)
     return table, Scored(n_rows=len(table), public=scores["public"], private=scores["private"])
 
 

@@ -198,12 +198,11 @@ def record(
     """Validate, score, store and record ``data`` for ``team`` (or the reference row of that
     name); AlreadySent for a file it already sent, InvalidInput for an invalid one,
     QuotaReached over the quota (a reference row has none)."""
-    sha256 = storage.sha256_of(data)
     try:
         table, scored = grading.grade(data, name=name)
     except SubmissionError as err:
         raise errors.InvalidInput(str(err)) from None
-    storage.store(config["UPLOAD_FOLDER"], data)
+    sha256 = storage.store(config["UPLOAD_FOLDER"], data)
     submission, remaining = _add_row(
         team,
         config=config,

@@ -47,6 +47,16 @@ def test_scores_each_split_with_hand_worked_values(key_path):
     assert result["overall"] == roc_auc_ci(labels, scores)
 
 
+def test_without_overall_the_splits_score_the_same(key_path):
+    key = load_answer_key(key_path)
+    submission = pd.DataFrame(
+        {"event_id": [6, 5, 4, 3, 2, 1, 7, 8], "score": [0.9, 0.8, 0.7, 0.1, 0.5, 0.2, 0.3, 0.6]}
+    )
+    full = score_submission(submission, key)
+    splits = score_submission(submission, key, overall=False)
+    assert splits == {"public": full["public"], "private": full["private"]}
+
+
 def test_refuses_a_submission_that_misses_events(key_path):
     with pytest.raises(ValueError, match="does not cover the answer key"):
         score_submission(
