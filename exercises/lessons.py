@@ -67,6 +67,29 @@ LESSONS = {
     )
 }
 
+# The names of each lesson's checked steps, in order: what `exercises check --report` sends and
+# what the leaderboard accepts, without importing the checks (and torch) on the server. A test
+# holds them equal to ``exercises.checks.lessonN.STEPS``.
+STEP_NAMES: dict[int, tuple[str, ...]] = {
+    1: ("sigmoid", "model", "loss functions", "training step", "optimizers", "accuracy",
+        "optimizer comparison", "accuracy target", "figures"),
+    2: ("backprop, forward pass", "backprop, gradients by hand", "backprop, finite differences",
+        "activations", "MLP layers", "optimizer with weight decay", "training step",
+        "dropout off for prediction", "backprop, training by hand", "hyperparameter search",
+        "accuracy target", "figures"),
+    3: ("softmax", "CNN layers", "training epoch", "prediction in eval mode", "accuracy target",
+        "figures"),
+    4: ("autoencoder layers", "reparameterisation", "VAE loss", "GAN step",
+        "autoencoder reconstructs", "CVAE draws the asked digit", "GAN draws varied digits",
+        "figures"),
+    5: ("MC dropout", "saliency", "recurrent network", "training", "uncertainty where wrong",
+        "pulse accuracy target", "figures"),
+    6: ("read pulses with uproot", "ROC curve by a threshold sweep", "AUC by pairs",
+        "AUC by trapezoids", "DeLong interval", "bootstrap interval",
+        "accuracy with rare carriers", "scores in eval mode", "submission file",
+        "validate and score", "network and submission", "figures"),
+}  # fmt: skip
+
 
 def get_lesson(number: int) -> Lesson:
     """The lesson numbered ``number``; ValueError naming the valid numbers otherwise."""

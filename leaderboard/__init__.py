@@ -10,6 +10,8 @@ Entry points (top): ``__init__`` (``create_app``, the factory that wires the lay
 
 The web: what a browser or a script talks to.
 - ``public``, ``teams``, ``api``, ``admin``: the blueprints, one per area; templates/ and static/.
+- ``course_api``, ``tutor``: the course's blueprints: learners report lesson checks; the tutors'
+  class page (organizers) and the class's pseudonymous page.
 - ``forms``: refusals as HTTP answers (``http_error``), forms that show their error.
 - ``auth``: who is asking: team and organizer tokens, log-in sessions, the client's address.
 - ``content``: the pages' texts (overview, data, evaluation, rules).
@@ -24,6 +26,7 @@ The rules: what the challenge allows, free of HTTP; settings and the clock come 
 - ``final``: the close, the reveal and its stored final ranking, re-ranking.
 - ``ranking``, ``ladder``, ``bootstrap``: the boards, the Ladder's rule, DeLong and bootstrap.
 - ``grading``: the answer key in memory; scoring with ``challenge``'s validator and metric.
+- ``course``: the course: reported lesson checks, due dates, the class matrix, who is stuck.
 - ``export``: CSV exports of the boards and submissions, safe to open in a spreadsheet.
 - ``errors``: the rules' refusals, one class per broken rule.
 
@@ -126,13 +129,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         queue.init_app(app, jobs.WORKER_JOBS)
     csrf.init_app(app)
 
-    from leaderboard import admin, api, public, teams
+    from leaderboard import admin, api, course_api, public, teams, tutor
 
     app.register_blueprint(public.bp)
     app.register_blueprint(teams.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(course_api.bp)
+    app.register_blueprint(tutor.bp)
     csrf.exempt(api.bp)  # the API authenticates with a bearer token, never with a cookie
+    csrf.exempt(course_api.bp)
     # Browsers ask for /favicon.ico on every site, whatever the page links to.
     app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.ico"))
     _register_error_handlers(app)

@@ -88,6 +88,13 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "REGISTRATION_IPV6_PREFIX": 56,
         "MAX_UPLOAD_BYTES": DEFAULT_MAX_BYTES,  # one limit: `challenge validate` checks the same
         "MAX_JSON_BYTES": 64 * 1024,  # the API's JSON bodies are a name or a flag
+        # The course (leaderboard.course): reports of lesson checks a team may send in an hour
+        # (0: no limit), the largest request of reports, and when a failing step counts as
+        # stuck on the tutors' page (that many failures in a row, or failing that long).
+        "COURSE_REPORTS_PER_HOUR": 120,
+        "COURSE_MAX_BODY_BYTES": 1024 * 1024,
+        "COURSE_STUCK_ATTEMPTS": 3,
+        "COURSE_STUCK_MINUTES": 15,
         "UPLOAD_FOLDER": os.path.join(instance_path, "submissions"),
         "MAX_FINALS": 2,
         "TEAM_NAME_MAX_CHARS": 40,
@@ -187,6 +194,7 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LEADERBOARD_SECRET_KEY": ("SECRET_KEY", str),
     "LEADERBOARD_DAILY_QUOTA": ("DAILY_QUOTA", int),
     "LEADERBOARD_REFUSED_PER_DAY": ("REFUSED_PER_DAY", int),
+    "LEADERBOARD_COURSE_REPORTS_PER_HOUR": ("COURSE_REPORTS_PER_HOUR", int),
     "LEADERBOARD_OPEN_AT": ("OPEN_AT", parse_utc),
     "LEADERBOARD_CLOSE_AT": ("CLOSE_AT", parse_utc),
     "LEADERBOARD_LATE_SUBMISSIONS": ("LATE_SUBMISSIONS", _bool),

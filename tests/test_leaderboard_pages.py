@@ -273,6 +273,9 @@ ROUTES = {
     "/admin/teams/<int:team_id>/disqualify", "/admin/reveal", "/admin/export/<what>.csv",
     "/static/<path:filename>", "/favicon.ico",
     "/overview", "/data", "/evaluation", "/rules", "/data/files/<name>",
+    "/api/course/settings", "/api/course/reports", "/api/course/progress", "/course",
+    "/admin/course", "/admin/course.csv", "/admin/course/settings",
+    "/admin/course/reports/<int:report_pk>/code",
 }  # fmt: skip
 
 
