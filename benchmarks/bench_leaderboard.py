@@ -1,18 +1,26 @@
 """Leaderboard latency: a 100,000-row upload end to end, the leaderboard page of a busy event,
-and the bootstrap rank intervals.
+and the bootstrap rank intervals; the targets of issue 24 print PASS or FAIL.
 
-The upload is timed through the whole app (multipart, validation, three AUCs with CIs, gzip
-storage, database row) against pandas.read_csv plus one AUC of the same file. The page is timed
-with 50 teams x 100 submissions against a bare Flask route served in the same run. The rank
-intervals (100 teams x 7,000 events x 1,000 resamples) are timed against sklearn's
-``roc_auc_score`` on explicitly resampled events, one call per team per resample, timed on a
-subset of the resamples and scaled to all of them.
+The upload is timed through the whole app (multipart, validation, two AUCs with CIs, the
+Ladder's test, gzip storage, database row) against pandas.read_csv plus one AUC of the same
+file, the two interleaved so that a busy moment of the shared machine hits both (target: ratio
+at most 3). The page is timed with 50 and 500 teams x 100 submissions, for a challenge of the
+``full`` preset's size (20,000 test events), against a bare Flask route served in the same run:
+cached, and the first ``GET /`` after a write, a new file uploaded by another server process
+(which reads it, draws its bootstrap and ranks every team again; target under 0.3 s at 500
+teams). The rank intervals (100 teams x 7,000 events x 1,000 resamples, on one thread: target
+under 2 s) are timed against sklearn's ``roc_auc_score`` on explicitly resampled events, one
+call per team per resample, timed on a subset of the resamples and scaled to all of them.
+
+The targets in seconds are checked on CPU time (``time.process_time``), which is what a quiet
+core would take; the machine these run on is shared, so wall times are printed beside them.
 """
 
 from __future__ import annotations
 
 import io
 import tempfile
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -20,14 +28,19 @@ import numpy as np
 import pandas as pd
 from flask import Flask
 from sklearn.metrics import roc_auc_score
+from threadpoolctl import threadpool_limits
 
 from benchmarks.timing import best_time, print_rows, row
+from challenge.generate import PRESETS
 from leaderboard import bootstrap, create_app, grading, storage
 from leaderboard.db import engine_of, init_db, session_scope
 from leaderboard.models import Submission, Team
 from leaderboard.queries import hash_token
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+UPLOAD_RATIO = 3  # issue 24's targets
+BOARD_AFTER_WRITE_S = 0.3
+RANK_INTERVALS_S = 2.0
 
 
 def make_key(n: int, folder: Path) -> pd.DataFrame:
@@ -80,15 +93,19 @@ def bench_upload(folder: Path, n: int, repeat: int) -> dict:
         frame = pd.read_csv(io.BytesIO(csv))
         roc_auc_score(labels.reindex(frame["event_id"]).to_numpy(), frame["score"].to_numpy())
 
-    measured = best_time(upload, repeat=repeat)
-    reference = best_time(pandas_and_auc, repeat=repeat)
+    measured, reference = [], []
+    for _ in range(repeat):  # interleaved, so that a busy moment hits both
+        measured.append(best_time(upload, repeat=1))
+        reference.append(best_time(pandas_and_auc, repeat=1))
     engine_of(app).dispose()
+    ratio = min(measured) / min(reference)
     return row(
-        f"upload of a {n:,}-row CSV, end to end (POST /api/submissions)",
-        measured,
-        reference,
+        f"upload of a {n:,}-row CSV, end to end (POST /api/submissions), best of {repeat}",
+        min(measured),
+        min(reference),
         reference_name="pandas.read_csv + sklearn AUC",
-        target="ratio <= 3",
+        target=f"ratio <= {UPLOAD_RATIO} at 100,000 rows",
+        passed=ratio <= UPLOAD_RATIO if n >= 100_000 else None,
     )
 
 
@@ -132,42 +149,66 @@ def fill_board(app, n_teams: int, per_team: int) -> None:
             )
 
 
-def bench_page(folder: Path, n_teams: int, per_team: int, repeat: int) -> list[dict]:
+def bench_page(
+    folder: Path, n_teams: int, per_team: int, repeat: int, *, n_events: int
+) -> list[dict]:
     """GET / and /api/leaderboard of a filled board: cached (every request but the first after a
-    change) and the first request after a write, which computes the board again."""
+    change), and the first request after a write: a new file uploaded through another app on the
+    same database and files, as another server process takes it, so that this one computes the
+    board again with a file it has never read."""
     folder.mkdir()
-    make_key(1000, folder)
+    key = make_key(n_events, folder)
     app = make_app(folder)
     fill_board(app, n_teams, per_team)
     client = app.test_client()
     bare = Flask("bare")
     bare.add_url_rule("/", "hello", lambda: "hello")
     bare_client = bare.test_client()
+    writer = make_app(folder).test_client()
+    token = writer.post("/api/teams", json={"name": "writer"}).get_json()["token"]
+    rng = np.random.default_rng(4)
 
     def get(c, path):
         response = c.get(path)
         assert response.status_code == 200
         return response
 
-    def after_a_write():
-        with session_scope(app) as db:  # a new submission of team 1 (a write bumps the version)
-            latest = db.get(Submission, 1)
-            db.add(Submission(**{c.key: getattr(latest, c.key) for c in Submission.__table__.c
-                                 if c.key != "id"}))  # fmt: skip
+    def write():
+        scores = 2 * key["label"].to_numpy() + rng.normal(size=len(key))
+        data = pd.DataFrame({"event_id": key["event_id"], "score": scores}).to_csv(index=False)
+        response = writer.post(
+            "/api/submissions",
+            data={"file": (io.BytesIO(data.encode()), "submission.csv")},
+            headers={"Authorization": f"Bearer {token}"},
+            content_type="multipart/form-data",
+        )
+        assert response.status_code == 201, response.get_json()
+
+    def after_a_write() -> tuple[float, float]:
+        """Wall and CPU time of the first GET / after a write (the write is not timed)."""
+        write()
+        wall, cpu = time.perf_counter(), time.process_time()
         get(client, "/")
+        return time.perf_counter() - wall, time.process_time() - cpu
 
     assert get(client, "/").get_data(as_text=True).count('class="rank-interval"') == n_teams
     reference = best_time(lambda: get(bare_client, "/"), repeat=repeat * 5)
-    size = f"{n_teams} teams x {per_team} submissions"
+    size = f"{n_teams} teams x {per_team} submissions, {n_events:,} test events"
+    with threadpool_limits(limits=1):  # one core
+        walls, cpus = zip(*(after_a_write() for _ in range(max(2, repeat // 2))), strict=True)
+    cpu = min(cpus)
+    full = n_teams >= 500 and per_team >= 100  # the size of the target
     rows = [
         row(f"leaderboard page GET /, {size}", best_time(lambda: get(client, "/"), repeat=repeat),
             reference, reference_name="bare Flask route", target="under 30 ms at 500 teams"),
         row(f"leaderboard JSON GET /api/leaderboard, {size}",
             best_time(lambda: get(client, "/api/leaderboard"), repeat=repeat),
             reference, reference_name="bare Flask route", target="under 30 ms at 500 teams"),
-        row(f"first GET / after a write (ranking and rank intervals again), {size}",
-            best_time(after_a_write, repeat=max(1, repeat // 2)), reference,
-            reference_name="bare Flask route", target="once per change"),
+        row(f"first GET / after another process took an upload (ranking and rank intervals "
+            f"again), {size}, one thread", cpu, reference, reference_name="bare Flask route",
+            note=f"CPU time; wall {min(walls):.4g} s",
+            target=f"CPU time under {BOARD_AFTER_WRITE_S} s at 500 x 100" if full else "",
+            passed=cpu < BOARD_AFTER_WRITE_S if full else None),
     ]  # fmt: skip
     engine_of(app).dispose()
     return rows
@@ -194,24 +235,30 @@ def bench_rank_intervals(n_teams: int, n_events: int, resamples: int, repeat: in
             for team in scores:
                 roc_auc_score(labels[events], team[events])
 
-    measured = best_time(intervals, repeat=repeat)
-    reference = best_time(sklearn_subset, repeat=1) * resamples / subset
+    with threadpool_limits(limits=1):  # one core
+        wall = best_time(intervals, repeat=repeat)
+        cpu = best_time(intervals, repeat=repeat, clock=time.process_time)
+        reference = best_time(sklearn_subset, repeat=1, clock=time.process_time)
     return row(
-        f"rank intervals, {n_teams} teams x {n_events:,} events x {resamples:,} resamples",
-        measured,
-        reference,
+        f"rank intervals, {n_teams} teams x {n_events:,} events x {resamples:,} resamples, "
+        "one thread",
+        cpu,
+        reference * resamples / subset,
         reference_name=f"sklearn roc_auc_score per team per resample (timed on {subset}, scaled)",
-        target="under 2 s on one core",
+        note=f"CPU time; wall {wall:.4g} s",
+        target=f"CPU time under {RANK_INTERVALS_S:g} s",
+        passed=cpu < RANK_INTERVALS_S,
     )
 
 
 def run(quick: bool = False) -> list[dict]:
     n_rows, per_team, repeat = (20_000, 20, 3) if quick else (100_000, 100, 5)
+    n_events = 2_000 if quick else PRESETS["full"][1]  # the full preset's test events
     with tempfile.TemporaryDirectory() as upload_dir, tempfile.TemporaryDirectory() as page_dir:
         return [
             bench_upload(Path(upload_dir), n_rows, repeat),
-            *bench_page(Path(page_dir) / "50", 50, per_team, repeat),
-            *bench_page(Path(page_dir) / "500", 500, per_team, repeat),
+            *bench_page(Path(page_dir) / "50", 50, per_team, repeat, n_events=n_events),
+            *bench_page(Path(page_dir) / "500", 500, per_team, repeat, n_events=n_events),
             bench_rank_intervals(100, 7_000, 1_000, repeat=1 if quick else 3),
         ]
 

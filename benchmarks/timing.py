@@ -6,13 +6,16 @@ import time
 from collections.abc import Callable
 
 
-def best_time(fn: Callable[[], object], *, repeat: int = 5) -> float:
-    """Smallest wall time of ``repeat`` calls of ``fn``, in seconds."""
+def best_time(
+    fn: Callable[[], object], *, repeat: int = 5, clock: Callable[[], float] = time.perf_counter
+) -> float:
+    """Smallest time of ``repeat`` calls of ``fn``, in seconds: wall time, or the process's CPU
+    time with ``clock=time.process_time`` (what a quiet core would take, on a shared machine)."""
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return min(times)
 
 
@@ -24,22 +27,28 @@ def row(
     unit: str = "s",
     reference_name: str,
     target: str = "",
+    passed: bool | None = None,
+    note: str = "",
 ) -> dict:
-    """One benchmark row: measured against a reference timed in the same run (ratio = measured / reference)."""
+    """One benchmark row: measured against a reference timed in the same run (ratio = measured / reference).
+    ``passed``: whether the target holds (PASS or FAIL in the table), where the row has one;
+    ``note``: more figures of the measurement, printed after it."""
     return {
         "benchmark": benchmark,
-        "measured": f"{measured:.4g} {unit}",
+        "measured": f"{measured:.4g} {unit}" + (f" ({note})" if note else ""),
         "reference": f"{reference_name}: {reference:.4g} {unit}",
         "ratio": measured / reference,
         "target": target,
+        "result": {None: "", True: "PASS", False: "FAIL"}[passed],
     }
 
 
 def print_rows(rows: list[dict]) -> None:
     """Print rows as a markdown table."""
-    print("| benchmark | measured | reference | ratio | target |")
-    print("|---|---|---|---|---|")
+    print("| benchmark | measured | reference | ratio | target | result |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['benchmark']} | {r['measured']} | {r['reference']} | {r['ratio']:.3f} | {r['target']} |"
+            f"| {r['benchmark']} | {r['measured']} | {r['reference']} | {r['ratio']:.3f} "
+            f"| {r['target']} | {r.get('result', '')} |"
         )
