@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from challenge.cli_conventions import CONTEXT_SETTINGS, Group, out_dir_option, version_option
-from exercises import progress
+from exercises import progress, report
 from exercises.checker import (
     LearnerError,
     StepResult,
@@ -42,6 +42,18 @@ mnist_option = click.option(
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
     help=f"Folder with MNIST's IDX files, instead of the bundled digits (lessons {MNIST_LESSONS}).",
+)
+url_option = click.option(
+    "--url",
+    envvar="CHALLENGE_URL",
+    default=None,
+    help="The course's site, e.g. http://127.0.0.1:8000 (or env CHALLENGE_URL).",
+)
+token_option = click.option(
+    "--token",
+    envvar="CHALLENGE_TOKEN",
+    default=None,
+    help="Your team token (or env CHALLENGE_TOKEN).",
 )
 threads_option = click.option(
     "--threads",
@@ -165,6 +177,16 @@ def run(
     show_default=True,
     help="Multiply every step's time limit (on a slow computer: 3).",
 )
+@click.option(
+    "--report",
+    "send_report",
+    is_flag=True,
+    default=False,
+    help="Also send the step results (never the file, unless the tutors ask) to the course's "
+    "site at --url with --token; what cannot be sent waits for the next --report.",
+)
+@url_option
+@token_option
 def check(
     number: int,
     file: Path | None,
@@ -174,9 +196,14 @@ def check(
     threads: int,
     quick: bool,
     time_scale: float,
+    send_report: bool,
+    url: str | None,
+    token: str | None,
 ) -> None:
     lesson = get_lesson(number)
     path = _lesson_file(lesson, file, solution)
+    if send_report:
+        _check_site(url, token, solution)
     mnist_dir = _mnist_for(lesson, mnist_dir) if mnist_dir else None
     _set_threads(threads)
     click.echo(f"Lesson {lesson.number}: {lesson.title}\nChecking {path}")
@@ -197,6 +224,10 @@ def check(
     if not solution:
         _record_progress(lesson, path, results, quick)
     click.echo(_summary_line(results))
+    if send_report:
+        _report_check(
+            report.new_report(lesson.number, path, results, quick), path.parent, url, token
+        )
     counts = Counter(r.status for r in results)
     if counts["failed"]:
         raise SystemExit(1)
@@ -204,6 +235,25 @@ def check(
         click.echo("Every function matches the reference: now check without --quick.")
     else:
         click.echo("Well done: every step passes.")
+
+
+@main.command(
+    "report",
+    help="Send the reports waiting in DIR's outbox (default: the current folder) to the course's "
+    "site: the checks that `exercises check --report` could not send. Exit 1 when some still wait.",
+)
+@click.argument(
+    "directory",
+    metavar="[DIR]",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path("."),
+)
+@url_option
+@token_option
+def send_outbox(directory: Path, url: str | None, token: str | None) -> None:
+    _check_site(url, token, solution=False)
+    if not _report_check(None, directory, url, token):
+        raise SystemExit(1)
 
 
 @main.command(
@@ -271,6 +321,48 @@ def _step_line(status: str, name: str, message: str, seconds: float = 0.0) -> st
     }[status]
     timing = f" ({seconds:.1f} s)" if seconds >= 0.1 else ""
     return f"  [{mark}] {name}{timing}: {message}"
+
+
+def _check_site(url: str | None, token: str | None, solution: bool) -> None:
+    """Before a check runs: refuse a report that could never be sent."""
+    if solution:
+        raise click.UsageError("--report sends your own checks, not the reference solution's")
+    if not url:
+        raise click.UsageError("--report needs the course's site: pass --url or set CHALLENGE_URL")
+    if not token:
+        raise click.UsageError(
+            "--report needs your team token: pass --token or set CHALLENGE_TOKEN"
+        )
+
+
+def _report_check(new: dict | None, directory: Path, url: str, token: str) -> bool:
+    """Put ``new`` in the outbox and send every report there; a site that cannot be reached
+    costs one line, never the check's exit status. True when nothing is left waiting."""
+    outbox = directory / report.OUTBOX_FILE
+    try:
+        if new is not None:
+            report.keep(directory, [*report.waiting(directory), new])
+        sent = report.send(directory, url=url, token=token)
+    except (report.ReportError, OSError) as exc:
+        reason = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) else str(exc)
+        click.echo(
+            f"Not reported: {reason}; {_waiting_in(directory)} in {outbox} for the next "
+            "--report (your progress is kept here either way)."
+        )
+        return False
+    late = f", {sent.late} after the due date (marked late)" if sent.late else ""
+    who = f" as {sent.pseudonym}" if sent.pseudonym else ""
+    click.echo(f"Reported {sent.sent} check{'' if sent.sent == 1 else 's'} to {url}{who}{late}.")
+    return True
+
+
+def _waiting_in(directory: Path) -> str:
+    """``1 report waits`` or ``3 reports wait``: what the outbox holds."""
+    try:
+        count = len(report.waiting(directory))
+    except report.ReportError:
+        return "the reports wait"
+    return "1 report waits" if count == 1 else f"{count} reports wait"
 
 
 def _record_progress(lesson: Lesson, path: Path, results: list[StepResult], quick: bool) -> None:

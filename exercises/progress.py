@@ -90,8 +90,13 @@ def record(
         "version": FORMAT_VERSION,
         "lessons": {str(n): asdict(lessons[n]) for n in sorted(lessons)},
     }
-    target = directory / PROGRESS_FILE
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=PROGRESS_FILE, suffix=".tmp")
+    return write_json(directory / PROGRESS_FILE, data)
+
+
+def write_json(target: Path, data: dict) -> Path:
+    """Write ``data`` to a temporary name beside ``target``, then rename it: a reader never sees
+    half of it."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump(data, out, indent=1, ensure_ascii=False)
