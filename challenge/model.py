@@ -245,7 +245,10 @@ DECLARED_DIMS_SHOWN = 6  # a declared output shape longer than this is shortened
 def declared_output(info: ModelInfo) -> str:
     """The output shape the model file declares, in words that depend on the file alone:
     "(?, 1)" ("?": a size the file leaves open), shortened past DECLARED_DIMS_SHOWN dimensions."""
-    dims = info.output_dims
+    return _declared(info.output_dims)
+
+
+def _declared(dims: tuple[int | None, ...] | None) -> str:
     if dims is None:
         return "no output shape"
     shown = ["?" if d is None else str(d) for d in dims[:DECLARED_DIMS_SHOWN]]
@@ -254,10 +257,9 @@ def declared_output(info: ModelInfo) -> str:
     return "(" + ", ".join(shown) + ("," if len(dims) == 1 else "") + ")"
 
 
-def declares_wrong_output(info: ModelInfo) -> bool:
-    """Whether the file declares an output shape other than (n,) or (n, 1) for a free batch
-    size n: another rank, a fixed batch size, or a fixed second size other than 1."""
-    dims = info.output_dims
+def _wrong_output(dims: tuple[int | None, ...] | None) -> bool:
+    """Whether a file declares an output shape other than (n,) or (n, 1) for a free batch size
+    n: another rank, a fixed batch size, or a fixed second size other than 1."""
     if dims is None:
         return False
     if len(dims) not in (1, 2):
@@ -455,4 +457,10 @@ def _check_output(model) -> tuple[str, tuple[int | None, ...] | None]:
     if elem not in SCORE_TYPES:
         raise ModelError(f"output {value.name!r} is not float32 or float64 scores")
     has_shape = value.type.HasField("tensor_type") and value.type.tensor_type.HasField("shape")
-    return value.name, tuple(_dims(value)) if has_shape else None
+    dims = tuple(_dims(value)) if has_shape else None
+    if _wrong_output(dims):  # words of the file alone: also the reason a stored model fails
+        raise ModelError(
+            f"the model file declares its output as {_declared(dims)}; expected one score per "
+            "record, (n,) or (n, 1)"
+        )
+    return value.name, dims

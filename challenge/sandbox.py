@@ -33,7 +33,6 @@ from challenge.model import (
     check_model_file,
     check_scores,
     declared_output,
-    declares_wrong_output,
     require_onnx,
 )
 
@@ -147,12 +146,7 @@ def private_failure(info: ModelInfo, limits: SandboxLimits) -> str:
     the records, so it is never said: the text depends only on the model file (its declared
     output) and the limits, and a team learns from it nothing but that the run failed.
     """
-    declared = declared_output(info)
-    if declares_wrong_output(info):
-        return (
-            f"the model file declares its output as {declared}; expected one score per record, "
-            "(n,) or (n, 1)"
-        )
+    declared = declared_output(info)  # a wrong one is refused before the run (challenge.model)
     return (
         "the model did not give one finite score per test record: it stopped with an error, "
         f"went past a limit ({limits_text(limits)}) or gave output other than finite scores of "

@@ -94,12 +94,18 @@ def slow_mean_model(trips: int) -> onnx.ModelProto:
     return _model(nodes, initializers=initializers)
 
 
-def two_column_model() -> onnx.ModelProto:
-    """Outputs the first two samples of each record: shape (n, 2)."""
+def two_column_model(declared: tuple = ("n", "k")) -> onnx.ModelProto:
+    """Outputs the first two samples of each record: shape (n, 2), found only when it runs
+    unless the file declares it (``declared`` ("n", 2): refused by the file check)."""
     starts, ends = _ints("starts", [0]), _ints("ends", [2])
     axes = _ints("axes", [1])
     node = helper.make_node("Slice", ["volts", "starts", "ends", "axes"], ["score"])
-    return _model([node], output_shape=("n", 2), initializers=[starts, ends, axes])
+    return _model([node], output_shape=declared, initializers=[starts, ends, axes])
+
+
+def declared_two_column_model() -> onnx.ModelProto:
+    """two_column_model whose file says so: its output declared (n, 2)."""
+    return two_column_model(declared=("n", 2))
 
 
 def nan_model() -> onnx.ModelProto:
@@ -211,9 +217,9 @@ def leaky_nan_model() -> onnx.ModelProto:
 
 
 def shape_bits_model(bits: int = 48) -> onnx.ModelProto:
-    """Output of rank bits + 1 that declares every size 1, whose size k + 1 is 1 or 0 by the
-    sign of sample k of the first record: a wrong shape named from the run would carry `bits`
-    bits of the test pulses (issue 21's model)."""
+    """Output of rank bits + 1 (declared (n,), as a file that passes the check), whose size
+    k + 1 is 1 or 0 by the sign of sample k of the first record: a wrong shape named from the
+    run would carry `bits` bits of the test pulses (issue 21's model)."""
     one = helper.make_tensor("one_f", TensorProto.FLOAT, [1], [0.5])
     nodes = [
         helper.make_node("Slice", ["volts", "starts", "ends"], ["head"]),  # (1, bits)
@@ -231,7 +237,7 @@ def shape_bits_model(bits: int = 48) -> onnx.ModelProto:
     ]
     initializers = [_ints("starts", [0, 0]), _ints("ends", [1, bits]), _ints("flat", [bits]),
                     _ints("lead", [1])]  # fmt: skip
-    return _model(nodes, output_shape=[1] * (bits + 1), initializers=initializers)
+    return _model(nodes, initializers=initializers)
 
 
 def failure_kind_model() -> onnx.ModelProto:
@@ -311,9 +317,9 @@ HOSTILE_UPLOADS = [
                   r"^external_data.onnx: tensor 'w' keeps its data in an external file \('../../etc/passwd'\)"),
     HostileUpload("custom_domain.onnx", _bytes(custom_domain_model), 400,
                   "^custom_domain.onnx: the model imports operator domain 'com.evil'"),
-    HostileUpload("two_columns.onnx", _bytes(two_column_model), 202,
-                  r"^the model file declares its output as \(\?, 2\); expected one score per "
-                  r"record, \(n,\) or \(n, 1\)$"),
+    HostileUpload("two_columns.onnx", _bytes(declared_two_column_model), 400,
+                  r"^two_columns.onnx: the model file declares its output as \(\?, 2\); expected "
+                  r"one score per record, \(n,\) or \(n, 1\)$"),
     HostileUpload("nan.onnx", _bytes(nan_model), 202, RUN_FAILURE),
     HostileUpload("truncated.onnx", _truncated, 400, "^truncated.onnx: not an ONNX model"),
     HostileUpload("not_onnx.onnx", lambda: b"\x7fELF\x02\x01\x01" + bytes(200), 400,

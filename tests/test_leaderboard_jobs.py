@@ -214,7 +214,8 @@ def test_hostile_models_are_refused_or_fail_with_a_public_reason_then_a_good_one
     assert drain(models_app) == 1
     assert row(models_app, good.get_json()["id"]).status == "scored"
     with session_scope(models_app) as db:  # refused uploads left no row and cost no quota
-        assert len(queries.team_submissions(db, 1)) == 5
+        queued = sum(case.status == 202 for case in m.HOSTILE_UPLOADS)
+        assert len(queries.team_submissions(db, 1)) == queued + 1
 
 
 def detailed_errors(model, X: np.ndarray, tmp_path) -> str:
@@ -310,10 +311,7 @@ def test_a_model_learns_nothing_of_the_pulses_from_its_failure_reason(
             detailed.append(str(err.value))
         reasons.append(found)
     assert reasons[0] == reasons[1]
-    assert reasons[0][0] == (
-        "the model file declares its output as (1, 1, 1, 1, 1, 1, … 49 dimensions in all); "
-        "expected one score per record, (n,) or (n, 1)"
-    )
+    assert re.fullmatch(m.RUN_FAILURE, reasons[0][0])
     assert re.fullmatch(m.RUN_FAILURE, reasons[0][1])
     # The channel that the fixed reasons close: on one's own records the reasons differ.
     assert detailed[0] != detailed[2] and detailed[1] != detailed[3]

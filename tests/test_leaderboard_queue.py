@@ -283,6 +283,7 @@ WORKER_REASONS = {
     "not_onnx.onnx": r"not an ONNX model",
     "predictions.csv": r"not an ONNX model",
     "too_large.onnx": r"over the limit of a model file, 2,097,152 bytes",
+    "two_columns.onnx": r"^the model file declares its output as \(\?, 2\); expected one score",
 }
 
 

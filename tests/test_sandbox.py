@@ -64,6 +64,11 @@ HOSTILE = [
     (m.huge_allocation_model, SandboxError, "^exceeded the memory limit of 1 GB$"),
     (m.endless_loop_model, SandboxError, "^exceeded the CPU time of 2 s$"),
     (m.two_column_model, ModelError, r"^output has shape \(n, 2\), expected \(n,\) or \(n, 1\)"),
+    (
+        m.declared_two_column_model,
+        ModelError,
+        r"^the model file declares its output as \(\?, 2\); expected one score per record",
+    ),
     (m.nan_model, ModelError, "^output has 50 non-finite scores .* the first at record 0;"),
     (m.external_data_model, ModelError, "external file \\('../../etc/passwd'\\)"),
     (m.custom_domain_model, ModelError, "operator domain 'com.evil'"),
