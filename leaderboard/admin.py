@@ -79,6 +79,8 @@ def dashboard():
             status_counts=status_counts,
             pending=sum(status_counts[status] for status in PENDING),
             teams=queries.all_teams(db),
+            refused_today=queries.refused_today_by_team(db, now=_now()),
+            refused_limit=current_app.config["REFUSED_PER_DAY"],
             revealed=queries.is_revealed(db),
             audit_log=queries.audit_log(db),
             shared_files=queries.files_of_several_teams(db),

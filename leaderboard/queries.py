@@ -205,6 +205,15 @@ def refused_today(session: Session, team_id: int, *, now: datetime) -> int:
     return 0 if row is None else row.count
 
 
+def refused_today_by_team(session: Session, *, now: datetime) -> dict[int, int]:
+    """Each team's uploads refused as invalid since midnight UTC (teams with none left out)."""
+    day = utc_day_start(now).date()
+    rows = session.execute(
+        select(RefusedUploads.team_id, RefusedUploads.count).where(RefusedUploads.day == day)
+    )
+    return {team_id: count for team_id, count in rows}
+
+
 def add_refused(session: Session, team_id: int, *, now: datetime) -> int:
     """Count one refused upload of a team today (UTC); returns today's count. Call it under the
     write lock, so that two refusals at once both count."""

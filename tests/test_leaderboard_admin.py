@@ -247,3 +247,24 @@ def test_the_organizer_page_has_one_log_out_control(client):
     admin_login(client)
     page = client.get("/admin/").get_data(as_text=True)
     assert page.count('action="/admin/logout"') == 1 and "Log out (organizer)" in page
+
+
+def test_the_dashboard_shows_each_teams_refused_uploads_of_today(api, client, clock):
+    """Invalid uploads per team and UTC day, against the limit: who is probing or stuck."""
+    alpha, beta = api.register("alpha"), api.register("beta")
+    for seed in range(3):
+        assert api.submit(alpha, b"event_id,score\n1,not-a-number\n%d" % seed).status_code == 400
+    assert api.submit(beta, b"event_id,score\n").status_code == 400
+    admin_login(client)
+
+    def refused():
+        page = client.get("/admin/").get_data(as_text=True)
+        assert "Refused today (limit 50)" in page
+        rows = re.findall(
+            r'>(alpha|beta)</a></td>\s*<td>\d+</td>\s*<td class="refused">(\d+)<', page
+        )
+        return dict(rows)
+
+    assert refused() == {"alpha": "3", "beta": "1"}
+    clock.advance(days=1)  # a new UTC day starts from none
+    assert refused() == {"alpha": "0", "beta": "0"}
