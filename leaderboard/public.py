@@ -42,19 +42,21 @@ def index():
 
 
 def board_rows_html(board: ranking.Board, viewer) -> Markup:
-    """The board's table rows: rendered once per board for every viewer (the rows of 500 teams
-    take some 30 ms), then only the viewer's own row again, highlighted."""
-    rows = ranking.derived(board, "rows_html", lambda b: [_row_html(b, r, None) for r in b.rows])
-    mine = viewer.id if viewer is not None else None
-    return Markup("").join(
-        _row_html(board, row, mine) if row.team_id == mine else html
-        for row, html in zip(board.rows, rows, strict=True)
-    )
+    """The board's table rows: rendered in one template loop once per board for every viewer,
+    then, for a team on the board, its own row rendered again, highlighted, in its place."""
+    rows = ranking.derived(board, "rows_html", lambda b: _rows_html(b, b.rows, None))
+    mine = next((r for r in board.rows if viewer is not None and r.team_id == viewer.id), None)
+    if mine is None:
+        return rows
+    # A row's HTML names its team (unique), so it is found once, where the loop wrote it.
+    return rows.replace(_rows_html(board, [mine], None), _rows_html(board, [mine], mine.team_id), 1)
 
 
-def _row_html(board: ranking.Board, row: ranking.Row, viewer_team_id: int | None) -> Markup:
+def _rows_html(board: ranking.Board, rows: list[ranking.Row], viewer_team_id: int | None) -> Markup:
     # The template escaped every value already: the result is markup.
-    html = render_template("_board_row.html", board=board, row=row, viewer_team_id=viewer_team_id)
+    html = render_template(
+        "_board_rows.html", board=board, rows=rows, viewer_team_id=viewer_team_id
+    )
     return Markup(html)  # noqa: S704
 
 
