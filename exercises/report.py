@@ -105,7 +105,7 @@ def send(directory: Path, *, url: str, token: str, timeout_s: float = TIMEOUT_S)
     pseudonym = None
     try:
         settings = _answer(session.get(base + "/settings", timeout=timeout_s))
-        for batch in _batches([_outgoing(r, directory, settings["collect_code"]) for r in reports]):
+        for batch in _batches([outgoing(r, directory, settings["collect_code"]) for r in reports]):
             body = _answer(
                 session.post(base + "/reports", json={"reports": batch}, timeout=timeout_s)
             )
@@ -119,7 +119,7 @@ def send(directory: Path, *, url: str, token: str, timeout_s: float = TIMEOUT_S)
     return Sent(sent, late, len(reports), pseudonym)
 
 
-def _outgoing(report: dict, directory: Path, collect_code: bool) -> dict:
+def outgoing(report: dict, directory: Path, collect_code: bool) -> dict:
     """What the site gets of a report: no file name, the code only when the tutors ask for it
     (and the file is still the one checked), and no line of the learner's code otherwise."""
     out = {k: v for k, v in report.items() if k != "file"}

@@ -195,6 +195,9 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LEADERBOARD_DAILY_QUOTA": ("DAILY_QUOTA", int),
     "LEADERBOARD_REFUSED_PER_DAY": ("REFUSED_PER_DAY", int),
     "LEADERBOARD_COURSE_REPORTS_PER_HOUR": ("COURSE_REPORTS_PER_HOUR", int),
+    "LEADERBOARD_COURSE_MAX_BODY_BYTES": ("COURSE_MAX_BODY_BYTES", int),
+    "LEADERBOARD_COURSE_STUCK_ATTEMPTS": ("COURSE_STUCK_ATTEMPTS", int),
+    "LEADERBOARD_COURSE_STUCK_MINUTES": ("COURSE_STUCK_MINUTES", float),
     "LEADERBOARD_OPEN_AT": ("OPEN_AT", parse_utc),
     "LEADERBOARD_CLOSE_AT": ("CLOSE_AT", parse_utc),
     "LEADERBOARD_LATE_SUBMISSIONS": ("LATE_SUBMISSIONS", _bool),
@@ -264,7 +267,8 @@ def finish(config: dict[str, Any]) -> None:
         raise ConfigError(f"CLOSE_AT {config['CLOSE_AT']} is not after OPEN_AT {config['OPEN_AT']}")
     config["REGISTRATION"] = _registration_mode(config)
     for key in ("DAILY_QUOTA", "REFUSED_PER_DAY", "MAX_UPLOAD_BYTES", "MAX_FINALS",
-                "REGISTRATIONS_PER_HOUR", "REGISTRATIONS_PER_DAY"):  # fmt: skip
+                "REGISTRATIONS_PER_HOUR", "REGISTRATIONS_PER_DAY", "COURSE_REPORTS_PER_HOUR",
+                "COURSE_MAX_BODY_BYTES", "COURSE_STUCK_ATTEMPTS", "COURSE_STUCK_MINUTES"):  # fmt: skip
         if int(config[key]) < 0:
             raise ConfigError(f"{key}={config[key]!r} must not be negative")
     if not 16 <= int(config["REGISTRATION_IPV6_PREFIX"]) <= 128:

@@ -46,7 +46,7 @@ def tutor_page():
     reported = [n for n in course.LESSONS if any(key[0] == n for r in rows for key in r.cells)]
     return render_template(
         "tutor.html", rows=rows, stuck=stuck, settings=settings, lessons=course.LESSONS,
-        steps=course.STEP_NAMES, reported=reported, config=config,
+        steps=course.STEP_NAMES, reported=reported,
     )  # fmt: skip
 
 

@@ -64,6 +64,11 @@ NOT_RUN = {
     "--submissions models): tests/test_leaderboard_jobs.py runs one",
     "exercises run": "trains a lesson's networks: minutes (tests/test_exercises.py runs them)",
     "exercises check 3 --solution": "trains lesson 3's CNN: minutes (tests/test_exercises.py)",
+    "exercises check 1 mywork/lesson1_logistic.py --report": "needs a running leaderboard: "
+    "tests/test_exercises_report.py reports the same way",
+    "exercises report": "needs a running leaderboard: tests/test_exercises_report.py",
+    "export CHALLENGE_URL=https://challenge.example.org": PLACEHOLDER,
+    "export CHALLENGE_TOKEN=...": PLACEHOLDER,
 }
 # The command as the guide writes it -> what runs here instead, and why.
 SUBSTITUTED = {

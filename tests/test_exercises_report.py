@@ -8,6 +8,7 @@ import csv
 import html
 import importlib
 import io
+import json
 import os
 import re
 import shutil
@@ -21,10 +22,10 @@ import requests
 from click.testing import CliRunner
 
 from exercises import progress
-from exercises.checker import CheckFailed, Step
+from exercises.checker import CheckFailed, Step, StepResult
 from exercises.cli import main
 from exercises.lessons import LESSONS, STEP_NAMES
-from exercises.report import OUTBOX_FILE
+from exercises.report import OUTBOX_FILE, new_report, outgoing
 from tests.conftest import DATABASES, POSTGRES_URL
 from tests.hostile.harness import (
     BIN,
@@ -37,6 +38,8 @@ from tests.hostile.harness import (
     register,
     waitress_command,
 )
+from tests.test_leaderboard_browser import OVERFLOW_JS
+from tests.test_reliability_browser import CHROMIUM, chromium
 
 
 @pytest.mark.parametrize("number", sorted(LESSONS))
@@ -254,3 +257,79 @@ def test_report_needs_the_site_and_the_token_before_checking(tmp_path):
     no_token = CliRunner().invoke(main, ["report", str(tmp_path), "--url", "http://x"],
                                   env={"CHALLENGE_TOKEN": None})  # fmt: skip
     assert no_token.exit_code == 2 and "--report needs your team token" in no_token.output
+
+
+# --- the tutor page in a browser -------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_the_tutor_page_in_a_browser(taught, tmp_path):
+    if "sqlite" not in taught.site.database_url:
+        pytest.skip("the page is the same on both databases: once is enough")
+    with chromium() as browser:
+        context = browser.new_context(
+            viewport={"width": 1280, "height": 800}, accept_downloads=True
+        )
+        page = context.new_page()
+        page.goto(taught.live.url + "/admin/course")
+        assert page.url.endswith("/admin/login")  # organizers only
+        page.fill("input[name=token]", taught.site.env()["LEADERBOARD_ADMIN_TOKEN"])
+        page.click("main form button[type=submit]")
+        page.goto(taught.live.url + "/admin/course")
+        page.screenshot(path=str(tmp_path / "tutor.png"), full_page=True)
+        shown = page.evaluate(
+            """() => [...document.querySelectorAll('table.matrix tbody tr')].map(tr => [
+                 tr.querySelector('td.team').innerText.split(' (')[0],
+                 Object.fromEntries([...tr.querySelectorAll('td.cell')].map(
+                   td => [td.dataset.step, td.dataset.status]))])"""
+        )
+        assert dict(shown) == taught.expected
+        layout = page.evaluate(OVERFLOW_JS, False)  # the matrix scrolls in its own box
+        assert layout["page"] <= layout["width"] and not layout["out"], layout
+        hint = page.locator("td.cell.failed").first.get_attribute("title")
+        assert "is wrong on purpose (hint for l" in hint
+        with page.expect_download() as download:
+            page.click("text=Class CSV")
+        rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+        assert [row["team"] for row in rows] == list(taught.expected)
+
+        page.fill("input[name=due_2]", "2030-01-31T18:00")
+        page.click("text=Save the course settings")
+        assert "Course settings saved." in page.inner_text("main")
+        assert page.input_value("input[name=due_2]") == "2030-01-31T18:00"
+
+        anonymous = browser.new_context().new_page()
+        anonymous.goto(taught.live.url + "/course")
+        text = anonymous.inner_text("main")
+        assert "due 2030-01-31" in text and not any(name in text for name in taught.expected)
+        assert text.count("learner-") == len(taught.expected)
+
+
+# --- what leaves the learner's laptop ------------------------------------------------------------
+
+
+def test_the_code_goes_only_when_asked_and_a_quoted_line_of_it_never_otherwise(tmp_path):
+    lesson_file = tmp_path / "lesson1_logistic.py"
+    lesson_file.write_text("def sigmoid(z):\n    return secret_formula(z)\n", encoding="utf-8")
+    said = "NameError: name 'secret_formula' is not defined (lesson1_logistic.py, line 2: " \
+        "`return secret_formula(z)`)"  # fmt: skip
+    results = [
+        StepResult("sigmoid", False, said, 0.5),
+        StepResult("model", False, "x", ran=False, skipped=True),
+    ]
+    new = new_report(1, lesson_file, results, quick=True)
+    assert new["steps"] == [
+        {"name": "sigmoid", "status": "failed", "seconds": 0.5, "message": said},
+        {"name": "model", "status": "skipped", "seconds": 0.0, "message": "x"},
+    ]  # the outbox keeps the message whole: the site's setting decides when it is sent
+    plain = outgoing(new, tmp_path, collect_code=False)
+    assert "code" not in plain and "file" not in plain
+    assert plain["steps"][0]["message"] == (
+        "NameError: name 'secret_formula' is not defined (lesson1_logistic.py, line 2)"
+    )
+    assert "secret_formula(z)" not in json.dumps(plain)
+    asked = outgoing(new, tmp_path, collect_code=True)
+    assert asked["code"] == lesson_file.read_text() and asked["steps"][0]["message"] == said
+    lesson_file.write_text("def sigmoid(z):\n    return 1\n", encoding="utf-8")
+    assert "code" not in outgoing(new, tmp_path, collect_code=True)  # not the file checked

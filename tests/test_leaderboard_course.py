@@ -91,7 +91,7 @@ def test_a_later_check_updates_the_step_and_times_how_long_it_took(client, api, 
         "2026-03-02T09:25:00Z",
     )
     page = client.get("/admin/course", headers=bearer(ADMIN_TOKEN)).get_data(as_text=True)
-    assert "3 tries, passed after 25 min" in page
+    assert "3 tries · passed after 25 min" in page
 
 
 def test_the_stuck_list_names_the_step_and_the_hint_given(client, api, clock):
@@ -191,6 +191,9 @@ def test_a_learner_reads_only_its_own_results(client, api):
     )]  # fmt: skip
     assert all(p in page for p in pseudonyms)
     assert client.get("/course").headers.get("Cache-Control") is None  # public, no secret
+    for path in ("/admin/course", "/admin/course.csv", "/api/course/progress"):
+        who = ADMIN_TOKEN if path.startswith("/admin") else bob
+        assert client.get(path, headers=bearer(who)).headers["Cache-Control"] == "no-store"
 
 
 def test_a_report_after_the_due_date_is_marked_late_not_refused(client, api, clock):
