@@ -16,6 +16,7 @@ python -m benchmarks.bench_event [--quick] [--teams N] [--window S] [--gunicorn-
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import tempfile
@@ -30,7 +31,13 @@ import requests
 
 from benchmarks.timing import print_rows
 from tests.hostile.deadline import REQUEST_TIMEOUT_S, Outcome, open_loop, schedule
-from tests.hostile.harness import Site, make_site, nginx_in_front_of_gunicorn, percentile_ms
+from tests.hostile.harness import (
+    Site,
+    behind_nginx,
+    deployed_gunicorn_command,
+    make_site,
+    percentile_ms,
+)
 
 P99_TARGET_S = 1.0
 DRAIN_TIMEOUT_S = 300.0  # after the window, how long the workers get to score the last models
@@ -197,8 +204,8 @@ def run_event(event: Event, hour: DeadlineHour, folder: Path, *, workers: int = 
 
     events = schedule(hour.teams, hour.window_s, hour.reload_every_s, seed=24, uploads=hour.uploads)
     with ExitStack() as stack:
-        live = stack.enter_context(nginx_in_front_of_gunicorn(
-            event.site, folder, workers=hour.gunicorn_workers, **settings))  # fmt: skip
+        gunicorn = functools.partial(deployed_gunicorn_command, workers=hour.gunicorn_workers)
+        live, _ = stack.enter_context(behind_nginx(event.site, folder, gunicorn, **settings))
         stack.enter_context(workers_of(event, folder, workers))
         board_s = board_after_a_write_seconds(event.site, live.url, hour.gunicorn_workers)
         load = os.getloadavg()[0]

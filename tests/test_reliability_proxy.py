@@ -9,20 +9,16 @@ import http.client
 import json
 import shutil
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from tests.hostile.harness import (
-    BIN,
-    DEPLOY,
-    LiveServer,
     Site,
-    free_port,
+    behind_nginx,
+    deployed_gunicorn_command,
     make_site,
-    nginx_config,
-    run_cli,
     waitress_command,
 )
 
@@ -30,31 +26,13 @@ from tests.hostile.harness import (
 CLIENT_A, CLIENT_B = "127.0.0.2", "127.0.0.3"
 
 
-def app_command(kind: str, port: int) -> list[str]:
-    if kind == "gunicorn":
-        return [str(BIN / "gunicorn"), "--config", str(DEPLOY / "gunicorn.conf.py"),
-                "--bind", f"127.0.0.1:{port}", "leaderboard:create_app()"]  # fmt: skip
-    return waitress_command(port)
-
-
 @contextmanager
-def behind_nginx(site: Site, kind: str, tmp_path: Path) -> Iterator[tuple[int, int]]:
+def behind_nginx_as(site: Site, kind: str, tmp_path: Path) -> Iterator[tuple[int, int]]:
     """The app server of ``kind`` behind nginx; (nginx's port, the app server's port)."""
-    env = site.env(LEADERBOARD_PROXY_FIX="1", LEADERBOARD_REGISTRATIONS_PER_HOUR="1")
-    init = run_cli(site, "init-db")
-    assert init.returncode == 0, init.stderr
-    app_port, port = free_port(), free_port()
-    app = LiveServer(app_command(kind, app_port), env, app_port, site.root)
-    root = tmp_path / "nginx"
-    root.mkdir()
-    nginx = LiveServer([shutil.which("nginx"), "-e", str(root / "error.log"), "-c",
-                        str(nginx_config(root, port, app_port))], site.env(), port, root)  # fmt: skip
-    with ExitStack() as stack:
-        app.start()
-        stack.callback(app.stop)
-        nginx.start()
-        stack.callback(nginx.stop)
-        yield port, app_port
+    command = deployed_gunicorn_command if kind == "gunicorn" else waitress_command
+    with behind_nginx(site, tmp_path, command, LEADERBOARD_REGISTRATIONS_PER_HOUR="1") as servers:
+        nginx, app = servers
+        yield nginx.port, app.port
 
 
 def register_from(source: str, port: int, name: str, **headers: str) -> tuple[int, dict]:
@@ -77,7 +55,7 @@ def register_from(source: str, port: int, name: str, **headers: str) -> tuple[in
 @pytest.mark.parametrize("kind", ["waitress", "gunicorn"])
 def test_a_second_client_registers_behind_nginx(tmp_path, kind):
     site = make_site(tmp_path / "site")
-    with behind_nginx(site, kind, tmp_path) as (port, app_port):
+    with behind_nginx_as(site, kind, tmp_path) as (port, app_port):
         assert register_from(CLIENT_A, port, "first")[0] == 201
         status, answer = register_from(CLIENT_A, port, "first again")
         assert status == 429, answer  # one an hour from 127.0.0.2: the limit holds

@@ -20,9 +20,9 @@ import pytest
 import requests
 
 from tests.hostile.harness import (
+    behind_nginx,
     live_server,
     make_site,
-    nginx_in_front_of_gunicorn,
     register,
     submission_bytes,
 )
@@ -112,7 +112,7 @@ needs_nginx = pytest.mark.skipif(
 @pytest.mark.timeout(180)
 def test_nginx_and_gunicorn_answer_while_500_slow_clients_are_held(tmp_path):
     site = make_site(tmp_path / "site")
-    with nginx_in_front_of_gunicorn(site, tmp_path) as live:
+    with behind_nginx(site, tmp_path) as (live, _):
         latencies, still_open = hold_slow_connections(
             live.port, live.url + "/api/health", hold_s=NGINX_HOLD_S
         )

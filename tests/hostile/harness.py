@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -278,27 +278,37 @@ http {{
     return config
 
 
+def deployed_gunicorn_command(port: int, workers: int | None = None) -> list[str]:
+    """gunicorn with deploy/gunicorn.conf.py on 127.0.0.1:``port`` (``workers`` processes
+    instead of its 2, if given)."""
+    processes = ["--workers", str(workers)] if workers else []
+    return [str(BIN / "gunicorn"), "--config", str(DEPLOY / "gunicorn.conf.py"),
+            "--bind", f"127.0.0.1:{port}", *processes, "leaderboard:create_app()"]  # fmt: skip
+
+
 @contextmanager
-def nginx_in_front_of_gunicorn(
-    site: Site, folder: Path, *, workers: int | None = None, **extra_env: str
-) -> Iterator[LiveServer]:
-    """gunicorn with deploy/gunicorn.conf.py (``workers`` processes instead of its 2, if given),
-    behind nginx with deploy/nginx-proxy.conf (its files in ``folder``/nginx); ``extra_env``
-    holds more ``LEADERBOARD_*`` settings of the app."""
+def behind_nginx(
+    site: Site,
+    folder: Path,
+    app_command: Callable[[int], list[str]] = deployed_gunicorn_command,
+    **extra_env: str,
+) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """(nginx, the app server): the server that ``app_command(port)`` starts (gunicorn as
+    deployed by default) behind nginx with deploy/nginx-proxy.conf (its files in
+    ``folder``/nginx), both on loopback and stopped at the end; ``extra_env`` holds more
+    ``LEADERBOARD_*`` settings of the app."""
     init = run_cli(site, "init-db", **extra_env)
     assert init.returncode == 0, init.stderr
     app_port, port = free_port(), free_port()
-    processes = ["--workers", str(workers)] if workers else []
-    gunicorn = LiveServer([str(BIN / "gunicorn"), "--config", str(DEPLOY / "gunicorn.conf.py"),
-                           "--bind", f"127.0.0.1:{app_port}", *processes, "leaderboard:create_app()"],
-                          site.env(LEADERBOARD_PROXY_FIX="1", **extra_env), app_port, site.root)  # fmt: skip
+    command = app_command(app_port)
+    app = LiveServer(command, site.env(LEADERBOARD_PROXY_FIX="1", **extra_env), app_port, site.root)
     root = folder / "nginx"
     root.mkdir()
     nginx = LiveServer([shutil.which("nginx"), "-e", str(root / "error.log"), "-c",
                         str(nginx_config(root, port, app_port))], site.env(), port, root)  # fmt: skip
     with ExitStack() as stack:
-        gunicorn.start()
-        stack.callback(gunicorn.stop)
+        app.start()
+        stack.callback(app.stop)
         nginx.start()
         stack.callback(nginx.stop)
-        yield nginx
+        yield nginx, app
