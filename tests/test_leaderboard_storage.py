@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import os
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -23,6 +24,17 @@ def test_round_trip_by_hash(tmp_path):
     first = path.read_bytes()
     assert storage.store(tmp_path, data) == sha and path.read_bytes() == first  # stored once
     assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == [path.name]
+
+
+def test_the_same_upload_is_stored_as_the_same_bytes(tmp_path):
+    data = "".join(f"{i},{i / 7:.17g}\n" for i in range(5_000)).encode()
+    paths = [
+        storage.stored_path(tmp_path / folder, storage.store(tmp_path / folder, data))
+        for folder in ("a", "b")
+    ]
+    first, second = (Path(path).read_bytes() for path in paths)
+    assert first == second and gzip.decompress(first) == data
+    assert len(first) < 0.6 * len(data)  # compressed, not only wrapped
 
 
 def test_altered_or_missing_files_are_reported(tmp_path):
