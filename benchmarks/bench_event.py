@@ -171,8 +171,8 @@ def workers_of(event: Event, folder: Path, n: int) -> Iterator[None]:
 @dataclass
 class Measured:
     """What one event's deadline hour did: each request's outcome, the requests dropped (not
-    started within the grace period), the wall time, the models' fate (models event), the load
-    average as the window began and the time to compute the board again after a write."""
+    started within the grace period), the wall time, the models' fate (models event), the
+    machine's load, and the time to compute the board again after a write."""
 
     kind: str
     hour: DeadlineHour
@@ -180,7 +180,8 @@ class Measured:
     dropped: int
     wall_s: float
     models: dict | None
-    load: float
+    load: tuple[float, float]  # 1-minute load average as the window began and as it ended
+    client_cpu_s: float  # CPU time of the load generator (this process) during the window
     board_s: float
 
 
@@ -208,10 +209,11 @@ def run_event(event: Event, hour: DeadlineHour, folder: Path, *, workers: int = 
         live, _ = stack.enter_context(behind_nginx(event.site, folder, gunicorn, **settings))
         stack.enter_context(workers_of(event, folder, workers))
         board_s = board_after_a_write_seconds(event.site, live.url, hour.gunicorn_workers)
-        load = os.getloadavg()[0]
+        load, cpu = os.getloadavg()[0], time.process_time()
         outcomes, dropped, wall_s = open_loop(events, send, threads=hour.threads)
+        load, cpu = (load, os.getloadavg()[0]), time.process_time() - cpu
         models = scored_models(event, outcomes)
-    return Measured(event.kind, hour, outcomes, dropped, wall_s, models, load, board_s)
+    return Measured(event.kind, hour, outcomes, dropped, wall_s, models, load, cpu, board_s)
 
 
 def board_seconds(url: str, gunicorn_workers: int) -> float:
@@ -289,7 +291,9 @@ def rows_of(measured: Measured) -> list[dict]:
         met = errors == 0 and dropped == 0 and p99 < P99_TARGET_S
         rows.append({
             "benchmark": f"{kind} event, {hour.teams} teams, {hour.window_s:g} s of the deadline "
-                         f"hour: {name} per second held (load {measured.load:.1f})",
+                         f"hour: {name} per second held (load {measured.load[0]:.1f} to "
+                         f"{measured.load[1]:.1f}; the load generator took {measured.client_cpu_s:.1f} "
+                         f"s CPU)",
             "measured": f"{held:.2f}/s; p50 {percentile_ms([o.latency_s for o in done], 50):.0f} ms, "
                         f"p99 {p99 * 1000:.0f} ms from the scheduled time; {errors} errors, "
                         f"{dropped} dropped",
