@@ -125,7 +125,7 @@ def run(*, quick: bool = False) -> list[dict]:
             model.write_bytes(mean_model(-1))
             sandbox = best(lambda i: score_model(model, records, limits=limits, private=True))
             ids = [team.upload(mean_model(i), "model.onnx", 202)["id"] for i in range(REPEAT)]
-            job = best(lambda i: jobs.score_submission(ids[i]))
+            job = best(lambda i: jobs.score_submission(models, ids[i]))
         upload_model = best(lambda i: team.upload(mean_model(100 + i), "model.onnx", 202))
         table = pd.read_csv(key)
         csv = [

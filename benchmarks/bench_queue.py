@@ -138,7 +138,7 @@ class Direct:
         with self.app.app_context():
             start = time.perf_counter()
             for submission in ids:
-                if jobs.score_submission(submission) != "scored":
+                if jobs.score_submission(self.app, submission) != "scored":
                     raise RuntimeError(f"direct scoring of #{submission} did not score it")
             return time.perf_counter() - start
 

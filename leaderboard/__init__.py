@@ -20,7 +20,9 @@ The web: what a browser or a script talks to.
 The worker: scoring models away from the web.
 - ``jobs``: a worker's job: score one queued model in the sandbox, record the result.
 
-The rules: what the challenge allows, free of HTTP; settings and the clock come as arguments.
+The rules: what the challenge allows, free of HTTP. Nothing below the web reads ``current_app``:
+a check takes the session, the settings and the clock; a step that opens sessions, scores or
+queues takes the ``app`` that holds them (tests/test_leaderboard_layers.py holds the layers).
 - ``uploads``: one upload from the form, the API or the CLI: checked, scored, stored, recorded.
 - ``actions``: register, invite, new token, mark final, quota left, the throttle's count.
 - ``final``: the close, the reveal and its stored final ranking, re-ranking.
@@ -39,9 +41,9 @@ Storage: what is kept.
 - ``backup``: copies of the database and the stored files, and putting them back.
 - ``migrations/``: the Alembic revisions of the schema.
 
-Ground: ``config`` (defaults, environment variables, checks before starting), ``state`` (what an
-app holds besides its settings, one typed part per module) and ``names`` (team names people can
-tell apart: no invisible characters, UTS #39).
+Ground: ``config`` (defaults, environment variables, checks before starting, the public folder
+and its ``challenge.json``), ``state`` (what an app holds besides its settings, one typed part per
+module) and ``names`` (team names people can tell apart: no invisible characters, UTS #39).
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@ team (open, by invite code, or by the organizer), replace its token, mark finals
 left of today's quota, and count wrong credentials for the throttle.
 
 Each action checks its rules inside one transaction and raises the ``leaderboard.errors`` error
-of a broken rule; it takes the settings (``config``) and the clock as arguments, so that it
-serves a request, a command and a test alike.
+of a broken rule. An action takes the ``app`` whose database it changes, and reads the settings
+and the clock from it (``app.config``, ``app.config["NOW"]``); a check inside a transaction takes
+the session, the settings (``config``) and the clock. No action reads ``current_app``: each
+serves a request, a command, a worker and a test alike.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
+from flask import Flask
 from sqlalchemy.orm import Session
 
 from leaderboard import errors, queries
@@ -50,7 +53,7 @@ def _team_rules() -> Iterator[None]:
 
 
 def register_team(
-    name: str, *, address: str, config: Config, clock: Clock, invite: str | None = None
+    name: str, *, address: str, app: Flask, invite: str | None = None
 ) -> tuple[str, str]:
     """A team registering itself from ``address``: its name and token.
 
@@ -59,12 +62,13 @@ def register_team(
     REGISTRATIONS_PER_HOUR or REGISTRATIONS_PER_DAY from the address (an IPv6 network of
     REGISTRATION_IPV6_PREFIX bits); Conflict for a taken name, InvalidInput for a bad one.
     """
+    config, clock = app.config, app.config["NOW"]
     mode = config["REGISTRATION"]
     if mode == "closed":
         raise errors.RegistrationClosed()
     if mode == "invite":
-        _check_invite_exists(invite or "", address=address, config=config, clock=clock)
-    with _team_rules(), session_scope(write=True) as db:
+        _check_invite_exists(invite or "", address=address, app=app)
+    with _team_rules(), session_scope(app, write=True) as db:
         # Checked again under the write lock: two registrations at once cannot share a code
         # or both take the last place of the hour.
         code = _take_invite(db, invite or "") if mode == "invite" else None
@@ -79,18 +83,16 @@ def register_team(
         return team.name, token
 
 
-def _check_invite_exists(code: str, *, address: str, config: Config, clock: Clock) -> None:
+def _check_invite_exists(code: str, *, address: str, app: Flask) -> None:
     """InvalidInput without a code; a code that was never issued counts as a wrong guess."""
     if not queries.normalize_invite(code):
         raise errors.InvalidInput(
             "registration needs an invite code: enter the one the organizers gave you"
         )
-    with session_scope() as db:
+    with session_scope(app) as db:
         known = queries.get_invite(db, code) is not None
     if not known:
-        refuse_wrong_credential(
-            "invite code", errors.UnknownInvite(code), address=address, config=config, clock=clock
-        )
+        refuse_wrong_credential("invite code", errors.UnknownInvite(code), address=address, app=app)
 
 
 def _take_invite(db: Session, code: str) -> Invite:
@@ -124,26 +126,26 @@ def _check_registration_rate(db: Session, address: str, *, config: Config, clock
         )
 
 
-def create_invites(count: int, *, clock: Clock) -> list[str]:
+def create_invites(count: int, *, app: Flask) -> list[str]:
     """``count`` one-use invite codes for `leaderboard invite`; only their hashes are stored."""
     if count < 1:
         raise errors.InvalidInput(f"--count must be at least 1, got {count}")
-    with session_scope(write=True) as db:
-        return queries.add_invites(db, count, now=clock())
+    with session_scope(app, write=True) as db:
+        return queries.add_invites(db, count, now=app.config["NOW"]())
 
 
-def add_team(name: str, *, config: Config, clock: Clock) -> tuple[str, str]:
+def add_team(name: str, *, app: Flask) -> tuple[str, str]:
     """The organizer adding a team, whatever the registration mode: its name and token."""
-    with _team_rules(), session_scope(write=True) as db:
+    with _team_rules(), session_scope(app, write=True) as db:
         team, token = queries.create_team(
-            db, name, now=clock(), max_chars=config["TEAM_NAME_MAX_CHARS"]
+            db, name, now=app.config["NOW"](), max_chars=app.config["TEAM_NAME_MAX_CHARS"]
         )
         return team.name, token
 
 
-def rotate_token(team_id: int) -> str:
+def rotate_token(team_id: int, *, app: Flask) -> str:
     """Give a team a new token (returned, shown once); the old one and its sessions stop at once."""
-    with session_scope(write=True) as db:
+    with session_scope(app, write=True) as db:
         team = queries.get_team(db, team_id)
         if team is None or team.is_reference:
             raise errors.NotFound(f"no team with id {team_id}")
@@ -161,12 +163,12 @@ NOT_SCORED = {
 LATE = "came after the close; late ones never count"
 
 
-def set_final(team_id: int, submission_id: int, final: bool, *, config: Config) -> None:
+def set_final(team_id: int, submission_id: int, final: bool, *, app: Flask) -> None:
     """Mark or unmark a team's own submission; NotFound for another team's, FinalsFrozen once
     the first reveal showed the private scores (an undo does not thaw them), NotFinalable for a
     late one or one without a score (queued, running or failed), Conflict over the limit;
     unmarking always works until then."""
-    with session_scope(write=True) as db:
+    with session_scope(app, write=True) as db:
         submission = queries.get_submission(db, submission_id)
         if submission is None or submission.team_id != team_id:
             raise errors.NotFound(f"your team has no submission #{submission_id}")
@@ -178,7 +180,7 @@ def set_final(team_id: int, submission_id: int, final: bool, *, config: Config) 
         if final and submission.status in NOT_SCORED:
             raise errors.NotFinalable(submission_id, NOT_SCORED[submission.status])
         try:
-            queries.set_final(db, submission, final, max_finals=config["MAX_FINALS"])
+            queries.set_final(db, submission, final, max_finals=app.config["MAX_FINALS"])
         except queries.TooManyFinals as err:
             raise errors.Conflict(str(err)) from None
 
@@ -195,7 +197,7 @@ def retry_after_s(failures: int, *, config: Config) -> int:
 
 
 def refuse_wrong_credential(
-    kind: str, refusal: errors.RuleError, *, address: str, config: Config, clock: Clock
+    kind: str, refusal: errors.RuleError, *, address: str, app: Flask
 ) -> NoReturn:
     """Count a wrong ``kind`` (team token, organizer token, invite code) from this address, log it
     for the organizers, and raise ``refusal``, or Throttled with a growing wait past the limit.
@@ -204,9 +206,10 @@ def refuse_wrong_credential(
     thread. A right credential is checked before this and always works, so a classroom behind one
     address is never locked out by one pupil's typos.
     """
-    with session_scope(write=True) as db:
+    config = app.config
+    with session_scope(app, write=True) as db:
         failures = queries.record_token_failure(
-            db, address, kind=kind, now=clock(), forget_s=config["BAD_TOKEN_FORGET_S"]
+            db, address, kind=kind, now=config["NOW"](), forget_s=config["BAD_TOKEN_FORGET_S"]
         )
     wait = retry_after_s(failures, config=config)
     log = logger.warning if wait else logger.info

@@ -66,15 +66,15 @@ def logout():
 
 @bp.get("/")
 def dashboard():
-    with session_scope() as db:
+    with session_scope(current_app) as db:
         revealed = queries.is_revealed(db)
         # What the reveal would show now, for the organizers' eyes only (never cached, never public).
-        preview = None if revealed else ranking.final_board(db, now=_now())
+        preview = None if revealed else ranking.final_board(db, now=_now(), app=current_app)
         status_counts = queries.status_counts(db)
         return render_template(
             "admin.html",
             preview=preview,
-            metric=grading.answer_key().metric,
+            metric=grading.answer_key(current_app).metric,
             submissions=queries.all_submissions(db),
             status_counts=status_counts,
             pending=sum(status_counts[status] for status in PENDING),
@@ -99,7 +99,7 @@ def _reason() -> str | None:
 
 
 def _rerank_hint() -> str:
-    with session_scope() as db:
+    with session_scope(current_app) as db:
         revealed = queries.is_revealed(db)
     if not revealed:
         return ""
@@ -135,7 +135,7 @@ def _disqualify(
     """Disqualify what ``find`` returns with the form's reason (or reinstate it), 404 ``missing``
     if there is none, and flash what was done to the target ``named``."""
     reason = _reason()
-    with session_scope(write=True) as db:
+    with session_scope(current_app, write=True) as db:
         target = find(db)
         if target is None:
             abort(404, missing)
@@ -159,8 +159,8 @@ def reveal():
 def export_csv(what: str):
     if what not in export.EXPORTS:
         abort(404, f"no export called {what!r}; there are 'leaderboard' and 'submissions'")
-    with session_scope() as db:
-        text = export.csv_text(db, what)
+    with session_scope(current_app) as db:
+        text = export.csv_text(db, what, current_app)
     return Response(
         text,
         mimetype="text/csv",

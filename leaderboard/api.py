@@ -13,7 +13,6 @@ from sqlalchemy import text
 
 from leaderboard import actions, auth, grading, ladder, queries, ranking, uploads
 from leaderboard.db import session_scope
-from leaderboard.forms import settings_and_clock
 from leaderboard.models import Submission
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -42,15 +41,15 @@ def scores_json(scored: Submission | ranking.Row | ranking.Late, *, revealed: bo
     ones too, but only once ``revealed``. A submission not scored yet (or failed) has null
     there, intervals included; one the Ladder did not accept has null and ``public_withheld``
     saying why; rounded numbers come with ``public_digits``."""
-    public = ladder.public_score(scored, revealed=revealed)
+    public = ladder.public_score(scored, revealed=revealed, app=current_app)
     scores = {
         "public_auc": public.value,
         "public_auc_ci": _interval(public.lo, public.hi),
     }
     if public.withheld:
         scores["public_withheld"] = public.withheld
-    elif ladder.is_ladder() and not revealed and public.value is not None:
-        scores["public_digits"] = ladder.public_digits()
+    elif ladder.is_ladder(current_app) and not revealed and public.value is not None:
+        scores["public_digits"] = ladder.public_digits(current_app)
     if revealed:
         scores["private_auc"] = scored.private_auc
         scores["private_auc_ci"] = _interval(scored.private_lo, scored.private_hi)
@@ -119,7 +118,7 @@ def create_team():
     if not isinstance(name, str) or not isinstance(invite, str):
         abort(400, 'expected {"name": "<team name>"}, with "invite": "<code>" in invite mode')
     team, token = actions.register_team(
-        name, invite=invite, address=auth.registering_address(), **settings_and_clock()
+        name, invite=invite, address=auth.registering_address(), app=current_app
     )
     auth.mark_private()
     return jsonify(team=team, token=token), 201
@@ -129,7 +128,7 @@ def create_team():
 def new_token():
     """Replace the bearer's team token; the old one and every log-in session stop at once."""
     team = auth.team_from_token(auth.bearer_token())
-    token = actions.rotate_token(team.id)
+    token = actions.rotate_token(team.id, app=current_app)
     auth.mark_private()
     return jsonify(team=team.name, token=token)
 
@@ -138,17 +137,19 @@ def new_token():
 def create_submission():
     team = auth.team_from_token(auth.bearer_token())
     upload, note = request.files.get("file"), request.form.get("note", "")
-    accepted = uploads.receive(team, upload, note, **settings_and_clock())
+    accepted = uploads.receive(team, upload, note, app=current_app)
     s = accepted.submission
     if accepted.scored is None:  # a model: queued for a worker; GET /api/submissions follows it
         queued = {"id": s.id, "team": team.name, "status": s.status, "kind": s.kind}
         queued |= {"remaining_today": accepted.remaining_today, "sha256": s.sha256}
-        queued["metric"] = grading.answer_key().metric.name  # what public_auc will hold
+        queued["metric"] = grading.answer_key(current_app).metric.name  # what public_auc will hold
         return jsonify(queued), 202
     body = {
         "id": s.id,
         "team": team.name,
-        "metric": grading.answer_key().metric.name,  # what public_auc holds (roc_auc, bkg_eff@E)
+        "metric": grading.answer_key(
+            current_app
+        ).metric.name,  # what public_auc holds (roc_auc, bkg_eff@E)
         "remaining_today": accepted.remaining_today,
         "sha256": s.sha256,
         "rows": s.n_rows,
@@ -160,7 +161,7 @@ def create_submission():
 @bp.get("/submissions")
 def list_submissions():
     team = auth.team_from_token(auth.bearer_token())
-    with session_scope() as db:
+    with session_scope(current_app) as db:
         revealed = queries.is_revealed(db)
         items = [
             submission_json(s, revealed=revealed) for s in queries.team_submissions(db, team.id)
@@ -174,21 +175,21 @@ def mark_final(submission_id: int):
     final = json_body().get("final", True)
     if not isinstance(final, bool):
         abort(400, 'expected {"final": true} or {"final": false}')
-    actions.set_final(team.id, submission_id, final, config=current_app.config)
+    actions.set_final(team.id, submission_id, final, app=current_app)
     return jsonify(id=submission_id, final=final)
 
 
 @bp.get("/leaderboard")
 def leaderboard():
-    with session_scope() as db:
-        board = ranking.current_board(db)
-    body = ranking.derived(board, "api", board_json)
+    with session_scope(current_app) as db:
+        board = ranking.current_board(db, current_app)
+    body = ranking.derived(board, "api", board_json, current_app)
     return current_app.response_class(body, mimetype="application/json")
 
 
 def board_json(board: ranking.Board) -> bytes:
     """The board as /api/leaderboard sends it (built once per board, then reused)."""
-    metric = grading.answer_key().metric
+    metric = grading.answer_key(current_app).metric
     body = {
         "metric": metric.name,
         "higher_is_better": metric.higher_is_better,
@@ -205,6 +206,6 @@ def board_json(board: ranking.Board) -> bytes:
 @bp.get("/health")
 def health():
     """For monitoring: 200 when the database answers, 503 (by the error handler) when not."""
-    with session_scope() as db:
+    with session_scope(current_app) as db:
         db.execute(text("SELECT 1"))
     return jsonify(status="ok")

@@ -11,7 +11,6 @@ from flask import abort, current_app, g, request, session
 
 from leaderboard import actions, errors, queries
 from leaderboard.db import session_scope
-from leaderboard.forms import settings_and_clock
 from leaderboard.models import Team
 
 IPV6_HOST_PREFIX = 64  # what one IPv6 host gets
@@ -51,12 +50,12 @@ def team_from_token(token: str) -> Team:
     """The team of ``token``, or 401 (missing or wrong token; 429 past the throttle's limit)."""
     if not token:
         abort(401, "missing team token")
-    with session_scope() as db:
+    with session_scope(current_app) as db:
         team = queries.team_by_token(db, token)
     if team is None:
         refusal = errors.WrongCredential("missing or wrong team token")
         actions.refuse_wrong_credential(
-            "team token", refusal, address=client_address(), **settings_and_clock()
+            "team token", refusal, address=client_address(), app=current_app
         )
     return team
 
@@ -84,7 +83,7 @@ def _find_login() -> Login | None:
     session_id = session.get(SESSION_ID)
     if not isinstance(session_id, str):
         return None
-    with session_scope() as db:
+    with session_scope(current_app) as db:
         found = queries.login_session(
             db, session_id, now=now(), lifetime_s=current_app.config["LOGIN_LIFETIME_S"]
         )
@@ -119,7 +118,7 @@ def _start_session(team_id: int | None, credential_hash: str) -> None:
     """A fresh random session id (never one the browser brought: no session fixation)."""
     logout()
     lifetime_s = current_app.config["LOGIN_LIFETIME_S"]
-    with session_scope() as db:
+    with session_scope(current_app) as db:
         queries.end_expired_login_sessions(db, now=now(), lifetime_s=lifetime_s)
         session_id = queries.add_login_session(
             db, team_id, credential_hash=credential_hash, now=now()
@@ -132,7 +131,7 @@ def logout() -> None:
     """End this browser's session on the server, so that copies of its cookie stop working too."""
     session_id = session.get(SESSION_ID)
     if isinstance(session_id, str):
-        with session_scope() as db:
+        with session_scope(current_app) as db:
             queries.end_login_session(db, session_id)
     session.clear()
     g.pop("login", None)
@@ -178,13 +177,13 @@ def check_organizer_token(token: str) -> None:
     """Return if ``token`` is the organizer token; else 403 for a team token, 401 or 429 otherwise."""
     if admin_token_ok(token):
         return
-    with session_scope() as db:
+    with session_scope(current_app) as db:
         team = queries.team_by_token(db, token)
     if team is not None:
         abort(403, "this is a team token; the organizer pages need the organizer token")
     refusal = errors.WrongCredential("wrong organizer token")
     actions.refuse_wrong_credential(
-        "organizer token", refusal, address=client_address(), **settings_and_clock()
+        "organizer token", refusal, address=client_address(), app=current_app
     )
 
 

@@ -264,7 +264,7 @@ def upgrade(app: Flask, destination: Path | None) -> None:
 def add_team(app: Flask, name: str) -> None:
     """Register team NAME and print its token (shown only this once)."""
     init_db(app)
-    name, token = actions.add_team(name, config=app.config, clock=app.config["NOW"])
+    name, token = actions.add_team(name, app=app)
     click.echo(f"team {name!r} added; its token (shown only once): {token}")
 
 
@@ -274,7 +274,7 @@ def add_team(app: Flask, name: str) -> None:
 def invite(app: Flask, count: int) -> None:
     """Print COUNT one-use invite codes, one a line, for LEADERBOARD_REGISTRATION=invite."""
     init_db(app)
-    for code in actions.create_invites(count, clock=app.config["NOW"]):
+    for code in actions.create_invites(count, app=app):
         click.echo(code)
     if app.config["REGISTRATION"] != "invite":
         click.echo(
@@ -293,7 +293,7 @@ def rotate_token(app: Flask, team: str) -> None:
         found = queries.team_by_name(db, team)
     if found is None or found.is_reference:
         raise click.ClickException(f"no team called {team!r}; `leaderboard status` counts them")
-    token = actions.rotate_token(found.id)
+    token = actions.rotate_token(found.id, app=app)
     click.echo(f"team {found.name!r} has a new token (shown only once): {token}")
 
 
@@ -309,9 +309,7 @@ def add_reference(app: Flask, name: str, file: Path) -> None:
     """
     init_db(app)
     with open(file, "rb") as stream:
-        accepted = uploads.add_reference(
-            name, stream, filename=file.name, config=app.config, clock=app.config["NOW"]
-        )
+        accepted = uploads.add_reference(name, stream, filename=file.name, app=app)
     if accepted.scored is None:
         click.echo(f"reference {name!r}: model queued as submission #{accepted.submission.id}; "
                    "`leaderboard worker` scores it")  # fmt: skip
@@ -421,7 +419,7 @@ def rerank(app: Flask, reason: str) -> None:
     try:
         reason = queries.clean_reason(reason)
         with session_scope(app, write=True) as db:
-            message = final.rerank(db, now=app.config["NOW"](), reason=reason)
+            message = final.rerank(db, now=app.config["NOW"](), reason=reason, app=app)
     except ValueError as err:  # a reason the rules refuse
         raise click.ClickException(str(err)) from None
     click.echo(message)
@@ -446,7 +444,7 @@ def _revealed_note(app: Flask) -> None:
 def export_command(app: Flask, what: str, out: Path | None) -> None:
     """Export the leaderboard as shown, or every submission with private scores, as CSV."""
     with session_scope(app) as db:
-        text = export.csv_text(db, what)
+        text = export.csv_text(db, what, app)
     if out is None:
         click.echo(text, nl=False)
     else:

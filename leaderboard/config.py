@@ -7,6 +7,7 @@ instance file ``config.py``, and a test config overrides both.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import warnings
 from collections.abc import Callable, Mapping
@@ -25,6 +26,8 @@ TRAINING_DATA_RULES = ("allowed", "forbidden")
 # Shortest secret key and organizer token accepted: 32 random characters are beyond guessing.
 MIN_SECRET_CHARS = 32
 HOW_TO_MAKE_A_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+logger = logging.getLogger(__name__)
 
 
 class ConfigError(RuntimeError):
@@ -355,6 +358,29 @@ MODELS_HOW_TO = (
     "`challenge generate --submissions models` (or `challenge import --submissions models`) "
     "writes it as private/test.root beside the answer key"
 )
+
+
+def public_folder(config: Mapping[str, Any]) -> Path | None:
+    """Where the public files are: ``PUBLIC_DATA``, else the ``public/`` folder beside the answer
+    key's ``private/`` (the layout ``challenge generate`` writes), if it exists."""
+    if config["PUBLIC_DATA"]:
+        return Path(config["PUBLIC_DATA"])
+    beside = Path(config["ANSWER_KEY"]).resolve().parent.parent / "public"
+    return beside if beside.is_dir() else None
+
+
+def challenge_facts(config: Mapping[str, Any]) -> dict:
+    """The challenge's public ``challenge.json`` (from ``challenge generate``), or {} without one."""
+    folder = public_folder(config)
+    path = folder / SETTINGS_FILE if folder else None
+    if path is None or not path.is_file():
+        return {}
+    try:
+        facts = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        logger.warning("cannot read %s: %s", path, err)
+        return {}
+    return facts if isinstance(facts, dict) else {}
 
 
 def _check_challenge_kind(config: dict[str, Any]) -> None:

@@ -7,7 +7,6 @@ markdown-it-py with raw HTML switched off, so that no page can carry a script (s
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +15,8 @@ from flask import current_app, render_template
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from challenge.data import SETTINGS_FILE
+from leaderboard import config as settings
 from leaderboard.config import PREDICTION_FILES, TRAINING_DATA_RULES
 
 PAGES = {  # endpoint name -> title, in the order of the navigation
@@ -25,7 +26,7 @@ PAGES = {  # endpoint name -> title, in the order of the navigation
     "rules": "Rules",
 }
 DATACARD = "DATACARD.md"
-CHALLENGE_JSON = "challenge.json"  # public facts of the challenge, written by `challenge generate`
+CHALLENGE_JSON = SETTINGS_FILE  # public facts of the challenge, written by `challenge generate`
 SIMULATED_KEY = "simulated_training_data"  # "allowed" or "forbidden"
 FILE_ROLES = {  # public file -> what it is (HTML: /data shows it as it is)
     "train.root": Markup("training records with labels (ROOT TTree <code>events</code>)"),
@@ -78,12 +79,13 @@ def page_text(page: str, **context) -> Markup:
 
 
 def public_folder() -> Path | None:
-    """Where the public files are: ``LEADERBOARD_PUBLIC_DATA``, else the ``public/`` folder beside
-    the answer key's ``private/`` (the layout ``challenge generate`` writes), if it exists."""
-    if current_app.config["PUBLIC_DATA"]:
-        return Path(current_app.config["PUBLIC_DATA"])
-    beside = Path(current_app.config["ANSWER_KEY"]).resolve().parent.parent / "public"
-    return beside if beside.is_dir() else None
+    """Where the public files are (``config.public_folder``)."""
+    return settings.public_folder(current_app.config)
+
+
+def challenge_facts() -> dict:
+    """The challenge's public ``challenge.json``, or {} without one (``config.challenge_facts``)."""
+    return settings.challenge_facts(current_app.config)
 
 
 def datacard() -> Markup | None:
@@ -130,20 +132,6 @@ def downloads() -> list[PublicFile]:
         for path in sorted(folder.iterdir())
         if path.is_file() and not path.name.startswith(".") and path.name not in hidden
     ]
-
-
-def challenge_facts() -> dict:
-    """The challenge's public ``challenge.json`` (from ``challenge generate``), or {} without one."""
-    folder = public_folder()
-    path = folder / CHALLENGE_JSON if folder else None
-    if path is None or not path.is_file():
-        return {}
-    try:
-        facts = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        current_app.logger.warning("cannot read %s: %s", path, err)
-        return {}
-    return facts if isinstance(facts, dict) else {}
 
 
 def simulated_training_data() -> str:

@@ -29,7 +29,7 @@ def private():
 def settings():
     """What a report needs to know: the lessons and their steps, due dates, whether to send code."""
     auth.team_from_token(auth.bearer_token())
-    with session_scope() as db:
+    with session_scope(current_app) as db:
         current = course.course_settings(db)
     lessons = [
         {"lesson": n, "title": lesson.title, "steps": list(course.STEP_NAMES[n]),
@@ -44,7 +44,7 @@ def reports():
     team = auth.team_from_token(auth.bearer_token())
     parsed = course.parse_reports(_json_body())
     per_hour = current_app.config["COURSE_REPORTS_PER_HOUR"]
-    with session_scope(write=True) as db:
+    with session_scope(current_app, write=True) as db:
         recorded = course.record_reports(db, team, parsed, now=auth.now(), per_hour=per_hour)
         pseudonym = course.join(db, team, now=auth.now()).pseudonym
     return jsonify(
@@ -59,7 +59,7 @@ def reports():
 def progress():
     """The asker's own steps: its latest status of each, tries, and the checker's last message."""
     team = auth.team_from_token(auth.bearer_token())
-    with session_scope() as db:
+    with session_scope(current_app) as db:
         row = course.learner_row(db, team)
         due = course.course_settings(db).due
     return jsonify(_progress_json(team, row, due))

@@ -6,9 +6,8 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask
 from sqlalchemy import Engine, create_engine, event, inspect, make_url, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -92,7 +91,10 @@ def init_app(app: Flask) -> None:
     engine = make_engine(
         app.config["DATABASE_URL"], busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"]
     )
-    sessions = sessionmaker(engine, expire_on_commit=False)
+    # The audit log's clock: the app's, read when a session flushes (tests move it).
+    sessions = sessionmaker(
+        engine, expire_on_commit=False, info={CLOCK: lambda: app.config["NOW"]()}
+    )
     event.listen(sessions, "before_flush", _bump_board_version)
     event.listen(sessions, "before_flush", _audit_after_first_reveal)
     state_of(app).hold(Database(engine, sessions))
@@ -111,6 +113,7 @@ def _bump_board_version(session: Session, flush_context, instances) -> None:
 
 AUDITED_CHANGES = 20  # the most changed rows one audit entry names; it counts the rest
 AUDITS_ITSELF = "leaderboard.audits_itself"  # session.info key: see ``audits_itself``
+CLOCK = "leaderboard.clock"  # session.info key: the app's clock, for the audit log's times
 
 
 def audits_itself(session: Session) -> None:
@@ -142,7 +145,7 @@ def _audit_after_first_reveal(session: Session, flush_context, instances) -> Non
     detail = "; ".join(words[:AUDITED_CHANGES])
     if len(words) > AUDITED_CHANGES:
         detail += f"; and {len(words) - AUDITED_CHANGES} more"
-    now = current_app.config["NOW"]() if has_app_context() else datetime.now(timezone.utc)
+    now = session.info[CLOCK]()
     session.add(AuditEntry(at=now, action="change after the reveal", detail=detail))
 
 
@@ -166,7 +169,7 @@ def board_version(session: Session) -> int:
     return session.execute(select(BoardVersion.version)).scalar_one()
 
 
-def missing_tables(app: Flask | None = None) -> str | None:
+def missing_tables(app: Flask) -> str | None:
     """Why the database cannot serve yet (no file, no tables, no connection), or None when ready.
 
     Looks without creating anything: a SQLite file that does not exist is not opened, since
@@ -197,7 +200,7 @@ def missing_tables(app: Flask | None = None) -> str | None:
 UPGRADE_HINT = "run `leaderboard upgrade` (it backs the database up first)"
 
 
-def outdated_schema(app: Flask | None = None) -> str | None:
+def outdated_schema(app: Flask) -> str | None:
     """What to do with a database whose schema an older version made, or None when it has this
     version's schema (or no tables yet). Nothing is written to it."""
     from leaderboard import migrations
@@ -236,8 +239,8 @@ def _outdated(connection) -> dict[str, list[str]]:
     return outdated
 
 
-def engine_of(app: Flask | None = None) -> Engine:
-    return state_of(app or current_app).part(Database).engine
+def engine_of(app: Flask) -> Engine:
+    return state_of(app).part(Database).engine
 
 
 def sessions_of(app: Flask) -> sessionmaker:
@@ -246,13 +249,13 @@ def sessions_of(app: Flask) -> sessionmaker:
 
 
 @contextmanager
-def session_scope(app: Flask | None = None, *, write: bool = False) -> Iterator[Session]:
+def session_scope(app: Flask, *, write: bool = False) -> Iterator[Session]:
     """A session that commits when the block ends, or rolls back and re-raises.
 
     With ``write=True`` the transaction first takes the write lock, so that what it checks
     (quota, number of finals, a free team name) cannot change before it commits.
     """
-    session = sessions_of(app or current_app)()
+    session = sessions_of(app)()
     try:
         if write:
             session.execute(
@@ -267,7 +270,7 @@ def session_scope(app: Flask | None = None, *, write: bool = False) -> Iterator[
         session.close()
 
 
-def init_db(app: Flask | None = None) -> None:
+def init_db(app: Flask) -> None:
     """Create the tables and the settings rows if they are missing; safe to run again.
 
     A new database is stamped with this version's schema revision. ConfigError for a database
@@ -285,7 +288,7 @@ def init_db(app: Flask | None = None) -> None:
     init_rows(app)
 
 
-def init_rows(app: Flask | None = None) -> None:
+def init_rows(app: Flask) -> None:
     """The settings rows and the board's counter, where missing (after create_all or an upgrade)."""
     with session_scope(app) as session:
         for name, value in ((WRITE_LOCK, ""), (REVEALED, ""), (CLOSED_AT, "")):

@@ -11,6 +11,7 @@ import io
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from flask import Flask
 from sqlalchemy.orm import Session
 
 from leaderboard import queries, ranking
@@ -95,11 +96,11 @@ def submissions_csv(submissions: Iterable[Submission]) -> str:
 
 # What /admin and `leaderboard export` offer, by name: the one place that maps a name to a CSV.
 EXPORTS = {
-    "leaderboard": lambda session: leaderboard_csv(ranking.current_board(session)),
-    "submissions": lambda session: submissions_csv(queries.all_submissions(session)),
+    "leaderboard": lambda session, app: leaderboard_csv(ranking.current_board(session, app)),
+    "submissions": lambda session, app: submissions_csv(queries.all_submissions(session)),
 }
 
 
-def csv_text(session: Session, what: str) -> str:
+def csv_text(session: Session, what: str, app: Flask) -> str:
     """The export ``what`` (a key of ``EXPORTS``) as CSV text."""
-    return EXPORTS[what](session)
+    return EXPORTS[what](session, app)

@@ -20,6 +20,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from challenge.metrics import ScoreType
 from leaderboard import grading, queries, ranking
 from leaderboard.db import audits_itself, board_version, session_scope
 from leaderboard.errors import Conflict
@@ -53,7 +54,7 @@ def reveal(app: Flask, *, now: datetime) -> str:
         closing = _close_for_reveal(session, app.config, now=now)
     with session_scope(app) as session:
         version = board_version(session)
-        board = ranking.final_board(session, now=now)
+        board = ranking.final_board(session, now=now, app=app)
     with session_scope(app, write=True) as session:
         audits_itself(session)
         if queries.is_revealed(session):
@@ -64,7 +65,7 @@ def reveal(app: Flask, *, now: datetime) -> str:
                 "(a disqualification, a rescore or a late upload): nothing was revealed; "
                 "reveal again"
             )
-        return _save_reveal(session, board, closing, now=now)
+        return _save_reveal(session, board, closing, now=now, metric=grading.answer_key(app).metric)
 
 
 def _close_for_reveal(session: Session, config: Mapping[str, Any], *, now: datetime) -> str:
@@ -89,7 +90,9 @@ def _close_for_reveal(session: Session, config: Mapping[str, Any], *, now: datet
     return closing
 
 
-def _save_reveal(session: Session, board: ranking.Board, closing: str, *, now: datetime) -> str:
+def _save_reveal(
+    session: Session, board: ranking.Board, closing: str, *, now: datetime, metric: ScoreType
+) -> str:
     """The reveal's last step, under the write lock: the record, the setting, the audit entry."""
     ranked = sum(not row.is_reference for row in board.rows)
     detail = f"{closing}; {ranked} teams ranked"
@@ -102,7 +105,7 @@ def _save_reveal(session: Session, board: ranking.Board, closing: str, *, now: d
         queries.save_final_ranking(session, ranking.board_to_json(board), now=now)
         if earlier is not None:
             detail += f"; changed since the ranking of {utc(earlier.ranked_at)}: "
-            detail += changes(earlier, board)
+            detail += changes(earlier, board, metric)
     queries.set_revealed(session, True, now=now)
     queries.add_audit_entry(session, "reveal", now=now, detail=detail)
     return f"final ranking revealed; {detail}"
@@ -172,7 +175,7 @@ def undo_reveal(
     return detail
 
 
-def rerank(session: Session, *, now: datetime, reason: str) -> str:
+def rerank(session: Session, *, now: datetime, reason: str, app: Flask) -> str:
     """Rank again from the stored submissions (after a disqualification or a rescore), save the new
     final ranking and log why. Late uploads stay out of it."""
     if not queries.is_revealed(session):
@@ -183,14 +186,14 @@ def rerank(session: Session, *, now: datetime, reason: str) -> str:
         raise RevealError("give a reason: it goes into the audit log that /admin shows")
     audits_itself(session)
     before = ranking.board_from_json(queries.latest_final_ranking(session).body)
-    after = ranking.final_board(session, now=now)
+    after = ranking.final_board(session, now=now, app=app)
     queries.save_final_ranking(session, ranking.board_to_json(after), now=now)
-    detail = changes(before, after)
+    detail = changes(before, after, grading.answer_key(app).metric)
     queries.add_audit_entry(session, "rerank", now=now, reason=reason.strip(), detail=detail)
     return f"final ranking re-ranked: {detail}"
 
 
-def changes(before: ranking.Board, after: ranking.Board) -> str:
+def changes(before: ranking.Board, after: ranking.Board, metric: ScoreType) -> str:
     """The rank changes between two final rankings, in words."""
     old = {row.team_id: row for row in before.rows}
     new = {row.team_id: row for row in after.rows}
@@ -202,7 +205,6 @@ def changes(before: ranking.Board, after: ranking.Board) -> str:
         elif b is None:
             moves.append(f"{a.team}: removed (was rank {a.rank})")
         elif (a.rank, a.submission_id, a.private_auc) != (b.rank, b.submission_id, b.private_auc):
-            metric = grading.answer_key().metric
             moves.append(
                 f"{b.team}: rank {a.rank} -> {b.rank}, private {metric.short_label} "
                 f"{metric.format(a.private_auc)} -> {metric.format(b.private_auc)}"

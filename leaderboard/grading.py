@@ -12,7 +12,7 @@ from threading import Lock
 
 import numpy as np
 import pandas as pd
-from flask import Flask, current_app
+from flask import Flask
 
 from challenge.metrics import Estimate, ScoreType
 from challenge.scoring import (
@@ -132,22 +132,21 @@ def read_record_length(path: str) -> int:
         ) from None
 
 
-def record_length(app: Flask | None = None) -> int:
+def record_length(app: Flask) -> int:
     """The samples in a test record (models mode): what a model's input must take."""
     return _held(app).record_length
 
 
-def answer_key(app: Flask | None = None) -> AnswerKey:
+def answer_key(app: Flask) -> AnswerKey:
     return _held(app).answer_key
 
 
-def _held(app: Flask | None) -> Grading:
-    return state_of(app or current_app).part(Grading)
+def _held(app: Flask) -> Grading:
+    return state_of(app).part(Grading)
 
 
-def grade(data: bytes, *, name: str, app: Flask | None = None) -> tuple[pd.DataFrame, Scored]:
+def grade(data: bytes, *, name: str, app: Flask) -> tuple[pd.DataFrame, Scored]:
     """Validate and score uploaded bytes; SubmissionError carries the validator's message."""
-    app = app or current_app
     key = answer_key(app)
     table = read_submission(
         data,
@@ -182,9 +181,8 @@ class ScoreCache:
                 self._entries.popitem(last=False)
 
 
-def split_scores(sha256: str, filename: str, split: str, app: Flask | None = None) -> np.ndarray:
+def split_scores(sha256: str, filename: str, split: str, app: Flask) -> np.ndarray:
     """Scores of a stored file on one split, float64 in the order of ``AnswerKey.ids[split]``."""
-    app = app or current_app
     cache = _held(app).score_cache
     scores = cache.get((sha256, split))
     if scores is None:
@@ -201,21 +199,20 @@ def split_scores(sha256: str, filename: str, split: str, app: Flask | None = Non
     return scores
 
 
-def table_scores(table: pd.DataFrame, split: str, app: Flask | None = None) -> np.ndarray:
+def table_scores(table: pd.DataFrame, split: str, app: Flask) -> np.ndarray:
     """The scores of a validated submission table on one split, float64 in the order of
     ``AnswerKey.ids[split]``."""
-    ids = answer_key(app or current_app).ids[split]
+    ids = answer_key(app).ids[split]
     return aligned_scores(table, ids)
 
 
-def private_scores(sha256: str, filename: str, app: Flask | None = None) -> np.ndarray:
+def private_scores(sha256: str, filename: str, app: Flask) -> np.ndarray:
     """Scores of a stored file on the private split, in the order of ``AnswerKey.private_ids``."""
     return split_scores(sha256, filename, "private", app)
 
 
-def resamples(split: str, app: Flask | None = None) -> bootstrap.Resamples:
+def resamples(split: str, app: Flask) -> bootstrap.Resamples:
     """The bootstrap resamples of a split's events: drawn once per process, the same for all."""
-    app = app or current_app
     drawn = _held(app).resamples
     if split not in drawn:  # two threads may both draw; the result is the same for the seed
         drawn[split] = bootstrap.make_resamples(
@@ -226,9 +223,8 @@ def resamples(split: str, app: Flask | None = None) -> bootstrap.Resamples:
     return drawn[split]
 
 
-def metric_samples(sha256: str, filename: str, split: str, app: Flask | None = None) -> np.ndarray:
+def metric_samples(sha256: str, filename: str, split: str, app: Flask) -> np.ndarray:
     """A stored file's score (the challenge's metric) on every bootstrap resample of a split."""
-    app = app or current_app
     cache = _held(app).bootstrap_cache
     samples = cache.get((sha256, split))
     if samples is None:

@@ -17,21 +17,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from challenge.metrics import ScoreType
 from challenge.planning import DEFAULT_AUC, resolvable_difference
-from leaderboard import content, grading
+from leaderboard import grading
+from leaderboard.config import challenge_facts
 from leaderboard.models import SCORED, Submission
 from leaderboard.state import state_of
 
 NOT_AN_IMPROVEMENT = "not a significant improvement over your best"
 
 
-def is_ladder(app: Flask | None = None) -> bool:
-    return (app or current_app).config["PUBLIC_BOARD"] == "ladder"
+def is_ladder(app: Flask) -> bool:
+    return app.config["PUBLIC_BOARD"] == "ladder"
 
 
 def is_improvement(
@@ -62,11 +63,10 @@ def _ladder_best(db: Session, team_id: int, metric: ScoreType) -> Submission | N
     return min(accepted, key=lambda s: (metric.sort_key(s.public_auc), s.id))
 
 
-def accepts(db: Session, team_id: int, public_scores: np.ndarray, app: Flask | None = None) -> bool:
+def accepts(db: Session, team_id: int, public_scores: np.ndarray, app: Flask) -> bool:
     """Whether a new scored submission of the team, with ``public_scores`` (in the order of
     ``AnswerKey.ids["public"]``), climbs the Ladder. Called under the write lock, so that two
     submissions of a team are judged one after the other."""
-    app = app or current_app
     key = grading.answer_key(app)
     best = _ladder_best(db, team_id, key.metric)
     if best is None:
@@ -78,15 +78,13 @@ def accepts(db: Session, team_id: int, public_scores: np.ndarray, app: Flask | N
     )  # fmt: skip
 
 
-def resolution(app: Flask | None = None) -> float:
+def resolution(app: Flask) -> float:
     """The smallest metric difference the public split resolves: ``challenge.planning``'s figure
     for its class counts, at the reference AUC of ``challenge.json`` (DEFAULT_AUC without one)."""
-    app = app or current_app
     held = state_of(app).find(PublicResolution)
     if held is None:
         labels = grading.answer_key(app).labels["public"]
-        with app.app_context():
-            facts = content.challenge_facts().get("resolution", {})
+        facts = challenge_facts(app.config).get("resolution", {})
         auc = facts.get("reference_auc", DEFAULT_AUC) if isinstance(facts, dict) else DEFAULT_AUC
         # challenge.json rounds to 4 decimals: a reference AUC above 0.99995 reads 1.0, which
         # planning refuses (it needs AUC < 1), as the packager does before rounding.
@@ -104,7 +102,7 @@ class PublicResolution:
     difference: float
 
 
-def public_digits(app: Flask | None = None) -> int:
+def public_digits(app: Flask) -> int:
     """The decimals that the public split resolves: the power of ten nearest its resolvable
     difference (0.0125 gives 2), at least one."""
     return max(1, round(-math.log10(resolution(app))))
@@ -121,12 +119,11 @@ class PublicScore:
     withheld: str | None = None
 
 
-def public_score(submission, *, revealed: bool, app: Flask | None = None) -> PublicScore:
+def public_score(submission, *, revealed: bool, app: Flask) -> PublicScore:
     """What may be shown of ``submission``'s public score (a ``Submission``, a board ``Row`` or
     ``Late``, anything with ``public_auc``, ``public_lo``, ``public_hi``): all of it after the
     reveal or on a plain board; before the reveal on a Ladder, only an accepted submission's,
     rounded to ``public_digits``."""
-    app = app or current_app
     values = (submission.public_auc, submission.public_lo, submission.public_hi)
     if revealed or not is_ladder(app) or submission.public_auc is None:
         return PublicScore(*values)
@@ -135,12 +132,12 @@ def public_score(submission, *, revealed: bool, app: Flask | None = None) -> Pub
     return PublicScore(*rounded(values, app))
 
 
-def rounded(values: Sequence[float | None], app: Flask | None = None) -> list[float | None]:
+def rounded(values: Sequence[float | None], app: Flask) -> list[float | None]:
     digits = public_digits(app)
     return [None if v is None else round(float(v), digits) for v in values]
 
 
-def format_public(value: float | None, *, revealed: bool, app: Flask | None = None) -> str:
+def format_public(value: float | None, *, revealed: bool, app: Flask) -> str:
     """A public number as pages show it: to ``public_digits`` before the reveal on a Ladder,
     else to the metric's own precision; "–" for none."""
     if value is None:
@@ -150,7 +147,7 @@ def format_public(value: float | None, *, revealed: bool, app: Flask | None = No
     return grading.answer_key(app).metric.format(value)
 
 
-def public_text(submission, *, revealed: bool, app: Flask | None = None) -> str:
+def public_text(submission, *, revealed: bool, app: Flask) -> str:
     """A submission's public score in words, as its team may read it (the upload's message)."""
     metric = grading.answer_key(app).metric
     public = public_score(submission, revealed=revealed, app=app)

@@ -25,8 +25,8 @@ def png(data: bytes) -> Response:
 
 @bp.get("/")
 def index():
-    with session_scope() as db:
-        board = ranking.current_board(db)
+    with session_scope(current_app) as db:
+        board = ranking.current_board(db, current_app)
     config = current_app.config
     return render_template(
         "leaderboard.html",
@@ -44,7 +44,7 @@ def index():
 def board_rows_html(board: ranking.Board, viewer) -> Markup:
     """The board's table rows: rendered in one template loop once per board for every viewer,
     then, for a team on the board, its own row rendered again, highlighted, in its place."""
-    rows = ranking.derived(board, "rows_html", lambda b: _rows_html(b, b.rows, None))
+    rows = ranking.derived(board, "rows_html", lambda b: _rows_html(b, b.rows, None), current_app)
     mine = next((r for r in board.rows if viewer is not None and r.team_id == viewer.id), None)
     if mine is None:
         return rows
@@ -64,7 +64,7 @@ def _rows_html(board: ranking.Board, rows: list[ranking.Row], viewer_team_id: in
 def team_page(team_id: int):
     """A team's history: everyone sees times and public scores; the team also its notes, files and
     finals (everyone sees the finals once the final ranking is revealed)."""
-    with session_scope() as db:
+    with session_scope(current_app) as db:
         history = team_history(db, team_id)
         remaining = (
             actions.remaining_today(db, team_id, **settings_and_clock()) if history.own else None
@@ -108,7 +108,7 @@ class TeamHistory:
 
     def public(self, submission: Submission) -> ladder.PublicScore:
         """What may be read of a submission's public score (``ladder.public_score``)."""
-        return ladder.public_score(submission, revealed=self.revealed)
+        return ladder.public_score(submission, revealed=self.revealed, app=current_app)
 
     @property
     def shown(self) -> list[Submission]:
@@ -137,7 +137,7 @@ def team_history(db: Session, team_id: int) -> TeamHistory:
     if team is None:
         abort(404, f"no team with id {team_id}")
     viewer = auth.session_team()
-    board = ranking.current_board(db)
+    board = ranking.current_board(db, current_app)
     return TeamHistory(
         team=team,
         submissions=queries.team_submissions(db, team_id),
@@ -149,7 +149,7 @@ def team_history(db: Session, team_id: int) -> TeamHistory:
 
 @bp.get("/teams/<int:team_id>/scores.png")
 def team_scores_png(team_id: int):
-    with session_scope() as db:
+    with session_scope(current_app) as db:
         history = team_history(db, team_id)
     from leaderboard import plots  # matplotlib loads only when a figure is asked for
 
@@ -162,7 +162,7 @@ def team_scores_png(team_id: int):
             [s.created_at for s in submissions],
             [(p.value, p.lo, p.hi) for p in public],
             [s.private_auc for s in submissions] if history.revealed else None,
-            grading.answer_key().metric,
+            grading.answer_key(current_app).metric,
             finals=[s.is_final for s in submissions] if history.show_finals else None,
             counted=ids.index(history.counted_id) if history.counted_id in ids else None,
             counted_label=COUNTED_LABEL[history.revealed],
@@ -179,10 +179,10 @@ COUNTED_LABEL = {False: "shown on the leaderboard", True: "counted in the final 
 
 @bp.get("/roc.png")
 def roc_png():
-    with session_scope() as db:
+    with session_scope(current_app) as db:
         if not queries.is_revealed(db):
             abort(404, "the ROC curves are shown after the final ranking is revealed")
-        roc = ranking.roc_curves(db, current_app.config["ROC_TOP_TEAMS"])
+        roc = ranking.roc_curves(db, current_app.config["ROC_TOP_TEAMS"], current_app)
     from leaderboard import plots  # matplotlib loads only when a figure is asked for
 
     return png(plots.roc_curves_png(roc.labels, roc.curves, roc.metric, title=roc.title))
@@ -191,8 +191,8 @@ def roc_png():
 def challenge_context() -> dict:
     """What the challenge pages say, from the settings, the answer key and the reveal state."""
     config = current_app.config
-    key = grading.answer_key()
-    with session_scope() as db:
+    key = grading.answer_key(current_app)
+    with session_scope(current_app) as db:
         closed_early = queries.closed_at(db)
         revealed_at = queries.revealed_at(db)
     close_at = min((t for t in (config["CLOSE_AT"], closed_early) if t), default=None)
@@ -216,10 +216,10 @@ def challenge_context() -> dict:
         "simulated_training_data": content.simulated_training_data(),
         "simulated_training_data_rule": content.simulated_training_data_rule(),
         "top": config["ROC_TOP_TEAMS"],
-        "ladder": ladder.is_ladder(),
+        "ladder": ladder.is_ladder(current_app),
         "ladder_level": config["LADDER_LEVEL"],
-        "public_resolution": ladder.resolution(),
-        "public_digits": ladder.public_digits(),
+        "public_resolution": ladder.resolution(current_app),
+        "public_digits": ladder.public_digits(current_app),
         **content.submission_facts(),
     }
 
@@ -282,7 +282,7 @@ def navigation() -> dict:
 @bp.app_template_filter("public_score")
 def public_score(value: float | None, revealed: bool = False) -> str:
     """A public number as a page shows it (``ladder.format_public``)."""
-    return ladder.format_public(value, revealed=revealed)
+    return ladder.format_public(value, revealed=revealed, app=current_app)
 
 
 @bp.app_template_filter("utc")
@@ -292,10 +292,10 @@ def utc(moment: datetime | None) -> str:
 
 @bp.get("/rank_stability.png")
 def rank_stability_png():
-    with session_scope() as db:
+    with session_scope(current_app) as db:
         if not queries.is_revealed(db):
             abort(404, "the rank-stability figure is shown after the final ranking is revealed")
-        board = ranking.current_board(db)
+        board = ranking.current_board(db, current_app)
     from leaderboard import plots  # matplotlib loads only when a figure is asked for
 
     ranked = [row for row in board.rows if row.rank is not None]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from flask import Flask, current_app
+from flask import Flask
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 from huey.registry import Message
@@ -210,14 +210,14 @@ class StaleCheckConsumer(Consumer):
         return scheduler
 
 
-def huey_of(app: Flask | None = None) -> Huey:
-    return state_of(app or current_app).part(Queue).huey
+def huey_of(app: Flask) -> Huey:
+    return state_of(app).part(Queue).huey
 
 
-def enqueue_scoring(submission_id: int, app: Flask | None = None) -> bool:
+def enqueue_scoring(submission_id: int, app: Flask) -> bool:
     """Put the scoring of a queued submission on the queue; False (logged) when the broker is
     unreachable: the row stays ``queued`` until ``leaderboard requeue`` sends it again."""
-    task = state_of(app or current_app).part(Queue).score_task
+    task = state_of(app).part(Queue).score_task
     try:
         task(submission_id)
     except Exception as err:  # the broker's own errors (redis, sqlite3) have no common base
@@ -226,7 +226,7 @@ def enqueue_scoring(submission_id: int, app: Flask | None = None) -> bool:
     return True
 
 
-def pending(app: Flask | None = None) -> int:
+def pending(app: Flask) -> int:
     """How many tasks wait on the queue (not the ones a worker is running)."""
     return huey_of(app).pending_count()
 

@@ -23,7 +23,7 @@ from datetime import datetime
 from threading import Lock
 
 import numpy as np
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy.orm import Session
 
 from challenge.metrics import DEFAULT_SCORE_TYPE, ScoreType, score_type
@@ -284,12 +284,12 @@ def _number(rows: list[Row], with_rank: Callable[[Row, int], Row]) -> list[Row]:
     return numbered
 
 
-def late_rows(session: Session) -> list[Late]:
+def late_rows(session: Session, app: Flask) -> list[Late]:
     """The late uploads, their public scores as ``ladder.public_score`` lets them be read."""
     revealed = queries.is_revealed(session)
     rows = []
     for s in queries.late_submissions(session):
-        public = ladder.public_score(s, revealed=revealed)
+        public = ladder.public_score(s, revealed=revealed, app=app)
         rows.append(Late(
             submission_id=s.id, team_id=s.team_id, team=s.team.name, created_at=s.created_at,
             public_auc=public.value, public_lo=public.lo, public_hi=public.hi,
@@ -298,48 +298,47 @@ def late_rows(session: Session) -> list[Late]:
     return rows
 
 
-def final_board(session: Session, *, now: datetime) -> Board:
+def final_board(session: Session, *, now: datetime, app: Flask) -> Board:
     """The final ranking computed now from the stored submissions (for the reveal and re-ranking),
     with rank intervals on the private split.
 
     Once revealed (a re-ranking), submissions scored after the reveal stay out: the ranking is of
     what was scored when it was revealed, whatever a worker records later.
     """
-    key = grading.answer_key()
+    key = grading.answer_key(app)
     teams = queries.ranking_teams(
         session, scored_by=queries.revealed_at(session), candidates_for=key.metric.higher_is_better
     )
     rows, counted = _private(
-        teams, _private_scores, key.private_labels, key.metric, _ladder_digits()
+        teams, _private_scores(app), key.private_labels, key.metric, _ladder_digits(app)
     )
     board = Board(True, rows, ranked_at=now)
-    return with_rank_intervals(board, counted, _samples("private"), key.metric)
+    return with_rank_intervals(board, counted, _samples("private", app), key.metric)
 
 
-def public_board(session: Session) -> Board:
+def public_board(session: Session, app: Flask) -> Board:
     """The live public ranking, with rank intervals on the public split."""
-    metric = grading.answer_key().metric
+    metric = grading.answer_key(app).metric
     teams = queries.ranking_teams(session, candidates_for=metric.higher_is_better)
-    rows, best = _public(teams, metric, _ladder_digits())
-    return with_rank_intervals(Board(False, rows), best, _samples("public"), metric)
+    rows, best = _public(teams, metric, _ladder_digits(app))
+    return with_rank_intervals(Board(False, rows), best, _samples("public", app), metric)
 
 
-def _ladder_digits() -> int | None:
+def _ladder_digits(app: Flask) -> int | None:
     """The digits of a Ladder board's public numbers; None for a plain board."""
-    return ladder.public_digits() if ladder.is_ladder() else None
+    return ladder.public_digits(app) if ladder.is_ladder(app) else None
 
 
-def current_board(session: Session) -> Board:
+def current_board(session: Session, app: Flask) -> Board:
     """The leaderboard as everybody sees it now: public before the reveal; after it, the stored
     final ranking. Computed once per change of the database, per process (``BoardCache``)."""
-    cache = state_of(current_app).part(BoardCache)
-    return cache.board(session)
+    return state_of(app).part(BoardCache).board(session)
 
 
-def _compute_board(session: Session) -> Board:
-    late = late_rows(session)
+def _compute_board(session: Session, app: Flask) -> Board:
+    late = late_rows(session, app)
     if not queries.is_revealed(session):
-        return replace(public_board(session), late=late)
+        return replace(public_board(session, app), late=late)
     record = queries.latest_final_ranking(session)
     return replace(board_from_json(record.body), late=late)
 
@@ -352,7 +351,8 @@ class BoardCache:
     board is stale. One thread computes a new board while the others wait for it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, compute: Callable[[Session], Board]) -> None:
+        self._compute = compute  # the app's board from a session
         self._lock = Lock()  # guards the fields
         self._computing = Lock()  # one computation at a time
         self._version: int | None = None
@@ -369,7 +369,7 @@ class BoardCache:
                 if version == self._version:  # another thread computed it meanwhile
                     return self._board
             # Read after the version: the board may be newer than ``version``, never older.
-            board = _compute_board(session)
+            board = self._compute(session)
             with self._lock:
                 self._version, self._board, self._derived = version, board, {}
         return board
@@ -387,13 +387,12 @@ class BoardCache:
 
 
 def init_app(app: Flask) -> None:
-    state_of(app).hold(BoardCache())
+    state_of(app).hold(BoardCache(lambda session: _compute_board(session, app)))
 
 
-def derived(board: Board, name: str, build: Callable[[Board], object]) -> object:
+def derived(board: Board, name: str, build: Callable[[Board], object], app: Flask) -> object:
     """``build(board)`` once per board and process: what every request would compute alike."""
-    cache = state_of(current_app).part(BoardCache)
-    return cache.derived(board, name, build)
+    return state_of(app).part(BoardCache).derived(board, name, build)
 
 
 def board_to_json(board: Board) -> str:
@@ -431,13 +430,13 @@ def board_from_json(body: str) -> Board:
     )
 
 
-def _samples(split: str) -> Callable[[Submission], np.ndarray]:
-    return lambda s: grading.metric_samples(s.scores_sha256, s.filename, split)
+def _samples(split: str, app: Flask) -> Callable[[Submission], np.ndarray]:
+    return lambda s: grading.metric_samples(s.scores_sha256, s.filename, split, app)
 
 
-def _private_scores(submission: Submission) -> np.ndarray:
+def _private_scores(app: Flask) -> Callable[[Submission], np.ndarray]:
     """The per-event scores behind a scored submission: its scores file, not its upload."""
-    return grading.private_scores(submission.scores_sha256, submission.filename)
+    return lambda s: grading.private_scores(s.scores_sha256, s.filename, app)
 
 
 def roc_rows(board: Board, top: int) -> list[Row]:
@@ -466,19 +465,19 @@ class RocCurves:
     title: str
 
 
-def roc_curves(session: Session, top: int) -> RocCurves:
+def roc_curves(session: Session, top: int, app: Flask) -> RocCurves:
     """The ROC curves of the ``top`` ranked teams (and the references) on the private split;
     ``plots.roc_curves_png`` draws them."""
-    board = current_board(session)
+    board = current_board(session, app)
     shown = roc_rows(board, top)
     files = {s.id: s for s in queries.submissions_by_id(session, [r.submission_id for r in shown])}
     curves = [
         (
             f"#{row.rank} {row.team}" if row.rank else f"{row.team} (reference)",
-            _private_scores(files[row.submission_id]),
+            _private_scores(app)(files[row.submission_id]),
             row.private_auc,
         )
         for row in shown
     ]
-    key = grading.answer_key()
+    key = grading.answer_key(app)
     return RocCurves(key.private_labels, curves, key.metric, roc_caption(board, top))

@@ -28,7 +28,7 @@ def register():
             request.form.get("name", ""),
             invite=request.form.get("invite", ""),
             address=auth.registering_address(),
-            **settings_and_clock(),
+            app=current_app,
         )
     except REFUSALS as refusal:
         name = request.form.get("name", "")
@@ -54,8 +54,8 @@ def new_token():
     team = logged_in_team()
     if team is None:
         return redirect(url_for("teams.login"))
-    token = actions.rotate_token(team.id)
-    with session_scope() as db:
+    token = actions.rotate_token(team.id, app=current_app)
+    with session_scope(current_app) as db:
         team = queries.get_team(db, team.id)
     auth.login_team(team)  # this browser stays logged in, with a session on the new token
     auth.mark_private()
@@ -78,12 +78,12 @@ def submit():
         return submit_page(team)
     try:
         upload, note = request.files.get("file"), request.form.get("note", "")
-        accepted = uploads.receive(team, upload, note, **settings_and_clock())
+        accepted = uploads.receive(team, upload, note, app=current_app)
     except REFUSALS as refusal:
         error = http_error(refusal)
         flash(error.description, "error")
         return submit_page(team), error.code
-    s, metric = accepted.submission, grading.answer_key().metric
+    s, metric = accepted.submission, grading.answer_key(current_app).metric
     if accepted.scored is None:
         flash(
             f"Submission #{s.id} accepted and queued: a worker runs the model on the test "
@@ -92,10 +92,10 @@ def submit():
         )
         return redirect(url_for("public.team_page", team_id=team.id)), 303
     # The upload closed nothing: the board is not revealed, or the upload would be late.
-    with session_scope() as db:
+    with session_scope(current_app) as db:
         revealed = queries.is_revealed(db)
     flash(
-        f"Submission #{s.id} accepted: {ladder.public_text(s, revealed=revealed)}; "
+        f"Submission #{s.id} accepted: {ladder.public_text(s, revealed=revealed, app=current_app)}; "
         f"{accepted.remaining_today} left today."
     )
     return redirect(url_for("public.team_page", team_id=team.id)), 303
@@ -103,7 +103,7 @@ def submit():
 
 def submit_page(team) -> str:
     """The upload form with the uploads left today, after a refused upload too."""
-    with session_scope() as db:
+    with session_scope(current_app) as db:
         remaining = actions.remaining_today(db, team.id, **settings_and_clock())
     models = uploads.takes_models(current_app.config)
     return render_template("submit.html", team=team, remaining=remaining, models=models)
@@ -124,6 +124,6 @@ def mark_final(submission_id: int):
     if team is None:
         return redirect(url_for("teams.login"))
     final = request.form.get("final") == "1"
-    actions.set_final(team.id, submission_id, final, config=current_app.config)
+    actions.set_final(team.id, submission_id, final, app=current_app)
     flash(f"Submission #{submission_id} {'marked' if final else 'no longer marked'} as final.")
     return redirect(url_for("public.team_page", team_id=team.id)), 303

@@ -36,7 +36,7 @@ def organizers_only():
 @bp.get("/admin/course")
 def tutor_page():
     config = current_app.config
-    with session_scope() as db:
+    with session_scope(current_app) as db:
         rows = course.class_rows(db)
         settings = course.course_settings(db)
     stuck = course.stuck(
@@ -52,7 +52,7 @@ def tutor_page():
 
 @bp.get("/admin/course.csv")
 def tutor_csv():
-    with session_scope() as db:
+    with session_scope(current_app) as db:
         header, rows = course.csv_rows(course.class_rows(db))
     return Response(
         export.to_csv(header, rows),
@@ -66,7 +66,7 @@ def tutor_csv():
 def save_settings():
     due = {n: course.parse_due(request.form.get(f"due_{n}", ""), n) for n in course.LESSONS}
     collect_code = request.form.get("collect_code") == "1"
-    with session_scope(write=True) as db:
+    with session_scope(current_app, write=True) as db:
         course.set_settings(db, due, collect_code)
     flash("Course settings saved.")
     return redirect(url_for("tutor.tutor_page")), 303
@@ -75,7 +75,7 @@ def save_settings():
 @bp.get("/admin/course/reports/<int:report_pk>/code")
 def report_code(report_pk: int):
     """A learner's file as sent with a report (only while the tutors asked for the code)."""
-    with session_scope() as db:
+    with session_scope(current_app) as db:
         report = db.get(CourseReport, report_pk)
         code = report.code if report is not None else None
     if code is None:
@@ -86,7 +86,7 @@ def report_code(report_pk: int):
 @bp.get("/course")
 def class_page():
     """The class as learners see it: pseudonyms and steps passed, no names, no messages."""
-    with session_scope() as db:
+    with session_scope(current_app) as db:
         rows = course.class_rows(db)
         settings = course.course_settings(db)
         team = auth.session_team()

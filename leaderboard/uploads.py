@@ -7,8 +7,9 @@ A prediction file is scored on the spot. In models mode (``LEADERBOARD_SUBMISSIO
 an upload is an ONNX model: its file is checked without running it, stored, recorded as
 ``queued`` and handed to the queue, where a worker scores it (``leaderboard.jobs``).
 
-A refused upload raises the ``leaderboard.errors`` error of its rule. Every step takes the
-settings (``config``) and the clock as arguments. An upload opens two database sessions (the
+A refused upload raises the ``leaderboard.errors`` error of its rule. The checks take the session,
+the settings (``config``) and the clock as arguments; the steps that open sessions, score or queue
+take the ``app`` that holds them (its settings, clock, database, answer key and queue). An upload opens two database sessions (the
 caller's look-up of the team makes three): the checks before scoring, and the row under the
 write lock, where the quota, the window and a file already sent are checked again.
 """
@@ -24,6 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
+from flask import Flask
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
@@ -85,10 +87,10 @@ def check_refused(db: Session, team: Team, *, config: Config, clock: Clock) -> N
         raise errors.RefusedLimitReached(limit, max(1, math.ceil((tomorrow - now).total_seconds())))
 
 
-def count_refused(team: Team, *, clock: Clock) -> int:
+def count_refused(team: Team, *, app: Flask) -> int:
     """Count one upload of ``team`` refused as invalid, under the write lock; today's count."""
-    with session_scope(write=True) as db:
-        return queries.add_refused(db, team.id, now=clock())
+    with session_scope(app, write=True) as db:
+        return queries.add_refused(db, team.id, now=app.config["NOW"]())
 
 
 def too_large_message(config) -> str:
@@ -134,35 +136,32 @@ def read_limited(stream: BinaryIO, limit: int) -> bytes:
     return data
 
 
-def receive(
-    team: Team, upload: FileStorage | None, note: str, *, config: Config, clock: Clock
-) -> Accepted:
+def receive(team: Team, upload: FileStorage | None, note: str, *, app: Flask) -> Accepted:
     """Check, validate, score, store and record one upload; the error of the broken rule
     otherwise. Read first (bounded by the size limit), then one session checks the window, the
     team, its refused uploads of today, the quota and a file already sent, before any parsing:
     a refused file costs nothing. A file refused as invalid counts against REFUSED_PER_DAY."""
+    config, clock = app.config, app.config["NOW"]
     try:
         note = queries.clean_text(note or "", max_chars=config["NOTE_MAX_CHARS"], what="the note")
     except ValueError as err:
         raise errors.InvalidInput(str(err)) from None
     data, name = read_upload(upload, config=config)
-    with session_scope() as db:
+    with session_scope(app) as db:
         check_open(db, team, config=config, clock=clock)
         check_refused(db, team, config=config, clock=clock)
         check_quota(db, team, config=config, clock=clock)
         check_new_file(db, team, storage.sha256_of(data))
     try:
         if takes_models(config):
-            return record_model(team, data, name=name, note=note, config=config, clock=clock)
-        return record(team, data, name=name, note=note, config=config, clock=clock)
+            return record_model(team, data, name=name, note=note, app=app)
+        return record(team, data, name=name, note=note, app=app)
     except errors.InvalidInput:
-        count_refused(team, clock=clock)
+        count_refused(team, app=app)
         raise
 
 
-def add_reference(
-    name: str, stream: BinaryIO, *, filename: str, config: Config, clock: Clock
-) -> Accepted:
+def add_reference(name: str, stream: BinaryIO, *, filename: str, app: Flask) -> Accepted:
     """Score a file as reference row ``name`` (a baseline, shown but never ranked), made if new.
 
     The same path as a team's upload: size limit, a file already sent, validator, storage; the
@@ -170,12 +169,12 @@ def add_reference(
     ``.onnx`` file is queued like a team's model; a prediction file is still scored at once
     (the organizers hold the test records, so they can make one).
     """
-    rules = {"config": config, "clock": clock}
+    config = app.config
     if takes_models(config) and filename.lower().endswith(".onnx"):
         data = read_limited(stream, config["MODEL_MAX_BYTES"])
-        return record_model(name, data, name=filename, note="reference", **rules)
+        return record_model(name, data, name=filename, note="reference", app=app)
     data = read_limited(stream, config["MAX_UPLOAD_BYTES"])
-    return record(name, data, name=filename, note="reference", **rules)
+    return record(name, data, name=filename, note="reference", app=app)
 
 
 def _reference_row(db: Session, name: str, *, clock: Clock) -> Team:
@@ -192,23 +191,20 @@ def _reference_row(db: Session, name: str, *, clock: Clock) -> Team:
     return team
 
 
-def record(
-    team: Team | str, data: bytes, *, name: str, note: str, config: Config, clock: Clock
-) -> Accepted:
+def record(team: Team | str, data: bytes, *, name: str, note: str, app: Flask) -> Accepted:
     """Validate, score, store and record ``data`` for ``team`` (or the reference row of that
     name); AlreadySent for a file it already sent, InvalidInput for an invalid one,
     QuotaReached over the quota (a reference row has none)."""
     try:
-        table, scored = grading.grade(data, name=name)
+        table, scored = grading.grade(data, name=name, app=app)
     except SubmissionError as err:
         raise errors.InvalidInput(str(err)) from None
-    sha256 = storage.store(config["UPLOAD_FOLDER"], data)
+    sha256 = storage.store(app.config["UPLOAD_FOLDER"], data)
     submission, remaining = _add_row(
         team,
-        config=config,
-        clock=clock,
+        app=app,
         scored=True,
-        public_scores=grading.table_scores(table, "public"),
+        public_scores=grading.table_scores(table, "public", app),
         filename=name,
         note=note,
         sha256=sha256,
@@ -219,32 +215,31 @@ def record(
     return Accepted(submission, remaining, scored)
 
 
-def record_model(
-    team: Team | str, data: bytes, *, name: str, note: str, config: Config, clock: Clock
-) -> Accepted:
+def record_model(team: Team | str, data: bytes, *, name: str, note: str, app: Flask) -> Accepted:
     """Check, store and record the model file ``data`` for ``team`` (or the reference row of
     that name) as ``queued``, then queue its scoring; AlreadySent for a file it already sent,
     InvalidInput for a file that breaks the model contract, QuotaReached over the quota."""
     sha256 = storage.sha256_of(data)
-    check_model_upload(data, name=name, config=config)
-    storage.store(config["UPLOAD_FOLDER"], data, storage.MODEL)
+    check_model_upload(data, name=name, app=app)
+    storage.store(app.config["UPLOAD_FOLDER"], data, storage.MODEL)
     submission, remaining = _add_row(
-        team, config=config, clock=clock, scored=False, filename=name, note=note, sha256=sha256,
+        team, app=app, scored=False, filename=name, note=note, sha256=sha256,
         size_bytes=len(data), kind="model", status="queued",
     )  # fmt: skip
     # After the commit: a worker that takes the task at once finds the row. A broker that is
     # down loses nothing: the row stays queued until `leaderboard requeue`.
-    queue.enqueue_scoring(submission.id)
+    queue.enqueue_scoring(submission.id, app)
     return Accepted(submission, remaining, None)
 
 
 def _add_row(
-    team: Team | str, *, config: Config, clock: Clock, scored: bool, public_scores=None, **fields
+    team: Team | str, *, app: Flask, scored: bool, public_scores=None, **fields
 ) -> tuple[Submission, int | None]:
     """The submission row of an accepted file (``scored`` now, with its ``public_scores``, or
     queued) and the uploads the team has left today (None for a reference row), made under the
     write lock, where the Ladder judges a scored one against the team's best so far."""
-    with session_scope(write=True) as db:
+    config, clock = app.config, app.config["NOW"]
+    with session_scope(app, write=True) as db:
         if not isinstance(team, Team):
             team = _reference_row(db, team, clock=clock)
         check_new_file(db, team, fields["sha256"])  # again: the same file sent twice at once
@@ -259,7 +254,7 @@ def _add_row(
             late = is_late(db, created_at, config=config)
         if scored:
             fields["scored_at"] = created_at
-            fields["ladder_accepted"] = ladder.accepts(db, team.id, public_scores)
+            fields["ladder_accepted"] = ladder.accepts(db, team.id, public_scores, app)
         submission = queries.add_submission(db, team, created_at=created_at, is_late=late, **fields)
     return submission, None if remaining is None else remaining - 1
 
@@ -271,20 +266,22 @@ HOW_TO_MAKE_A_MODEL = (
 )
 
 
-def check_model_upload(data: bytes, *, name: str, config: Config) -> None:
+def check_model_upload(data: bytes, *, name: str, app: Flask) -> None:
     """InvalidInput with the reason when ``data`` is not a model this challenge can run: a
     prediction file, or a file that breaks the contract of ``challenge.model`` (checked
     without running it)."""
     if _looks_like_predictions(data, name):
         raise errors.InvalidInput(f"{name}: this challenge takes ONNX models, not prediction "
                                   f"files: {HOW_TO_MAKE_A_MODEL}")  # fmt: skip
-    limits = ModelLimits(max_bytes=config["MODEL_MAX_BYTES"])
+    limits = ModelLimits(max_bytes=app.config["MODEL_MAX_BYTES"])
     # A private folder of its own: the file is read by name, and nobody else may swap it.
     with tempfile.TemporaryDirectory(prefix="leaderboard-upload-") as folder:
         path = Path(folder, "model.onnx")
         path.write_bytes(data)
         try:
-            check_model_file(path, record_length=grading.record_length(), limits=limits, name=name)
+            check_model_file(
+                path, record_length=grading.record_length(app), limits=limits, name=name
+            )
         except ModelError as err:  # named by the file, as the validator's messages are
             message = str(err)
             named = message if message.startswith(f"{name}: ") else f"{name}: {message}"

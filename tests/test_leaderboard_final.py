@@ -182,8 +182,8 @@ def test_the_reveal_computes_outside_the_write_lock_and_fails_cleanly_on_a_write
 
     compute = ranking.final_board
 
-    def final_board_while_an_organizer_disqualifies(session, *, now):
-        board = compute(session, now=now)
+    def final_board_while_an_organizer_disqualifies(session, *, now, app):
+        board = compute(session, now=now, app=app)
         with session_scope(app, write=True) as db:  # the lock is free during the computing
             db.get(Submission, 4).disqualified_reason = "copied"  # alpha's best
         return board
@@ -323,7 +323,9 @@ def test_the_board_is_computed_once_per_change_and_not_per_request(app, api, cli
 
     computed = []
     compute = ranking._compute_board
-    monkeypatch.setattr(ranking, "_compute_board", lambda s: computed.append(1) or compute(s))
+    monkeypatch.setattr(
+        ranking, "_compute_board", lambda s, app: computed.append(1) or compute(s, app)
+    )
     token = api.register("alpha")
     first = [client.get("/").data, client.get("/api/leaderboard").data, client.get("/").data]
     assert len(computed) == 1

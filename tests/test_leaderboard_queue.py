@@ -262,7 +262,7 @@ def store_queued_model(app, data: bytes, name: str) -> int:
     now = app.config["NOW"]
     with app.app_context():
         sha256 = storage.store(app.config["UPLOAD_FOLDER"], data, storage.MODEL)
-        with session_scope(write=True) as db:
+        with session_scope(app, write=True) as db:
             team = (
                 queries.team_by_name(db, "bypass")
                 or queries.create_team(db, "bypass", now=now())[0]

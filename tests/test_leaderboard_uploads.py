@@ -26,10 +26,6 @@ def team_of(app, name: str):
         return queries.team_by_name(session, name)
 
 
-def rules(app) -> dict:
-    return {"config": app.config, "clock": app.config["NOW"]}
-
-
 def count_rows(app) -> int:
     with session_scope(app) as session:
         return session.scalar(select(func.count()).select_from(Submission))
@@ -54,8 +50,8 @@ def test_the_quota_is_checked_again_under_the_write_lock(app, api):
         assert api.submit(token, api.submission(seed=seed)).status_code == 201
     team = team_of(app, "alpha")
     late_twin = api.submission(seed=99)
-    with app.app_context(), pytest.raises(errors.QuotaReached) as refused:
-        uploads.record(team, late_twin, name="sub.csv", note="", **rules(app))
+    with pytest.raises(errors.QuotaReached) as refused:  # no app context: the app is passed
+        uploads.record(team, late_twin, name="sub.csv", note="", app=app)
     assert str(refused.value) == (
         "daily quota reached: 3 of 3 submissions today; the count starts again at 00:00 UTC"
     )
@@ -69,8 +65,8 @@ def test_the_window_is_checked_again_under_the_write_lock(app, api, clock):
     app.config["CLOSE_AT"] = clock.now + timedelta(seconds=1)
     team = team_of(app, "alpha")
     clock.advance(seconds=1)
-    with app.app_context(), pytest.raises(errors.WindowClosed, match="submissions closed at"):
-        uploads.record(team, api.submission(seed=1), name="sub.csv", note="", **rules(app))
+    with pytest.raises(errors.WindowClosed, match="submissions closed at"):
+        uploads.record(team, api.submission(seed=1), name="sub.csv", note="", app=app)
     assert count_rows(app) == 1
 
 
