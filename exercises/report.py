@@ -26,6 +26,10 @@ FORMAT_VERSION = 1
 TIMEOUT_S = 10.0  # of each request: a check should not wait long for a site that is down
 MAX_REPORTS_PER_REQUEST = 50  # the site's limit
 MAX_REQUEST_CHARS = 512 * 1024  # half the site's default limit, for a batch with code in it
+# The site's limits on one report: a longer message is cut, a larger file is not sent, so that
+# no report is refused for good and left in the outbox.
+MAX_MESSAGE_CHARS = 2000
+MAX_CODE_CHARS = 200_000
 LEARNER_LINE = re.compile(r"(line \d+): `[^`\n]*`")
 
 
@@ -59,10 +63,10 @@ def new_report(lesson: int, path: Path, results: Iterable[StepResult], quick: bo
                 "name": r.name,
                 "status": r.status,
                 "seconds": round(r.seconds, 3),
-                "message": r.message,
+                "message": _cut(r.message, MAX_MESSAGE_CHARS),
             }
             for r in results
-        ],  # fmt: skip
+        ],
     }
 
 
@@ -125,12 +129,17 @@ def outgoing(report: dict, directory: Path, collect_code: bool) -> dict:
     out = {k: v for k, v in report.items() if k != "file"}
     path = Path(directory) / report["file"]
     if collect_code and path.is_file() and file_digest(path) == report["file_sha256"]:
-        out["code"] = path.read_text(encoding="utf-8", errors="replace")
+        code = path.read_text(encoding="utf-8", errors="replace")
+        out |= {"code": code} if len(code) <= MAX_CODE_CHARS else {}
     elif not collect_code:
         out["steps"] = [
             s | {"message": LEARNER_LINE.sub(r"\1", s["message"])} for s in out["steps"]
         ]
     return out
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _batches(reports: list[dict]) -> Iterator[list[dict]]:

@@ -26,6 +26,7 @@ from exercises.checker import CheckFailed, Step, StepResult
 from exercises.cli import main
 from exercises.lessons import LESSONS, STEP_NAMES
 from exercises.report import OUTBOX_FILE, new_report, outgoing
+from leaderboard import course
 from tests.conftest import DATABASES, POSTGRES_URL
 from tests.hostile.harness import (
     BIN,
@@ -333,3 +334,13 @@ def test_the_code_goes_only_when_asked_and_a_quoted_line_of_it_never_otherwise(t
     assert asked["code"] == lesson_file.read_text() and asked["steps"][0]["message"] == said
     lesson_file.write_text("def sigmoid(z):\n    return 1\n", encoding="utf-8")
     assert "code" not in outgoing(new, tmp_path, collect_code=True)  # not the file checked
+
+
+def test_a_report_stays_within_the_sites_limits_so_it_is_never_refused_for_good(tmp_path):
+    lesson_file = tmp_path / "lesson1_logistic.py"
+    lesson_file.write_text("x = 1\n" + "#" * 200_000 + "\n", encoding="utf-8")
+    new = new_report(1, lesson_file, [StepResult("sigmoid", False, "e" * 5000)], quick=False)
+    assert len(new["steps"][0]["message"]) == course.MAX_MESSAGE_CHARS
+    assert new["steps"][0]["message"].endswith("...")
+    assert "code" not in outgoing(new, tmp_path, collect_code=True)  # over the site's limit
+    assert course.parse_reports({"reports": [outgoing(new, tmp_path, collect_code=True)]})
