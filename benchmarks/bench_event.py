@@ -158,6 +158,7 @@ def workers_of(event: Event, folder: Path, n: int) -> Iterator[None]:
 
     env = event.site.env(**event.settings)
     config = {key: env[variable] for variable, (key, _) in ENVIRONMENT.items() if variable in env}
+    config["INSTANCE_PATH"] = str(folder / "worker-instance")  # the workers' own folder
     huey = make_huey(event.settings["LEADERBOARD_QUEUE_URL"])
     huey.storage.flush_all()
     try:
