@@ -167,7 +167,11 @@ def taught(request, tmp_path_factory) -> Iterator[Class]:
         yield Class(live, site, expected, outputs)
 
 
-def test_a_class_of_30_reports_and_the_tutors_csv_shows_each_step(taught):
+CELL = re.compile(r'<td class="cell[^"]*" data-step="([^"]+)" data-status="([^"]*)"')
+
+
+def test_a_class_of_30_reports_and_the_tutor_page_and_csv_show_each_step(taught):
+    """One test for both views, so that a parallel run sets the class up once per database."""
     for name, output in taught.outputs.items():
         assert re.search(rf"^Reported 1 check to {re.escape(taught.live.url)} as learner-\w+\.$",
                          output, re.MULTILINE), (name, output)  # fmt: skip
@@ -181,12 +185,6 @@ def test_a_class_of_30_reports_and_the_tutors_csv_shows_each_step(taught):
         assert row[f"lesson {LESSON} passed"] == f"{passed} of {len(STEP_NAMES[LESSON])}"
         assert all(row[f"lesson 2: {s}"] == "" for s in STEP_NAMES[2])
     assert len({row["pseudonym"] for row in rows}) == len(rows) >= CLASS_SIZE - 1
-
-
-CELL = re.compile(r'<td class="cell[^"]*" data-step="([^"]+)" data-status="([^"]*)"')
-
-
-def test_the_tutor_page_shows_each_learners_steps_and_the_hints(taught):
     page = taught.admin_get("/admin/course").text
     matrix = page.split(f'data-lesson="{LESSON}"')[1].split("</table>")[0]
     rows = matrix.split("<tr data-learner=")[1:]
@@ -265,9 +263,8 @@ def test_report_needs_the_site_and_the_token_before_checking(tmp_path):
 
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+@pytest.mark.parametrize("taught", ["sqlite"], indirect=True)  # the page is the same on both
 def test_the_tutor_page_in_a_browser(taught, tmp_path):
-    if "sqlite" not in taught.site.database_url:
-        pytest.skip("the page is the same on both databases: once is enough")
     with chromium() as browser:
         context = browser.new_context(
             viewport={"width": 1280, "height": 800}, accept_downloads=True
