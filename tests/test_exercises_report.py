@@ -27,6 +27,7 @@ from exercises.cli import main
 from exercises.lessons import LESSONS, STEP_NAMES
 from exercises.report import OUTBOX_FILE, new_report, outgoing
 from leaderboard import course
+from leaderboard.cli import main as leaderboard_main
 from tests.conftest import DATABASES, POSTGRES_URL
 from tests.hostile.harness import (
     BIN,
@@ -208,9 +209,10 @@ def test_reports_made_while_the_site_is_down_arrive_once_it_is_back(tmp_path, mo
     site = make_site(tmp_path / "site")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = LiveServer(waitress_command(port), site.env(), port, site.root).start()
-    token = register(url, "offline learner")
-    server.stop()
+    # The organizer hands out the token (as `leaderboard add-team` does); the site is not up yet.
+    added = CliRunner().invoke(leaderboard_main, ["add-team", "offline learner"], env=site.env())
+    assert added.exit_code == 0, added.output
+    token = added.output.split("(shown only once): ")[1].strip()
     work = tmp_path / "work"
     work.mkdir()
     outbox = work / OUTBOX_FILE
