@@ -28,23 +28,15 @@ LENGTH = 1024
 
 def write_challenge(folder: Path, n_events: int) -> Path:
     """An answer key of ``n_events`` (40% public) and its test.root in ``folder``; the key's path."""
-    from challenge.data import write_split
+    from tests.workers import write_test_records
 
     rng = np.random.default_rng(0)
     ids = rng.choice(np.arange(10**6, 10**7), size=n_events, replace=False)
     labels = rng.integers(0, 2, size=n_events).astype(np.int8)
     split = np.where(np.arange(n_events) < 0.4 * n_events, "public", "private")
-    pd.DataFrame({"event_id": ids, "label": labels, "split": split}).to_csv(
-        folder / "answer_key.csv", index=False
-    )
-    counts = rng.normal(size=(n_events, LENGTH)) * 40 + labels[:, None] * 5
-    metadata = {
-        "split": "test", "n_events": n_events, "sampling_rate_hz": 1e6, "record_length": LENGTH,
-        "volts_per_count": 0.001, "trigger_index": 8, "seed": None, "generator_version": "bench",
-        "detector": {},
-    }  # fmt: skip
-    batch = {"event_id": ids, "pulse": np.round(counts).astype(np.int16)}
-    write_split(folder / "test.root", [batch], metadata=metadata)
+    key = pd.DataFrame({"event_id": ids, "label": labels, "split": split})
+    key.to_csv(folder / "answer_key.csv", index=False)
+    write_test_records(folder, key, length=LENGTH)
     return folder / "answer_key.csv"
 
 

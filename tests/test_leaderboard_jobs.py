@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from challenge.data import load_file, write_split
+from challenge.data import load_file
 from challenge.metrics import roc_auc_score
 from challenge.onnx_runner import make_session, run_batches
 from challenge.sandbox import SandboxLimits, score_model
@@ -33,30 +33,10 @@ from leaderboard.db import board_version, session_scope
 from leaderboard.models import Submission
 from tests import onnx_models as m
 from tests.conftest import make_answer_key
+from tests.workers import write_test_records
 
 LENGTH = 64  # samples per test record
 N_PUBLIC, N_PRIVATE = 120, 180
-
-
-def write_test_records(folder, key: pd.DataFrame, *, seed: int = 1, first_signs=None):
-    """test.root for ``key``: carriers' pulses sit higher, so a record's mean ranks them; the
-    events are in an order of their own, not the key's. ``first_signs`` (+1 or -1 each) sets
-    the signs of the first samples of the first record."""
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(key))
-    ids, labels = key["event_id"].to_numpy()[order], key["label"].to_numpy()[order]
-    counts = rng.normal(size=(len(key), LENGTH)) * 40 + labels[:, None] * 12
-    if first_signs is not None:
-        head = counts[0, : len(first_signs)]
-        counts[0, : len(first_signs)] = np.asarray(first_signs) * np.maximum(np.abs(head), 1)
-    metadata = {
-        "split": "test", "n_events": len(key), "sampling_rate_hz": 1e6, "record_length": LENGTH,
-        "volts_per_count": 0.001, "trigger_index": 8, "seed": None, "generator_version": "test",
-        "detector": {},
-    }  # fmt: skip
-    batch = {"event_id": ids, "pulse": np.round(counts).astype(np.int16)}
-    write_split(folder / "test.root", [batch], metadata=metadata)
-    return folder / "test.root"
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +45,7 @@ def private_data(tmp_path_factory):
     folder = tmp_path_factory.mktemp("private")
     key = make_answer_key(N_PUBLIC, N_PRIVATE, seed=5)
     key.to_csv(folder / "answer_key.csv", index=False)
-    write_test_records(folder, key)
+    write_test_records(folder, key, length=LENGTH)
     return folder
 
 
@@ -289,7 +269,7 @@ def test_a_model_learns_nothing_of_the_pulses_from_its_failure_reason(
         folder.mkdir()
         key = make_answer_key(N_PUBLIC, N_PRIVATE, seed=5)
         key.to_csv(folder / "answer_key.csv", index=False)
-        X = load_file(write_test_records(folder, key, first_signs=signs)).X
+        X = load_file(write_test_records(folder, key, length=LENGTH, first_signs=signs)).X
         app = make_app(models_config | {
             "ANSWER_KEY": str(folder / "answer_key.csv"), "UPLOAD_FOLDER": str(folder / "uploads"),
             "DATABASE_URL": f"sqlite:///{folder / 'board.sqlite'}",
@@ -491,7 +471,7 @@ def test_check_worker_refuses_test_records_of_another_key_or_none(
     key = make_answer_key(N_PUBLIC, N_PRIVATE, seed=5)
     key.to_csv(other / "answer_key.csv", index=False)
     shifted = key.assign(event_id=key["event_id"] + 1)  # none of the key's ids but one or two
-    write_test_records(other, shifted)
+    write_test_records(other, shifted, length=LENGTH)
     app = make_app(models_config | {"ANSWER_KEY": str(other / "answer_key.csv")})
     with pytest.raises(ConfigError, match=r"do not match the answer key .*: 300 records "):
         jobs.check_worker(app)

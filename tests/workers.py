@@ -1,5 +1,5 @@
 """Real `leaderboard worker` processes for the tests and benchmarks of model scoring: a small
-challenge whose test.root stays private, the settings a worker reads from ``LEADERBOARD_*``
+challenge whose test.root stays private, test records for a given answer key, the settings a worker reads from ``LEADERBOARD_*``
 variables, workers started as subprocesses and always stopped (SIGINT, then SIGKILL), and a
 throwaway Redis server."""
 
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from leaderboard.config import ENVIRONMENT
 
@@ -57,6 +58,31 @@ def make_challenge(folder: Path, *, n_test: int = 300, record_length: int = 256)
                                    progress=False)  # fmt: skip
     events = load("test", data_dir=folder)  # from private/, where a models challenge keeps it
     return TinyChallenge(paths["answer_key"].parent, events.event_id, events.X)
+
+
+def write_test_records(
+    folder: Path, key: pd.DataFrame, *, length: int, seed: int = 1, first_signs=None
+) -> Path:
+    """test.root of records of ``length`` samples for ``key``: carriers' pulses sit higher, so
+    a record's mean ranks them; the events are in an order of their own, not the key's.
+    ``first_signs`` (+1 or -1 each) sets the signs of the first samples of the first record."""
+    from challenge.data import write_split
+
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(key))
+    ids, labels = key["event_id"].to_numpy()[order], key["label"].to_numpy()[order]
+    counts = rng.normal(size=(len(key), length)) * 40 + labels[:, None] * 12
+    if first_signs is not None:
+        head = counts[0, : len(first_signs)]
+        counts[0, : len(first_signs)] = np.asarray(first_signs) * np.maximum(np.abs(head), 1)
+    metadata = {
+        "split": "test", "n_events": len(key), "sampling_rate_hz": 1e6, "record_length": length,
+        "volts_per_count": 0.001, "trigger_index": 8, "seed": None, "generator_version": "test",
+        "detector": {},
+    }  # fmt: skip
+    batch = {"event_id": ids, "pulse": np.round(counts).astype(np.int16)}
+    write_split(folder / "test.root", [batch], metadata=metadata)
+    return folder / "test.root"
 
 
 def worker_environment(config: dict[str, Any]) -> dict[str, str]:
