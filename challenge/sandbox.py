@@ -222,8 +222,7 @@ def _bwrap_prefix(bwrap: str, scratch: Path, limits: SandboxLimits) -> list[str]
     command = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     command += ["--unshare-user", "--disable-userns"]  # no user namespace inside, seccomp or not
     command += ["--dev", "/dev", "--proc", "/proc"]
-    folders = ["/usr", "/lib", "/lib64", "/bin", "/etc/ld.so.cache", sys.base_prefix, sys.prefix,
-               str(Path(sys.executable).parent), *_package_folders()]  # fmt: skip
+    folders = readable_folders()
     for folder in folders:
         command += ["--ro-bind-try", folder, folder]
     command += ["--ro-bind", str(RUNNER), RUNNER_IN_SANDBOX]
@@ -233,6 +232,13 @@ def _bwrap_prefix(bwrap: str, scratch: Path, limits: SandboxLimits) -> list[str]
         command += ["--symlink", SCRATCH_IN_SANDBOX, "/tmp"]
     command += ["--chdir", SCRATCH_IN_SANDBOX, "--remount-ro", "/dev", "--remount-ro", "/"]
     return command
+
+
+def readable_folders() -> list[str]:
+    """What a model's process can read under bubblewrap, besides its model and its records: the
+    interpreter's folders, read-only. A file there is readable by every model."""
+    return ["/usr", "/lib", "/lib64", "/bin", "/etc/ld.so.cache", sys.base_prefix, sys.prefix,
+            str(Path(sys.executable).parent), *_package_folders()]  # fmt: skip
 
 
 def _package_folders() -> list[str]:

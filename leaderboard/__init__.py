@@ -36,6 +36,8 @@ Storage: what is kept.
 - ``db``: the engine, ``session_scope`` and ``init_db``; ``models``: the tables.
 - ``queries``: every database read and write, as functions taking the session first.
 - ``storage``: accepted files, gzip-compressed and named by their sha256.
+- ``shared_files``: what workers read (models, their scores, the answer key, test.root), kept in
+  the database, so that a worker on another machine needs only the database and the broker.
 - ``queue``: the job queue (huey, on SQLite or Redis): submission ids waiting for a worker.
   It holds no job: the factory hands it ``jobs``' functions, so that it never imports upwards.
 - ``backup``: copies of the database and the stored files, and putting them back.
@@ -122,7 +124,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from leaderboard import db, grading, queue, ranking
 
-    grading.init_app(app)
+    if app.config["ROLE"] != "worker":  # a worker's answer key comes from the database
+        grading.init_app(app)
     db.init_app(app)
     ranking.init_app(app)
     if app.config["SUBMISSIONS"] == "models":

@@ -26,6 +26,7 @@ from leaderboard import (
     grading,
     queries,
     serving,
+    shared_files,
     storage,
     uploads,
 )
@@ -56,7 +57,10 @@ def with_app(command):
         try:
             if context.obj is None:
                 # Management commands serve no pages, so they need no secret key.
-                context.obj = create_app({"CHECK_SECRET": command.__name__ == "serve"})
+                role = "worker" if command.__name__ == "worker" else "server"
+                context.obj = create_app(
+                    {"CHECK_SECRET": command.__name__ == "serve", "ROLE": role}
+                )
                 context.call_on_close(engine_of(context.obj).dispose)
             app = context.obj
             with app.app_context():
@@ -124,13 +128,13 @@ def _safe_url(app: Flask) -> str:
 def worker(app: Flask) -> None:
     """Score queued model submissions, one at a time, until Ctrl-C (finishes the running one).
 
-    Start as many as the machine has cores for, here or on other machines with the same
-    settings (LEADERBOARD_QUEUE_URL, the database, the submission folder, the answer key and
-    test.root); see the organizer guide.
+    Start as many as the machine has cores for, here or on other machines: a worker needs only
+    the database (LEADERBOARD_DATABASE_URL) and the queue (LEADERBOARD_QUEUE_URL), and reads
+    the answer key, test.root and the models from the database; see the organizer guide.
     """
     from leaderboard import jobs, queue
 
-    _require_models(app)
+    jobs.prepare_worker(app)  # the challenge's files from the database, into this worker's folder
     confined = jobs.check_worker(app)  # the sandbox, test.root and its events, before any task
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     click.echo(f"worker on queue {_safe_queue_url(app)}, models confined by {confined}; "
@@ -467,7 +471,7 @@ def rescore(app: Flask) -> None:
     scores, failed = {}, []
     for submission_id, sha256, filename in stored:
         try:
-            data = storage.load(app.config["UPLOAD_FOLDER"], sha256)
+            data = shared_files.load(app, sha256)
             scores[submission_id] = grading.grade(data, name=filename, app=app)[1].columns()
         except (SubmissionError, storage.StorageError) as err:
             failed.append(f"submission #{submission_id}: {err}")

@@ -157,6 +157,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "MODEL_STALE_MARGIN_S": 120.0,
         # A worker refuses to start where bubblewrap or python3-seccomp is missing, unless False.
         "MODEL_REQUIRE_ISOLATION": True,
+        # "server", or "worker" (set by `leaderboard worker`): a worker reads the answer key and
+        # test.root from the database (leaderboard.shared_files), whatever the settings say.
+        "ROLE": "server",
         "NOW": utc_now,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -253,6 +256,8 @@ def finish(config: dict[str, Any]) -> None:
         raise ConfigError(
             f"LEADERBOARD_ENV={config['ENV_NAME']!r}: expected 'production' or 'development'"
         )
+    if config["ROLE"] == "worker":  # its challenge files come from the database
+        config.update(SUBMISSIONS="models", ANSWER_KEY=None, TEST_RECORDS=None, PUBLIC_DATA=None)
     production = config["ENV_NAME"] == "production" and not config.get("TESTING")
     if production and config["CHECK_SECRET"]:
         _check_secret_key(config.get("SECRET_KEY"))
@@ -279,7 +284,7 @@ def finish(config: dict[str, Any]) -> None:
             f"REGISTRATION_IPV6_PREFIX={config['REGISTRATION_IPV6_PREFIX']!r}: expected the "
             "bits of an IPv6 network prefix from 16 to 128 (56: a home's allocation)"
         )
-    if not config["ANSWER_KEY"]:
+    if not config["ANSWER_KEY"] and config["ROLE"] != "worker":
         raise ConfigError(
             "no answer key: set LEADERBOARD_ANSWER_KEY to the private/answer_key.csv that "
             "`challenge generate` wrote"
@@ -336,14 +341,16 @@ def _check_submissions(config: dict[str, Any]) -> None:
             f"LEADERBOARD_QUEUE_URL={config['QUEUE_URL']!r}: expected sqlite:///PATH (one "
             "machine) or redis://HOST:PORT/DB (workers on several machines)"
         )
-    if not config["TEST_RECORDS"]:
-        config["TEST_RECORDS"] = os.path.join(
-            os.path.dirname(os.path.abspath(config["ANSWER_KEY"])), "test.root"
-        )
     for key in ("MODEL_MAX_BYTES", "MODEL_WALL_S", "MODEL_CPU_S", "MODEL_MEMORY_BYTES",
                 "MODEL_THREADS", "MODEL_STALE_MARGIN_S"):  # fmt: skip
         if not float(config[key]) > 0:
             raise ConfigError(f"{key}={config[key]!r} must be positive")
+    if config["ROLE"] == "worker":
+        return  # the challenge's files: from the database, once it is open
+    if not config["TEST_RECORDS"]:
+        config["TEST_RECORDS"] = os.path.join(
+            os.path.dirname(os.path.abspath(config["ANSWER_KEY"])), "test.root"
+        )
     _check_challenge_kind(config)
     if config["SUBMISSIONS"] == "models":
         _check_test_records(config["TEST_RECORDS"])

@@ -271,12 +271,13 @@ def session_scope(app: Flask, *, write: bool = False) -> Iterator[Session]:
 
 
 def init_db(app: Flask) -> None:
-    """Create the tables and the settings rows if they are missing; safe to run again.
+    """Create the tables and the settings rows if they are missing; safe to run again. In models
+    mode, put in the database the files that workers read (``shared_files.publish``).
 
     A new database is stamped with this version's schema revision. ConfigError for a database
     that an older version made: ``leaderboard upgrade`` brings it up to date.
     """
-    from leaderboard import migrations
+    from leaderboard import migrations, shared_files
 
     problem = outdated_schema(app)
     if problem:
@@ -286,6 +287,7 @@ def init_db(app: Flask) -> None:
         if not inspect(connection).has_table(migrations.VERSION_TABLE):
             migrations.stamp_head(connection)
     init_rows(app)
+    shared_files.publish(app)
 
 
 def init_rows(app: Flask) -> None:

@@ -23,7 +23,7 @@ from challenge.scoring import (
     score_submission,
 )
 from challenge.submission import read_submission
-from leaderboard import bootstrap, storage
+from leaderboard import bootstrap, shared_files
 from leaderboard.config import ConfigError
 from leaderboard.state import state_of
 
@@ -187,7 +187,7 @@ def split_scores(sha256: str, filename: str, split: str, app: Flask) -> np.ndarr
     scores = cache.get((sha256, split))
     if scores is None:
         key = answer_key(app)
-        data = storage.load(app.config["UPLOAD_FOLDER"], sha256)
+        data = shared_files.load(app, sha256)  # a worker's scores: maybe only in the database
         table = read_submission(
             data,
             expected_ids=key.table["event_id"].to_numpy(),

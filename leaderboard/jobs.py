@@ -27,9 +27,16 @@ from sqlalchemy.orm import Session
 
 from challenge.data import DataError, load_file
 from challenge.model import ModelError, ModelLimits
-from challenge.sandbox import RecordsFile, SandboxLimits, isolation, probe, score_model
+from challenge.sandbox import (
+    RecordsFile,
+    SandboxLimits,
+    isolation,
+    probe,
+    readable_folders,
+    score_model,
+)
 from challenge.submission import write_submission
-from leaderboard import grading, ladder, queue, storage
+from leaderboard import grading, ladder, queue, shared_files, storage
 from leaderboard.config import ConfigError
 from leaderboard.db import session_scope
 from leaderboard.models import Submission
@@ -87,6 +94,34 @@ def sandbox_limits(config) -> SandboxLimits:
         memory_bytes=int(config["MODEL_MEMORY_BYTES"]),
         threads=int(config["MODEL_THREADS"]),
     )
+
+
+def prepare_worker(app: Flask) -> None:
+    """Give a worker's app (ROLE "worker") the challenge's files: copied from the database into
+    the worker's own folder, where no model can read them, then loaded as a server loads them.
+    ConfigError naming what is missing, altered, or where a model could read it."""
+    try:
+        files = shared_files.fetch_challenge(app)
+    except storage.StorageError as err:
+        raise ConfigError(f"this worker cannot get the challenge's files: {err}") from None
+    for setting, folder in (("LEADERBOARD_INSTANCE", files.answer_key.parent),
+                            ("LEADERBOARD_UPLOAD_FOLDER", app.config["UPLOAD_FOLDER"])):  # fmt: skip
+        check_hidden_from_models(folder, setting)
+    app.config.update(ANSWER_KEY=str(files.answer_key), TEST_RECORDS=str(files.test_records))
+    grading.init_app(app)
+
+
+def check_hidden_from_models(folder: str | os.PathLike, setting: str) -> None:
+    """ConfigError when ``folder`` lies where the sandbox lets a model read (the interpreter's
+    folders): a worker keeps the answer key, test.root and other teams' models there."""
+    path = Path(folder).resolve()
+    for readable in readable_folders():
+        if path == Path(readable).resolve() or Path(readable).resolve() in path.parents:
+            raise ConfigError(
+                f"{setting}: {path} is inside {readable}, which every model's sandbox can read; "
+                "this worker keeps the answer key, test.root and the models there. Run the "
+                "worker from another folder (its instance folder is ./instance by default)"
+            )
 
 
 def check_worker(app: Flask) -> str:
@@ -270,11 +305,10 @@ def _score(app: Flask, submission_id: int) -> tuple[dict, np.ndarray]:
     with session_scope(app) as db:
         submission = db.get(Submission, submission_id)
         sha256 = submission.sha256
-    folder = app.config["UPLOAD_FOLDER"]
     test = test_records(app)
     with tempfile.TemporaryDirectory(prefix="leaderboard-model-") as work:
         model = Path(work, "model.onnx")
-        model.write_bytes(storage.load(folder, sha256, storage.MODEL))
+        model.write_bytes(shared_files.load(app, sha256, storage.MODEL))
         result = score_model(
             model,
             test.records,
@@ -288,7 +322,8 @@ def _score(app: Flask, submission_id: int) -> tuple[dict, np.ndarray]:
     table, scored = grading.grade(data, name=f"scores of submission #{submission_id}", app=app)
     logger.info("submission #%d scored in %.2f s (%s)", submission_id, result.seconds,
                 result.isolation)  # fmt: skip
-    fields = {"status": "scored", "scores_sha256": storage.store(folder, data), **scored.columns()}
+    scores_sha256 = shared_files.store(app, data, storage.PREDICTIONS)  # where the server reads it
+    fields = {"status": "scored", "scores_sha256": scores_sha256, **scored.columns()}
     return fields, grading.table_scores(table, "public", app)
 
 

@@ -1,6 +1,7 @@
 """The database tables, one ORM class each: teams, their submissions, settings, log-in sessions,
-registrations, invite codes, wrong-token counts, refused uploads per team and day, the stored final rankings, the organizers' audit log and the board's version
-counter; and the course: its learners and the step results their checks report."""
+registrations, invite codes, wrong-token counts, refused uploads per team and day, the stored final rankings, the organizers' audit log, the board's version
+counter and the files that workers read (models, their scores, the answer key, test.root); and
+the course: its learners and the step results their checks report."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -280,3 +282,17 @@ class CourseStep(Base):
     message: Mapped[str] = mapped_column(Text, default="")
 
     report: Mapped[CourseReport] = relationship(back_populates="steps")
+
+
+class StoredFile(Base):
+    """A file that workers read, gzip-compressed and named by the sha256 of its bytes: a model,
+    the scores a worker wrote from one, or the challenge's answer key, metric or test.root
+    (``leaderboard.shared_files``). No page or route ever reads this table."""
+
+    __tablename__ = "stored_files"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # one of shared_files.KINDS
+    size_bytes: Mapped[int] = mapped_column(BigInteger)  # before compression
+    data: Mapped[bytes] = mapped_column(LargeBinary)  # gzip
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

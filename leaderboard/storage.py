@@ -33,6 +33,10 @@ class StorageError(OSError):
     """A stored file that is missing or does not match its hash; the message names it."""
 
 
+class MissingFile(StorageError):
+    """A stored file that is not there (a worker's folder fetches it from the database)."""
+
+
 def private_dir(path: str | os.PathLike) -> None:
     """Make the folder ``path`` and let only its owner enter it; missing parents are made so too."""
     path = Path(path)
@@ -112,7 +116,7 @@ def load(folder: str | os.PathLike, sha256: str, suffix: str = PREDICTIONS) -> b
         with gzip.open(path, "rb") as compressed:
             data = compressed.read()
     except FileNotFoundError:
-        raise StorageError(f"{path}: stored submission file is missing") from None
+        raise MissingFile(f"{path}: stored submission file is missing") from None
     except (OSError, EOFError) as err:
         raise StorageError(f"{path}: stored submission file is unreadable ({err})") from None
     if sha256_of(data) != sha256:

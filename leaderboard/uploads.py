@@ -31,7 +31,7 @@ from werkzeug.datastructures import FileStorage
 
 from challenge.model import ModelError, ModelLimits, check_model_file
 from challenge.submission import SubmissionError, format_size
-from leaderboard import errors, final, grading, ladder, queries, queue, storage
+from leaderboard import errors, final, grading, ladder, queries, queue, shared_files, storage
 from leaderboard.actions import Clock, Config, remaining_today
 from leaderboard.config import upload_limit
 from leaderboard.db import session_scope
@@ -221,7 +221,8 @@ def record_model(team: Team | str, data: bytes, *, name: str, note: str, app: Fl
     InvalidInput for a file that breaks the model contract, QuotaReached over the quota."""
     sha256 = storage.sha256_of(data)
     check_model_upload(data, name=name, app=app)
-    storage.store(app.config["UPLOAD_FOLDER"], data, storage.MODEL)
+    # in the database too, where workers on other machines read it
+    shared_files.store(app, data, storage.MODEL)
     submission, remaining = _add_row(
         team, app=app, scored=False, filename=name, note=note, sha256=sha256,
         size_bytes=len(data), kind="model", status="queued",

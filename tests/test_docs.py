@@ -56,8 +56,6 @@ NOT_RUN = {
     "export LEADERBOARD_INSTANCE=/path/to/clone": PLACEHOLDER,
     "export LEADERBOARD_DATABASE_URL=postgresql": PLACEHOLDER,
     "export LEADERBOARD_UPLOAD_FOLDER=/srv": PLACEHOLDER,
-    "export LEADERBOARD_ANSWER_KEY=/srv": PLACEHOLDER,
-    "export LEADERBOARD_TEST_RECORDS=/srv": PLACEHOLDER,
     "export LEADERBOARD_QUEUE_URL=redis://:PASSWORD": PLACEHOLDER,
     # A model challenge needs test.root in private/, which the fixture's challenge does not have.
     "export LEADERBOARD_SUBMISSIONS=models": "a model challenge (challenge generate --preset full "

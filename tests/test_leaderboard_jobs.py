@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import delete
 
 from challenge.data import load_file
 from challenge.metrics import roc_auc_score
@@ -26,11 +27,11 @@ from challenge.onnx_runner import make_session, run_batches
 from challenge.sandbox import SandboxLimits, score_model
 from challenge.submission import read_submission
 from leaderboard import backup as backups
-from leaderboard import jobs, queries, queue, serving, storage
+from leaderboard import jobs, queries, queue, serving, shared_files, storage
 from leaderboard.cli import main
 from leaderboard.config import ConfigError
 from leaderboard.db import board_version, session_scope
-from leaderboard.models import Submission
+from leaderboard.models import StoredFile, Submission
 from tests import onnx_models as m
 from tests.conftest import make_answer_key
 from tests.workers import write_test_records
@@ -526,22 +527,23 @@ def test_an_internal_error_fails_the_model_with_a_fixed_reason_and_logs_it(
     stored = storage.stored_path(
         models_app.config["UPLOAD_FOLDER"], row(models_app, 1).sha256, storage.MODEL
     )
-    Path(stored).unlink()  # the organizers' disk lost it: not the team's fault
+    Path(stored).unlink()  # the organizers' disk and database lost it: not the team's fault
+    with session_scope(models_app) as db:
+        db.execute(delete(StoredFile).where(StoredFile.sha256 == row(models_app, 1).sha256))
     with caplog.at_level(logging.ERROR, logger="leaderboard.jobs"):
         assert drain(models_app) == 1
     failed = row(models_app, 1)
     assert (failed.status, failed.failure_reason) == ("failed", jobs.INTERNAL_FAILURE)
     (record,) = [r for r in caplog.records if r.name == "leaderboard.jobs"]
     assert record.getMessage() == "submission #1: internal error while scoring"
-    assert "stored submission file is missing" in caplog.text  # with its traceback
+    assert "stored submission file is missing, and the database holds no copy" in caplog.text
     # The worker goes on: the next model is scored.
     upload(client, token, m.mean_model(LENGTH).SerializeToString())
     upload(client, token, m.nan_model().SerializeToString())  # the model's own fault
     assert drain(models_app) == 2
     assert [row(models_app, i).status for i in (2, 3)] == ["scored", "failed"]
     # The team cannot send that file again (409); once the organizers put it back, it scores.
-    storage.store(models_app.config["UPLOAD_FOLDER"], m.mean_model().SerializeToString(),
-                  storage.MODEL)  # fmt: skip
+    shared_files.store(models_app, m.mean_model().SerializeToString(), storage.MODEL)
     result = CliRunner().invoke(main, ["requeue", "--internal-errors"], obj=models_app)
     assert result.exit_code == 0, result.output
     assert result.output == (

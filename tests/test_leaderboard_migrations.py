@@ -93,7 +93,7 @@ def expected_after(before: dict[str, list[dict]], revision: str) -> dict[str, li
         after["board_version"] = [{"id": 1, "version": 1}]
         after["final_rankings"] = after["audit_log"] = []
     for table in ("login_sessions", "registrations", "invites", "refused_uploads",
-                  "course_learners", "course_reports", "course_steps"):  # fmt: skip
+                  "course_learners", "course_reports", "course_steps", "stored_files"):  # fmt: skip
         after.setdefault(table, [])
     after["settings"] = after["settings"] + [
         {"name": "closed_at", "value": ""} for _ in range(revision < "0002")

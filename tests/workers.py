@@ -131,17 +131,20 @@ class Worker:
 
 
 @contextmanager
-def running_workers(config: dict[str, Any], folder: Path, n: int = 1) -> Iterator[list[Worker]]:
-    """``n`` worker processes on the settings ``config``, ready when the block starts and gone
-    when it ends, with nothing they started left running (checked: the sandbox's children name
-    their scratch folder, under ``folder``, on their command line)."""
+def running_workers(
+    config: dict[str, Any], folder: Path, n: int = 1, *, cwd: Path | None = None
+) -> Iterator[list[Worker]]:
+    """``n`` worker processes on the settings ``config`` (in the folder ``cwd``, else this
+    process's), ready when the block starts and gone when it ends, with nothing they started
+    left running (checked: the sandbox's children name their scratch folder, under ``folder``,
+    on their command line)."""
     folder.mkdir(parents=True, exist_ok=True)
     env = worker_environment(config)
     workers: list[Worker] = []
     try:
         first = len(list(folder.glob("worker-*.log")))  # a folder may see several groups
         for i in range(first, first + n):
-            workers.append(_start(env, folder / f"worker-{i}.log", folder / f"tmp-{i}"))
+            workers.append(_start(env, folder / f"worker-{i}.log", folder / f"tmp-{i}", cwd))
         for worker in workers:
             wait_for_log(worker, READY_LINE)
         yield workers
@@ -151,11 +154,12 @@ def running_workers(config: dict[str, Any], folder: Path, n: int = 1) -> Iterato
         _no_process_left(str(folder))
 
 
-def _start(env: dict[str, str], log_path: Path, tmp: Path) -> Worker:
+def _start(env: dict[str, str], log_path: Path, tmp: Path, cwd: Path | None = None) -> Worker:
     tmp.mkdir()  # the sandbox's scratch folders go there: found again by their path
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [LEADERBOARD, "worker"],
+            cwd=cwd,
             env={**env, "TMPDIR": str(tmp)},
             stdin=subprocess.DEVNULL,
             stdout=log,

@@ -32,6 +32,8 @@ RELEASES = {
     "0005": "1d5cd14",  # + registrations, invites
     "0006": "aea6f4c",  # + kind, status, failure_reason, scores_sha256, scored_at
     "0007": "244f307",  # + started_at: the last release before the migrations
+    "0008": "d47e015",  # + ladder_accepted
+    "0009": "e6b9380",  # + refused_uploads: the last schema before stored_files
 }
 # The schema name in the PostgreSQL dumps; the tests load them into a schema of their own.
 PG_SCHEMA = "legacy_fixture"
