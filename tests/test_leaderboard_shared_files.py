@@ -47,14 +47,23 @@ def models_app(make_app, tmp_path, challenge, database_url):
     return make_app({**settings, "TESTING": True, "SECRET_KEY": "test-secret"})
 
 
-def worker_app(server, folder: Path):
-    """A worker's app (``leaderboard worker`` makes one so) on ``server``'s database, with
-    an instance folder of its own and no answer key or test.root of its own."""
-    return create_app({
-        "ROLE": "worker", "TESTING": True, "DATABASE_URL": server.config["DATABASE_URL"],
-        "INSTANCE_PATH": str(folder / "instance"), "UPLOAD_FOLDER": str(folder / "files"),
-        "QUEUE_URL": f"sqlite:///{folder / 'queue.sqlite'}",
-    })  # fmt: skip
+@pytest.fixture
+def worker_app():
+    """Makes a worker's app (``leaderboard worker`` makes one so) on a server's database, with
+    an instance folder of its own and no answer key or test.root of its own; closes them all."""
+    apps = []
+
+    def make(server, folder: Path):
+        apps.append(create_app({
+            "ROLE": "worker", "TESTING": True, "DATABASE_URL": server.config["DATABASE_URL"],
+            "INSTANCE_PATH": str(folder / "instance"), "UPLOAD_FOLDER": str(folder / "files"),
+            "QUEUE_URL": f"sqlite:///{folder / 'queue.sqlite'}",
+        }))  # fmt: skip
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        engine_of(app).dispose()
 
 
 def alter(app, sha256: str, data: bytes) -> None:
@@ -113,7 +122,7 @@ def test_a_file_missing_from_the_folder_comes_from_the_database_and_stays(app):
 
 
 def test_a_worker_copies_the_challenge_from_the_database_to_its_own_folder(
-    models_app, challenge, tmp_path
+    models_app, challenge, tmp_path, worker_app
 ):
     worker = worker_app(models_app, tmp_path / "worker")
     assert worker.config["ANSWER_KEY"] is None  # nothing of the server's but the database
@@ -127,14 +136,12 @@ def test_a_worker_copies_the_challenge_from_the_database_to_its_own_folder(
     key, server_key = grading.answer_key(worker), grading.answer_key(models_app)
     assert key.table.equals(server_key.table) and key.metric.name == server_key.metric.name
     assert jobs.test_records(worker).event_ids.tolist() == challenge.event_id.tolist()
-    engine_of(worker).dispose()
 
     # A copy that differs from the database's hash is copied again; the database's is checked.
     (folder / "test.root").write_bytes(b"altered on the worker's disk")
     again = worker_app(models_app, tmp_path / "worker")
     jobs.prepare_worker(again)
     assert (folder / "test.root").read_bytes() == (challenge.private / "test.root").read_bytes()
-    engine_of(again).dispose()
     with session_scope(models_app) as db:
         test_root = db.get(Setting, shared_files.POINTER_PREFIX + shared_files.TEST_RECORDS).value
     alter(models_app, test_root, gzip.compress(b"altered in the database"))
@@ -145,7 +152,6 @@ def test_a_worker_copies_the_challenge_from_the_database_to_its_own_folder(
         f"this worker cannot get the challenge's files: the test records {test_root} in the "
         "database (table stored_files) does not match its sha256: it was altered"
     )
-    engine_of(fresh).dispose()
 
 
 def test_a_worker_on_a_database_without_the_challenge_says_to_run_init_db(
