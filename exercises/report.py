@@ -165,8 +165,8 @@ def _answer(response) -> dict:
     if response.ok and isinstance(body, dict):
         return body
     error = body.get("error", body) if isinstance(body, dict) else body
-    hint = " (pass --token or set CHALLENGE_TOKEN)" if response.status_code == 401 else ""
-    raise ReportError(f"the site refused the report ({response.status_code}: {error}){hint}")
+    hint = "; pass --token or set CHALLENGE_TOKEN" if response.status_code == 401 else ""
+    raise ReportError(f"the site refused the report ({response.status_code}: {error}{hint})")
 
 
 def _reason(exc: Exception) -> str:

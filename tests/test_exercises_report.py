@@ -246,6 +246,12 @@ def test_reports_made_while_the_site_is_down_arrive_once_it_is_back(tmp_path, mo
         steps = {s["step"]: s for s in mine.json()["lessons"][0]["steps"]}
         assert (steps["model"]["status"], steps["model"]["attempts"]) == ("passed", 3)
         assert steps["sigmoid"]["attempts"] == 3
+        wrong = check(work, set(), CHALLENGE_URL=url, CHALLENGE_TOKEN="not-a-token")
+        assert wrong.exit_code == 0 and wrong.output.splitlines()[-1] == (
+            "Not reported: the site refused the report (401: missing or wrong team token; pass "
+            f"--token or set CHALLENGE_TOKEN); 1 report waits in {outbox} for the next --report "
+            "(your progress is kept here either way)."
+        )
     finally:
         server.stop()
 
