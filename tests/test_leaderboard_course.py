@@ -92,6 +92,8 @@ def test_a_later_check_updates_the_step_and_times_how_long_it_took(client, api, 
     )
     page = client.get("/admin/course", headers=bearer(ADMIN_TOKEN)).get_data(as_text=True)
     assert "3 tries · passed after 25 min" in page
+    dashboard = client.get("/admin/", headers=bearer(ADMIN_TOKEN)).get_data(as_text=True)
+    assert '<a href="/admin/course">Course: the class</a>' in dashboard
 
 
 def test_the_stuck_list_names_the_step_and_the_hint_given(client, api, clock):
