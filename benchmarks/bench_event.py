@@ -1,6 +1,7 @@
 """A whole event at its deadline hour, deployed as the organizer guide says: teams on
 PostgreSQL, gunicorn (deploy/gunicorn.conf.py) behind nginx (deploy/nginx-proxy.conf) on
-loopback, and, for model submissions, two `leaderboard worker`s on Redis. An open-loop load
+loopback, and, for model submissions, two `leaderboard worker`s on Redis, which share no folder
+with the server. An open-loop load
 sends board reads and uploads at the deadline hour's rates; each figure is measured against the
 rate offered in the same run, and the run passes when every kind of request keeps p99 under
 1 s at the offered load, with no error and every model scored.
@@ -152,13 +153,14 @@ def workers_of(event: Event, folder: Path, n: int) -> Iterator[None]:
     if event.kind != "models":
         yield
         return
-    from leaderboard.config import ENVIRONMENT
     from leaderboard.queue import make_huey
     from tests.workers import running_workers
 
-    env = event.site.env(**event.settings)
-    config = {key: env[variable] for variable, (key, _) in ENVIRONMENT.items() if variable in env}
-    config["INSTANCE_PATH"] = str(folder / "worker-instance")  # the workers' own folder
+    # As on a machine of their own (docs/organizer.md): the database, the queue and a folder of
+    # their own, where they copy the challenge's files from the database.
+    config = {"DATABASE_URL": event.site.database_url, "SUBMISSIONS": "models",
+              "QUEUE_URL": event.settings["LEADERBOARD_QUEUE_URL"],
+              "INSTANCE_PATH": str(folder / "worker-instance")}  # fmt: skip
     huey = make_huey(event.settings["LEADERBOARD_QUEUE_URL"])
     huey.storage.flush_all()
     try:
