@@ -29,6 +29,7 @@ from challenge.submission import size_bound
 
 HEADER = b"event_id,score\n"
 REPEAT = 7  # uploads of each file; the median is reported
+REFUSAL_RATIO = 2  # the target: the worst refusal costs at most twice an acceptance
 
 
 def make_key(n_events: int) -> pd.DataFrame:
@@ -87,7 +88,8 @@ def _uploader(tmp: Path, key: pd.DataFrame) -> Callable[[bytes], int]:
     app = create_app({"TESTING": True, "SECRET_KEY": "bench-uploads-" + "x" * 32,
                       "DATABASE_URL": f"sqlite:///{tmp / 'leaderboard.sqlite'}",
                       "ANSWER_KEY": str(tmp / "answer_key.csv"), "UPLOAD_FOLDER": str(tmp / "files"),
-                      "DAILY_QUOTA": 1_000_000})  # fmt: skip
+                      # No limit on refused uploads: every hostile file is refused again.
+                      "DAILY_QUOTA": 1_000_000, "REFUSED_PER_DAY": 0})  # fmt: skip
     init_db(app)
     client = app.test_client()
     token = client.post("/api/teams", json={"name": "bench"}).get_json()["token"]
@@ -128,10 +130,12 @@ def run(quick: bool = False) -> list[dict]:
     rows = [
         row(f"refuse the worst of {len(hostile)} hostile gzip files ({worst}, "
             f"{len(hostile[worst]):,} bytes), {n_events:,} events", costs[worst], accept,
-            reference_name=reference, target="ratio <= 2"),
+            reference_name=reference, target=f"ratio <= {REFUSAL_RATIO}",
+            passed=costs[worst] <= REFUSAL_RATIO * accept),
         row(f"refuse 8.7 million rows in {len(hostile['8.7 million rows, the last one bad']):,} "
             "bytes of gzip", costs["8.7 million rows, the last one bad"], accept,
-            reference_name=reference, target="ratio <= 2"),
+            reference_name=reference, target=f"ratio <= {REFUSAL_RATIO}",
+            passed=costs["8.7 million rows, the last one bad"] <= REFUSAL_RATIO * accept),
     ]  # fmt: skip
     for name, cost in sorted(costs.items(), key=lambda item: -item[1]):
         print(f"  {cost * 1000:8.1f} ms  {cost / accept:5.2f} x  {name}")
