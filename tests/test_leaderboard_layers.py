@@ -20,7 +20,7 @@ LAYERS = {
     "rules": set(
         "uploads actions final ranking ladder bootstrap grading export errors course".split()
     ),
-    "storage": set("db models queries storage queue backup migrations".split()),
+    "storage": set("db models queries storage shared_files queue backup migrations".split()),
     "ground": set("config state names".split()),
 }
 HEIGHT = {module: height for height, layer in enumerate(reversed(LAYERS.values()))
