@@ -85,8 +85,25 @@ def upward_imports(path: Path) -> list[str]:
     return found
 
 
+# Where ``leaderboard/__init__.py``'s docstring maps each layer: the paragraph that opens so.
+MAP_HEADINGS = {"entry": "Entry points", "web": "The web:", "worker": "The worker:",
+                "rules": "The rules:", "storage": "Storage:", "ground": "Ground:"}  # fmt: skip
+
+
 def test_every_module_has_a_layer():
     assert {module_of(path) for path in sources()} == set(HEIGHT)
+
+
+def test_the_package_docstring_maps_each_module_in_its_layer():
+    """The map a newcomer reads and the layers checked here are the same."""
+    import leaderboard
+
+    paragraphs = leaderboard.__doc__.split("\n\n")
+    for layer, heading in MAP_HEADINGS.items():
+        (paragraph,) = [p for p in paragraphs if p.startswith(heading)]
+        unmapped = [m for m in LAYERS[layer] if f"``{m}``" not in paragraph
+                    and f"``{m}/``" not in paragraph]  # fmt: skip
+        assert unmapped == [], f"{heading!r} of leaderboard/__init__.py does not name {unmapped}"
 
 
 def test_only_the_web_layer_talks_http():
