@@ -80,16 +80,16 @@ PRIORS = (
     ),
     Prior(
         "absorber_mixing_fraction",
-        "energy sharing: fraction of absorber events (the highest "
-        "positions) that carry part of a carrier pulse",
-        0.1,
+        "energy sharing: fraction of absorber events (the highest positions, "
+        "nearest the carrier) that carry part of a carrier pulse",
         0.3,
+        0.5,
     ),
     Prior(
         "absorber_mixing_max",
         "energy sharing: largest carrier share of an absorber pulse",
-        0.3,
-        0.6,
+        0.7,
+        0.9,
     ),
     Prior(
         "carrier_mixing_fraction",

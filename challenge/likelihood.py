@@ -27,14 +27,22 @@ from challenge.matched_filter import (
     learn_templates,
     record_format_metadata,
 )
-from challenge.simulate import SimulationConfig, pulse_shapes, run_curve, unit_pulses
+from challenge.simulate import (
+    SimulationConfig,
+    energy_share,
+    pulse_shapes,
+    run_curve,
+    unit_pulses,
+)
 
 GH_NODES = 3  # Gauss-Hermite nodes per time constant: 27 templates per class
 # The oracle's bank over a shape continuum: nodes of the hidden position (Gauss-Legendre) and
 # of the run time (equal cells), and the time-constant jitter only through them (it is a few
 # percent, against tens of percent across the continuum): 14 templates per class, about the
-# cost of the 27 of the jitter alone.
+# cost of the 27 of the jitter alone; where a class shares energy with the other crystal, the
+# positions where the share ramps get SHARE_NODES more (26 templates per class).
 POSITION_NODES = 7
+SHARE_NODES = 6
 DRIFT_NODES = 2
 ORACLE_GH_NODES = 1
 SVD_TOLERANCE = 1e-10  # basis templates kept: relative residual energy of the bank below this
@@ -118,31 +126,57 @@ def oracle_bank(
     config: SimulationConfig, label: int, priors: Priors, *, last_shift: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Unit-height templates (K, L) of class ``label`` with onset at sample 0, as the simulator
-    draws them (``challenge.simulate.pulse_shapes`` and ``unit_pulses``, read-out filter
-    included), over nodes of the hidden position, of the run time (operating-point drift) and
-    of the time-constant jitter; and their log weights (K,). Cut where the latest onset meets
-    the end."""
+    draws them (``challenge.simulate.pulse_shapes``, ``energy_share`` and ``unit_pulses``,
+    read-out filter included), over nodes of the hidden position, of the run time
+    (operating-point drift) and of the time-constant jitter; and their log weights (K,). Where
+    the class shares energy with the other crystal, the highest positions get nodes of their
+    own (SHARE_NODES), each template mixed with the other class's pulse as the simulator mixes
+    it. Cut where the latest onset meets the end."""
     continuum = any(any(row) for row in (*config.position_response,
                                          *config.operating_point_response))  # fmt: skip
-    u, w_u = np.polynomial.legendre.leggauss(POSITION_NODES if continuum else 1)
+    u, w_u = _position_nodes(config, label, POSITION_NODES if continuum else 1)
     n_times = DRIFT_NODES if continuum else 1
     run_time = (np.arange(n_times) + 0.5) / n_times  # the middles of equal cells of the run
     z, log_w_z = gauss_hermite(ORACLE_GH_NODES if continuum else GH_NODES, priors.tau_jitter, 3)
-    grid_u, grid_t = np.meshgrid(u / 2.0, run_time, indexing="ij")
-    log_w_ut = np.log(np.repeat(w_u / w_u.sum(), len(run_time)) / len(run_time))
+    grid_u, grid_t = np.meshgrid(u, run_time, indexing="ij")
+    log_w_ut = np.log(np.repeat(w_u, len(run_time)) / len(run_time))
     operating_point = run_curve(config.operating_point_drift, grid_t.ravel())
     labels = np.full(grid_u.size, label, dtype=np.int8)
+    position = grid_u.ravel()
     still = replace(config, tau_jitter=0.0)  # the jitter comes from the Gauss-Hermite nodes
-    params = pulse_shapes(labels, np.random.default_rng(0), still, position=grid_u.ravel(),
-                          operating_point=operating_point)  # fmt: skip
-    params = np.repeat(params, len(z), axis=0)  # (U T Z, 5)
-    params[:, 2:] *= np.exp(np.tile(z, (grid_u.size, 1)))
-    log_w = (log_w_ut[:, None] + log_w_z[None, :]).ravel()
     detector = config.detector
-    bank = unit_pulses(params, np.zeros(len(params)), detector.times_ms(),
-                       detector.lowpass_tau_ms).astype(float)  # fmt: skip
+    bank = 0.0
+    share = energy_share(labels, position, config)
+    for cls, part in ((labels, 1.0 - share), (1 - labels, share)):  # own pulse, the other's
+        params = pulse_shapes(cls, np.random.default_rng(0), still, position=position,
+                              operating_point=operating_point)  # fmt: skip
+        params = np.repeat(params, len(z), axis=0)  # (U T Z, 5)
+        params[:, 2:] *= np.exp(np.tile(z, (grid_u.size, 1)))
+        pulses = unit_pulses(params, np.zeros(len(params)), detector.times_ms(),
+                             detector.lowpass_tau_ms).astype(float)  # fmt: skip
+        bank = bank + np.repeat(part, len(z))[:, None] * pulses
+    log_w = (log_w_ut[:, None] + log_w_z[None, :]).ravel()
     bank[:, detector.record_length - last_shift :] = 0.0
     return bank, log_w
+
+
+def _position_nodes(
+    config: SimulationConfig, label: int, nodes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes of the hidden position in [-1/2, 1/2] and their weights (summing to 1): Gauss-
+    Legendre, on the positions without energy sharing (``nodes``) and, where the class shares
+    energy, on the highest mixing_fraction of them, where the share ramps (SHARE_NODES)."""
+    fraction = float(config.mixing_fraction[label]) if config.mixing_max[label] > 0 else 0.0
+    cut = 0.5 - fraction
+    segments = [(-0.5, cut, nodes)] if cut > 0 else []
+    if fraction > 0:
+        segments.append((max(cut, -0.5), 0.5, SHARE_NODES))
+    u, w = [], []
+    for lo, hi, n in segments:
+        x, wx = np.polynomial.legendre.leggauss(n)
+        u.append(lo + (hi - lo) * (x + 1.0) / 2.0)
+        w.append(wx / 2.0 * (hi - lo))
+    return np.concatenate(u), np.concatenate(w)
 
 
 def oracle_reference(config: SimulationConfig) -> Reference:

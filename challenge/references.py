@@ -210,14 +210,14 @@ def write_ceiling(path: Path, bound: Estimate | str, distances: dict[str, str], 
 {gaps}
 
 The bound is the likelihood ratio of carrier against absorber with the detector that drew these
-records (its noise spectrum, pulse shapes and their spread, onset window and height spectrum),
-each record's onset, height, shape and baseline integrated over their priors: what the best
-method could reach if it knew the organizers' detector, which no team does. It does not model
-the record-to-record noise, saturation, energy shared with the other crystal, tails of
-earlier pulses and artifacts (pile-up, flux jumps, spikes), so a method that learns them could pass it by a little; `python -m
+records (its noise spectrum, pulse shapes along their continuum and their spread, the energy
+each class shares with the other crystal, onset window and height spectrum), each record's
+onset, height, shape and baseline integrated over their priors: what the best method could
+reach if it knew the organizers' detector, which no team does. It does not model the
+record-to-record noise, saturation, tails of earlier pulses and artifacts (pile-up, flux jumps,
+spikes), so a method that learns them could pass it by a little; `python -m
 benchmarks.bench_reference` measures how much with paired ablations (the same records drawn
-again without them: 0.005 to 0.008 on two draws of the defaults). Keep this file private: it is computed from the
-organizers' detector.
+again without them). Keep this file private: it is computed from the organizers' detector.
 """
     with open_private(path, encoding="utf-8") as handle:
         handle.write(text)

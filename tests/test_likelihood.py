@@ -13,6 +13,7 @@ from challenge.detector import Detector, NoiseSpectrum
 from challenge.likelihood import (
     DRIFT_NODES,
     POSITION_NODES,
+    SHARE_NODES,
     Priors,
     Reference,
     gauss_hermite,
@@ -153,3 +154,28 @@ def test_oracle_knows_the_organizers_shape_continuum_and_read_out_filter():
     believed = replace(hidden, position_response=NO_RESPONSE)  # one shape per class
     believes = roc_auc_score(ev.label, log_likelihood_ratio(X, oracle_reference(believed)))
     assert knows > believes + 0.001  # 0.9482 against 0.9459; equal without the continuum
+
+
+def test_oracle_knows_the_energy_shared_with_the_other_crystal():
+    """Absorbers at the highest 40% of positions carry up to 90% of a carrier pulse: the
+    oracle's bank holds those mixtures (the simulator's own, at nodes where the share ramps),
+    and ranks the mixed absorbers as absorbers, which a ratio of pure shapes cannot."""
+    hidden = replace(CONFIG, mixing_fraction=(0.4, 0.0), mixing_max=(0.9, 0.0))
+    bank, log_w = oracle_bank(hidden, 0, priors_from_config(hidden), last_shift=200)
+    pure, _ = oracle_bank(CONFIG, 0, priors_from_config(CONFIG), last_shift=200)
+    carrier, _ = oracle_bank(CONFIG, 1, priors_from_config(CONFIG), last_shift=200)
+    assert bank.shape == ((1 + SHARE_NODES) * len(pure), LENGTH)
+    assert np.exp(log_w).sum() == pytest.approx(1.0)
+    # The first node lies where nothing is shared; the last near the top, where the share
+    # reaches 0.9 * (its position's place along the ramp), the same for every jitter node.
+    n = len(pure)
+    np.testing.assert_allclose(bank[:n], pure, atol=1e-6)
+    top = bank[-n:]
+    x, _ = np.polynomial.legendre.leggauss(SHARE_NODES)
+    expected = 0.9 * (x[-1] + 1.0) / 2.0
+    np.testing.assert_allclose(top, (1 - expected) * pure + expected * carrier, atol=1e-5)
+    ev, X = events(1500, seed=13, config=hidden)
+    knows = roc_auc_score(ev.label, log_likelihood_ratio(X, oracle_reference(hidden)))
+    believed = replace(hidden, mixing_fraction=(0.0, 0.0), mixing_max=(0.0, 0.0))
+    believes = roc_auc_score(ev.label, log_likelihood_ratio(X, oracle_reference(believed)))
+    assert knows > believes + 0.01
