@@ -106,7 +106,7 @@ def main() -> None:
     type=click.Choice(["demo", "full", "course"]),
     default="demo",
     show_default=True,
-    help="Size of the challenge: demo = 2,000 + 2,000 records, full = 10,000 + 20,000; "
+    help="Size of the challenge: demo = 10,000 + 2,000 records, full = 10,000 + 20,000; "
     "course = 2,000 + 1,000 easier records (pulses from 12 mV, small offsets) for a class.",
 )
 @_seed_option(

@@ -37,7 +37,7 @@ def generated(tmp_path_factory):
 
 
 def test_presets_match_the_contract():
-    assert PRESETS == {"demo": (2000, 2000), "full": (10000, 20000), "course": (2000, 1000)}
+    assert PRESETS == {"demo": (10000, 2000), "full": (10000, 20000), "course": (2000, 1000)}
     course = simulation_config(preset="course")
     assert (course.height_min_v, course.height_max_v, course.baseline_offset_v) == (
         0.012,
