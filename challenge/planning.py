@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtri  # the normal's quantile function (scipy.stats's norm.ppf)
 
 # Correlation between the AUC estimates of two of the project's own baselines on the same test
 # events, from DeLong's covariance, measured with `python -m benchmarks.bench_planning` (it derives
@@ -61,7 +61,7 @@ def resolvable_difference(
         raise ValueError(f"correlation must lie in [-1, 1); got {correlation}")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must lie strictly between 0 and 1; got {confidence}")
-    z = norm.ppf(0.5 + confidence / 2.0)
+    z = ndtri(0.5 + confidence / 2.0)
     return z * math.sqrt(2.0 * hanley_mcneil_variance(auc, n_pos, n_neg) * (1.0 - correlation))
 
 

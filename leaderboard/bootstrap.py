@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import rankdata
 
 from challenge.metrics import RocAuc, ScoreType
 
@@ -152,6 +151,8 @@ def rank_intervals(
     The bounds are the floor and ceiling of R's default (type 7) quantiles, so that they are
     whole ranks and cover at least ``level``.
     """
+    from scipy.stats import rankdata  # here: every `leaderboard` command would pay its import
+
     samples = np.asarray(samples, dtype=np.float64)
     n_teams = samples.shape[0]
     if n_teams == 0:
