@@ -58,8 +58,9 @@ def matched_filter(challenge, tmp_path_factory) -> Path:
     return runs / "mf" / "submission.csv"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser():
+    """One chromium for both journeys; each page has a context, and so cookies, of its own."""
     with chromium() as browser:
         yield browser
 
