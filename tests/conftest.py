@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import os
+import stat
+import tempfile
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -86,6 +88,30 @@ def cli_exit_codes_are_checked(monkeypatch):
     unchecked = [r._args for r in results if not r.checked]
     if unchecked:
         pytest.fail(f"CLI results whose exit code the test never checked: {unchecked}")
+
+
+# The shared temporary folders: PostgreSQL's socket folder lives in /tmp (.ci/services.sh), and a
+# /tmp once found at mode 0700 after a run stopped it.
+SHARED_TEMPORARY_FOLDERS = sorted({"/tmp", tempfile.gettempdir()})
+
+
+@pytest.fixture(autouse=True)
+def temporary_folders_keep_their_mode():
+    """A test that changes the mode of /tmp (a chmod of the folder that holds a file: private
+    folders are made 0700) fails, named, and the mode is put back for the tests after it."""
+    before = {folder: os.stat(folder).st_mode for folder in SHARED_TEMPORARY_FOLDERS}
+    yield
+    changed = {f: (m, os.stat(f).st_mode) for f, m in before.items() if os.stat(f).st_mode != m}
+    for folder, (mode, _) in changed.items():
+        os.chmod(folder, stat.S_IMODE(mode))
+    if changed:
+        pytest.fail(
+            "this test changed the mode of "
+            + ", ".join(
+                f"{f} from {oct(stat.S_IMODE(m))} to {oct(stat.S_IMODE(now))}"
+                for f, (m, now) in changed.items()
+            )
+        )
 
 
 @pytest.fixture
