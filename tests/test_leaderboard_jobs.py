@@ -585,6 +585,7 @@ def test_a_team_exports_a_trained_baseline_uploads_it_and_sees_it_scored(make_ap
         "UPLOAD_FOLDER": str(tmp_path / "submissions"),
         "SUBMISSIONS": "models", "QUEUE_URL": f"sqlite:///{tmp_path / 'queue.sqlite'}",
         "ANSWER_KEY": str(challenge / "private" / "answer_key.csv"),
+        "MODEL_WALL_S": 10,  # the cnn runs in a second; its run shows after 1 s, not 6 s
     })  # fmt: skip
     client = app.test_client()
     response = upload(client, register(client), model.read_bytes())
