@@ -10,6 +10,7 @@ import stat
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -322,14 +323,22 @@ def test_generating_again_in_the_other_mode_leaves_nothing_of_the_first(tmp_path
 # WSGI server and a real `leaderboard worker` (SQLite queue).
 
 
+@pytest.fixture(scope="module")
+def models_private(tmp_path_factory) -> Path:
+    """The private/ folder of a small challenge of model submissions (answer key, test.root)."""
+    from tests.workers import make_challenge
+
+    folder = tmp_path_factory.mktemp("models-challenge")
+    return make_challenge(folder, n_test=300, record_length=256).private
+
+
 @pytest.fixture
-def models_board(tmp_path, database_url):
+def models_board(tmp_path, database_url, models_private):
     """A leaderboard of model submissions behind a real WSGI server; its settings, for workers."""
     from leaderboard import create_app
     from leaderboard.db import engine_of, init_db
-    from tests.workers import make_challenge
 
-    private = make_challenge(tmp_path / "challenge", n_test=300, record_length=256).private
+    private = models_private
     settings = {
         "SUBMISSIONS": "models",
         "DATABASE_URL": database_url,
@@ -337,6 +346,8 @@ def models_board(tmp_path, database_url):
         "UPLOAD_FOLDER": str(tmp_path / "submissions"),
         "QUEUE_URL": f"sqlite:///{tmp_path / 'queue.sqlite'}",
         "PUBLIC_BOARD": "plain",  # the score in full, to compare (the Ladder: its own tests)
+        # A run shows at a tenth of the wall limit: 1 s here, not the default's 6 s a model.
+        "MODEL_WALL_S": 10,
     }
     app = create_app({**settings, "TESTING": True, "SECRET_KEY": "test-secret"})
     init_db(app)
