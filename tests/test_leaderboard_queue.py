@@ -333,7 +333,8 @@ def _stopped_mid_model_then_scored_by_another(models_app, settings, challenge, t
     """A slow model starts on a first worker, `stop_first(worker, submission)` stops that worker
     mid-model, `between(submission)` runs, then a second worker must score the model as
     onnxruntime does."""
-    slow = {**settings, "MODEL_CPU_S": 20}  # the slow model runs about 4 s
+    # The slow model runs about 4 s: a wall limit it keeps within on a loaded machine
+    slow = {**settings, "MODEL_CPU_S": 20, "MODEL_WALL_S": 20}
     uploads = Uploads(models_app)
     model = slow_mean_model(4_000_000)  # outlives its stopped worker's 2 s grace, if it can
     with running_workers(slow, tmp_path / "first") as [first]:
@@ -429,7 +430,7 @@ def test_a_model_interrupted_by_sigterm_is_queued_again_and_scored_by_another(
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("queue_url", ["sqlite"], indirect=True)
 def test_ctrl_c_lets_the_running_model_finish(models_app, settings, challenge, tmp_path):
-    slow = {**settings, "MODEL_CPU_S": 20}
+    slow = {**settings, "MODEL_CPU_S": 20, "MODEL_WALL_S": 20}  # a 2 s model, on a loaded machine
     uploads = Uploads(models_app)
     model = slow_mean_model(2_000_000)
     with running_workers(slow, tmp_path / "workers") as [worker]:
