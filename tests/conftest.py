@@ -97,8 +97,8 @@ SHARED_TEMPORARY_FOLDERS = sorted({"/tmp", tempfile.gettempdir()})
 
 @pytest.fixture(autouse=True)
 def temporary_folders_keep_their_mode():
-    """A test that changes the mode of /tmp (a chmod of the folder that holds a file: private
-    folders are made 0700) fails, named, and the mode is put back for the tests after it."""
+    """A test during which the mode of /tmp changes (a chmod of the folder that holds a file:
+    private folders are made 0700) fails, named, and the mode is put back for the next tests."""
     before = {folder: os.stat(folder).st_mode for folder in SHARED_TEMPORARY_FOLDERS}
     yield
     changed = {f: (m, os.stat(f).st_mode) for f, m in before.items() if os.stat(f).st_mode != m}
@@ -106,7 +106,8 @@ def temporary_folders_keep_their_mode():
         os.chmod(folder, stat.S_IMODE(mode))
     if changed:
         pytest.fail(
-            "this test changed the mode of "
+            "the mode of a shared temporary folder changed during this test (by it, or by a "
+            "process running meanwhile, such as the other xdist worker's test): "
             + ", ".join(
                 f"{f} from {oct(stat.S_IMODE(m))} to {oct(stat.S_IMODE(now))}"
                 for f, (m, now) in changed.items()
