@@ -38,21 +38,52 @@ WORKER_FOLDER = "worker-files"
 INIT_DB_HINT = "run `leaderboard init-db` on the server, with the server's settings"
 
 
+@dataclass(frozen=True)
+class Packed:
+    """A file made ready for ``stored_files``: its sha256, its size and its gzip-compressed bytes."""
+
+    sha256: str
+    size_bytes: int
+    compressed: bytes
+
+
+def pack(data: bytes) -> Packed:
+    compressed = gzip.compress(data, compresslevel=storage.COMPRESS_LEVEL, mtime=0)
+    return Packed(storage.sha256_of(data), len(data), compressed)
+
+
 def put(db: Session, data: bytes, kind: str, *, now) -> str:
     """Keep ``data`` in the database under its sha256 (once: storing it again does nothing)."""
     sha256 = storage.sha256_of(data)
-    if db.scalar(select(StoredFile.sha256).where(StoredFile.sha256 == sha256)) is None:
+    if not _held(db, sha256):  # compressed only when new: test.root at every init-db
+        put_packed(db, pack(data), kind, now=now)
+    return sha256
+
+
+def put_packed(db: Session, packed: Packed, kind: str, *, now) -> str:
+    """``put`` of a file packed beforehand: an upload packs its model before it takes the write
+    lock, under which its row and the model are written together."""
+    if not _held(db, packed.sha256):
         if db.get_bind().dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
-        compressed = gzip.compress(data, compresslevel=storage.COMPRESS_LEVEL, mtime=0)
         db.execute(
             insert(StoredFile)
-            .values(sha256=sha256, kind=kind, size_bytes=len(data), data=compressed, created_at=now)
+            .values(
+                sha256=packed.sha256,
+                kind=kind,
+                size_bytes=packed.size_bytes,
+                data=packed.compressed,
+                created_at=now,
+            )  # fmt: skip
             .on_conflict_do_nothing(index_elements=["sha256"])  # a worker stored it meanwhile
         )
-    return sha256
+    return packed.sha256
+
+
+def _held(db: Session, sha256: str) -> bool:
+    return db.scalar(select(StoredFile.sha256).where(StoredFile.sha256 == sha256)) is not None
 
 
 def get(db: Session, sha256: str, kind: str) -> bytes:

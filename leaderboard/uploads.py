@@ -219,13 +219,13 @@ def record_model(team: Team | str, data: bytes, *, name: str, note: str, app: Fl
     """Check, store and record the model file ``data`` for ``team`` (or the reference row of
     that name) as ``queued``, then queue its scoring; AlreadySent for a file it already sent,
     InvalidInput for a file that breaks the model contract, QuotaReached over the quota."""
-    sha256 = storage.sha256_of(data)
     check_model_upload(data, name=name, app=app)
-    # in the database too, where workers on other machines read it
-    shared_files.store(app, data, storage.MODEL)
+    sha256 = storage.store(app.config["UPLOAD_FOLDER"], data, storage.MODEL)
+    # In the database too, where workers on other machines read it: written with the row, in
+    # one transaction (no third session), and compressed before the write lock is taken.
     submission, remaining = _add_row(
-        team, app=app, scored=False, filename=name, note=note, sha256=sha256,
-        size_bytes=len(data), kind="model", status="queued",
+        team, app=app, scored=False, shared=shared_files.pack(data), filename=name, note=note,
+        sha256=sha256, size_bytes=len(data), kind="model", status="queued",
     )  # fmt: skip
     # After the commit: a worker that takes the task at once finds the row. A broker that is
     # down loses nothing: the row stays queued until `leaderboard requeue`.
@@ -234,11 +234,18 @@ def record_model(team: Team | str, data: bytes, *, name: str, note: str, app: Fl
 
 
 def _add_row(
-    team: Team | str, *, app: Flask, scored: bool, public_scores=None, **fields
+    team: Team | str,
+    *,
+    app: Flask,
+    scored: bool,
+    public_scores=None,
+    shared: shared_files.Packed | None = None,
+    **fields,
 ) -> tuple[Submission, int | None]:
     """The submission row of an accepted file (``scored`` now, with its ``public_scores``, or
-    queued) and the uploads the team has left today (None for a reference row), made under the
-    write lock, where the Ladder judges a scored one against the team's best so far."""
+    queued with its model ``shared`` for the workers) and the uploads the team has left today
+    (None for a reference row), made under the write lock, where the Ladder judges a scored one
+    against the team's best so far."""
     config, clock = app.config, app.config["NOW"]
     with session_scope(app, write=True) as db:
         if not isinstance(team, Team):
@@ -256,6 +263,8 @@ def _add_row(
         if scored:
             fields["scored_at"] = created_at
             fields["ladder_accepted"] = ladder.accepts(db, team.id, public_scores, app)
+        if shared is not None:
+            shared_files.put_packed(db, shared, shared_files.MODEL, now=created_at)
         submission = queries.add_submission(db, team, created_at=created_at, is_late=late, **fields)
     return submission, None if remaining is None else remaining - 1
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from leaderboard import db, errors, queries, uploads
+from leaderboard import db, errors, queries, shared_files, uploads
 from leaderboard.db import session_scope
 from leaderboard.models import Submission
 from tests import onnx_models
@@ -40,6 +40,29 @@ def test_an_upload_opens_at_most_three_database_sessions(app, api, monkeypatch):
     assert response.status_code == 201, response.get_json()
     # the token's team, the checks before scoring, the row under the write lock
     assert len(opened) == 3
+
+
+def test_a_model_upload_opens_at_most_three_database_sessions(
+    models_config,  # noqa: F811
+    make_app,
+    monkeypatch,
+):
+    app = make_app(models_config)
+    client = app.test_client()
+    token = register(client)
+    opened = []
+    sessions = db.sessions_of(app)
+    monkeypatch.setattr(db, "sessions_of", lambda app: lambda: opened.append(1) or sessions())
+    response = upload(client, token, onnx_models.mean_model().SerializeToString())
+    assert response.status_code == 202, response.get_json()
+    # the token's team, the checks before the model check, the queued row with the model for the
+    # workers under the write lock (the queue is huey's own database)
+    assert len(opened) == 3
+    with session_scope(app) as session:
+        (row,) = session.scalars(select(Submission)).all()
+        assert shared_files.get(session, row.sha256, shared_files.MODEL) == (
+            onnx_models.mean_model().SerializeToString()
+        )
 
 
 def test_the_quota_is_checked_again_under_the_write_lock(app, api):
