@@ -260,6 +260,9 @@ def test_no_private_number_anywhere_before_the_reveal(app, api, client, clock, r
             ("/admin/", "/admin/"), ("/admin/login", "/admin/login"),
             ("/overview", "/overview"), ("/data", "/data"), ("/evaluation", "/evaluation"),
             ("/rules", "/rules"), ("/data/files/train.root", "/data/files/<name>"),
+            ("/course", "/course"), ("/api/course/settings", "/api/course/settings"),
+            ("/api/course/progress", "/api/course/progress"), ("/admin/course", "/admin/course"),
+            ("/admin/course.csv", "/admin/course.csv"),
         ]:  # fmt: skip
             with c.get(path) as response:
                 visit(f"{who} GET {path}", response).get_data()
@@ -294,13 +297,22 @@ def test_no_private_number_anywhere_before_the_reveal(app, api, client, clock, r
     visit("admin logout", client.post("/admin/logout"))
     visit("admin export anonymous", client.get("/admin/export/submissions.csv"))
     visit("admin export as team", client.get("/admin/export/submissions.csv", headers=auth))
+    from tests.test_leaderboard_course import report
+
+    course_report = {"reports": [report(1)]}
+    visit("course report", client.post("/api/course/reports", json=course_report, headers=auth))
+    visit("course progress", client.get("/api/course/progress", headers=auth))
+    visit("course page after", client.get("/course"))
+    visit("course settings anonymous", client.post("/admin/course/settings", data={}))
     visit("api new token", client.post("/api/token", headers=auth))
     team.post("/login", data={"token": tokens["beta"]})
     visit("form new token", team.post("/token"))
     visited_rules |= {"/token", "/api/token", "/submit", "/submissions/<int:submission_id>/final", "/register", "/login",
                       "/logout", "/api/teams", "/api/submissions",
                       "/api/submissions/<int:submission_id>/final", "/admin/reveal",
-                      "/admin/logout", "/admin/export/<what>.csv"}  # fmt: skip
+                      "/admin/logout", "/admin/export/<what>.csv", "/api/course/reports",
+                      "/admin/course/settings"}  # fmt: skip
+    assert seen["course report"].status_code == 201, seen["course report"].get_json()
     assert seen["api submit 429"].status_code == 429 and seen["form final 409"].status_code == 409
     assert seen["form final queued"].status_code == 409 and seen["api final 409"].status_code == 409
     assert seen["admin post anonymous"].status_code == 302
