@@ -16,9 +16,11 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from flask import Flask
@@ -37,7 +39,7 @@ from challenge.sandbox import (
 )
 from challenge.submission import write_submission
 from leaderboard import grading, ladder, queue, shared_files, storage
-from leaderboard.config import ConfigError
+from leaderboard.config import ConfigError, defaults
 from leaderboard.db import session_scope
 from leaderboard.models import Submission
 from leaderboard.state import state_of
@@ -102,6 +104,7 @@ def prepare_worker(app: Flask) -> None:
     ConfigError naming what is missing, altered, or where a model could read it."""
     try:
         files = shared_files.fetch_challenge(app)
+        take_scoring_settings(app.config, shared_files.scoring_settings(app))
     except storage.StorageError as err:
         raise ConfigError(f"this worker cannot get the challenge's files: {err}") from None
     for setting, folder in (("LEADERBOARD_INSTANCE", files.answer_key.parent),
@@ -109,6 +112,20 @@ def prepare_worker(app: Flask) -> None:
         check_hidden_from_models(folder, setting)
     app.config.update(ANSWER_KEY=str(files.answer_key), TEST_RECORDS=str(files.test_records))
     grading.init_app(app)
+
+
+def take_scoring_settings(config, server: Mapping[str, Any]) -> None:
+    """Make ``config`` (a worker's) run and score models with the ``server``'s settings; a
+    setting of the worker's own (not the default) that differs is refused (ConfigError)."""
+    default = defaults(config["INSTANCE_PATH"])
+    for key, value in server.items():
+        if config[key] != value and config[key] != default[key]:
+            raise ConfigError(
+                f"{key} is {config[key]!r} on this worker and {value!r} on the server (stored "
+                "by `leaderboard init-db`): a worker takes the server's, so leave it unset here "
+                "(LEADERBOARD_*), or change it on the server and run `leaderboard init-db`"
+            )
+        config[key] = value
 
 
 def check_hidden_from_models(folder: str | os.PathLike, setting: str) -> None:

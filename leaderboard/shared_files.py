@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import select
@@ -33,6 +35,12 @@ KIND_OF_SUFFIX = {storage.MODEL: MODEL, storage.PREDICTIONS: SCORES}
 CHALLENGE_FILES = {ANSWER_KEY: "answer_key.csv", METRIC: "metric.json", TEST_RECORDS: "test.root"}
 # The settings row naming the sha256 of the challenge file a worker uses ("" for none).
 POINTER_PREFIX = "worker_file_"
+# The settings that decide how a model is run and scored: a worker takes the server's, stored as
+# JSON in this settings row, so that every worker scores alike with nothing but the URLs.
+SCORING_SETTINGS = ("MODEL_MAX_BYTES", "MODEL_WALL_S", "MODEL_CPU_S", "MODEL_MEMORY_BYTES",
+                    "MODEL_THREADS", "MODEL_STALE_MARGIN_S", "MAX_UPLOAD_BYTES", "PUBLIC_BOARD",
+                    "LADDER_LEVEL")  # fmt: skip
+SCORING_SETTINGS_ROW = "worker_settings"
 # A worker's copy of the challenge files, in its instance folder (owner-only).
 WORKER_FOLDER = "worker-files"
 INIT_DB_HINT = "run `leaderboard init-db` on the server, with the server's settings"
@@ -140,9 +148,9 @@ def load(app: Flask, sha256: str, suffix: str = storage.PREDICTIONS) -> bytes:
 
 def publish(app: Flask) -> None:
     """In models mode, put in the database what workers read: the answer key, its metric (where
-    there is one) and test.root, named by the settings rows, and every model and scores file the
-    rows name that the database lacks (those of a database made before this version). At
-    ``init_db``: ``leaderboard init-db`` and ``serve``."""
+    there is one) and test.root, named by the settings rows, the SCORING_SETTINGS, and every
+    model and scores file the rows name that the database lacks (those of a database made
+    before this version). At ``init_db``: ``leaderboard init-db`` and ``serve``."""
     if app.config["SUBMISSIONS"] != "models":
         return
     key = Path(app.config["ANSWER_KEY"])
@@ -155,6 +163,8 @@ def publish(app: Flask) -> None:
                 _set(db, POINTER_PREFIX + kind, "")  # ROC AUC, the default
             else:
                 _set(db, POINTER_PREFIX + kind, put(db, path.read_bytes(), kind, now=now))
+        scoring = {key: app.config[key] for key in SCORING_SETTINGS}
+        _set(db, SCORING_SETTINGS_ROW, json.dumps(scoring, sort_keys=True))
     _publish_stored(app)
 
 
@@ -214,6 +224,18 @@ def fetch_challenge(app: Flask) -> ChallengeFiles:
     return ChallengeFiles(
         folder / CHALLENGE_FILES[ANSWER_KEY], folder / CHALLENGE_FILES[TEST_RECORDS]
     )
+
+
+def scoring_settings(app: Flask) -> dict[str, Any]:
+    """The server's SCORING_SETTINGS, as ``init_db`` stored them; MissingFile when it did not."""
+    with session_scope(app) as db:
+        row = db.get(Setting, SCORING_SETTINGS_ROW)
+    if row is None:
+        raise storage.MissingFile(
+            f"the database holds no scoring settings for workers (settings row "
+            f"{SCORING_SETTINGS_ROW}): {INIT_DB_HINT} and LEADERBOARD_SUBMISSIONS=models"
+        )
+    return json.loads(row.value)
 
 
 def _copy(db: Session, sha256: str, kind: str, path: Path) -> None:

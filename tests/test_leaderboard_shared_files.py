@@ -21,7 +21,6 @@ from leaderboard.db import engine_of, session_scope
 from leaderboard.models import Setting, StoredFile
 from tests.conftest import redis_test_url
 from tests.test_leaderboard_queue import (
-    LIMITS,
     Uploads,
     assert_scored_like_reference,
     mean_model,
@@ -53,11 +52,11 @@ def worker_app():
     an instance folder of its own and no answer key or test.root of its own; closes them all."""
     apps = []
 
-    def make(server, folder: Path):
+    def make(server, folder: Path, **own):
         apps.append(create_app({
             "ROLE": "worker", "TESTING": True, "DATABASE_URL": server.config["DATABASE_URL"],
             "INSTANCE_PATH": str(folder / "instance"), "UPLOAD_FOLDER": str(folder / "files"),
-            "QUEUE_URL": f"sqlite:///{folder / 'queue.sqlite'}",
+            "QUEUE_URL": f"sqlite:///{folder / 'queue.sqlite'}", **own,
         }))  # fmt: skip
         return apps[-1]
 
@@ -154,6 +153,26 @@ def test_a_worker_copies_the_challenge_from_the_database_to_its_own_folder(
     )
 
 
+def test_a_worker_runs_and_scores_models_with_the_servers_settings(
+    models_app, tmp_path, worker_app
+):
+    worker = worker_app(models_app, tmp_path / "worker")
+    assert worker.config["MODEL_WALL_S"] == 60  # the default, before it reads the server's
+    jobs.prepare_worker(worker)
+    for key in shared_files.SCORING_SETTINGS:
+        assert worker.config[key] == models_app.config[key], key
+    assert (worker.config["MODEL_WALL_S"], worker.config["MODEL_MAX_BYTES"]) == (20, 2 * 2**20)
+    # A worker's own setting that is not the server's is refused, never used or overridden.
+    own = worker_app(models_app, tmp_path / "other", LADDER_LEVEL=0.2)
+    with pytest.raises(ConfigError) as refused:
+        jobs.prepare_worker(own)
+    assert str(refused.value) == (
+        "LADDER_LEVEL is 0.2 on this worker and 0.05 on the server (stored by `leaderboard "
+        "init-db`): a worker takes the server's, so leave it unset here (LEADERBOARD_*), or "
+        "change it on the server and run `leaderboard init-db`"
+    )
+
+
 def test_a_worker_on_a_database_without_the_challenge_says_to_run_init_db(
     app, tmp_path, monkeypatch
 ):
@@ -194,8 +213,8 @@ def test_a_worker_that_shares_no_folder_with_the_server_scores_a_model(
     make_app, tmp_path, database_url
 ):
     """The server's folders (its instance, the challenge, the submissions) are renamed away
-    while the worker runs, which is given the database's and Redis's URLs and the limits only,
-    and starts in an empty folder: it scores one model as onnxruntime does, refuses one whose
+    while the worker runs, which is given the database's and Redis's URLs only, and starts in
+    an empty folder: it scores one model as onnxruntime does, refuses one whose
     copy in the database was altered, and the server reads the scores it wrote."""
     queue_url = redis_test_url()
     server, hidden = tmp_path / "server", tmp_path / "server-moved-away"
@@ -214,7 +233,7 @@ def test_a_worker_that_shares_no_folder_with_the_server_scores_a_model(
     empty.mkdir()
     server.rename(hidden)
     try:
-        worker_settings = {"DATABASE_URL": database_url, "QUEUE_URL": queue_url, **LIMITS}
+        worker_settings = {"DATABASE_URL": database_url, "QUEUE_URL": queue_url}  # and nothing else
         with running_workers(worker_settings, tmp_path / "logs", cwd=empty) as [worker]:
             found = wait_for(app, [scored, altered])
     finally:
