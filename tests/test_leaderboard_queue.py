@@ -83,6 +83,16 @@ def models_app(settings, make_app):
     return make_app({**settings, "TESTING": True, "SECRET_KEY": "test-secret"})
 
 
+def on_the_server(app, settings: dict, **changes) -> dict:
+    """``settings`` with ``changes``, made the server's too: ``init_db`` stores the limits that
+    workers take (a worker refuses limits of its own that are not the server's)."""
+    from leaderboard.db import init_db
+
+    app.config.update(changes)
+    init_db(app)
+    return {**settings, **changes}
+
+
 class Uploads:
     """Teams and model uploads through the app's API (the Flask test client)."""
 
@@ -334,7 +344,7 @@ def _stopped_mid_model_then_scored_by_another(models_app, settings, challenge, t
     mid-model, `between(submission)` runs, then a second worker must score the model as
     onnxruntime does."""
     # The slow model runs about 4 s: a wall limit it keeps within on a loaded machine
-    slow = {**settings, "MODEL_CPU_S": 20, "MODEL_WALL_S": 20}
+    slow = on_the_server(models_app, settings, MODEL_CPU_S=20, MODEL_WALL_S=20)
     uploads = Uploads(models_app)
     model = slow_mean_model(4_000_000)  # outlives its stopped worker's 2 s grace, if it can
     with running_workers(slow, tmp_path / "first") as [first]:
@@ -384,7 +394,8 @@ def test_a_killed_workers_model_goes_back_by_itself_and_another_scores_it(
     its own run."""
     # A wall limit that a loaded machine's run keeps within, and no longer: the test waits it out.
     wall, margin = 12.0, 6.0
-    slow = {**settings, "MODEL_CPU_S": 20, "MODEL_WALL_S": wall, "MODEL_STALE_MARGIN_S": margin}
+    slow = on_the_server(models_app, settings, MODEL_CPU_S=20, MODEL_WALL_S=wall,
+                         MODEL_STALE_MARGIN_S=margin)  # fmt: skip
     uploads = Uploads(models_app)
     model = slow_mean_model(2_000_000)  # runs about 2 s
     with running_workers(slow, tmp_path / "first") as [first]:
@@ -430,7 +441,8 @@ def test_a_model_interrupted_by_sigterm_is_queued_again_and_scored_by_another(
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("queue_url", ["sqlite"], indirect=True)
 def test_ctrl_c_lets_the_running_model_finish(models_app, settings, challenge, tmp_path):
-    slow = {**settings, "MODEL_CPU_S": 20, "MODEL_WALL_S": 20}  # a 2 s model, on a loaded machine
+    # a 2 s model, on a loaded machine
+    slow = on_the_server(models_app, settings, MODEL_CPU_S=20, MODEL_WALL_S=20)
     uploads = Uploads(models_app)
     model = slow_mean_model(2_000_000)
     with running_workers(slow, tmp_path / "workers") as [worker]:
@@ -556,7 +568,7 @@ def test_another_teams_model_starts_within_one_wall_limit_behind_three_endless_o
     from leaderboard.db import session_scope
     from leaderboard.models import Submission
 
-    fair = {**settings, "MODEL_WALL_S": FAIR_WALL_S, "MODEL_CPU_S": 60}
+    fair = on_the_server(models_app, settings, MODEL_WALL_S=FAIR_WALL_S, MODEL_CPU_S=60)
 
     def endless(n: int) -> bytes:  # a file of its own each: a resent file gets 409
         model = onnx_models.endless_loop_model()
