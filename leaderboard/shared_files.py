@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leaderboard import storage
+from leaderboard.config import ConfigError
 from leaderboard.db import session_scope
 from leaderboard.models import Setting, StoredFile, Submission
 
@@ -44,6 +45,9 @@ SCORING_SETTINGS_ROW = "worker_settings"
 # A worker's copy of the challenge files, in its instance folder (owner-only).
 WORKER_FOLDER = "worker-files"
 INIT_DB_HINT = "run `leaderboard init-db` on the server, with the server's settings"
+# The largest file the database keeps: PostgreSQL's largest value is 1 GB, SQLite's 10^9 bytes
+# by default. test.root of the full preset (20,000 records of 16,384 samples) is about 400 MB.
+MAX_FILE_BYTES = 10**9
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,12 @@ def publish(app: Flask) -> None:
     now = app.config["NOW"]()
     with session_scope(app) as db:
         for kind, path in paths.items():
+            if path.exists() and path.stat().st_size > MAX_FILE_BYTES:
+                raise ConfigError(
+                    f"{path} is {path.stat().st_size:,} bytes: the database keeps files of at "
+                    f"most {MAX_FILE_BYTES:,} bytes for the workers (PostgreSQL's largest "
+                    "value is 1 GB); make a challenge with fewer test records (--n-test)"
+                )
             if kind == METRIC and not path.exists():
                 _set(db, POINTER_PREFIX + kind, "")  # ROC AUC, the default
             else:

@@ -21,6 +21,7 @@ from leaderboard.db import engine_of, session_scope
 from leaderboard.models import Setting, StoredFile
 from tests.conftest import redis_test_url
 from tests.test_leaderboard_queue import (
+    LIMITS,
     Uploads,
     assert_scored_like_reference,
     mean_model,
@@ -153,6 +154,20 @@ def test_a_worker_copies_the_challenge_from_the_database_to_its_own_folder(
     )
 
 
+def test_init_db_refuses_a_test_root_larger_than_the_database_keeps(models_app, monkeypatch):
+    from leaderboard.db import init_db
+
+    size = Path(models_app.config["TEST_RECORDS"]).stat().st_size
+    monkeypatch.setattr(shared_files, "MAX_FILE_BYTES", size - 1)
+    with pytest.raises(ConfigError) as refused:
+        init_db(models_app)
+    assert str(refused.value) == (
+        f"{models_app.config['TEST_RECORDS']} is {size:,} bytes: the database keeps files of at "
+        f"most {size - 1:,} bytes for the workers (PostgreSQL's largest value is 1 GB); make a "
+        "challenge with fewer test records (--n-test)"
+    )
+
+
 def test_a_worker_runs_and_scores_models_with_the_servers_settings(
     models_app, tmp_path, worker_app
 ):
@@ -161,7 +176,9 @@ def test_a_worker_runs_and_scores_models_with_the_servers_settings(
     jobs.prepare_worker(worker)
     for key in shared_files.SCORING_SETTINGS:
         assert worker.config[key] == models_app.config[key], key
-    assert (worker.config["MODEL_WALL_S"], worker.config["MODEL_MAX_BYTES"]) == (20, 2 * 2**20)
+    assert (worker.config["MODEL_WALL_S"], worker.config["MODEL_MAX_BYTES"]) == (
+        LIMITS["MODEL_WALL_S"], 2 * 2**20)  # fmt: skip
+    assert LIMITS["MODEL_WALL_S"] != 60
     # A worker's own setting that is not the server's is refused, never used or overridden.
     own = worker_app(models_app, tmp_path / "other", LADDER_LEVEL=0.2)
     with pytest.raises(ConfigError) as refused:
