@@ -133,6 +133,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # enough for every team's shown file on both splits at a large event).
         "SCORE_CACHE_SIZE": 256,
         "BOOTSTRAP_CACHE_SIZE": 4096,
+        # After a write, each server process computes the board again in the background; a
+        # reader waits for it at most this many seconds, then gets the board before the write
+        # (one computation at a time: a burst of uploads does not hold every reader behind it).
+        "BOARD_WAIT_S": 0.5,
         # Reverse proxies in front (nginx: 1); their X-Forwarded-For then names the client,
         # so that throttling counts each client, not the proxy.
         "PROXY_FIX": 0,
@@ -225,6 +229,7 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LEADERBOARD_PUBLIC_DATA": ("PUBLIC_DATA", os.path.abspath),
     "LEADERBOARD_PUBLIC_BOARD": ("PUBLIC_BOARD", str),
     "LEADERBOARD_LADDER_LEVEL": ("LADDER_LEVEL", float),
+    "LEADERBOARD_BOARD_WAIT_S": ("BOARD_WAIT_S", float),
     "LEADERBOARD_SUBMISSIONS": ("SUBMISSIONS", str),
     "LEADERBOARD_TEST_RECORDS": ("TEST_RECORDS", os.path.abspath),
     "LEADERBOARD_QUEUE_URL": ("QUEUE_URL", str),
@@ -276,8 +281,9 @@ def finish(config: dict[str, Any]) -> None:
     config["REGISTRATION"] = _registration_mode(config)
     for key in ("DAILY_QUOTA", "REFUSED_PER_DAY", "MAX_UPLOAD_BYTES", "MAX_FINALS",
                 "REGISTRATIONS_PER_HOUR", "REGISTRATIONS_PER_DAY", "COURSE_REPORTS_PER_HOUR",
-                "COURSE_MAX_BODY_BYTES", "COURSE_STUCK_ATTEMPTS", "COURSE_STUCK_MINUTES"):  # fmt: skip
-        if int(config[key]) < 0:
+                "COURSE_MAX_BODY_BYTES", "COURSE_STUCK_ATTEMPTS", "COURSE_STUCK_MINUTES",
+                "BOARD_WAIT_S"):  # fmt: skip
+        if float(config[key]) < 0:
             raise ConfigError(f"{key}={config[key]!r} must not be negative")
     if not 16 <= int(config["REGISTRATION_IPV6_PREFIX"]) <= 128:
         raise ConfigError(

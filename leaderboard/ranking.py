@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from threading import Lock
@@ -348,31 +351,46 @@ class BoardCache:
 
     Every transaction that changes what a board shows bumps ``BoardVersion`` (``db``), so one
     cheap query per request tells every process, each gunicorn worker included, whether its
-    board is stale. One thread computes a new board while the others wait for it.
+    board is stale. A stale board is computed again by one thread of the process, in the
+    background; a reader waits for it at most ``wait_s``, then gets the board from before the
+    write, so that the uploads of a deadline hour do not hold every reader behind each new
+    computation. A reader that finds no board at all waits for the first one.
     """
 
-    def __init__(self, compute: Callable[[Session], Board]) -> None:
-        self._compute = compute  # the app's board from a session
+    def __init__(self, compute: Callable[[], tuple[int, Board]], wait_s: float) -> None:
+        self._compute = compute  # (the board version, the board), in a session of its own
+        self._wait_s = wait_s
         self._lock = Lock()  # guards the fields
-        self._computing = Lock()  # one computation at a time
         self._version: int | None = None
         self._board: Board | None = None
         self._derived: dict[str, object] = {}
+        self._computing: Future | None = None  # one computation at a time
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="board")
 
     def board(self, session: Session) -> Board:
+        """The board of at least the version that ``session`` reads, or, once ``wait_s`` has
+        passed while it is computed, the board before it."""
         version = db.board_version(session)
-        with self._lock:
-            if version == self._version:
-                return self._board
-        with self._computing:
+        deadline = time.monotonic() + self._wait_s
+        while True:
             with self._lock:
-                if version == self._version:  # another thread computed it meanwhile
+                if self._version is not None and self._version >= version:
                     return self._board
-            # Read after the version: the board may be newer than ``version``, never older.
-            board = self._compute(session)
-            with self._lock:
+                if self._computing is None or self._computing.done():
+                    self._computing = self._executor.submit(self._refresh)
+                computing, previous = self._computing, self._board
+            wait = None if previous is None else max(0.0, deadline - time.monotonic())
+            try:  # a computation that fails raises here, in the reader
+                computing.result(wait)
+            except FutureTimeout:
+                return previous
+            # It may have started before the write this reader saw: look again.
+
+    def _refresh(self) -> None:
+        version, board = self._compute()
+        with self._lock:
+            if self._version is None or version > self._version:
                 self._version, self._board, self._derived = version, board, {}
-        return board
 
     def derived(self, board: Board, name: str, build: Callable[[Board], object]) -> object:
         """``build(board)``, made once per board (the API's JSON, for example)."""
@@ -387,7 +405,12 @@ class BoardCache:
 
 
 def init_app(app: Flask) -> None:
-    state_of(app).hold(BoardCache(lambda session: _compute_board(session, app)))
+    def compute() -> tuple[int, Board]:
+        with db.session_scope(app) as session:
+            # Read after the version: the board may be newer than the version, never older.
+            return db.board_version(session), _compute_board(session, app)
+
+    state_of(app).hold(BoardCache(compute, wait_s=float(app.config["BOARD_WAIT_S"])))
 
 
 def derived(board: Board, name: str, build: Callable[[Board], object], app: Flask) -> object:

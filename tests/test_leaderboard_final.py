@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
@@ -334,6 +335,51 @@ def test_the_board_is_computed_once_per_change_and_not_per_request(app, api, cli
     assert len(computed) == 2
     client.get("/")
     assert len(computed) == 2
+
+
+def test_while_a_new_board_is_computed_readers_get_the_previous_one(app_config, make_app, api):
+    """A reader waits BOARD_WAIT_S for the board after a write, then gets the one before it;
+    once computed, the new board is served. A reader with no board at all waits for the first."""
+    import threading
+
+    from leaderboard import ranking
+
+    app = make_app(app_config | {"BOARD_WAIT_S": 0.2})
+    client, api.client = app.test_client(), app.test_client()
+    release, compute = threading.Event(), ranking._compute_board
+    slow = {"on": False}
+
+    def compute_board(session, app):
+        if slow["on"]:
+            assert release.wait(30)
+        return compute(session, app)
+
+    ranking._compute_board, restore = compute_board, compute
+    try:
+        token = api.register("alpha")
+        upload(api, token, skill=1.0, seed=1)
+        assert [r["team"] for r in client.get("/api/leaderboard").get_json()["rows"]] == ["alpha"]
+        slow["on"] = True
+        upload(api, api.register("beta"), skill=3.0, seed=2)
+        for _ in range(2):  # the computation is under way: the board before the write, twice
+            rows = client.get("/api/leaderboard").get_json()["rows"]
+            assert [r["team"] for r in rows] == ["alpha"]
+        release.set()
+        rows = client.get("/api/leaderboard").get_json()["rows"]  # waits at most 0.2 s ...
+        deadline = time.monotonic() + 30
+        while [r["team"] for r in rows] != ["beta", "alpha"] and time.monotonic() < deadline:
+            time.sleep(0.05)  # ... for the computation that is now free to end
+            rows = client.get("/api/leaderboard").get_json()["rows"]
+        assert [r["team"] for r in rows] == ["beta", "alpha"]
+        # A new process has no board before the write: its first reader waits, however long.
+        release.clear()
+        fresh = make_app(app_config | {"BOARD_WAIT_S": 0.0})
+        threading.Timer(0.5, release.set).start()
+        rows = fresh.test_client().get("/api/leaderboard").get_json()["rows"]
+        assert [r["team"] for r in rows] == ["beta", "alpha"]
+    finally:
+        release.set()
+        ranking._compute_board = restore
 
 
 def test_a_write_in_another_process_is_seen_at_the_next_request(app, app_config, make_app, api):
