@@ -11,6 +11,8 @@ challenge made with the defaults and a fresh secret, and both against the best a
    trained on the training records: the gap between simulation and the detector;
 5. the fast likelihood ratio against a brute-force evaluation of the same priors (exactness).
 
+Each criterion's row says PASS or FAIL; the distances and the ablation are for information.
+
 python -m benchmarks.bench_reference [--quick] [--data DIR] [--n-test N]
 """
 
@@ -124,6 +126,7 @@ def decisive_rows(ch: Challenge, *, quick: bool = False) -> Iterator[dict]:
         "reference": f"{HEIGHT_RANGE[0]} to {HEIGHT_RANGE[1]}",
         "ratio": abs(auc_height - 0.5) / (HEIGHT_RANGE[1] - 0.5),
         "target": "ratio <= 1",
+        "result": _verdict(HEIGHT_RANGE[0] <= auc_height <= HEIGHT_RANGE[1]),
     }
     scores["bound"] = log_likelihood_ratio(ch.X_test, oracle_reference(ch.hidden))
     yield _paired(y, scores, "bound", "matched-filter", BOUND_MARGIN,
@@ -150,7 +153,12 @@ def _paired(y, scores, a: str, b: str, margin: float, what: str) -> dict:
         "reference": f"margin {margin}, p < {P_MAX}" if margin else f"p < {P_MAX}",
         "ratio": gain / margin if margin else float(gain > 0 and p < P_MAX),
         "target": f"ratio >= 1 and p < {P_MAX}",
+        "result": _verdict(gain >= margin and gain > 0 and p < P_MAX),
     }
+
+
+def _verdict(met: bool) -> str:
+    return "PASS" if met else "FAIL"
 
 
 def _distance_row(name: str, auc: dict, n: int) -> dict:
@@ -286,6 +294,7 @@ def exactness_row(sample: int, *, seed: int = 0) -> dict:
         "reference": f"brute force {auc_brute:.4f}",
         "ratio": abs(auc_fast - auc_brute) / EXACT_TARGET,
         "target": "ratio <= 1",
+        "result": _verdict(abs(auc_fast - auc_brute) <= EXACT_TARGET),
     }
 
 

@@ -30,8 +30,9 @@ from challenge.secret import derive_rng
 
 # 1.1: streams keyed by SHA-256, labels drawn from a stream of their own; 1.2: CRESST-like noise
 # (1/f^1.7 below 80 Hz, mains lines), heights from 1.5 mV, drifts of the noise's scale;
-# 2.0: the effects of a real run (challenge.hidden_detector draws them), off by default.
-GENERATOR_VERSION = "2.0"
+# 2.0: the effects of a real run (challenge.hidden_detector draws them), off by default;
+# 2.1: the organizers' detector shares more energy between the crystals (its priors).
+GENERATOR_VERSION = "2.1"
 SPLIT_CODES = {"train": 0, "test": 1}
 LABEL_STREAM, RECORD_STREAM = 0, 1  # the two random streams of each chunk
 # Responses of the pulse shape, one row per class: the logs of the time constants and the logit
