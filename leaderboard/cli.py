@@ -380,6 +380,14 @@ def status(app: Flask) -> None:
     if waits_for:
         click.echo(f"the reveal waits for {len(waits_for)} of them: {_ids(waits_for)}")
     click.echo(f"revealed:     {'yes' if revealed else 'no'}")
+    if app.config["SUBMISSIONS"] == "models":
+        differ = shared_files.differences(app)
+        click.echo(
+            "workers:      the database holds this server's answer key, test.root and limits"
+            if not differ
+            else f"workers:      the database holds another {', '.join(differ)} than this "
+            "server's settings: run `leaderboard init-db`, then restart the workers"
+        )
 
 
 def describe_statuses(counts: dict[str, int]) -> str:

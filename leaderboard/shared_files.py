@@ -204,6 +204,27 @@ def _publish_stored(app: Flask) -> None:
             continue  # nowhere: a worker that needs it fails the model with an internal error
 
 
+def differences(app: Flask) -> list[str]:
+    """What workers would take from the database that is not what this server's settings say
+    (the answer key, its metric, test.root, scoring settings); empty when all agree. For
+    ``leaderboard status``: after a change, `init-db` must run again."""
+    key = Path(app.config["ANSWER_KEY"])
+    paths = {ANSWER_KEY: key, METRIC: key.with_name(CHALLENGE_FILES[METRIC]),
+             TEST_RECORDS: Path(app.config["TEST_RECORDS"])}  # fmt: skip
+    with session_scope(app) as db:
+        stored = {kind: db.get(Setting, POINTER_PREFIX + kind) for kind in paths}
+        scoring = db.get(Setting, SCORING_SETTINGS_ROW)
+    differ = []
+    for kind, path in paths.items():
+        here = _sha256_of_file(path) if path.exists() else ""
+        if stored[kind] is None or stored[kind].value != here:
+            differ.append(CHALLENGE_FILES[kind])
+    ours = {key: app.config[key] for key in SCORING_SETTINGS}
+    theirs = json.loads(scoring.value) if scoring is not None else {}
+    differ += [key for key in SCORING_SETTINGS if theirs.get(key) != ours[key]]
+    return differ
+
+
 # --- a worker takes them out --------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import stat
 import sys
 from pathlib import Path
@@ -188,6 +189,33 @@ def test_a_worker_runs_and_scores_models_with_the_servers_settings(
         "init-db`): a worker takes the server's, so leave it unset here (LEADERBOARD_*), or "
         "change it on the server and run `leaderboard init-db`"
     )
+
+
+def test_status_says_when_the_workers_files_are_not_the_servers(
+    make_app, challenge, tmp_path, database_url
+):
+    private = tmp_path / "private"
+    shutil.copytree(challenge.private, private)  # its metric.json goes: the module's stays
+    own = TinyChallenge(private, challenge.event_id, challenge.X)
+    settings = shared_settings(tmp_path, own, f"sqlite:///{tmp_path / 'q.sqlite'}", database_url)
+    models_app = make_app({**settings, "TESTING": True, "SECRET_KEY": "test-secret"})
+
+    def workers_line() -> str:
+        result = CliRunner().invoke(main, ["status"], obj=models_app)
+        assert result.exit_code == 0, result.output
+        return result.output.splitlines()[-1]
+
+    assert workers_line() == (
+        "workers:      the database holds this server's answer key, test.root and limits"
+    )
+    models_app.config["LADDER_LEVEL"] = 0.1
+    Path(models_app.config["ANSWER_KEY"]).with_name("metric.json").unlink()
+    assert workers_line() == (
+        "workers:      the database holds another metric.json, LADDER_LEVEL than this server's "
+        "settings: run `leaderboard init-db`, then restart the workers"
+    )
+    assert CliRunner().invoke(main, ["init-db"], obj=models_app).exit_code == 0
+    assert workers_line().endswith("holds this server's answer key, test.root and limits")
 
 
 def test_a_worker_on_a_database_without_the_challenge_says_to_run_init_db(
