@@ -424,7 +424,7 @@ def csv_texts(draw):
 def verdict(text: str, *, fast: bool):
     """What ``_parse`` decides: the parsed rows, or the error message."""
     try:
-        frame = _parse(text, fast=fast)
+        frame = _parse(text, text.encode("utf-8"), fast=fast)
     except SubmissionError as err:
         return str(err)
     assert frame.dtypes.tolist() == [np.int64, np.float64]
