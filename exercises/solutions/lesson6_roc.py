@@ -67,8 +67,8 @@ class Config:
 
 # %% [markdown]
 # ## A small challenge, read with uproot
-# `make_challenge` runs the challenge's simulator (`challenge generate` does the same from a
-# shell). Each ROOT file holds a TTree `events` (`event_id`, `pulse` in ADC counts, and in
+# `make_challenge` runs the challenge's simulator with the course's preset, a small and easier
+# challenge (`challenge generate --preset course` does the same from a shell). Each ROOT file holds a TTree `events` (`event_id`, `pulse` in ADC counts, and in
 # train.root the `label`) and a `metadata` string: a JSON object with `volts_per_count`,
 # `trigger_index` and `sampling_rate_hz`.
 
@@ -91,6 +91,7 @@ def make_challenge(config: Config) -> Path:
             n_train=config.n_train,
             n_test=config.n_test,
             record_length=config.record_length,
+            preset="course",
             progress=False,
         )
     return folder
