@@ -295,6 +295,8 @@ def learn_templates(
         rows = np.flatnonzero(
             (y == label) & (height > height_range_v[0]) & (height < height_range_v[1])
         )
+        if len(rows) == 0:  # few records: the class's pulses above the noise, saturated or not
+            rows = np.flatnonzero((y == label) & (height > height_range_v[0]))
         if len(rows) == 0:
             raise ValueError(
                 f"no {shape.name} record with a height in "

@@ -15,6 +15,7 @@ from challenge.matched_filter import (
     matched_filter_score,
     nominal_templates,
     onset_shifts,
+    pulse_height_estimate,
 )
 from challenge.metrics import roc_auc_score
 from challenge.simulate import SimulationConfig, simulate
@@ -120,6 +121,26 @@ def test_templates_and_noise_learned_from_labelled_records_match_the_detector():
     assert np.median(ratio) == pytest.approx(1.0, abs=0.1)
     fits = fit_templates(X, metadata=meta, templates=learned, noise_psd=psd)
     assert roc_auc_score(ev.label, fits["absorber"].chi2 - fits["carrier"].chi2) == 1.0
+
+
+def test_a_class_with_every_pulse_above_the_saturation_cut_learns_from_those():
+    """A small training set whose few absorbers all lie above LEARN_MAX_QUANTILE of the heights
+    (where saturation would start): their template is learned from them all the same."""
+    det = Detector(record_length=2048)
+    meta = {"detector": det.to_dict()}
+    config = SimulationConfig(detector=det, height_min_v=0.25, height_max_v=0.9, **QUIET)
+    ev = simulate(300, seed=6, config=config)
+    X = ev.counts * det.volts_per_count
+    height = pulse_height_estimate(X, metadata=meta)
+    keep = (ev.label == 1) | (height > np.quantile(height, 0.95))
+    X, y, height = X[keep], ev.label[keep], height[keep]
+    assert 0 < (y == 0).sum() and height[y == 0].min() > np.quantile(height, 0.9)
+    learned = learn_templates(X, y, metadata=meta)
+    nominal = nominal_templates(det, onset_shifts(meta)[-1])
+    n = 750
+    for name, tpl in learned.items():
+        corr = max(np.corrcoef(tpl[:n], np.roll(nominal[name], s)[:n])[0, 1] for s in range(40))
+        assert corr > 0.99, name
 
 
 def test_learning_needs_pulses_in_the_height_range():
