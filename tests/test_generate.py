@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ from challenge.likelihood import learn_reference, log_likelihood_ratio, oracle_r
 from challenge.matched_filter import matched_filter_score
 from challenge.metrics import roc_auc_score
 from challenge.secret import Secret
-from challenge.simulate import SimulationConfig, simulate
+from challenge.simulate import SimulationConfig, energy_share, simulate
 from challenge.splitting import PUBLIC_FRACTION
 from challenge.submission import read_submission
 
@@ -257,3 +258,20 @@ def test_the_command_takes_the_course_preset_and_the_organizer_options(tmp_path)
     refused = CliRunner().invoke(main, ["generate", "--label-noise", "0.5", "--out-dir",
                                         str(tmp_path / "no")])  # fmt: skip
     assert refused.exit_code == 2 and "--label-noise" in refused.output
+
+
+def test_every_draw_has_absorbers_that_carry_more_than_half_a_carrier_pulse():
+    """What one template per class cannot rank: on every draw of the priors' corners (and of a few
+    secrets) at least 8% of the absorbers carry more than half a carrier pulse (the weakest
+    corner, 30% sharing up to 0.7: 0.3 x (1 - 0.5 / 0.7) = 8.6%), and no carrier carries more
+    than a third of an absorber pulse (carriers rarely mix: their share stays below 0.3)."""
+    position = np.linspace(-0.5, 0.5, 100_001)
+    low = {p.key: p.low for p in PRIORS}
+    weakest = replace(SimulationConfig(), mixing_fraction=(low["absorber_mixing_fraction"], 0.1),
+                      mixing_max=(low["absorber_mixing_max"], 0.3))  # fmt: skip
+    configs = [weakest] + [organizers_detector(Secret.from_seed(s)) for s in range(5)]
+    for config in configs:
+        absorbers = energy_share(np.zeros(len(position), np.int8), position, config)
+        carriers = energy_share(np.ones(len(position), np.int8), position, config)
+        assert np.mean(absorbers > 0.5) >= 0.085
+        assert np.mean(carriers > 1 / 3) == 0.0
