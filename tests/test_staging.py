@@ -148,13 +148,26 @@ def test_a_killed_runs_temporary_folder_is_removed_by_the_next_run(tmp_path):
     assert running.exists() and other.exists()
 
 
+def as_at_a_terminal() -> None:
+    """Ctrl-C as a terminal delivers it, whatever this process (a pytest-xdist worker, after
+    other tests) holds: SIGINT unblocked, its default handler. Set in a child before exec."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Python's own start-up makes it KeyboardInterrupt
+
+
 def test_signals_wait_until_the_challenge_is_in_place():
-    with pytest.raises(KeyboardInterrupt):
-        with _deferred_signals():
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.05)  # delivered now without the deferral
-            reached = True
-    assert reached
+    blocked = signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with _deferred_signals():
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)  # delivered now without the deferral
+                reached = True
+        assert reached
+    finally:
+        signal.signal(signal.SIGINT, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 @pytest.mark.slow
@@ -166,7 +179,8 @@ def test_ctrl_c_during_generate_leaves_the_folder_as_it_was(tmp_path):
     # Large enough to be caught writing train.root (about 10 s on one core).
     args = [BIN / "challenge", "generate", "--n-train", "6000", "--n-test", "200",
             "--record-length", "4096", "--seed", "2", "--out-dir", out, "--force", "--quiet"]  # fmt: skip
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=as_at_a_terminal)  # fmt: skip
     try:
         deadline = time.monotonic() + 100
         while not any((p / "public" / "train.root").exists() for p in partial_folders(out)):
