@@ -108,6 +108,9 @@ def write_instance(instance: Path, data: Path, *, models: bool, quick: bool) -> 
         "SECRET_KEY": secrets.token_hex(32),
         "SESSION_COOKIE_SECURE": False,  # plain http on localhost
         "PUBLIC_DATA": str((data / "public").resolve()),  # downloads on /data
+        # The demo prints the board right after its own uploads: wait for the new board, as a
+        # deployment's readers do only for half a second (LEADERBOARD_BOARD_WAIT_S).
+        "BOARD_WAIT_S": 60.0,
     }
     if models:  # test.root stays in private/, beside the answer key, where the worker finds it
         settings["SUBMISSIONS"] = "models"

@@ -88,6 +88,9 @@ class Site:
             LEADERBOARD_COOKIE_SECURE="0",  # plain http on loopback
             # every public score in full; test_leaderboard_ladder runs servers with the Ladder
             LEADERBOARD_PUBLIC_BOARD="plain",
+            # a reader waits for the board after a write (tests read right after they write, on
+            # a busy machine); test_leaderboard_final tests the default's limit
+            LEADERBOARD_BOARD_WAIT_S="60",
             PYTHONUNBUFFERED="1",
         )
         env.update(extra)
