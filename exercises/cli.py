@@ -55,6 +55,13 @@ token_option = click.option(
     default=None,
     help="Your team token (or env CHALLENGE_TOKEN).",
 )
+# The folder of the lesson files, for the commands that read all of them.
+directory_argument = click.argument(
+    "directory",
+    metavar="[DIR]",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path("."),
+)
 threads_option = click.option(
     "--threads",
     type=click.IntRange(min=1),
@@ -242,12 +249,7 @@ def check(
     help="Send the reports waiting in DIR's outbox (default: the current folder) to the course's "
     "site: the checks that `exercises check --report` could not send. Exit 1 when some still wait.",
 )
-@click.argument(
-    "directory",
-    metavar="[DIR]",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=Path("."),
-)
+@directory_argument
 @url_option
 @token_option
 def send_outbox(directory: Path, url: str | None, token: str | None) -> None:
@@ -261,12 +263,7 @@ def send_outbox(directory: Path, url: str | None, token: str | None) -> None:
     help="Show, for each lesson and step, what the lesson files in DIR (default: the current "
     "folder) passed when last checked.",
 )
-@click.argument(
-    "directory",
-    metavar="[DIR]",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=Path("."),
-)
+@directory_argument
 def show_progress(directory: Path) -> None:
     try:
         records = progress.load(directory)
