@@ -374,7 +374,7 @@ class BoardCache:
         deadline = time.monotonic() + self._wait_s
         while True:
             with self._lock:
-                if self._version is not None and self._version >= version:
+                if self._version == version:  # any change, a restored older database too
                     return self._board
                 if self._computing is None or self._computing.done():
                     self._computing = self._executor.submit(self._refresh)
@@ -387,10 +387,9 @@ class BoardCache:
             # It may have started before the write this reader saw: look again.
 
     def _refresh(self) -> None:
-        version, board = self._compute()
+        version, board = self._compute()  # one at a time: each reads the database after the last
         with self._lock:
-            if self._version is None or version > self._version:
-                self._version, self._board, self._derived = version, board, {}
+            self._version, self._board, self._derived = version, board, {}
 
     def derived(self, board: Board, name: str, build: Callable[[Board], object]) -> object:
         """``build(board)``, made once per board (the API's JSON, for example)."""

@@ -382,6 +382,23 @@ def test_while_a_new_board_is_computed_readers_get_the_previous_one(app_config, 
         ranking._compute_board = restore
 
 
+def test_a_database_restored_to_an_older_version_is_not_served_the_newer_board(app, api, client):
+    """The board is kept while the version is the same, not while it is no newer: a backup
+    restored under a running server has an older version and other rows."""
+    from sqlalchemy import delete, select, update
+
+    from leaderboard.models import BoardVersion
+
+    upload(api, api.register("alpha"), skill=1.0, seed=1)
+    assert [r["team"] for r in client.get("/api/leaderboard").get_json()["rows"]] == ["alpha"]
+    with session_scope(app, write=True) as db:
+        served = db.execute(select(BoardVersion.version)).scalar_one()
+        db.execute(delete(Submission))
+    with session_scope(app, write=True) as db:  # as the older backup holds it
+        db.execute(update(BoardVersion).values(version=served - 1))
+    assert client.get("/api/leaderboard").get_json()["rows"] == []
+
+
 def test_a_write_in_another_process_is_seen_at_the_next_request(app, app_config, make_app, api):
     """Two apps on one database stand for two gunicorn workers, each with its own cache."""
     other = make_app(app_config).test_client()
