@@ -201,15 +201,24 @@ def iterate(split: str, data_dir: str | Path = "data", step_size: int = 1000) ->
 
 
 def iterate_file(
-    path: str | Path, step_size: int = 1000, *, with_label: bool = False
+    path: str | Path,
+    step_size: int = 1000,
+    *,
+    with_label: bool = False,
+    entries: tuple[int, int] | None = None,
 ) -> Iterator[Events]:
-    """Yields the events of the split file at ``path`` in chunks of ``step_size`` events."""
+    """Yields the events of the split file at ``path`` in chunks of ``step_size`` events;
+    ``entries`` = (start, stop) reads only those."""
     path = Path(path)
     metadata = read_file_metadata(path)
     _, tree = _open_tree(path)
     branches = ["event_id", "pulse"] + (["label"] if with_label else [])
     _check_branches(path, tree, branches)
-    for arrays in tree.iterate(branches, step_size=step_size, library="np"):
+    start, stop = entries or (None, None)
+    chunks = tree.iterate(
+        branches, step_size=step_size, entry_start=start, entry_stop=stop, library="np"
+    )
+    for arrays in chunks:
         yield _to_events(arrays, metadata["volts_per_count"], with_label)
 
 

@@ -380,37 +380,62 @@ class _ClassTerms:
         return _logsumexp(terms, axis=1)
 
 
+class LikelihoodRatio:
+    """log p(X | carrier) - log p(X | absorber) of one reference, with its shift-independent
+    terms (whitening, SVD bases, couplings, height tables) prepared once for all the batches it
+    scores: for the oracle's bank of shapes they cost as much as scoring a thousand records."""
+
+    def __init__(self, ref: Reference):
+        self.ref = ref
+        self.white = _whitening(ref.detector, ref.noise_psd)
+        self.shifts = ref.shifts()
+        length = ref.detector.record_length
+        self.terms = {
+            c: _ClassTerms(*ref.banks[c], self.white, self.shifts, length, ref.priors)
+            for c in SHAPES
+        }
+        self.b_hat = np.fft.rfft(self.white.slope)
+
+    def __call__(
+        self, X: np.ndarray, *, truth: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """The ratio per record, float64 (n,), of records X (n, L) in V.
+
+        With ``truth`` = (height in V, onset in ms), each (n,), the ratio at the known height
+        (after saturation) and onset (nearest sample in the window): the evaluator's ceiling.
+        """
+        det, white, shifts = self.ref.detector, self.white, self.shifts
+        length = det.record_length
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != length:
+            raise ValueError(f"X must have shape (n, {length}); got {X.shape}")
+        out = []
+        for start in range(0, len(X), BATCH_SIZE):
+            y_hat = np.fft.rfft(np.asarray(X[start : start + BATCH_SIZE], dtype=float), axis=1)
+            by = _inner(self.b_hat[None, :], y_hat, white.weight, length)
+            if truth is None:
+                ev = {
+                    c: t.log_evidence(y_hat, by, white, length, self.ref.priors)
+                    for c, t in self.terms.items()
+                }
+            else:
+                height, onset = (
+                    np.asarray(a, dtype=float)[start : start + BATCH_SIZE] for a in truth
+                )
+                peak = det.saturation_v * np.tanh(height / det.saturation_v)
+                index = np.rint(onset * det.sampling_rate_hz / 1000.0).astype(int) - shifts[0]
+                index = np.clip(index, 0, len(shifts) - 1)
+                ev = {
+                    c: t.log_likelihood_known(y_hat, by, white, length, index, peak)
+                    for c, t in self.terms.items()
+                }
+            out.append(ev[1] - ev[0])
+        return np.concatenate(out) if out else np.empty(0)
+
+
 def log_likelihood_ratio(
     X: np.ndarray, ref: Reference, *, truth: tuple[np.ndarray, np.ndarray] | None = None
 ) -> np.ndarray:
-    """log p(X | carrier) - log p(X | absorber) per record, float64 (n,), of records X (n, L) in V.
-
-    With ``truth`` = (height in V, onset in ms), each (n,), the ratio at the known height
-    (after saturation) and onset (nearest sample in the window): the evaluator's ceiling.
-    """
-    det = ref.detector
-    length = det.record_length
-    X = np.asarray(X)
-    if X.ndim != 2 or X.shape[1] != length:
-        raise ValueError(f"X must have shape (n, {length}); got {X.shape}")
-    white = _whitening(det, ref.noise_psd)
-    shifts = ref.shifts()
-    terms = {c: _ClassTerms(*ref.banks[c], white, shifts, length, ref.priors) for c in SHAPES}
-    b_hat = np.fft.rfft(white.slope)
-    out = []
-    for start in range(0, len(X), BATCH_SIZE):
-        y_hat = np.fft.rfft(np.asarray(X[start : start + BATCH_SIZE], dtype=float), axis=1)
-        by = _inner(b_hat[None, :], y_hat, white.weight, length)
-        if truth is None:
-            ev = {c: t.log_evidence(y_hat, by, white, length, ref.priors) for c, t in terms.items()}
-        else:
-            height, onset = (np.asarray(a, dtype=float)[start : start + BATCH_SIZE] for a in truth)
-            peak = det.saturation_v * np.tanh(height / det.saturation_v)
-            index = np.rint(onset * det.sampling_rate_hz / 1000.0).astype(int) - shifts[0]
-            index = np.clip(index, 0, len(shifts) - 1)
-            ev = {
-                c: t.log_likelihood_known(y_hat, by, white, length, index, peak)
-                for c, t in terms.items()
-            }
-        out.append(ev[1] - ev[0])
-    return np.concatenate(out) if out else np.empty(0)
+    """log p(X | carrier) - log p(X | absorber) per record, float64 (n,), of records X (n, L) in V
+    (``LikelihoodRatio``: prepare it once to score many batches)."""
+    return LikelihoodRatio(ref)(X, truth=truth)

@@ -7,19 +7,16 @@ detector) and each reference's distance from it go to private/CEILING.md.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from challenge import data
-from challenge.likelihood import (
-    Reference,
-    learn_reference,
-    log_likelihood_ratio,
-)
+from challenge.likelihood import LikelihoodRatio, Reference, learn_reference
 from challenge.matched_filter import matched_filter_score, pulse_height_estimate
 from challenge.metrics import Estimate, delong_test, roc_auc_ci, roc_auc_score
 from challenge.planning import DEFAULT_AUC
@@ -31,12 +28,14 @@ LEARN_RECORDS = 2000  # train records from which the data card's learned referen
 
 
 class ReferenceScores:
-    """Accumulates the data card's reference scores on the test records, batch by batch.
+    """The data card's reference scores on the test records.
 
-    The physics reference is learned from the training records (``learn_reference``), for
-    simulated and imported data alike. The evaluator's bound (the likelihood ratio that knows the
-    organizers' detector, ``oracle_reference``), when the packager knows that detector, goes to
-    private/, never into the public data card.
+    The packager passes each batch of test records on its way to test.root (``__call__`` keeps
+    the labels and true heights, in order); ``score`` then reads test.root back and scores it,
+    in ``workers`` processes. The physics reference is learned from the training records
+    (``learned_reference``), for simulated and imported data alike. The evaluator's bound (the
+    likelihood ratio that knows the organizers' detector, ``oracle_reference``), when the
+    packager knows that detector, goes to private/, never into the public data card.
     """
 
     NAMES = {
@@ -49,45 +48,34 @@ class ReferenceScores:
     }
     BOUND = "best achievable bound: likelihood ratio that knows the organizers' detector"
 
-    def __init__(
-        self,
-        metadata: dict,
-        learned: Reference | str,
-        oracle: Reference | None = None,
-        *,
-        workers: int = 1,
-    ):
-        self.metadata, self.physics, self.oracle = metadata, learned, oracle
+    def __init__(self, metadata: dict, oracle: Reference | None = None, *, workers: int = 1):
+        self.metadata, self.oracle, self.workers = metadata, oracle, workers
         self.scores: dict[str, list] = {key: [] for key in ("label", "bound", *self.NAMES)}
         self.missing: dict[str, str] = {}
-        if isinstance(learned, str):
-            self.missing["physics"] = learned
         if oracle is None:
             self.missing["bound"] = "the organizers' detector is not known (imported records)"
-        self.workers = workers
-        self._pool: ProcessPoolExecutor | None = None
-        self._pending: deque[Future] = deque()
 
     def __call__(self, batch: RecordBatch) -> None:
-        """Scores one batch of test records: here, or in ``workers`` processes, in order."""
+        """Keeps the labels (and true heights) of one batch of test records, in order."""
         self.scores["label"].append(np.asarray(batch.label))
         if "pulse_height" in batch.truth:
             self.scores["true_height"].append(np.asarray(batch.truth["pulse_height"]))
         else:
             self.missing["true_height"] = "the records carry no true pulse height"
-        skip = frozenset(self.missing)
-        if self.workers <= 1:
-            self._store(score_batch(batch.pulse, self.metadata, self.physics, self.oracle, skip))
-            return
-        if self._pool is None:
-            self._pool = process_pool(
-                self.workers,
-                initializer=_init_worker,
-                initargs=(self.metadata, self.physics, self.oracle),
-            )
-        self._pending.append(self._pool.submit(_score_in_worker, batch.pulse, skip))
-        while len(self._pending) > 2 * self.workers:  # bounded: the writer waits for the pool
-            self._store(self._pending.popleft().result())
+
+    def score(self, path: Path, physics: Reference | str, *, progress: bool = True) -> None:
+        """Scores the test records of ``path`` (the file written from the batches) with every
+        reference, WRITE_BATCH records at a time: here, or in ``workers`` processes, in order."""
+        if isinstance(physics, str):
+            self.missing["physics"] = physics
+        n = sum(len(y) for y in self.scores["label"])
+        ranges = [(a, min(a + data.WRITE_BATCH, n)) for a in range(0, n, data.WRITE_BATCH)]
+        args = (self.metadata, physics, self.oracle, frozenset(self.missing))
+        bar = tqdm(total=n, unit="events", desc="references", disable=not progress, leave=False)
+        with bar, _scoring(self.workers, *args) as score:
+            for (start, stop), result in zip(ranges, score(path, ranges), strict=True):
+                self._store(result)
+                bar.update(stop - start)
 
     def _store(self, result: dict[str, np.ndarray | str]) -> None:
         for name, value in result.items():
@@ -95,16 +83,6 @@ class ReferenceScores:
                 self.missing.setdefault(name, value)
             else:
                 self.scores[name].append(value)
-
-    def close(self) -> None:
-        """Collects the scores still computed by the workers and stops them."""
-        try:
-            while self._pending:
-                self._store(self._pending.popleft().result())
-        finally:
-            if self._pool is not None:
-                self._pool.shutdown(cancel_futures=True)
-                self._pool = None
 
     def _auc(self, key: str, y: np.ndarray):
         return self.missing.get(key) or roc_auc_ci(y, np.concatenate(self.scores[key]))
@@ -143,43 +121,54 @@ class ReferenceScores:
         return auc, f"the {self.NAMES[self.PHYSICS_REFERENCE]} on this test set"
 
 
-def score_batch(
-    pulse: np.ndarray,
-    metadata: dict,
-    physics: Reference | str,
-    oracle: Reference | None,
-    skip: frozenset[str] = frozenset(),
-) -> dict[str, np.ndarray | str]:
-    """The reference scores (n,) of one batch of test pulses (n, L) by name, or the reason
-    (a ValueError's text) why a reference cannot score them; the names in ``skip`` are left out."""
-    X = np.asarray(pulse, np.float32) * np.float32(metadata["volts_per_count"])
-    compute: dict[str, Callable[[], np.ndarray]] = {
-        "physics": lambda: log_likelihood_ratio(X, physics),
-        "bound": lambda: log_likelihood_ratio(X, oracle),
-        "mf": lambda: matched_filter_score(X, metadata=metadata),
-        "height": lambda: pulse_height_estimate(X, metadata=metadata),
-    }
-    out: dict[str, np.ndarray | str] = {}
-    for name, score in compute.items():
-        if name in skip:
-            continue
-        try:
-            out[name] = score()
-        except ValueError as err:
-            out[name] = str(err)
-    return out
+class _Scorer:
+    """Scores ranges of records of a test file with every reference but those skipped, each
+    reference prepared once (``LikelihoodRatio``)."""
+
+    def __init__(self, metadata: dict, physics, oracle, skip: frozenset[str]):
+        makers: dict[str, Callable[[], Callable[[np.ndarray], np.ndarray]]] = {
+            "physics": lambda: LikelihoodRatio(physics),
+            "bound": lambda: LikelihoodRatio(oracle),
+            "mf": lambda: lambda X: matched_filter_score(X, metadata=metadata),
+            "height": lambda: lambda X: pulse_height_estimate(X, metadata=metadata),
+        }
+        self.compute = {name: make() for name, make in makers.items() if name not in skip}
+
+    def __call__(self, path: Path, start: int, stop: int) -> dict[str, np.ndarray | str]:
+        """The reference scores (n,) of the records [start, stop) of ``path`` by name, or the
+        reason (a ValueError's text) why a reference cannot score them."""
+        (events,) = data.iterate_file(path, stop - start, entries=(start, stop))
+        out: dict[str, np.ndarray | str] = {}
+        for name, score in self.compute.items():
+            try:
+                out[name] = score(events.X)
+            except ValueError as err:
+                out[name] = str(err)
+        return out
 
 
-_WORKER_REFERENCES: tuple = ()  # (metadata, physics, oracle) in a scoring process
+@contextmanager
+def _scoring(workers: int, *args) -> Iterator[Callable[[Path, list], Iterator[dict]]]:
+    """A function that scores the (start, stop) ranges of a test file in order (``_Scorer``):
+    here, or in ``workers`` processes that each prepare the references once."""
+    if workers <= 1:
+        scorer = _Scorer(*args)
+        yield lambda path, ranges: (scorer(path, start, stop) for start, stop in ranges)
+        return
+    with process_pool(workers, initializer=_init_worker, initargs=args) as pool:
+        yield lambda path, ranges: pool.map(partial(_score_in_worker, path), ranges)
 
 
-def _init_worker(metadata: dict, physics: Reference | str, oracle: Reference | None) -> None:
-    global _WORKER_REFERENCES
-    _WORKER_REFERENCES = (metadata, physics, oracle)
+_WORKER_SCORER: _Scorer | None = None  # in a scoring process
 
 
-def _score_in_worker(pulse: np.ndarray, skip: frozenset[str]) -> dict[str, np.ndarray | str]:
-    return score_batch(pulse, *_WORKER_REFERENCES, skip)
+def _init_worker(*args) -> None:
+    global _WORKER_SCORER
+    _WORKER_SCORER = _Scorer(*args)
+
+
+def _score_in_worker(path: Path, entries: tuple[int, int]) -> dict[str, np.ndarray | str]:
+    return _WORKER_SCORER(path, *entries)
 
 
 def learned_reference(out: Path, metadata: dict) -> Reference | str:
@@ -192,6 +181,24 @@ def learned_reference(out: Path, metadata: dict) -> Reference | str:
         return learn_reference(first.X, first.y, metadata=metadata)
     except ValueError as err:
         return str(err)
+
+
+@contextmanager
+def learning(
+    out: Path, metadata: dict, *, workers: int = 1
+) -> Iterator[Callable[[], Reference | str]]:
+    """``learned_reference`` of the challenge in ``out`` (train.root written): the block calls
+    what it gets for the result. With ``workers`` > 1 it is learned in a process of its own
+    while the block goes on (simulating the test records); here otherwise."""
+    if workers <= 1:
+        yield lambda: learned_reference(out, metadata)
+        return
+    with process_pool(1) as pool:
+        future = pool.submit(learned_reference, out, metadata)
+        try:
+            yield future.result
+        finally:
+            future.cancel()
 
 
 def write_ceiling(path: Path, bound: Estimate | str, distances: dict[str, str], aucs: dict) -> Path:
