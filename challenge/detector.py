@@ -57,17 +57,29 @@ def filtered_probst_pulse(t_ms, a_n, a_t, tau_n, tau_in, tau_t, tau_f) -> np.nda
 
     The pulse is a sum of exponentials c_k exp(-t / tau_k) with sum c_k = 0; the filter turns
     each into c_k tau_k / (tau_k - tau_f) (exp(-t / tau_k) - exp(-t / tau_f)). Broadcasts as
-    ``probst_pulse``; ``tau_f`` must differ from every tau_k.
+    ``probst_pulse``; ``tau_f`` must differ from every tau_k. Times before the onset are taken
+    at the onset, where the terms cancel exactly. One buffer for the terms: the simulator's hot
+    spot, and memory-bound.
     """
     t = np.maximum(t_ms, 0.0)
-    pulse = 0.0
+    args = (t, a_n, a_t, tau_n, tau_in, tau_t, tau_f)
+    term = np.empty(np.broadcast_shapes(*map(np.shape, args)), np.result_type(*args))
+    pulse = np.zeros_like(term)
     lag = 0.0  # the coefficient of exp(-t / tau_f)
     for c, tau in ((a_n - a_t, tau_n), (-a_n, tau_in), (a_t, tau_t)):
         k = c * tau / (tau - tau_f)
-        pulse = pulse + k * np.exp(-t / tau)
+        pulse += _decay(t, tau, k, out=term)
         lag = lag + k
-    pulse = pulse - lag * np.exp(-t / tau_f)
-    return np.where(np.asarray(t_ms) >= 0.0, pulse, 0.0)
+    pulse -= _decay(t, tau_f, lag, out=term)
+    return pulse
+
+
+def _decay(t, tau, k, *, out: np.ndarray) -> np.ndarray:
+    """k exp(-t / tau), written into ``out``."""
+    np.divide(t, -tau, out=out)
+    np.exp(out, out=out)
+    out *= k
+    return out
 
 
 def _probst_slope(t, a_n, a_t, tau_n, tau_in, tau_t):

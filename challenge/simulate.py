@@ -303,11 +303,12 @@ def colored_noise(
             / (1.0 + np.exp(noise.beta * log_ratio))
         )
         rest = psd - red  # the white part and the mains lines
-        shift = beta_shift.astype(np.float32)[:, None]
-        per_record = rest.astype(np.float32) + red.astype(np.float32) * np.exp(
-            shift * log_ratio.astype(np.float32)
-        )
-        gain = np.sqrt(per_record)
+        # per record: sqrt(rest + red * exp(shift * log_ratio)), in one buffer (n, F)
+        gain = beta_shift.astype(np.float32)[:, None] * log_ratio.astype(np.float32)
+        np.exp(gain, out=gain)
+        gain *= red.astype(np.float32)
+        gain += rest.astype(np.float32)
+        np.sqrt(gain, out=gain)
     if level is not None:
         gain = gain * level.astype(np.float32)[:, None]
     spectrum *= gain

@@ -11,6 +11,7 @@ from challenge.detector import (
     CARRIER,
     Detector,
     NoiseSpectrum,
+    filtered_probst_pulse,
     peak_time_ms,
     probst_pulse,
     template,
@@ -112,3 +113,26 @@ def test_default_spectrum_is_as_red_as_cait_augmentation():
 def test_detector_round_trips_through_a_dict():
     det = Detector(record_length=512, noise=NoiseSpectrum(0.01, 5.0))
     assert Detector.from_dict(det.to_dict()) == det
+
+
+def test_filtered_pulse_is_the_one_pole_lowpass_of_the_pulse_and_zero_before_onset():
+    # Independent reference: the low-pass y' = (x - y) / tau_f integrated numerically (exact
+    # exponential update over each fine step) from the raw pulse, which starts at 0.
+    shape, tau_f, dt = ABSORBER, 0.16, 1e-4
+    params = (shape.a_n, shape.a_t, shape.tau_n, shape.tau_in, shape.tau_t)
+    t = np.arange(-2.0, 60.0, dt)
+    raw = probst_pulse(t, *params)
+    decay = np.exp(-dt / tau_f)
+    y = np.zeros_like(t)
+    for i in range(1, len(t)):
+        y[i] = decay * y[i - 1] + (1 - decay) * 0.5 * (raw[i] + raw[i - 1])
+    got = filtered_probst_pulse(t, *params, tau_f)
+    assert np.all(got[t < 0] == 0.0)
+    np.testing.assert_allclose(got, y, atol=1e-5 * raw.max())
+    # per-event parameters (n, 1) against a time grid (n, L), in float32 as the simulator calls it
+    onsets = np.array([[0.0], [3.0]], np.float32)
+    grid = np.arange(0.0, 20.0, 0.04, dtype=np.float32)[None, :] - onsets
+    cols = [np.full((2, 1), p, np.float32) for p in params]
+    batch = filtered_probst_pulse(grid, *cols, np.float32(tau_f))
+    assert batch.dtype == np.float32 and np.all(batch[1, grid[1] < 0] == 0.0)
+    np.testing.assert_allclose(batch[0], filtered_probst_pulse(grid[0], *params, tau_f), atol=1e-6)
