@@ -212,12 +212,16 @@ def matched_filter_score(X: np.ndarray, *, metadata: dict) -> np.ndarray:
 def pulse_height_estimate(X: np.ndarray, *, metadata: dict) -> np.ndarray:
     """A simple measured pulse height (n,): maximum of the smoothed record minus its pre-trigger mean."""
     detector = detector_from_metadata(metadata)
-    X = np.asarray(X, dtype=float)
     width = max(1, int(round(SMOOTHING_MS * detector.sampling_rate_hz / 1000.0)))
-    baseline = X[:, : baseline_samples(detector)].mean(axis=1)
-    cumsum = np.concatenate([np.zeros((len(X), 1)), np.cumsum(X, axis=1)], axis=1)
-    smooth = (cumsum[:, width:] - cumsum[:, :-width]) / width  # moving average, (n, L - width + 1)
-    return smooth[:, baseline_samples(detector) :].max(axis=1) - baseline
+    base = baseline_samples(detector)
+    out = []
+    for start in range(0, len(X), BATCH_SIZE):  # bounded memory: float64 copies of a batch
+        x = np.asarray(X[start : start + BATCH_SIZE], dtype=float)
+        cumsum = np.zeros((len(x), x.shape[1] + 1))
+        np.cumsum(x, axis=1, out=cumsum[:, 1:])
+        smooth = (cumsum[:, width:] - cumsum[:, :-width]) / width  # moving average
+        out.append(smooth[:, base:].max(axis=1) - x[:, :base].mean(axis=1))
+    return np.concatenate(out) if out else np.empty(0)
 
 
 def estimate_noise_psd(X: np.ndarray, *, metadata: dict) -> np.ndarray:
@@ -236,10 +240,10 @@ def pretrigger_psd(X: np.ndarray, *, n_pre: int, sampling_rate_hz: float = 1.0) 
     below the lowest frequency the region resolves, the power law of its lowest bins goes on
     (falling spectra only). The DC bin is 0.
     """
-    X = np.asarray(X, dtype=float)
+    X = np.asarray(X)
     if X.ndim != 2 or not 2 <= n_pre <= X.shape[1]:
         raise ValueError(f"need records (n, L) with L >= n_pre={n_pre} >= 2; got shape {X.shape}")
-    pre = X[:, :n_pre]
+    pre = np.asarray(X[:, :n_pre], dtype=float)
     t = np.linspace(-1.0, 1.0, n_pre)
     trend = np.vstack([np.ones(n_pre), t])  # (2, P): offset and slope
     pre = pre - np.linalg.lstsq(trend.T, pre.T, rcond=None)[0].T @ trend
@@ -277,7 +281,7 @@ def learn_templates(
     means the 20% point lies LEAD_SAMPLES later.
     """
     detector = detector_from_metadata(metadata)
-    X, y = np.asarray(X, dtype=float), np.asarray(y)
+    X, y = np.asarray(X), np.asarray(y)  # float64 copies of the rows used only: bounded memory
     length, trig = detector.record_length, detector.trigger_index
     base = baseline_samples(detector)
     lead = LEAD_SAMPLES
@@ -285,7 +289,7 @@ def learn_templates(
         raise ValueError(f"records of {length} samples are too short to learn templates from")
     height = pulse_height_estimate(X, metadata=metadata)
     if height_range_v is None:
-        noise = float(np.median(X[:, :base].std(axis=1)))
+        noise = float(np.median(np.asarray(X[:, :base], dtype=float).std(axis=1)))
         height_range_v = (LEARN_MIN_SNR * noise, float(np.quantile(height, LEARN_MAX_QUANTILE)))
     keep = min(
         length - onset_shifts(metadata)[-1], int(length_ms * detector.sampling_rate_hz / 1000.0)
@@ -302,7 +306,8 @@ def learn_templates(
                 f"no {shape.name} record with a height in "
                 f"({height_range_v[0]:.3g}, {height_range_v[1]:.3g}) to learn from"
             )
-        pulses = X[rows] - X[rows, :base].mean(axis=1, keepdims=True)
+        pulses = np.asarray(X[rows], dtype=float)
+        pulses -= pulses[:, :base].mean(axis=1, keepdims=True)
         pulses /= height[rows, None]
         start = np.argmax(pulses[:, base:] > 0.2, axis=1) + base - lead  # (m,)
         index = start[:, None] + np.arange(keep)[None, :]  # (m, keep) samples from onset - lead

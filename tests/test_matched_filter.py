@@ -149,3 +149,19 @@ def test_learning_needs_pulses_in_the_height_range():
     )
     with pytest.raises(ValueError, match="to learn from"):
         learn_templates(ev.counts * DET.volts_per_count, ev.label, metadata=META)
+
+
+def test_pulse_height_is_the_smoothed_maximum_over_the_baseline_mean_for_every_record():
+    # More records than one batch (BATCH_SIZE = 256), float32 as read from the files: the
+    # estimate of each record is its own, against np.convolve's moving average.
+    rng = np.random.default_rng(5)
+    X = rng.normal(0.0, 0.01, (600, 1024)).astype(np.float32)
+    X[:, 300:340] += rng.uniform(0.1, 1.0, (600, 1)).astype(np.float32)
+    width = round(0.2 * 25)  # SMOOTHING_MS at 25 kHz
+    base = int(0.9 * DET.trigger_index)  # BASELINE_FRACTION of the trigger index
+    expected = [
+        np.convolve(x, np.ones(width) / width, mode="valid")[base:].max() - x[:base].mean()
+        for x in X.astype(float)
+    ]
+    np.testing.assert_allclose(pulse_height_estimate(X, metadata=META), expected, rtol=1e-9)
+    assert pulse_height_estimate(X[:0], metadata=META).shape == (0,)
