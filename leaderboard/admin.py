@@ -3,9 +3,7 @@ and CSV exports. Reached with the organizer token (login form, or a bearer heade
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 from flask import (
     Blueprint,
@@ -18,16 +16,13 @@ from flask import (
     request,
     url_for,
 )
-from sqlalchemy.orm import Session
 
 from leaderboard import auth, export, final, grading, queries, ranking
 from leaderboard.db import session_scope
 from leaderboard.forms import errors_shown_on, token_login
-from leaderboard.models import PENDING, Submission, Team
+from leaderboard.models import PENDING
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-Target = TypeVar("Target", Submission, Team)
 
 
 @bp.before_request
@@ -109,36 +104,24 @@ def _rerank_hint() -> str:
     )
 
 
-@bp.post("/submissions/<int:submission_id>/disqualify")
+# What the dashboard disqualifies, by the word in its URL: the query that finds one by id, what
+# the 404 says when there is none, and how the flash message names the one found.
+DISQUALIFIABLE = {
+    "submissions": (queries.get_submission, "no submission #{}", lambda s: f"Submission #{s.id}"),
+    "teams": (queries.get_team, "no team with id {}", lambda team: f"Team {team.name}"),
+}
+
+
+@bp.post(f"/<any({', '.join(DISQUALIFIABLE)}):kind>/<int:target_id>/disqualify")
 @errors_shown_on(lambda: dashboard())
-def disqualify_submission(submission_id: int):
-    return _disqualify(
-        lambda db: queries.get_submission(db, submission_id),
-        missing=f"no submission #{submission_id}",
-        named=lambda _: f"Submission #{submission_id}",
-    )
-
-
-@bp.post("/teams/<int:team_id>/disqualify")
-@errors_shown_on(lambda: dashboard())
-def disqualify_team(team_id: int):
-    return _disqualify(
-        lambda db: queries.get_team(db, team_id),
-        missing=f"no team with id {team_id}",
-        named=lambda team: f"Team {team.name}",
-    )
-
-
-def _disqualify(
-    find: Callable[[Session], Target | None], missing: str, named: Callable[[Target], str]
-):
-    """Disqualify what ``find`` returns with the form's reason (or reinstate it), 404 ``missing``
-    if there is none, and flash what was done to the target ``named``."""
+def disqualify(kind: str, target_id: int):
+    """Disqualify a submission or a team with the form's reason (or reinstate it)."""
+    find, missing, named = DISQUALIFIABLE[kind]
     reason = _reason()
     with session_scope(current_app, write=True) as db:
-        target = find(db)
+        target = find(db, target_id)
         if target is None:
-            abort(404, missing)
+            abort(404, missing.format(target_id))
         queries.disqualify(db, target, reason)
         name = named(target)
     flash(f"{name} {'disqualified' if reason else 'reinstated'}.{_rerank_hint()}")

@@ -68,9 +68,11 @@ def test_disqualify_and_reinstate_a_submission(api, client):
     api.submit(token, api.submission(skill=0, seed=2))
     admin_login(client)
     assert client.post("/admin/submissions/1/disqualify", data={"reason": ""}).status_code == 400
-    assert client.post("/admin/submissions/9/disqualify", data={"reason": "x"}).status_code == 404
+    missing = client.post("/admin/submissions/9/disqualify", data={"reason": "x"})
+    assert missing.status_code == 404 and "no submission #9" in missing.get_data(as_text=True)
     response = client.post("/admin/submissions/1/disqualify", data={"reason": "hand labelled"})
     assert response.status_code == 303
+    assert "Submission #1 disqualified." in client.get("/admin/").get_data(as_text=True)
     own = client.get("/api/submissions", headers={"Authorization": f"Bearer {token}"}).get_json()
     assert own["submissions"][0]["disqualified_reason"] == "hand labelled"
     board = client.get("/api/leaderboard").get_json()["rows"]
@@ -86,9 +88,11 @@ def test_disqualify_a_team(api, client):
     api.submit(api.register("beta"), api.submission(seed=3))
     admin_login(client)
     assert client.post("/admin/teams/7/disqualify", data={"reason": "x"}).status_code == 404
+    assert client.post("/admin/players/1/disqualify", data={"reason": "x"}).status_code == 404
     assert (
         client.post("/admin/teams/1/disqualify", data={"reason": "two accounts"}).status_code == 303
     )
+    assert "Team alpha disqualified." in client.get("/admin/").get_data(as_text=True)
     assert [r["team"] for r in client.get("/api/leaderboard").get_json()["rows"]] == ["beta"]
     own = client.get("/api/submissions", headers={"Authorization": f"Bearer {token}"}).get_json()
     assert own["disqualified_reason"] == "two accounts"
