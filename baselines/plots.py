@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from challenge.metrics import roc_auc_ci
+from challenge.plotting import roc_frame
 
 
 def plot_roc(out_png: Path, curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> Path:
@@ -21,12 +22,7 @@ def plot_roc(out_png: Path, curves: dict[str, tuple[np.ndarray, np.ndarray]]) ->
         fpr, tpr, _ = roc_curve(y, s)
         ci = roc_auc_ci(y, s)
         ax.plot(fpr, tpr, label=f"{name}: AUC {ci.value:.4f} [{ci.lo:.4f}, {ci.hi:.4f}]")
-    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
-    ax.set(
-        xlabel="false positive rate (absorber as carrier)",
-        ylabel="true positive rate (carrier)",
-        title="ROC on the validation split",
-    )
+    roc_frame(ax, title="ROC on the validation split")
     ax.legend(loc="lower right", fontsize=7)
     fig.savefig(out_png, dpi=110, bbox_inches="tight")
     return Path(out_png)

@@ -1,4 +1,5 @@
-"""Plots a few pulses of each class, for ``challenge plot`` and for looking at the data."""
+"""Plots a few pulses of each class, for ``challenge plot`` and for looking at the data; and the
+frame that every figure of ROC curves shares (baselines, leaderboard, lessons)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,19 @@ from challenge.data import Events
 from challenge.detector import SAMPLING_RATE_HZ, trigger_index
 
 CLASS_NAMES = {0: "absorber (label 0)", 1: "carrier (label 1)"}
+
+
+def roc_frame(ax, *, title: str) -> None:
+    """The diagonal of a guess, the axes' labels and their limits, on the matplotlib Axes ``ax``
+    of a ROC plot (false positive rate across, true positive rate up; carriers are positive)."""
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="chance (AUC 0.5)")
+    ax.set(
+        xlabel="false positive rate (absorbers called carriers)",
+        ylabel="true positive rate (carriers found)",
+        title=title,
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+    )
 
 
 def plot_pulses(

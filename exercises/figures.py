@@ -11,6 +11,8 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from challenge.plotting import roc_frame
+
 LEGEND_FONTSIZE = 8
 _CLASS_COLOURS = ("#d6604d", "#4393c3")  # label 0 red, label 1 blue, as on the lecture's slides
 
@@ -221,15 +223,8 @@ def plot_roc_curves(
     ax = fig.subplots()
     for name, (fpr, tpr, note) in curves.items():
         ax.plot(fpr, tpr, drawstyle="default", linewidth=1.5, label=f"{name} ({note})")
-    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="chance (AUC 0.5)")
-    ax.set(
-        xlabel="false positive rate (absorbers called carriers)",
-        ylabel="true positive rate (carriers found)",
-        title=title,
-        xlim=(0, 1),
-        ylim=(0, 1.01),
-        aspect="equal",
-    )
+    roc_frame(ax, title=title)
+    ax.set_aspect("equal")
     ax.grid(alpha=0.3)
     return _save_with_legend(ax, path, loc="lower right")
 

@@ -17,6 +17,7 @@ from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import roc_curve
 
 from challenge.metrics import DEFAULT_SCORE_TYPE, ScoreType, score_type
+from challenge.plotting import roc_frame
 
 ROC_AUC = score_type(DEFAULT_SCORE_TYPE)
 Arguments = ParamSpec("Arguments")
@@ -74,14 +75,7 @@ def roc_curves_png(
             f"{_plain(_short(name, LEGEND_CHARS))} ({metric.short_label} {metric.format(value)})"
         )
         axes.plot(fpr, tpr, label=label)
-    axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
-    axes.set(
-        xlabel="false positive rate (absorber events called carrier)",
-        ylabel="true positive rate (carrier events found)",
-        title=title,
-        xlim=(0, 1),
-        ylim=(0, 1.01),
-    )
+    roc_frame(axes, title=title)
     axes.legend(loc="lower right", fontsize="small")
     return _png(figure)
 
