@@ -61,13 +61,29 @@ ITEM_BYTES = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 
 WIRE_VARINT, WIRE_64, WIRE_BYTES, WIRE_32 = 0, 1, 2, 5
 
 
-@dataclass
+# What a scan says when it passes a bound, by the field of ScanLimits that holds the bound.
+PASSED = {
+    "nodes": lambda bound: f"more than {bound:,} nodes",
+    "tensors": lambda bound: f"more than {bound:,} stored tensors",
+    "strings": lambda bound: f"more than {bound:,} strings in its tensors",
+    "elements": lambda bound: f"more than {bound:,} fields in its messages",
+    "tensor_bytes": lambda bound: f"tensors that declare more than {bound / 2**30:g} GB together",
+}
+
+
 class _Counts:
-    nodes: int = 0
-    tensors: int = 0
-    strings: int = 0
-    elements: int = 0
-    tensor_bytes: int = 0
+    """What one scan has met so far, each against its bound in ``limits``."""
+
+    def __init__(self, limits: ScanLimits) -> None:
+        self.limits = limits
+        self.bounds = {what: getattr(limits, what) for what in PASSED}
+        self.seen = dict.fromkeys(PASSED, 0)
+
+    def add(self, what: str, n: int = 1) -> None:
+        """Counts ``n`` more of ``what`` (a key of PASSED); ScanError past its bound."""
+        self.seen[what] += n
+        if self.seen[what] > self.bounds[what]:
+            raise ScanError(PASSED[what](self.bounds[what]))
 
 
 def scan_model_bytes(data, limits: ScanLimits | None = None) -> None:
@@ -76,21 +92,18 @@ def scan_model_bytes(data, limits: ScanLimits | None = None) -> None:
     when it is not protobuf."""
     limits = limits or ScanLimits()
     try:
-        _walk(data, 0, len(data), MODEL, 0, _Counts(), limits)
+        _walk(data, 0, len(data), MODEL, 0, _Counts(limits))
     except IndexError:
         raise NotProtobuf("a field runs past the end of the file") from None
 
 
-def _walk(data: bytes, pos: int, end: int, kind: int, depth: int, counts: _Counts,
-          limits: ScanLimits) -> None:  # fmt: skip
+def _walk(data: bytes, pos: int, end: int, kind: int, depth: int, counts: _Counts) -> None:
     children, strings = CHILDREN[kind], STRING_FIELDS.get(kind)
     dims, item_bytes = [], None
     while pos < end:
         key, pos = _varint(data, pos)
         number, wire = key >> 3, key & 7
-        counts.elements += 1
-        if counts.elements > limits.elements:
-            raise ScanError(f"more than {limits.elements:,} fields in its messages")
+        counts.add("elements")
         if wire == WIRE_VARINT:
             value, pos = _varint(data, pos)
             if kind == TENSOR and number == TENSOR_DIMS:
@@ -108,46 +121,35 @@ def _walk(data: bytes, pos: int, end: int, kind: int, depth: int, counts: _Count
         if pos > end:
             raise NotProtobuf(f"field {number} runs past its message")
         if number == strings:
-            counts.strings += 1
-            if counts.strings > limits.strings:
-                raise ScanError(f"more than {limits.strings:,} strings in its tensors")
+            counts.add("strings")
         elif kind == TENSOR and number == TENSOR_DIMS:  # packed
-            dims.extend(_packed_varints(data, start, pos, counts, limits))
+            dims.extend(_packed_varints(data, start, pos, counts))
         elif number in children:
-            _enter(data, start, pos, children[number], depth, counts, limits)
+            _enter(data, start, pos, children[number], depth, counts)
     if kind == TENSOR and item_bytes is not None:
-        _count_tensor_bytes(dims, item_bytes, counts, limits)
+        counts.add("tensor_bytes", _declared_bytes(dims, item_bytes, counts.limits.tensor_bytes))
 
 
-def _enter(data: bytes, start: int, end: int, kind: int, depth: int, counts: _Counts,
-           limits: ScanLimits) -> None:  # fmt: skip
+def _enter(data: bytes, start: int, end: int, kind: int, depth: int, counts: _Counts) -> None:
     if kind == GRAPH:
         depth += 1
-        if depth > limits.graph_depth:
-            raise ScanError(f"graphs nested more than {limits.graph_depth} deep")
+        if depth > counts.limits.graph_depth:
+            raise ScanError(f"graphs nested more than {counts.limits.graph_depth} deep")
     elif kind == NODE:
-        counts.nodes += 1
-        if counts.nodes > limits.nodes:
-            raise ScanError(f"more than {limits.nodes:,} nodes")
+        counts.add("nodes")
     elif kind == TENSOR:
-        counts.tensors += 1
-        if counts.tensors > limits.tensors:
-            raise ScanError(f"more than {limits.tensors:,} stored tensors")
-    _walk(data, start, end, kind, depth, counts, limits)
+        counts.add("tensors")
+    _walk(data, start, end, kind, depth, counts)
 
 
-def _count_tensor_bytes(dims: list[int], item_bytes: int, counts: _Counts,
-                        limits: ScanLimits) -> None:  # fmt: skip
+def _declared_bytes(dims: list[int], item_bytes: int, bound: int) -> int:
+    """The bytes a tensor of ``dims`` declares, or a number past ``bound`` once it is passed."""
     size = item_bytes
     for d in dims:
         size *= d
-        if size > limits.tensor_bytes:
+        if size > bound:
             break
-    counts.tensor_bytes += size
-    if counts.tensor_bytes > limits.tensor_bytes:
-        raise ScanError(
-            f"tensors that declare more than {limits.tensor_bytes / 2**30:g} GB together"
-        )
+    return size
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -166,13 +168,10 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
             raise NotProtobuf("a number longer than ten bytes")
 
 
-def _packed_varints(data: bytes, pos: int, end: int, counts: _Counts,
-                    limits: ScanLimits) -> list[int]:  # fmt: skip
+def _packed_varints(data: bytes, pos: int, end: int, counts: _Counts) -> list[int]:
     values = []
     while pos < end:
         value, pos = _varint(data, pos)
         values.append(value)
-        counts.elements += 1
-        if counts.elements > limits.elements:
-            raise ScanError(f"more than {limits.elements:,} fields in its messages")
+        counts.add("elements")
     return values
