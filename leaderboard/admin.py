@@ -144,8 +144,13 @@ def export_csv(what: str):
         abort(404, f"no export called {what!r}; there are 'leaderboard' and 'submissions'")
     with session_scope(current_app) as db:
         text = export.csv_text(db, what, current_app)
+    return csv_download(text, f"{what}.csv")
+
+
+def csv_download(text: str, filename: str) -> Response:
+    """CSV ``text`` as a file that the browser saves as ``filename``."""
     return Response(
         text,
         mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename={what}.csv"},
+        headers={"Content-Disposition": f"attachment; filename={filename}"},
     )

@@ -54,11 +54,7 @@ def tutor_page():
 def tutor_csv():
     with session_scope(current_app) as db:
         header, rows = course.csv_rows(course.class_rows(db))
-    return Response(
-        export.to_csv(header, rows),
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=course.csv"},
-    )
+    return admin.csv_download(export.to_csv(header, rows), "course.csv")
 
 
 @bp.post("/admin/course/settings")

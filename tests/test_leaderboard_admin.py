@@ -165,8 +165,10 @@ def test_exports_neutralise_formulas(api, client, runner, tmp_path):
     (tmp_path / "ref.csv").write_bytes(api.submission(skill=1.5, seed=11))
     result = runner.invoke(["add-reference", "--", "-reference", str(tmp_path / "ref.csv")])
     assert result.exit_code == 0, result.output
-    text = client.get("/admin/export/submissions.csv", headers=BEARER).get_data(as_text=True)
-    rows = list(csv.DictReader(io.StringIO(text)))
+    response = client.get("/admin/export/submissions.csv", headers=BEARER)
+    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"] == "attachment; filename=submissions.csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert rows[0]["team"] == '\'=HYPERLINK("http://x")'
     assert rows[0]["note"] == "'@SUM(1+1)" and rows[0]["filename"] == "'+evil.csv"
     assert float(rows[0]["private_auc"]) > 0

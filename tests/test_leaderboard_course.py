@@ -43,6 +43,7 @@ def send(client, token: str, *reports: dict):
 def tutor_csv(client) -> list[dict]:
     response = client.get("/admin/course.csv", headers=bearer(ADMIN_TOKEN))
     assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"] == "attachment; filename=course.csv"
     return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
 
 
