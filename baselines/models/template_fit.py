@@ -14,10 +14,10 @@ class Hparams:
     """No hyperparameters: the templates and the noise spectrum are the public simulator's."""
 
 
+@dataclass
 class Model:
-    def __init__(self, hp: Hparams) -> None:
-        self.hp = hp
-        self.metadata: dict | None = None
+    hp: Hparams
+    metadata: dict | None = None  # the records' sampling rate and trigger, which score needs
 
     def fit(self, X: np.ndarray, y: np.ndarray, metadata: dict, *, seed: int = 0) -> Model:
         """Only records the file metadata (sampling rate, trigger): the labels are not used."""
@@ -35,9 +35,7 @@ class Model:
 
     @classmethod
     def from_state(cls, hp: Hparams, state: dict) -> Model:
-        model = cls(hp)
-        model.metadata = state["metadata"]
-        return model
+        return cls(hp, state["metadata"])
 
     @property
     def n_parameters(self) -> int:
