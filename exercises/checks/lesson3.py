@@ -81,16 +81,17 @@ def check_train_epoch(ctx: Context) -> str:
     model = ctx.reference.Net(8, (8, 16), 0.0)  # the reference's network: only train_epoch
     expected_model = copy.deepcopy(model)  # is checked here
     # An epoch of one batch returns the loss before its update: exactly comparable.
-    one_batch = _epochs(ctx.module.train_epoch, copy.deepcopy(model), X[:64], y[:64], 1, 64)
-    expected = _epochs(ctx.reference.train_epoch, copy.deepcopy(model), X[:64], y[:64], 1, 64)
+    Xb, yb = X[:64], y[:64]
+    (one_batch,) = _epochs(ctx.module.train_epoch, copy.deepcopy(model), Xb, yb, 1, 64)
+    (expected_loss,) = _epochs(ctx.reference.train_epoch, copy.deepcopy(model), Xb, yb, 1, 64)
     common.compare_to_reference(
-        one_batch[0],
-        torch.tensor(expected[0]),
+        one_batch,
+        torch.tensor(expected_loss),
         "the mean loss of an epoch of one batch",
         "the mean over the digits of F.cross_entropy(logits, labels)",
         mistakes={
             "is a sum over the batch, not its mean: a wrong reduction (leave F.cross_entropy's "
-            "reduction at 'mean')": torch.tensor(expected[0] * 64),
+            "reduction at 'mean')": torch.tensor(expected_loss * 64),
         },
         atol=1e-4,
     )
