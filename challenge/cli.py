@@ -180,7 +180,8 @@ def main() -> None:
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Processes that simulate the records; the files do not depend on it.",
+    help="Processes that simulate the records, learn the physics reference and score the "
+    "data card's references; the files do not depend on it.",
 )
 @_submissions_option
 @_force_option
