@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,7 +144,7 @@ def running_workers(
     try:
         first = len(list(folder.glob("worker-*.log")))  # a folder may see several groups
         for i in range(first, first + n):
-            workers.append(_start(env, folder / f"worker-{i}.log", folder / f"tmp-{i}", cwd))
+            workers.append(start_worker(env, folder / f"worker-{i}.log", folder / f"tmp-{i}", cwd))
         for worker in workers:
             wait_for_log(worker, READY_LINE)
         yield workers
@@ -154,11 +154,18 @@ def running_workers(
         _no_process_left(str(folder))
 
 
-def _start(env: dict[str, str], log_path: Path, tmp: Path, cwd: Path | None = None) -> Worker:
+def start_worker(
+    env: dict[str, str],
+    log_path: Path,
+    tmp: Path,
+    cwd: Path | None = None,
+    command: Sequence[str] = (LEADERBOARD, "worker"),
+) -> Worker:
+    """A worker process started with ``command`` (not waited for: see ``wait_for_log``)."""
     tmp.mkdir()  # the sandbox's scratch folders go there: found again by their path
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [LEADERBOARD, "worker"],
+            list(command),
             cwd=cwd,
             env={**env, "TMPDIR": str(tmp)},
             stdin=subprocess.DEVNULL,
