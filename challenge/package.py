@@ -44,6 +44,7 @@ from challenge.settings import (
     challenge_settings,
     write_settings,
 )
+from challenge.simulate import one_blas_thread
 from challenge.splitting import (
     SAMPLE_STREAM,
     check_split_classes,
@@ -105,8 +106,10 @@ def package_challenge(
     public, private = out / "public", out / "private"
     paths = {"secret": write_secret(secret, private)}
     _remove_other_layout(out, submissions)
-    written = _write_records(train, test, out, fmt=fmt, secret=secret, submissions=submissions,
-                             oracle=oracle, workers=workers, progress=progress)  # fmt: skip
+    with one_blas_thread():  # this process and each worker take one core
+        written = _write_records(train, test, out, fmt=fmt, secret=secret,
+                                 submissions=submissions, oracle=oracle, workers=workers,
+                                 progress=progress)  # fmt: skip
     paths.update(written.paths)
     test_labels = np.concatenate(written.references.scores["label"])
     split = draw_public_split(secret, test_labels)

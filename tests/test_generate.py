@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import uproot
 from click.testing import CliRunner
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from challenge import data
 from challenge.cli import main
@@ -275,3 +276,23 @@ def test_every_draw_has_absorbers_that_carry_more_than_half_a_carrier_pulse():
         carriers = energy_share(np.ones(len(position), np.int8), position, config)
         assert np.mean(absorbers > 0.5) >= 0.085
         assert np.mean(carriers > 1 / 3) == 0.0
+
+
+def test_generation_takes_one_blas_thread_in_its_own_process(tmp_path, monkeypatch):
+    # With one worker the main process learns and scores the references itself, on one core.
+    seen = []
+
+    def learn(*args, **kwargs):
+        seen.append(_blas_threads())
+        return learn_reference(*args, **kwargs)
+
+    monkeypatch.setattr("challenge.references.learn_reference", learn)
+    with threadpool_limits(limits=2, user_api="blas"):
+        generate_challenge(tmp_path, seed=SEED, n_train=N_TRAIN, n_test=50,
+                           record_length=LENGTH, progress=False)  # fmt: skip
+        assert _blas_threads() == {2}  # as it was, after the generation
+    assert seen == [{1}]
+
+
+def _blas_threads() -> set[int]:
+    return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}

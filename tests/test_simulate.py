@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from challenge.detector import CARRIER, Detector
 from challenge.matched_filter import pulse_height_estimate
@@ -19,6 +20,7 @@ from challenge.simulate import (
     draw_onsets,
     energy_share,
     iterate_events,
+    process_pool,
     pulse_shapes,
     run_curve,
     simulate,
@@ -336,3 +338,14 @@ def test_energy_sharing_moves_part_of_a_class_towards_the_other_shape():
     # in [0, 0.6] adds 0.3 x 0.52 on average.
     assert early["plain"] == pytest.approx(0.40, abs=0.03)
     assert early["shared"] - early["plain"] == pytest.approx(0.3 * 0.52, abs=0.03)
+
+
+def _blas_threads(_) -> int:
+    return max(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+
+
+def test_each_generation_worker_takes_one_blas_thread():
+    # BLAS's own threads fought the other workers on the references' small products.
+    with threadpool_limits(limits=2, user_api="blas"):  # a parent that would lend them 2
+        with process_pool(2) as pool:
+            assert set(pool.map(_blas_threads, range(4))) == {1}
