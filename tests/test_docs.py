@@ -58,8 +58,6 @@ NOT_RUN = {
     "installs .[test])",
     "apt-get install": "installs Debian packages as root (.ci/services.sh installs these); even "
     "`apt-get install --simulate` takes 5 to 7 s here, reading the package lists",
-    "gunicorn": "three processes that each load the app: 16 s here; tests/test_reliability_proxy.py "
-    "runs gunicorn with deploy/gunicorn.conf.py behind nginx",
     "export LEADERBOARD_QUEUE_URL=redis://:PASSWORD@10.0.0.1": "the settings of a worker on "
     "another machine, whose start here would repeat docs/models.md's (see REPEATED); "
     "tests/test_leaderboard_shared_files.py runs one on Redis and the database alone",
@@ -88,6 +86,10 @@ SUBSTITUTED = {
         "--host 127.0.0.1 --port $PORT",
         "loopback, on a free port: 8000 may be taken",
     ),
+    "gunicorn --config deploy/gunicorn.conf.py": (
+        "gunicorn --config deploy/gunicorn.conf.py --bind 127.0.0.1:$PORT",
+        "a free port instead of the config's 127.0.0.1:8000, which may be taken",
+    ),
     "createdb leaderboard": (
         "createdb $CREATED_DATABASE",
         "a name of its own on the shared test server (LEADERBOARD_TEST_POSTGRES_URL), dropped "
@@ -112,8 +114,9 @@ SUBSTITUTED = {
     ),
     "cp deploy/nginx": (
         "$AS_ROOT cp deploy/nginx",
-        "a view of the machine where /etc/nginx, /etc/letsencrypt and /var/log/nginx are "
-        "temporary folders (bubblewrap): the command as written, without root",
+        "as root, in a view of the machine (bubblewrap) where /etc/nginx, /etc/letsencrypt, "
+        "/var/log/nginx and /run are temporary folders: the command as written, and the "
+        "machine's own files untouched",
     ),
     "ln -s ../sites-available/leaderboard": (
         "$AS_ROOT ln -s ../sites-available/leaderboard",
@@ -125,7 +128,8 @@ SUBSTITUTED = {
 # skipped without it.
 SERVICES = {
     "CREATED_DATABASE": "LEADERBOARD_TEST_POSTGRES_URL",
-    "AS_ROOT": "Debian's nginx (/etc/nginx) and a bubblewrap that runs here",
+    "AS_ROOT": "root (`nginx -t` binds ports 80 and 443 and gives its temporary folders to "
+    "www-data), Debian's nginx and bubblewrap",
 }
 # A skeleton's blanks are not filled in yet: `check` says which step fails, and exits 1.
 EXPECTED_EXIT = {"exercises check 1 mywork/lesson1_logistic.py": 1}
@@ -139,7 +143,7 @@ PLACES = {
 # A command that runs until stopped costs 6 to 15 s to start here (imports, the sandbox's
 # check); one that the guides repeat word for word starts in its first block only.
 REPEATED = "the same command as {first}, which starts it"
-SERVER_STARTS = ("leaderboard serve", "leaderboard worker")
+SERVER_STARTS = ("leaderboard serve", "leaderboard worker", "gunicorn")  # SERVERS' keys
 
 
 @dataclass(frozen=True)
@@ -258,6 +262,7 @@ def test_the_docs_have_commands_and_every_reason_is_used():
     )
     for written in SUBSTITUTED:
         assert any(written in c.text for c in commands), f"no command has {written!r} any more"
+    assert set(SERVERS) == set(SERVER_STARTS)
 
 
 @pytest.mark.parametrize(
@@ -361,12 +366,16 @@ def challenge_settings(folder: Path) -> dict[str, str]:
     }
 
 
+# The organizer guide's later blocks continue from its first one, which sets this too.
+SECRET_KEY = {"LEADERBOARD_SECRET_KEY": "the-organizers-secret-key-0123456789"}
+
+
 def organizer_place(folder: Path, base: dict[str, str]) -> Place:
     """A clone's folder (deploy/) with a small challenge in data/, a leaderboard instance with
     its tables, and the prediction files the guides name."""
     folder.mkdir()
     (folder / "deploy").symlink_to(ROOT / "deploy")
-    env = base | challenge_settings(folder)
+    env = base | challenge_settings(folder) | SECRET_KEY
     run_cli(["challenge", "generate", "--n-train", "120", "--n-test", "120", "--record-length",
              "1024", "--seed", "7", "--out-dir", "data"], folder, env)  # fmt: skip
     run_cli(["leaderboard", "init-db"], folder, env)  # what `leaderboard serve` does first
@@ -418,25 +427,25 @@ def created_database(stack: ExitStack) -> dict[str, str]:
 
 
 def root_view(folder: Path) -> dict[str, str]:
-    """AS_ROOT: bubblewrap, showing this machine with /etc/nginx a copy of Debian's,
-    /etc/letsencrypt holding a self-signed pair where certbot writes its certificate, and
-    /var/log/nginx, all in ``folder``; the rest of /etc read-only."""
-    if not (Path("/etc/nginx").is_dir() and shutil.which("bwrap") and shutil.which("nginx")):
-        return {}
-    probe = ["bwrap", "--dev-bind", "/", "/", "true"]  # fails without user namespaces
-    if subprocess.run(probe, capture_output=True, timeout=60).returncode != 0:
+    """AS_ROOT, for root: bubblewrap, showing this machine with /etc/nginx a copy of Debian's,
+    /etc/letsencrypt holding a self-signed pair where certbot writes its certificate,
+    /var/log/nginx and /run (where `nginx -t` opens its pid file), all in ``folder``; the rest
+    of /etc read-only."""
+    if os.geteuid() != 0 or not (Path("/etc/nginx").is_dir() and shutil.which("bwrap")):
         return {}
     own = {"/etc/nginx": folder / "nginx", "/etc/letsencrypt": folder / "letsencrypt",
-           "/var/log/nginx": folder / "log"}  # fmt: skip
+           "/var/log/nginx": folder / "log", "/run": folder / "run"}  # fmt: skip
     shutil.copytree("/etc/nginx", own["/etc/nginx"], symlinks=True)
     live = own["/etc/letsencrypt"] / "live" / "leaderboard.example.org"
     live.mkdir(parents=True)
     own["/var/log/nginx"].mkdir()
+    own["/run"].mkdir()
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
                     "-subj", "/CN=leaderboard.example.org", "-keyout", str(live / "privkey.pem"),
                     "-out", str(live / "fullchain.pem")], check=True, capture_output=True,
                    timeout=60)  # fmt: skip
-    view = ["bwrap", "--dev-bind", "/", "/", "--tmpfs", "/etc"]  # no write reaches the real /etc
+    # A network of its own: `nginx -t` binds ports 80 and 443. No write reaches the real /etc.
+    view = ["bwrap", "--unshare-net", "--dev-bind", "/", "/", "--tmpfs", "/etc"]
     for entry in sorted(Path("/etc").iterdir()):
         if str(entry) in own:
             continue
@@ -529,7 +538,7 @@ def working(argv: list[str], env: dict[str, str], cwd: Path) -> Iterator[None]:
 
 # Commands that run until stopped: each starts as written, is waited for until it answers, and
 # runs until its block ends (the guides' later lines go to "another terminal").
-SERVERS = {"leaderboard serve": answering, "leaderboard worker": working}
+SERVERS = {"leaderboard serve": answering, "leaderboard worker": working, "gunicorn": answering}
 
 
 def run_program(argv: list[str], cwd: Path, env: dict[str, str], output: Path | None) -> str:
