@@ -189,8 +189,19 @@ def read_file_metadata(path: str | Path) -> dict:
     return metadata
 
 
+def as_read(pulse: np.ndarray, metadata: dict) -> np.ndarray:
+    """Pulses (n, L) as a split file with this metadata stores them and ``iterate`` reads them
+    back: float32 volts."""
+    stored = np.asarray(pulse, dtype=metadata.get("pulse_dtype", "int16"))
+    return _volts(stored, metadata["volts_per_count"])
+
+
+def _volts(pulse: np.ndarray, volts_per_count: float) -> np.ndarray:
+    return pulse.astype(np.float32) * np.float32(volts_per_count)
+
+
 def _to_events(arrays: dict, volts_per_count: float, with_label: bool) -> Events:
-    X = arrays["pulse"].astype(np.float32) * np.float32(volts_per_count)
+    X = _volts(arrays["pulse"], volts_per_count)
     y = arrays["label"].astype(np.int8) if with_label else None
     return Events(arrays["event_id"].astype(np.int64), X, y)
 

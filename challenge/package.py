@@ -33,7 +33,7 @@ from challenge.records import (
     build_metadata,
     check_lengths,
 )
-from challenge.references import ReferenceScores, learning, write_ceiling
+from challenge.references import Learning, ReferenceScores, write_ceiling
 from challenge.scoring import write_metric
 from challenge.secret import PRIVATE_FILE_MODE, Secret, write_secret
 from challenge.settings import (
@@ -175,14 +175,23 @@ def _write_records(
     }
     train_labels: list[np.ndarray] = []
     train_meta = build_metadata("train", train.n, fmt, secret)
-    truth_columns = _write_root(paths["train"], train, train_ids, fmt, train_meta, with_truth=True,
-                                progress=progress, on_batch=lambda b: train_labels.append(b.label))  # fmt: skip
+    learning = Learning(train_meta, workers=workers)  # beside the rest, once it has its records
+
+    def on_train_batch(batch: RecordBatch) -> None:
+        train_labels.append(batch.label)
+        learning(batch)
+
     test_meta = build_metadata("test", test.n, fmt, secret)
     references = ReferenceScores(test_meta, oracle, workers=workers)
-    with learning(out, train_meta, workers=workers) as learned:  # beside the test records
+    try:
+        truth_columns = _write_root(paths["train"], train, train_ids, fmt, train_meta,
+                                    with_truth=True, progress=progress, on_batch=on_train_batch)  # fmt: skip
+        learning.start()  # fewer than LEARN_RECORDS training records
         _write_root(paths["test"], test, test_ids, fmt, test_meta, with_truth=False,
                     progress=progress, on_batch=references)  # fmt: skip
-        references.score(paths["test"], learned(), progress=progress)
+        references.score(paths["test"], learning.result(), progress=progress)
+    finally:
+        learning.close()
     if submissions == "models":  # in private/, which is 0700 already: no one else saw it
         os.chmod(paths["test"], PRIVATE_FILE_MODE)
     return _Written(paths, test_ids, np.concatenate(train_labels), truth_columns, references)

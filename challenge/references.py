@@ -171,34 +171,61 @@ def _score_in_worker(path: Path, entries: tuple[int, int]) -> dict[str, np.ndarr
     return _WORKER_SCORER(path, *entries)
 
 
-def learned_reference(out: Path, metadata: dict) -> Reference | str:
-    """The physics reference learned from the first LEARN_RECORDS records of train.root.
-
-    Returns the reference, or the reason why it cannot be learned from these data.
-    """
-    first = next(data.iterate("train", out, step_size=LEARN_RECORDS))
+def learned_reference(X: np.ndarray, y: np.ndarray, metadata: dict) -> Reference | str:
+    """The physics reference learned from training records X (n, L) in volts and their labels,
+    or the reason why it cannot be learned from these data."""
     try:
-        return learn_reference(first.X, first.y, metadata=metadata)
+        return learn_reference(X, y, metadata=metadata)
     except ValueError as err:
         return str(err)
 
 
-@contextmanager
-def learning(
-    out: Path, metadata: dict, *, workers: int = 1
-) -> Iterator[Callable[[], Reference | str]]:
-    """``learned_reference`` of the challenge in ``out`` (train.root written): the block calls
-    what it gets for the result. With ``workers`` > 1 it is learned in a process of its own
-    while the block goes on (simulating the test records); here otherwise."""
-    if workers <= 1:
-        yield lambda: learned_reference(out, metadata)
-        return
-    with process_pool(1) as pool:
-        future = pool.submit(learned_reference, out, metadata)
-        try:
-            yield future.result
-        finally:
-            future.cancel()
+class Learning:
+    """The physics reference of the data card, learned from the first LEARN_RECORDS records of
+    train.root as they are written (``__call__`` takes each batch, and reads it as the file
+    gives it back, ``data.as_read``).
+
+    With ``workers`` > 1 it is learned in a process of its own as soon as it has its records (or
+    ``start`` says there are no more), while the rest of the challenge is simulated and written;
+    here otherwise. ``result`` waits for it; ``close`` stops the process.
+    """
+
+    def __init__(self, metadata: dict, *, workers: int = 1):
+        self.metadata, self.workers = metadata, workers
+        self.pulses: list[np.ndarray] = []
+        self.labels: list[np.ndarray] = []
+        self._pool = None
+        self._future = None
+
+    def __call__(self, batch: RecordBatch) -> None:
+        wanted = LEARN_RECORDS - sum(len(y) for y in self.labels)
+        if wanted <= 0:
+            return
+        self.pulses.append(data.as_read(batch.pulse[:wanted], self.metadata))
+        self.labels.append(np.array(batch.label[:wanted]))
+        if wanted <= len(batch.label):
+            self.start()
+
+    def start(self) -> None:
+        """Starts learning from the records it has (with ``workers`` > 1; once)."""
+        if self.workers > 1 and self._future is None:
+            self._pool = process_pool(1)
+            self._future = self._pool.submit(learned_reference, *self._records(), self.metadata)
+
+    def _records(self) -> tuple[np.ndarray, np.ndarray]:
+        X, y = np.concatenate(self.pulses), np.concatenate(self.labels)
+        self.pulses, self.labels = [X], [y]
+        return X, y
+
+    def result(self) -> Reference | str:
+        if self._future is not None:
+            return self._future.result()
+        return learned_reference(*self._records(), self.metadata)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
 
 
 def write_ceiling(path: Path, bound: Estimate | str, distances: dict[str, str], aucs: dict) -> Path:
