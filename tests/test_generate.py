@@ -296,3 +296,24 @@ def test_generation_takes_one_blas_thread_in_its_own_process(tmp_path, monkeypat
 
 def _blas_threads() -> set[int]:
     return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_physics_reference_learns_from_the_first_records_of_train_root(
+    tmp_path, monkeypatch, workers
+):
+    # As the records go to train.root (and with workers, in a process of its own): the data
+    # card's reference is the one learned from the file's first LEARN_RECORDS records.
+    monkeypatch.setattr("challenge.references.LEARN_RECORDS", 130)
+    generate_challenge(tmp_path, seed=SEED, n_train=N_TRAIN, n_test=200, record_length=LENGTH,
+                       workers=workers, progress=False)  # fmt: skip
+    train, test = data.load("train", tmp_path), data.load("test", tmp_path)
+    meta = data.read_metadata("train", tmp_path)
+    key = pd.read_csv(tmp_path / "private" / "answer_key.csv")
+    card = (tmp_path / "public" / "DATACARD.md").read_text()
+    aucs = [
+        roc_auc_score(key.label, log_likelihood_ratio(test.X, learn_reference(X, y, metadata=meta)))
+        for X, y in ((train.X[:130], train.y[:130]), (train.X, train.y))
+    ]
+    assert abs(aucs[0] - aucs[1]) > 1e-3  # the records it learns from tell
+    assert _reported(card, "physics reference") == pytest.approx(aucs[0], abs=1e-4)
