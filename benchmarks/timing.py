@@ -19,6 +19,18 @@ def best_time(
     return min(times)
 
 
+def best_times_interleaved(fns: dict[str, Callable[[], object]], *, repeat: int = 5) -> dict:
+    """Smallest wall time of ``repeat`` calls of each function, called in turn (a, b, a, b, ...)
+    so that a machine whose speed drifts (a shared host) slows each of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: min(t) for name, t in times.items()}
+
+
 def row(
     benchmark: str,
     measured: float,
