@@ -256,7 +256,8 @@ def export(checkpoint, data_dir, out) -> None:
     click.echo(
         f"wrote {out} ({len(model) / 1e6:.2f} MB): {trained.name} with its preprocessing; "
         f"onnxruntime and torch differ by {difference:.2g} at most on {len(val_idx)} validation "
-        f"records (allowed: {MAX_ABS_DIFFERENCE:g}, relative where |score| > 1)"
+        f"records (allowed: {MAX_ABS_DIFFERENCE:g}, relative to the largest |score| where it "
+        "exceeds 1)"
     )
 
 

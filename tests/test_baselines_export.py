@@ -74,24 +74,24 @@ def test_an_export_that_disagrees_with_torch_is_refused(events, monkeypatch):
 
 
 def test_large_scores_are_compared_relative_to_their_size(events):
-    """A trained logit scores in the hundreds (300 on the demo preset), where float32 resolves
-    only 3e-5 and onnxruntime and torch, summing in different orders, differ by more than 1e-4:
-    the export is checked relative to the score there, and still refuses a real disagreement."""
+    """A trained logit scores in the hundreds (300 on the demo preset): float32 sums of its
+    terms, which onnxruntime and torch add in different orders, differ by more than 1e-4, on
+    records scored near 0 too. The export is checked relative to the largest score, and still
+    refuses a real disagreement."""
     X, y, metadata, _ = events
     trained, val_idx = train("logit", X, y, metadata, config=DRY)
     with torch.no_grad():
         for parameter in trained.model.parameters():
-            parameter.mul_(1000)
+            parameter.mul_(10_000)
     reference = trained.predict(X)
-    assert np.abs(reference).max() > 1000
+    assert np.abs(reference).max() > 10_000
     model, difference = export_onnx(trained, X[val_idx])
     onnx_scores = run_batches(make_session(model), X).reshape(-1)
     assert np.abs(onnx_scores - reference).max() > MAX_ABS_DIFFERENCE  # absolute: above
     assert difference == scaled_difference(run_batches(make_session(model), X[val_idx]).reshape(-1),
                                            trained.predict(X[val_idx])) <= MAX_ABS_DIFFERENCE  # fmt: skip
-    assert scaled_difference(np.array([0.5002, 300.0]), np.array([0.5, 300.0])) == pytest.approx(
-        2e-4
-    )
+    assert scaled_difference(np.array([0.5002, 0.9]), np.array([0.5, 0.9])) == pytest.approx(2e-4)
+    assert scaled_difference(np.array([0.56, 300.0]), np.array([0.5, 300.0])) == pytest.approx(2e-4)
     assert scaled_difference(np.array([0.5, 300.06]), np.array([0.5, 300.0])) == pytest.approx(2e-4)
 
 
@@ -109,9 +109,8 @@ def test_export_command_writes_a_model_that_check_model_accepts(tmp_path, tiny_d
     )
     assert result.exit_code == 0, result.output
     assert "cnn with its preprocessing; onnxruntime and torch differ by " in result.output
-    assert "at most on 32 validation records (allowed: 0.0001, relative where |score| > 1)" in (
-        result.output
-    )
+    allowed = "(allowed: 0.0001, relative to the largest |score| where it exceeds 1)"
+    assert f"at most on 32 validation records {allowed}" in result.output
     checked = CliRunner().invoke(
         challenge_main, ["check-model", str(out), "--data", str(tiny_data)]
     )
