@@ -365,19 +365,26 @@ class BoardCache:
         self._board: Board | None = None
         self._derived: dict[str, object] = {}
         self._computing: Future | None = None  # one computation at a time
+        self._submitted = 0  # computations asked for so far, numbered from 1
+        self._finished = 0  # the number of the last one finished (they run in order)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="board")
 
     def board(self, session: Session) -> Board:
-        """The board of at least the version that ``session`` reads, or, once ``wait_s`` has
-        passed while it is computed, the board before it."""
+        """The board of the version that ``session`` reads, or one computed from a read of the
+        database after it (newer, while uploads go on), or, once ``wait_s`` has passed while it
+        is computed, the board before it."""
         version = db.board_version(session)
         deadline = time.monotonic() + self._wait_s
+        with self._lock:
+            after = self._submitted  # those numbered above read the database after this reader
         while True:
             with self._lock:
-                if self._version == version:  # any change, a restored older database too
+                # any change of version, a restored older database too
+                if self._version == version or self._finished > after:
                     return self._board
                 if self._computing is None or self._computing.done():
-                    self._computing = self._executor.submit(self._refresh)
+                    self._submitted += 1
+                    self._computing = self._executor.submit(self._refresh, self._submitted)
                 computing, previous = self._computing, self._board
             wait = None if previous is None else max(0.0, deadline - time.monotonic())
             try:  # a computation that fails raises here, in the reader
@@ -386,10 +393,11 @@ class BoardCache:
                 return previous
             # It may have started before the write this reader saw: look again.
 
-    def _refresh(self) -> None:
+    def _refresh(self, number: int) -> None:
         version, board = self._compute()  # one at a time: each reads the database after the last
         with self._lock:
             self._version, self._board, self._derived = version, board, {}
+            self._finished = number
 
     def derived(self, board: Board, name: str, build: Callable[[Board], object]) -> object:
         """``build(board)``, made once per board (the API's JSON, for example)."""

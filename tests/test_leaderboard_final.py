@@ -490,3 +490,33 @@ def test_a_team_cannot_re_pick_its_finals_after_reading_its_private_scores(tmp_p
         assert late.status_code == 403, late.text
         assert run_cli(site, "reveal").returncode == 0
         assert requests.get(f"{url}/api/leaderboard", timeout=10).content == first
+
+
+def test_while_uploads_go_on_a_reader_takes_a_board_read_after_its_own(app_config, make_app, api):
+    """During a deadline rush every computation finds a newer version than the reader saw: the
+    board of a computation that read the database after the reader is served, not the old one
+    after BOARD_WAIT_S."""
+    from sqlalchemy import update
+
+    from leaderboard.models import BoardVersion
+    from leaderboard.ranking import BoardCache
+    from leaderboard.state import state_of
+
+    app = make_app(app_config | {"BOARD_WAIT_S": 20.0})
+    client, api.client = app.test_client(), app.test_client()
+    upload(api, api.register("alpha"), skill=1.0, seed=1)
+    assert [r["team"] for r in client.get("/api/leaderboard").get_json()["rows"]] == ["alpha"]
+    cache = state_of(app).part(BoardCache)
+    compute = cache._compute
+
+    def after_another_upload():  # a write lands between each reader and each computation
+        with session_scope(app, write=True) as db:
+            db.execute(update(BoardVersion).values(version=BoardVersion.version + 1))
+        return compute()
+
+    cache._compute = after_another_upload
+    upload(api, api.register("beta"), skill=3.0, seed=2)
+    started = time.monotonic()
+    rows = client.get("/api/leaderboard").get_json()["rows"]
+    assert time.monotonic() - started < 10
+    assert [r["team"] for r in rows] == ["beta", "alpha"]

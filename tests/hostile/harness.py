@@ -89,8 +89,9 @@ class Site:
             # every public score in full; test_leaderboard_ladder runs servers with the Ladder
             LEADERBOARD_PUBLIC_BOARD="plain",
             # a reader waits for the board after a write (tests read right after they write, on
-            # a busy machine); test_leaderboard_final tests the default's limit
-            LEADERBOARD_BOARD_WAIT_S="60",
+            # a busy machine), and less than the load tests' clients (30 s);
+            # test_leaderboard_final tests the default's limit
+            LEADERBOARD_BOARD_WAIT_S="20",
             PYTHONUNBUFFERED="1",
         )
         env.update(extra)
