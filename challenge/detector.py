@@ -52,34 +52,66 @@ def probst_pulse(t_ms, a_n, a_t, tau_n, tau_in, tau_t) -> np.ndarray:
     return np.where(np.asarray(t_ms) >= 0.0, pulse, 0.0)
 
 
-def filtered_probst_pulse(t_ms, a_n, a_t, tau_n, tau_in, tau_t, tau_f) -> np.ndarray:
+def filtered_probst_pulse(t_ms, a_n, a_t, tau_n, tau_in, tau_t, tau_f, *, out=None) -> np.ndarray:
     """The Pröbst pulse after a one-pole low-pass of time constant ``tau_f`` (ms); zero for t < 0.
 
     The pulse is a sum of exponentials c_k exp(-t / tau_k) with sum c_k = 0; the filter turns
     each into c_k tau_k / (tau_k - tau_f) (exp(-t / tau_k) - exp(-t / tau_f)). Broadcasts as
     ``probst_pulse``; ``tau_f`` must differ from every tau_k. Times before the onset are taken
     at the onset, where the terms cancel exactly. One buffer for the terms: the simulator's hot
-    spot, and memory-bound.
+    spot, and memory-bound. ``out``: an array of the result's shape and type to write it into.
     """
     t = np.maximum(t_ms, 0.0)
     args = (t, a_n, a_t, tau_n, tau_in, tau_t, tau_f)
     term = np.empty(np.broadcast_shapes(*map(np.shape, args)), np.result_type(*args))
-    pulse = np.zeros_like(term)
+    t = np.broadcast_to(t, term.shape)
+    pulse = term if out is None else out
+    term = np.empty_like(term)
     lag = 0.0  # the coefficient of exp(-t / tau_f)
-    for c, tau in ((a_n - a_t, tau_n), (-a_n, tau_in), (a_t, tau_t)):
+    for i, (c, tau) in enumerate(((a_n - a_t, tau_n), (-a_n, tau_in), (a_t, tau_t))):
         k = c * tau / (tau - tau_f)
-        pulse += _decay(t, tau, k, out=term)
+        _add_decay(pulse, t, tau, k, term, first=i == 0)
         lag = lag + k
-    pulse -= _decay(t, tau_f, lag, out=term)
+    _add_decay(pulse, t, tau_f, -lag, term)
     return pulse
 
 
-def _decay(t, tau, k, *, out: np.ndarray) -> np.ndarray:
-    """k exp(-t / tau), written into ``out``."""
-    np.divide(t, -tau, out=out)
-    np.exp(out, out=out)
-    out *= k
-    return out
+def _add_decay(pulse: np.ndarray, t: np.ndarray, tau, k, term: np.ndarray, *, first=False) -> None:
+    """pulse += k exp(-t / tau) (``first``: pulse = ...), through the buffer ``term``, for ``t``
+    nondecreasing along its last axis: only over the leading columns where the exponential is
+    not 0 in t's precision (elsewhere the sum would not change), which spares most of a record
+    for a fast tau."""
+    stop = _nonzero_columns(t, tau)
+    part = pulse[..., :stop] if first else term[..., :stop]
+    np.divide(t[..., :stop], -tau, out=part)
+    np.exp(part, out=part)
+    part *= k
+    if first:
+        pulse[..., stop:] = 0.0
+    else:
+        pulse[..., :stop] += part
+
+
+def _nonzero_columns(t: np.ndarray, tau) -> int:
+    """The number of leading columns of ``t`` (nondecreasing along its last axis) where
+    exp(-t / tau) is not 0 in some row: a bisection on whole columns."""
+    limit = np.asarray(tau) * _UNDERFLOW[t.dtype]
+    lo, hi = 0, t.shape[-1]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if np.all(t[..., mid : mid + 1] > limit):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+# x beyond which exp(-x) rounds to 0: past the smallest subnormal, with a margin for the
+# rounding of t / tau and of the exponential.
+_UNDERFLOW = {
+    np.dtype(d): float(-np.log(np.finfo(d).smallest_subnormal)) + 5.0
+    for d in (np.float32, np.float64)
+}
 
 
 def _probst_slope(t, a_n, a_t, tau_n, tau_in, tau_t):

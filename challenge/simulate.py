@@ -267,8 +267,8 @@ def unit_pulses(
     if lowpass_tau_ms is None:
         out[:, first:] = probst_pulse(dt, *cols)
     else:
-        out[:, first:] = filtered_probst_pulse(dt, *cols, np.float32(lowpass_tau_ms))
-    out /= (pulse_peaks(params) if peak is None else peak).astype(np.float32)
+        filtered_probst_pulse(dt, *cols, np.float32(lowpass_tau_ms), out=out[:, first:])
+    out[:, first:] /= (pulse_peaks(params) if peak is None else peak).astype(np.float32)
     return out
 
 

@@ -9,12 +9,14 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from challenge.detector import CARRIER, Detector
+from challenge.generate import organizers_detector
 from challenge.matched_filter import pulse_height_estimate
 from challenge.metrics import roc_auc_score
+from challenge.secret import Secret
 from challenge.simulate import (
     ARTIFACT_CODES,
+    Artifacts,
     SimulationConfig,
-    add_artifacts,
     colored_noise,
     draw_labels,
     draw_onsets,
@@ -24,6 +26,7 @@ from challenge.simulate import (
     pulse_shapes,
     run_curve,
     simulate,
+    simulate_chunk,
     simulated_labels,
 )
 
@@ -46,6 +49,20 @@ def test_events_do_not_depend_on_the_batch_size(batch_size):
     assert all(len(b.label) == batch_size for b in batches[:-1])
     for name, column in zip(whole._fields, zip(*batches, strict=True), strict=True):
         np.testing.assert_array_equal(np.concatenate(column), getattr(whole, name))
+
+
+def test_records_do_not_depend_on_the_blocks_a_chunk_is_made_in():
+    # Every effect on, at rates where a chunk holds each artifact: blocks of 7 rows cut through
+    # pile-ups, jumps, spikes, mixed shapes and per-record noise.
+    config = replace(organizers_detector(Secret.from_seed(2), record_length=512),
+                     pileup_fraction=0.1, pileup_extra_mean=2.0, tail_fraction=0.1,
+                     flux_jump_fraction=0.1, spike_fraction=0.1)  # fmt: skip
+    whole = simulate_chunk(9, "train", 0, 150, config, block_rows=150)
+    assert set(whole.artifact) == set(ARTIFACT_CODES.values())
+    for block_rows in (7, 64):
+        blocked = simulate_chunk(9, "train", 0, 150, config, block_rows=block_rows)
+        for name, a, b in zip(whole._fields, whole, blocked, strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=f"{name}, blocks of {block_rows}")
 
 
 def test_dtypes_and_shapes():
@@ -258,9 +275,9 @@ def test_pile_up_adds_several_pulses():
     for extra in (0.0, 2.0):
         c = replace(config, pileup_extra_mean=extra)
         signal = np.zeros((n, det.record_length), np.float32)
-        add_artifacts(np.random.default_rng(0), signal, np.zeros_like(signal),
-                      np.full(n, ARTIFACT_CODES["pileup"], np.int8), c, det.times_ms(),
-                      np.zeros(n))  # fmt: skip
+        artifacts = Artifacts(np.random.default_rng(0), np.full(n, ARTIFACT_CODES["pileup"], np.int8),
+                              c, det.times_ms(), np.zeros(n))  # fmt: skip
+        artifacts.add(slice(0, n), signal, np.zeros_like(signal))
         area[extra] = (signal > 0.25).any(axis=1).mean(), signal.sum() / n
     # With 1 + Poisson(2) pulses per record, three times the charge of one pulse per record.
     assert area[2.0][1] / area[0.0][1] == pytest.approx(3.0, rel=0.15)
