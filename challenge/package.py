@@ -189,7 +189,7 @@ def _write_records(
         learning.start()  # fewer than LEARN_RECORDS training records
         _write_root(paths["test"], test, test_ids, fmt, test_meta, with_truth=False,
                     progress=progress, on_batch=references)  # fmt: skip
-        references.score(paths["test"], learning.result(), progress=progress)
+        references.score(paths["test"], learning.result, progress=progress)
     finally:
         learning.close()
     if submissions == "models":  # in private/, which is 0700 already: no one else saw it

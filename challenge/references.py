@@ -63,19 +63,29 @@ class ReferenceScores:
         else:
             self.missing["true_height"] = "the records carry no true pulse height"
 
-    def score(self, path: Path, physics: Reference | str, *, progress: bool = True) -> None:
+    def score(
+        self, path: Path, physics: Callable[[], Reference | str], *, progress: bool = True
+    ) -> None:
         """Scores the test records of ``path`` (the file written from the batches) with every
-        reference, WRITE_BATCH records at a time: here, or in ``workers`` processes, in order."""
-        if isinstance(physics, str):
-            self.missing["physics"] = physics
+        reference, WRITE_BATCH records at a time: here, or in ``workers`` processes, in order.
+        The physics reference, from ``physics()`` (or the reason it is missing), scores last:
+        the others are already on their way while it is still being learned."""
         n = sum(len(y) for y in self.scores["label"])
         ranges = [(a, min(a + data.WRITE_BATCH, n)) for a in range(0, n, data.WRITE_BATCH)]
-        args = (self.metadata, physics, self.oracle, frozenset(self.missing))
-        bar = tqdm(total=n, unit="events", desc="references", disable=not progress, leave=False)
+        args = (self.metadata, self.oracle, frozenset(self.missing))
+        bar = tqdm(total=2 * n, unit="events", desc="references", disable=not progress,
+                   leave=False)  # fmt: skip
         with bar, _scoring(self.workers, *args) as score:
-            for (start, stop), result in zip(ranges, score(path, ranges), strict=True):
-                self._store(result)
-                bar.update(stop - start)
+            passes = [score(path, ranges, None)]  # a pool starts them at once
+            learned = physics()
+            if isinstance(learned, str):
+                self.missing["physics"] = learned
+            else:
+                passes.append(score(path, ranges, learned))
+            for results in passes:
+                for (start, stop), result in zip(ranges, results, strict=True):
+                    self._store(result)
+                    bar.update(stop - start)
 
     def _store(self, result: dict[str, np.ndarray | str]) -> None:
         for name, value in result.items():
@@ -123,23 +133,31 @@ class ReferenceScores:
 
 class _Scorer:
     """Scores ranges of records of a test file with every reference but those skipped, each
-    reference prepared once (``LikelihoodRatio``)."""
+    reference prepared once (``LikelihoodRatio``): the physics reference at its first range."""
 
-    def __init__(self, metadata: dict, physics, oracle, skip: frozenset[str]):
+    def __init__(self, metadata: dict, oracle, skip: frozenset[str]):
         makers: dict[str, Callable[[], Callable[[np.ndarray], np.ndarray]]] = {
-            "physics": lambda: LikelihoodRatio(physics),
             "bound": lambda: LikelihoodRatio(oracle),
             "mf": lambda: lambda X: matched_filter_score(X, metadata=metadata),
             "height": lambda: lambda X: pulse_height_estimate(X, metadata=metadata),
         }
         self.compute = {name: make() for name, make in makers.items() if name not in skip}
+        self.physics: LikelihoodRatio | None = None
 
-    def __call__(self, path: Path, start: int, stop: int) -> dict[str, np.ndarray | str]:
-        """The reference scores (n,) of the records [start, stop) of ``path`` by name, or the
-        reason (a ValueError's text) why a reference cannot score them."""
+    def __call__(
+        self, path: Path, start: int, stop: int, physics: Reference | None = None
+    ) -> dict[str, np.ndarray | str]:
+        """The scores (n,) of the records [start, stop) of ``path`` by name: of every reference
+        but the physics one, or of ``physics`` alone; or the reason (a ValueError's text) why a
+        reference cannot score them."""
         (events,) = data.iterate_file(path, stop - start, entries=(start, stop))
+        if physics is None:
+            compute = self.compute
+        else:
+            self.physics = self.physics or LikelihoodRatio(physics)
+            compute = {"physics": self.physics}
         out: dict[str, np.ndarray | str] = {}
-        for name, score in self.compute.items():
+        for name, score in compute.items():
             try:
                 out[name] = score(events.X)
             except ValueError as err:
@@ -148,15 +166,21 @@ class _Scorer:
 
 
 @contextmanager
-def _scoring(workers: int, *args) -> Iterator[Callable[[Path, list], Iterator[dict]]]:
+def _scoring(
+    workers: int, *args
+) -> Iterator[Callable[[Path, list, Reference | None], Iterator[dict]]]:
     """A function that scores the (start, stop) ranges of a test file in order (``_Scorer``):
     here, or in ``workers`` processes that each prepare the references once."""
     if workers <= 1:
         scorer = _Scorer(*args)
-        yield lambda path, ranges: (scorer(path, start, stop) for start, stop in ranges)
+        yield lambda path, ranges, physics: (
+            scorer(path, start, stop, physics) for start, stop in ranges
+        )
         return
     with process_pool(workers, initializer=_init_worker, initargs=args) as pool:
-        yield lambda path, ranges: pool.map(partial(_score_in_worker, path), ranges)
+        yield lambda path, ranges, physics: pool.map(
+            partial(_score_in_worker, path, physics), ranges
+        )
 
 
 _WORKER_SCORER: _Scorer | None = None  # in a scoring process
@@ -167,8 +191,8 @@ def _init_worker(*args) -> None:
     _WORKER_SCORER = _Scorer(*args)
 
 
-def _score_in_worker(path: Path, entries: tuple[int, int]) -> dict[str, np.ndarray | str]:
-    return _WORKER_SCORER(path, *entries)
+def _score_in_worker(path: Path, physics, entries: tuple[int, int]) -> dict[str, np.ndarray | str]:
+    return _WORKER_SCORER(path, *entries, physics)
 
 
 def learned_reference(X: np.ndarray, y: np.ndarray, metadata: dict) -> Reference | str:
@@ -209,8 +233,11 @@ class Learning:
     def start(self) -> None:
         """Starts learning from the records it has (with ``workers`` > 1; once)."""
         if self.workers > 1 and self._future is None:
-            self._pool = process_pool(1)
-            self._future = self._pool.submit(learned_reference, *self._records(), self.metadata)
+            # The records reach the process as it is forked, not through a pipe (pickling 64 MB
+            # a thousand records held up the writing by a second).
+            self._pool = process_pool(1, initializer=_hold,
+                                      initargs=(*self._records(), self.metadata))  # fmt: skip
+            self._future = self._pool.submit(_learn_held)
 
     def _records(self) -> tuple[np.ndarray, np.ndarray]:
         X, y = np.concatenate(self.pulses), np.concatenate(self.labels)
@@ -226,6 +253,18 @@ class Learning:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+
+_HELD: tuple = ()  # in a learning process: the records and metadata to learn from
+
+
+def _hold(*args) -> None:
+    global _HELD
+    _HELD = args
+
+
+def _learn_held() -> Reference | str:
+    return learned_reference(*_HELD)
 
 
 def write_ceiling(path: Path, bound: Estimate | str, distances: dict[str, str], aucs: dict) -> Path:
