@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
+import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -501,7 +502,7 @@ def simulate_chunk(
     stationary = config.noise_level_spread == 0 and config.noise_beta_spread == 0
     shaper = NoiseShaper(det, level=None if stationary else level,
                          beta_shift=None if stationary else beta_shift)  # fmt: skip
-    white = rng.standard_normal((n, det.record_length), dtype=np.float32)
+    white = rng.standard_normal(dtype=np.float32, out=_buffer(n, det.record_length))
     drifts = BaselineDrifts(rng, n, config)
     artifacts = Artifacts(rng, artifact, config, times, operating_point)
     peak = pulse_peaks(params)  # once: as many bisections for 64 rows as for 500
@@ -529,6 +530,18 @@ def simulate_chunk(
         np.clip(volts, -(2**15), 2**15 - 1, out=volts)
         counts[rows] = volts
     return SimulatedEvents(counts, recorded, height, onset, artifact)
+
+
+_BUFFERS = threading.local()  # a thread's buffer for the white noise of its chunks
+
+
+def _buffer(n: int, length: int) -> np.ndarray:
+    """A float32 (n, L) buffer for a chunk's white noise, kept from chunk to chunk: the system
+    would map and zero a new one of 32 MB, page by page, for every chunk."""
+    kept = getattr(_BUFFERS, "white", None)
+    if kept is None or kept.size < n * length:
+        kept = _BUFFERS.white = np.empty(n * length, np.float32)
+    return kept[: n * length].reshape(n, length)
 
 
 def iterate_events(
