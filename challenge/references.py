@@ -54,9 +54,14 @@ class ReferenceScores:
         self.missing: dict[str, str] = {}
         if oracle is None:
             self.missing["bound"] = "the organizers' detector is not known (imported records)"
+        self._scorer: _Scorer | None = None
 
     def __call__(self, batch: RecordBatch) -> None:
-        """Keeps the labels (and true heights) of one batch of test records, in order."""
+        """Keeps the labels (and true heights) of one batch of test records, in order.
+
+        At the first batch it prepares the references (the oracle's bank takes a second), while
+        the workers simulate the next test records; the scoring processes inherit them."""
+        self._prepared()
         self.scores["label"].append(np.asarray(batch.label))
         if "pulse_height" in batch.truth:
             self.scores["true_height"].append(np.asarray(batch.truth["pulse_height"]))
@@ -72,10 +77,9 @@ class ReferenceScores:
         the others are already on their way while it is still being learned."""
         n = sum(len(y) for y in self.scores["label"])
         ranges = [(a, min(a + data.WRITE_BATCH, n)) for a in range(0, n, data.WRITE_BATCH)]
-        args = (self.metadata, self.oracle, frozenset(self.missing))
         bar = tqdm(total=2 * n, unit="events", desc="references", disable=not progress,
                    leave=False)  # fmt: skip
-        with bar, _scoring(self.workers, *args) as score:
+        with bar, _scoring(self.workers, self._prepared()) as score:
             passes = [score(path, ranges, None)]  # a pool starts them at once
             learned = physics()
             if isinstance(learned, str):
@@ -86,6 +90,11 @@ class ReferenceScores:
                 for (start, stop), result in zip(ranges, results, strict=True):
                     self._store(result)
                     bar.update(stop - start)
+
+    def _prepared(self) -> _Scorer:
+        if self._scorer is None:
+            self._scorer = _Scorer(self.metadata, self.oracle, frozenset(self.missing))
+        return self._scorer
 
     def _store(self, result: dict[str, np.ndarray | str]) -> None:
         for name, value in result.items():
@@ -138,8 +147,8 @@ class _Scorer:
     def __init__(self, metadata: dict, oracle, skip: frozenset[str]):
         makers: dict[str, Callable[[], Callable[[np.ndarray], np.ndarray]]] = {
             "bound": lambda: LikelihoodRatio(oracle),
-            "mf": lambda: lambda X: matched_filter_score(X, metadata=metadata),
-            "height": lambda: lambda X: pulse_height_estimate(X, metadata=metadata),
+            "mf": lambda: partial(matched_filter_score, metadata=metadata),
+            "height": lambda: partial(pulse_height_estimate, metadata=metadata),
         }
         self.compute = {name: make() for name, make in makers.items() if name not in skip}
         self.physics: LikelihoodRatio | None = None
@@ -167,17 +176,16 @@ class _Scorer:
 
 @contextmanager
 def _scoring(
-    workers: int, *args
+    workers: int, scorer: _Scorer
 ) -> Iterator[Callable[[Path, list, Reference | None], Iterator[dict]]]:
-    """A function that scores the (start, stop) ranges of a test file in order (``_Scorer``):
-    here, or in ``workers`` processes that each prepare the references once."""
+    """A function that scores the (start, stop) ranges of a test file in order with ``scorer``:
+    here, or in ``workers`` processes that inherit it as they are forked."""
     if workers <= 1:
-        scorer = _Scorer(*args)
         yield lambda path, ranges, physics: (
             scorer(path, start, stop, physics) for start, stop in ranges
         )
         return
-    with process_pool(workers, initializer=_init_worker, initargs=args) as pool:
+    with process_pool(workers, initializer=_init_worker, initargs=(scorer,)) as pool:
         yield lambda path, ranges, physics: pool.map(
             partial(_score_in_worker, path, physics), ranges
         )
@@ -186,9 +194,9 @@ def _scoring(
 _WORKER_SCORER: _Scorer | None = None  # in a scoring process
 
 
-def _init_worker(*args) -> None:
+def _init_worker(scorer: _Scorer) -> None:
     global _WORKER_SCORER
-    _WORKER_SCORER = _Scorer(*args)
+    _WORKER_SCORER = scorer
 
 
 def _score_in_worker(path: Path, physics, entries: tuple[int, int]) -> dict[str, np.ndarray | str]:
