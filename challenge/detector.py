@@ -63,10 +63,10 @@ def filtered_probst_pulse(t_ms, a_n, a_t, tau_n, tau_in, tau_t, tau_f, *, out=No
     """
     t = np.maximum(t_ms, 0.0)
     args = (t, a_n, a_t, tau_n, tau_in, tau_t, tau_f)
-    term = np.empty(np.broadcast_shapes(*map(np.shape, args)), np.result_type(*args))
-    t = np.broadcast_to(t, term.shape)
-    pulse = term if out is None else out
-    term = np.empty_like(term)
+    shape, dtype = np.broadcast_shapes(*map(np.shape, args)), np.result_type(*args)
+    t = np.broadcast_to(t, shape)
+    pulse = np.empty(shape, dtype) if out is None else out
+    term = np.empty(shape, dtype)
     lag = 0.0  # the coefficient of exp(-t / tau_f)
     for i, (c, tau) in enumerate(((a_n - a_t, tau_n), (-a_n, tau_in), (a_t, tau_t))):
         k = c * tau / (tau - tau_f)

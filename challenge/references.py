@@ -241,8 +241,8 @@ class Learning:
     def start(self) -> None:
         """Starts learning from the records it has (with ``workers`` > 1; once)."""
         if self.workers > 1 and self._future is None:
-            # The records reach the process as it is forked, not through a pipe (pickling 64 MB
-            # a thousand records held up the writing by a second).
+            # The records reach the process as it is forked, not through a pipe (pickling the
+            # 64 MB of a thousand records held up the writing by most of a second).
             self._pool = process_pool(1, initializer=_hold,
                                       initargs=(*self._records(), self.metadata))  # fmt: skip
             self._future = self._pool.submit(_learn_held)
