@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
+from multiprocessing import shared_memory
 from typing import NamedTuple
 
 import numpy as np
@@ -470,8 +471,10 @@ def simulate_chunk(
     config: SimulationConfig,
     *,
     block_rows: int = BLOCK_ROWS,
+    out: np.ndarray | None = None,
 ) -> SimulatedEvents:
-    """The first ``n`` (at most chunk_size) events of one chunk.
+    """The first ``n`` (at most chunk_size) events of one chunk (their counts written to ``out``,
+    int16 (n, L), when it is given).
 
     Every random number of the chunk is drawn first, in a fixed order; then the records are made
     ``block_rows`` at a time. Each step works record by record, so the blocks change no bit of
@@ -508,7 +511,7 @@ def simulate_chunk(
     peak = pulse_peaks(params)  # once: as many bisections for 64 rows as for 500
     other_peak = np.ones((n, 1))
     other_peak[share > 0] = pulse_peaks(other[share > 0])
-    counts = np.empty((n, det.record_length), np.int16)
+    counts = np.empty((n, det.record_length), np.int16) if out is None else out
     for start in range(0, n, block_rows):
         rows = slice(start, min(start + block_rows, n))
         signal = unit_pulses(params[rows], onset[rows], times, det.lowpass_tau_ms,
@@ -608,19 +611,55 @@ def _chunks(
     sizes: list[int], seed: int, split: str, config: SimulationConfig, workers: int
 ) -> Iterator[SimulatedEvents]:
     """The chunks of a split in order, simulated here or by ``workers`` processes, which run
-    at most 2 x workers chunks ahead of the consumer (bounded memory)."""
+    at most 2 x workers chunks ahead of the consumer (bounded memory).
+
+    A worker writes a chunk's counts into one of 2 x workers slots of shared memory and sends
+    back only the truth: through the pipe, the 16 MB of counts of a chunk cost the worker more
+    than a tenth of the chunk's time again, in pickling and fresh pages, and the parent its copies.
+    """
     if workers <= 1 or len(sizes) <= 1:
         for index, size in enumerate(sizes):
             yield simulate_chunk(seed, split, index, size, config)
         return
-    with process_pool(workers) as pool:
-        ahead: deque = deque()
-        for index, size in enumerate(sizes):
-            ahead.append(pool.submit(simulate_chunk, seed, split, index, size, config))
-            if len(ahead) >= 2 * workers:
-                yield ahead.popleft().result()
-        while ahead:
-            yield ahead.popleft().result()
+    ahead_max = 2 * workers
+    shape = (ahead_max, config.chunk_size, config.detector.record_length)
+    memory = shared_memory.SharedMemory(create=True, size=int(np.prod(shape)) * 2)
+
+    def received(future) -> SimulatedEvents:
+        slot, n, truth = future.result()
+        slots = np.ndarray(shape, np.int16, buffer=memory.buf)  # no view outlives the memory
+        return SimulatedEvents(slots[slot, :n].copy(), *truth)  # the slot is free again
+
+    try:
+        with process_pool(workers, initializer=_hold_slots, initargs=(memory, shape)) as pool:
+            ahead: deque = deque()
+            for index, size in enumerate(sizes):
+                ahead.append(pool.submit(_simulate_into_slot, index % ahead_max, seed, split,
+                                         index, size, config))  # fmt: skip
+                if len(ahead) >= ahead_max:
+                    yield received(ahead.popleft())
+            while ahead:
+                yield received(ahead.popleft())
+    finally:
+        memory.close()
+        memory.unlink()
+
+
+_SLOTS: np.ndarray | None = None  # in a simulating process: the shared slots of the counts
+_MEMORY: shared_memory.SharedMemory | None = None  # and the memory they lie in, kept open
+
+
+def _hold_slots(memory: shared_memory.SharedMemory, shape: tuple[int, int, int]) -> None:
+    global _SLOTS, _MEMORY
+    _MEMORY = memory
+    _SLOTS = np.ndarray(shape, np.int16, buffer=memory.buf)
+
+
+def _simulate_into_slot(
+    slot: int, seed: int, split: str, index: int, n: int, config: SimulationConfig
+) -> tuple[int, int, tuple]:
+    events = simulate_chunk(seed, split, index, n, config, out=_SLOTS[slot, :n])
+    return slot, n, tuple(events[1:])
 
 
 def simulate(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -49,6 +51,41 @@ def test_events_do_not_depend_on_the_batch_size(batch_size):
     assert all(len(b.label) == batch_size for b in batches[:-1])
     for name, column in zip(whole._fields, zip(*batches, strict=True), strict=True):
         np.testing.assert_array_equal(np.concatenate(column), getattr(whole, name))
+
+
+@pytest.mark.parametrize("batch_size", [50, 1000])
+def test_events_do_not_depend_on_the_workers_as_slots_are_reused(batch_size, monkeypatch):
+    # 11 chunks through the 4 shared slots of 2 workers: each slot holds three chunks in turn,
+    # and batches of 1000 keep several chunks pending while the next ones are simulated. Every
+    # fifth chunk starts late, so that a slot given to two chunks at once would end up with
+    # the later one's records (the workers are forked with the slow simulator).
+    made = simulate_chunk
+
+    def slow(seed, split, index, n, config, **kwargs):
+        if index % 5 == 0:
+            time.sleep(0.2)
+        return made(seed, split, index, n, config, **kwargs)
+
+    whole = simulate(700, seed=6, config=SMALL)
+    monkeypatch.setattr("challenge.simulate.simulate_chunk", slow)
+    batches = list(iterate_events(700, seed=6, split="train", config=SMALL,
+                                  batch_size=batch_size, workers=2))  # fmt: skip
+    for name, column in zip(whole._fields, zip(*batches, strict=True), strict=True):
+        np.testing.assert_array_equal(np.concatenate(column), getattr(whole, name))
+
+
+def _shared_segments() -> set[str]:
+    return {p.name for p in Path("/dev/shm").iterdir()} if Path("/dev/shm").is_dir() else set()
+
+
+def test_workers_leave_no_shared_memory_when_the_consumer_stops_early():
+    before = _shared_segments()
+    events = iterate_events(700, seed=6, split="train", config=SMALL, batch_size=64, workers=2)
+    first = next(events)
+    assert _shared_segments() - before  # the slots exist while the chunks are made
+    events.close()  # as when the writing fails, or Ctrl-C stops it
+    assert _shared_segments() == before
+    np.testing.assert_array_equal(first.counts, simulate(64, seed=6, config=SMALL).counts)
 
 
 def test_records_do_not_depend_on_the_blocks_a_chunk_is_made_in():
