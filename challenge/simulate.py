@@ -7,8 +7,10 @@ batches the work, and the state of one generator reveals neither the seed nor an
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import signal
+import sys
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -587,12 +589,33 @@ def one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
+# glibc's mallopt parameters (malloc.h), and the values a generation process takes: blocks up to
+# 32 MB (glibc's most) come from the heap, and the heap keeps up to 512 MB free for reuse.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_HEAP_BLOCKS_UP_TO, _HEAP_KEEPS_FREE = 32 << 20, 512 << 20
+
+
+def keep_freed_memory() -> None:
+    """Lets this process reuse the memory it frees, rather than give it back to the system and
+    map fresh pages for its next chunk (Linux; elsewhere nothing changes).
+
+    glibc keeps freed memory by thresholds that it raises only as a process frees large blocks:
+    a young worker gave its chunk's buffers back each time, and took 6,400 page faults a chunk
+    against 470 in a process that had run longer; the generation took 2% longer.
+    """
+    if sys.platform.startswith("linux"):
+        mallopt = ctypes.CDLL(None).mallopt
+        mallopt(_M_MMAP_THRESHOLD, _HEAP_BLOCKS_UP_TO)
+        mallopt(_M_TRIM_THRESHOLD, _HEAP_KEEPS_FREE)
+
+
 def process_pool(workers: int, *, initializer=None, initargs: tuple = ()) -> ProcessPoolExecutor:
     """A pool of ``workers`` processes, started by fork where the system has it: instant, with
     no re-import of numpy and the challenge (a spawned one takes seconds on a busy machine).
 
     The workers ignore Ctrl-C: the parent stops them, and the user sees one message, not one
-    traceback per worker. Each takes one core (``one_blas_thread``).
+    traceback per worker. Each takes one core (``one_blas_thread``) and reuses the memory it
+    frees (``keep_freed_memory``).
     """
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
@@ -603,6 +626,7 @@ def process_pool(workers: int, *, initializer=None, initargs: tuple = ()) -> Pro
 def _start_worker(initializer, initargs: tuple) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     one_blas_thread()
+    keep_freed_memory()
     if initializer is not None:
         initializer(*initargs)
 
