@@ -27,6 +27,7 @@ from challenge.secret import Secret
 from challenge.simulate import SimulationConfig, iterate_events, one_blas_thread
 
 QUICK_RECORDS = 1000  # train and test records of the quick workers row: 2 chunks each
+SIMULATION_TARGET, WORKERS_TARGET = 0.5, 1.7  # records/s against numpy's; speed-up of 2 workers
 
 
 def numpy_noise(n: int, config: SimulationConfig) -> None:
@@ -67,14 +68,14 @@ def run(quick: bool = False) -> list[dict]:
         }, repeat=repeat)  # fmt: skip
     reference, simulated, rate = (n / best[name] for name in ("numpy", "simulate", "write"))
     name = f"numpy noise ({config.detector.record_length} samples)"
-    target = "ratio >= 0.5"
+    target = f"ratio >= {SIMULATION_TARGET}"
     rows = [
         row(f"simulate {n:,} records", simulated, reference, unit="records/s",
-            reference_name=name, target=target, passed=simulated / reference >= 0.5),
+            reference_name=name, target=target, passed=simulated / reference >= SIMULATION_TARGET),
     ]  # fmt: skip
     rows.append(row(f"simulate + write ROOT, {n:,} records", rate, reference, unit="records/s",
                     reference_name=name, target=target,
-                    passed=rate / reference >= 0.5))  # fmt: skip
+                    passed=rate / reference >= SIMULATION_TARGET))  # fmt: skip
     rows.append(workers_row(*((QUICK_RECORDS,) * 2 if quick else PRESETS["demo"]),
                             repeat=1 if quick else 3))  # fmt: skip
     return rows
@@ -93,9 +94,9 @@ def workers_row(n_train: int, n_test: int, *, repeat: int) -> dict:
     best = best_times_interleaved({1: lambda: generate(1), 2: lambda: generate(2)}, repeat=repeat)
     one, two = best[1], best[2]
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    holds = one / two >= 1.7 if (n_train, n_test) == PRESETS["demo"] else None  # set for demo
+    holds = one / two >= WORKERS_TARGET if (n_train, n_test) == PRESETS["demo"] else None
     return row(f"generate {n_train:,} + {n_test:,} records, 2 workers (load average {load})",
-               one / two, 1.0, unit="x", reference_name="1 worker", target="ratio >= 1.7",
+               one / two, 1.0, unit="x", reference_name="1 worker", target=f"ratio >= {WORKERS_TARGET}",
                passed=holds, note=f"{two:.1f} s against {one:.1f} s")  # fmt: skip
 
 

@@ -649,21 +649,23 @@ def _chunks(
     shape = (ahead_max, config.chunk_size, config.detector.record_length)
     memory = shared_memory.SharedMemory(create=True, size=int(np.prod(shape)) * 2)
 
-    def received(future) -> SimulatedEvents:
-        slot, n, truth = future.result()
+    def received(slot: int, future) -> SimulatedEvents:
+        truth = future.result()
         slots = np.ndarray(shape, np.int16, buffer=memory.buf)  # no view outlives the memory
-        return SimulatedEvents(slots[slot, :n].copy(), *truth)  # the slot is free again
+        counts = slots[slot, : len(truth[0])].copy()  # the slot is free again
+        return SimulatedEvents(counts, *truth)
 
     try:
         with process_pool(workers, initializer=_hold_slots, initargs=(memory, shape)) as pool:
             ahead: deque = deque()
             for index, size in enumerate(sizes):
-                ahead.append(pool.submit(_simulate_into_slot, index % ahead_max, seed, split,
-                                         index, size, config))  # fmt: skip
+                slot = index % ahead_max
+                ahead.append((slot, pool.submit(_simulate_into_slot, slot, seed, split, index,
+                                                size, config)))  # fmt: skip
                 if len(ahead) >= ahead_max:
-                    yield received(ahead.popleft())
+                    yield received(*ahead.popleft())
             while ahead:
-                yield received(ahead.popleft())
+                yield received(*ahead.popleft())
     finally:
         memory.close()
         memory.unlink()
@@ -681,9 +683,10 @@ def _hold_slots(memory: shared_memory.SharedMemory, shape: tuple[int, int, int])
 
 def _simulate_into_slot(
     slot: int, seed: int, split: str, index: int, n: int, config: SimulationConfig
-) -> tuple[int, int, tuple]:
+) -> tuple[np.ndarray, ...]:
+    """Simulates a chunk into its slot; returns the rest of its events (label first)."""
     events = simulate_chunk(seed, split, index, n, config, out=_SLOTS[slot, :n])
-    return slot, n, tuple(events[1:])
+    return tuple(events[1:])
 
 
 def simulate(
